@@ -1,0 +1,23 @@
+# Compiler flags as INTERFACE targets; nothing here edits global flags.
+add_library(berth_warnings INTERFACE)
+add_library(berth::warnings ALIAS berth_warnings)
+target_compile_options(berth_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  # GCC 12 misreports Asio's coroutine frame allocator (GCC bug 109224).
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>
+  $<$<BOOL:${BERTH_WERROR}>:-Werror>)
+
+add_library(berth_hardening INTERFACE)
+add_library(berth::hardening ALIAS berth_hardening)
+target_compile_options(berth_hardening INTERFACE
+  -fstack-protector-strong -fPIE
+  $<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=2>)
+target_link_options(berth_hardening INTERFACE -pie -Wl,-z,relro -Wl,-z,now)
+
+add_library(berth_sanitize INTERFACE)
+add_library(berth::sanitize ALIAS berth_sanitize)
+if(BERTH_SANITIZE)
+  target_compile_options(berth_sanitize INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(berth_sanitize INTERFACE -fsanitize=address,undefined)
+endif()

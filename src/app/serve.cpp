@@ -1,0 +1,32 @@
+#include "app/commands.hpp"
+
+#include "auth/password.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "server/server.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace berth::app {
+
+int run_serve(const std::optional<std::string>& config_file) {
+  const char* level = std::getenv("BERTH_LOG_LEVEL");
+  core::init_logging(level != nullptr ? level : "info");
+  core::Config cfg;
+  try {
+    cfg = config_file ? core::load_config(*config_file) : core::default_config();
+  } catch (const core::ConfigError& e) {
+    std::fprintf(stderr, "berth: %s\n", e.what());
+    return 2;
+  }
+  try {
+    auth::init_crypto();
+    return server::serve(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "berth: %s\n", e.what());
+    return 2;
+  }
+}
+
+} // namespace berth::app

@@ -1,0 +1,59 @@
+#include "auth/authenticator.hpp"
+
+#include "auth/password.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace berth::auth {
+namespace {
+
+class Category final : public std::error_category {
+public:
+  const char* name() const noexcept override { return "berth.auth"; }
+  std::string message(int) const override { return "login incorrect"; }
+};
+
+// Verifies a hash nobody has, so an unknown user costs the same as a wrong password.
+const std::string& dummy_hash() {
+  static const std::string hash = hash_password(random_password(24));
+  return hash;
+}
+
+} // namespace
+
+const std::error_category& auth_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers)
+    : users_(std::move(users)), pool_(workers) {}
+
+Authenticator::~Authenticator() { pool_.join(); }
+
+core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
+                                                              const std::string& password) {
+  auto record = co_await users_->find(user);
+  std::string hash;
+  if (!record)
+    hash = dummy_hash();
+  else if (!record->password_hash.empty())
+    hash = record->password_hash;
+  else if (equal_constant_time(record->password, password))
+    co_return Account{record->name, record->home};
+  else
+    co_return core::unexpected(Errc::bad_credentials);
+
+  bool ok = co_await asio::co_spawn(
+      pool_,
+      [hash = std::move(hash), password]() -> core::Task<bool> {
+        co_return verify_hash(hash, password);
+      },
+      asio::use_awaitable);
+  if (!ok || !record)
+    co_return core::unexpected(Errc::bad_credentials);
+  co_return Account{record->name, record->home};
+}
+
+} // namespace berth::auth

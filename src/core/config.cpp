@@ -1,0 +1,207 @@
+#include "core/config.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <set>
+#include <system_error>
+
+namespace berth::core {
+namespace {
+
+class Reader {
+public:
+  explicit Reader(std::filesystem::path file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const toml::node* node, std::string_view key,
+                         std::string_view reason) const {
+    std::string where = file_.string();
+    if (node != nullptr && node->source().begin.line > 0)
+      where += fmt::format(":{}", node->source().begin.line);
+    throw ConfigError(fmt::format("{}: {}: {}", where, key, reason));
+  }
+
+  void only_keys(const toml::table& table, std::string_view prefix,
+                 std::initializer_list<std::string_view> known) const {
+    for (auto&& [k, v] : table) {
+      bool ok = false;
+      for (auto name : known)
+        ok = ok || name == k.str();
+      if (!ok)
+        fail(&v, join(prefix, k.str()), "unknown key");
+    }
+  }
+
+  static std::string join(std::string_view prefix, std::string_view key) {
+    return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
+  }
+
+  std::optional<std::string> string(const toml::table& t, std::string_view prefix,
+                                    std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr)
+      return std::nullopt;
+    if (!n->is_string())
+      fail(n, join(prefix, key), "must be a string");
+    return n->as_string()->get();
+  }
+
+  std::optional<std::int64_t> integer(const toml::table& t, std::string_view prefix,
+                                      std::string_view key, std::int64_t min,
+                                      std::int64_t max) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr)
+      return std::nullopt;
+    if (!n->is_integer())
+      fail(n, join(prefix, key), "must be an integer");
+    std::int64_t v = n->as_integer()->get();
+    if (v < min || v > max)
+      fail(n, join(prefix, key), fmt::format("must be between {} and {}", min, max));
+    return v;
+  }
+
+  const toml::table* table(const toml::table& t, std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr)
+      return nullptr;
+    if (!n->is_table())
+      fail(n, key, "must be a table");
+    return n->as_table();
+  }
+
+  const std::filesystem::path& file() const { return file_; }
+
+private:
+  std::filesystem::path file_;
+};
+
+void read_server(const Reader& r, const toml::table& t, ServerConfig& s) {
+  r.only_keys(t, "server", {"state_dir", "threads"});
+  if (auto v = r.string(t, "server", "state_dir")) {
+    if (v->empty())
+      r.fail(t.get("state_dir"), "server.state_dir", "must not be empty");
+    s.state_dir = *v;
+  }
+  if (auto v = r.integer(t, "server", "threads", 0, 256))
+    s.threads = static_cast<unsigned>(*v);
+}
+
+void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f) {
+  r.only_keys(t, "ftp",
+              {"listen", "passive_ports", "passive_address", "active_data_port", "idle_timeout",
+               "login_timeout", "data_timeout", "failed_login_delay_ms", "max_line"});
+  if (const toml::node* n = t.get("listen")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr)
+      r.fail(n, "ftp.listen", "must be an array of \"ADDRESS:PORT\" strings");
+    f.listen.clear();
+    for (const toml::node& e : *a) {
+      if (!e.is_string())
+        r.fail(&e, "ftp.listen", "must be an array of \"ADDRESS:PORT\" strings");
+      auto hp = parse_host_port(e.as_string()->get());
+      if (!hp)
+        r.fail(&e, "ftp.listen",
+               fmt::format("bad address \"{}\" (want IPv4:PORT or [IPv6]:PORT)",
+                           e.as_string()->get()));
+      f.listen.push_back(*hp);
+    }
+  }
+  if (auto v = r.string(t, "ftp", "passive_ports")) {
+    auto range = parse_port_range(*v);
+    if (!range)
+      r.fail(t.get("passive_ports"), "ftp.passive_ports",
+             fmt::format("bad port range \"{}\" (want LOW-HIGH, 1 <= LOW <= HIGH <= 65535)", *v));
+    f.passive_ports = *range;
+  }
+  if (auto v = r.string(t, "ftp", "passive_address")) {
+    if (!is_ipv4_literal(*v))
+      r.fail(t.get("passive_address"), "ftp.passive_address",
+             fmt::format("bad address \"{}\" (want an IPv4 address)", *v));
+    f.passive_address = *v;
+  }
+  if (auto v = r.integer(t, "ftp", "active_data_port", 0, 65535))
+    f.active_data_port = static_cast<std::uint16_t>(*v);
+  if (auto v = r.integer(t, "ftp", "idle_timeout", 1, 86400))
+    f.idle_timeout = std::chrono::seconds(*v);
+  if (auto v = r.integer(t, "ftp", "login_timeout", 1, 86400))
+    f.login_timeout = std::chrono::seconds(*v);
+  if (auto v = r.integer(t, "ftp", "data_timeout", 1, 86400))
+    f.data_timeout = std::chrono::seconds(*v);
+  if (auto v = r.integer(t, "ftp", "failed_login_delay_ms", 0, 60000))
+    f.failed_login_delay = std::chrono::milliseconds(*v);
+  if (auto v = r.integer(t, "ftp", "max_line", 512, 65536))
+    f.max_line = static_cast<std::size_t>(*v);
+}
+
+void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& users) {
+  const toml::array* a = n.as_array();
+  if (a == nullptr || !a->is_array_of_tables())
+    r.fail(&n, "user", "must be an array of tables ([[user]])");
+  std::set<std::string> seen;
+  for (const toml::node& e : *a) {
+    const toml::table& t = *e.as_table();
+    r.only_keys(t, "user", {"name", "password", "password_hash", "home"});
+    UserConfig u;
+    auto name = r.string(t, "user", "name");
+    if (!name || name->empty())
+      r.fail(&e, "user.name", "missing");
+    if (name->find_first_of(" \t\r\n/:") != std::string::npos)
+      r.fail(t.get("name"), "user.name", "must not contain spaces, '/' or ':'");
+    if (!seen.insert(*name).second)
+      r.fail(t.get("name"), "user.name", fmt::format("duplicate user \"{}\"", *name));
+    u.name = *name;
+    u.password = r.string(t, "user", "password").value_or("");
+    u.password_hash = r.string(t, "user", "password_hash").value_or("");
+    if (u.password.empty() == u.password_hash.empty())
+      r.fail(&e, "user.password",
+             fmt::format("user \"{}\" needs exactly one of password and password_hash", u.name));
+    if (!u.password_hash.empty() && u.password_hash.rfind("$argon2id$", 0) != 0)
+      r.fail(t.get("password_hash"), "user.password_hash",
+             "must be an argon2id hash (\"$argon2id$...\", see `berth hash-password`)");
+    auto home = r.string(t, "user", "home");
+    if (!home || home->empty())
+      r.fail(&e, "user.home", fmt::format("user \"{}\" has no home", u.name));
+    std::error_code ec;
+    if (!std::filesystem::is_directory(*home, ec))
+      r.fail(t.get("home"), "user.home",
+             fmt::format("\"{}\" is not an existing directory", *home));
+    u.home = std::filesystem::absolute(*home, ec);
+    users.push_back(std::move(u));
+  }
+}
+
+} // namespace
+
+Config default_config() {
+  Config c;
+  c.ftp.listen.push_back(HostPort{"0.0.0.0", 2121, false});
+  return c;
+}
+
+Config load_config(const std::filesystem::path& file) {
+  Reader r(file);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw ConfigError(fmt::format("{}: cannot read: no such file", file.string()));
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}: syntax error: {}", file.string(),
+                                  e.source().begin.line, e.description()));
+  }
+  Config c = default_config();
+  c.source = file;
+  r.only_keys(root, "", {"server", "ftp", "user"});
+  if (const toml::table* t = r.table(root, "server"))
+    read_server(r, *t, c.server);
+  if (const toml::table* t = r.table(root, "ftp"))
+    read_ftp(r, *t, c.ftp);
+  if (const toml::node* n = root.get("user"))
+    read_users(r, *n, c.users);
+  if (c.ftp.listen.empty())
+    r.fail(root.get("ftp"), "ftp.listen", "no listen address");
+  return c;
+}
+
+} // namespace berth::core

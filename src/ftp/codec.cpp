@@ -1,0 +1,170 @@
+#include "ftp/codec.hpp"
+
+#include "core/host_port.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <vector>
+
+namespace berth::ftp {
+namespace {
+
+constexpr unsigned char kIac = 255;
+constexpr unsigned char kWill = 251;
+constexpr unsigned char kDont = 254;
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  for (;;) {
+    auto j = s.find(sep, i);
+    out.push_back(s.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
+    if (j == std::string_view::npos)
+      return out;
+    i = j + 1;
+  }
+}
+
+std::optional<unsigned> number(std::string_view s, unsigned max) {
+  unsigned v = 0;
+  if (s.empty() || s.size() > 5)
+    return std::nullopt;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || v > max)
+    return std::nullopt;
+  return v;
+}
+
+core::Unexpected invalid() {
+  return core::unexpected(std::make_error_code(std::errc::invalid_argument));
+}
+
+} // namespace
+
+void LineReader::feed(std::string_view bytes) {
+  for (char ch : bytes) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (telnet_) {
+    case Telnet::iac:
+      if (c == kIac) {
+        telnet_ = Telnet::data;
+        break; // escaped 0xFF: fall through to store it below
+      }
+      telnet_ = (c >= kWill && c <= kDont) ? Telnet::option : Telnet::data;
+      continue;
+    case Telnet::option:
+      telnet_ = Telnet::data;
+      continue;
+    case Telnet::data:
+      if (c == kIac) {
+        telnet_ = Telnet::iac;
+        continue;
+      }
+      break;
+    }
+    if (c == '\n') {
+      if (overflow_) {
+        lines_.push_back(Line{{}, true});
+      } else {
+        if (!current_.empty() && current_.back() == '\r')
+          current_.pop_back();
+        lines_.push_back(Line{std::move(current_), false});
+      }
+      current_.clear();
+      overflow_ = false;
+      continue;
+    }
+    if (overflow_)
+      continue;
+    if (current_.size() >= max_line_ + 1) { // +1: room for the CR before LF
+      overflow_ = true;
+      current_.clear();
+      current_.shrink_to_fit();
+      continue;
+    }
+    current_.push_back(ch);
+  }
+}
+
+std::optional<Line> LineReader::next() {
+  if (lines_.empty())
+    return std::nullopt;
+  Line l = std::move(lines_.front());
+  lines_.pop_front();
+  return l;
+}
+
+Command parse_command(std::string_view line) {
+  Command c;
+  auto space = line.find(' ');
+  std::string_view verb = line.substr(0, space);
+  c.verb.reserve(verb.size());
+  for (char ch : verb)
+    c.verb.push_back(ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch);
+  if (space != std::string_view::npos) {
+    c.arg = std::string(line.substr(space + 1));
+    c.has_arg = !c.arg.empty();
+  }
+  return c;
+}
+
+core::Result<DataAddress> parse_port_arg(std::string_view arg) {
+  auto parts = split(arg, ',');
+  if (parts.size() != 6)
+    return invalid();
+  unsigned v[6];
+  for (std::size_t i = 0; i < 6; ++i) {
+    auto n = number(parts[i], 255);
+    if (!n)
+      return invalid();
+    v[i] = *n;
+  }
+  DataAddress a;
+  a.ip = fmt::format("{}.{}.{}.{}", v[0], v[1], v[2], v[3]);
+  a.port = static_cast<std::uint16_t>(v[4] * 256 + v[5]);
+  return a;
+}
+
+core::Result<DataAddress> parse_eprt_arg(std::string_view arg) {
+  if (arg.size() < 7)
+    return invalid();
+  char d = arg.front();
+  if (d < 33 || d > 126 || arg.back() != d)
+    return invalid();
+  auto parts = split(arg.substr(1, arg.size() - 2), d);
+  if (parts.size() != 3)
+    return invalid();
+  DataAddress a;
+  if (parts[0] == "1") {
+    a.v6 = false;
+  } else if (parts[0] == "2") {
+    a.v6 = true;
+  } else {
+    return core::unexpected(std::make_error_code(std::errc::protocol_not_supported));
+  }
+  a.ip = std::string(parts[1]);
+  unsigned char buf[16];
+  if (inet_pton(a.v6 ? AF_INET6 : AF_INET, a.ip.c_str(), buf) != 1)
+    return invalid();
+  auto port = number(parts[2], 65535);
+  if (!port || *port == 0)
+    return invalid();
+  a.port = static_cast<std::uint16_t>(*port);
+  return a;
+}
+
+std::string format_pasv(std::string_view ipv4, std::uint16_t port) {
+  std::string commas(ipv4);
+  for (char& c : commas)
+    if (c == '.')
+      c = ',';
+  return fmt::format("Entering Passive Mode ({},{},{}).", commas, port / 256, port % 256);
+}
+
+std::string format_epsv(std::uint16_t port) {
+  return fmt::format("Entering Extended Passive Mode (|||{}|)", port);
+}
+
+} // namespace berth::ftp

@@ -1,0 +1,49 @@
+#pragma once
+// The data connection of one FTP session: passive (we listen, PASV/EPSV) or
+// active (we connect, PORT/EPRT).
+
+#include "core/host_port.hpp"
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "net/types.hpp"
+
+#include <chrono>
+#include <optional>
+
+namespace berth::ftp {
+
+class DataChannel {
+public:
+  /// Forgets any passive listener or active target.
+  void reset();
+
+  /// True once PASV/EPSV or PORT/EPRT prepared a connection.
+  bool configured() const { return acceptor_.has_value() || active_.has_value(); }
+
+  /// Opens a passive listener on `local` and a free port of `range`; returns the port.
+  core::Result<std::uint16_t> listen_passive(const asio::any_io_executor& ex,
+                                             const net::Address& local, core::PortRange range);
+
+  /// Remembers the active-mode target.
+  void set_active(net::Endpoint target) {
+    reset();
+    active_ = target;
+  }
+
+  /// Establishes the connection. Passive: accepts only a connection from
+  /// `peer` (the control connection's client); others are closed and logged,
+  /// and the wait goes on (RFC 2577). Active: connects to the target from
+  /// `source` (address and port; a port that can not be bound falls back to any
+  /// port with one warning). Gives up after `limit`.
+  core::Task<core::Result<net::Socket>> open(net::Address peer, net::Endpoint source,
+                                             std::chrono::steady_clock::duration limit);
+
+private:
+  core::Task<core::Result<net::Socket>> accept_from(net::Address peer);
+  core::Task<core::Result<net::Socket>> connect_active(net::Endpoint source);
+
+  std::optional<net::Acceptor> acceptor_;
+  std::optional<net::Endpoint> active_;
+};
+
+} // namespace berth::ftp

@@ -1,0 +1,85 @@
+// RFC 959 4.1.1: access control commands.
+#include "ftp/handlers/handlers.hpp"
+
+#include "core/log.hpp"
+#include "ftp/session.hpp"
+#include "vfs/local/local_fs.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace berth::ftp {
+namespace {
+constexpr unsigned kMaxFailedLogins = 3; // as vsftpd's max_login_fails
+
+core::Task<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+} // namespace
+
+core::Task<Reply> handle_user(Session& s, std::string_view arg) {
+  if (s.logged_in())
+    co_return Reply::of(530, "Can't change to another user.");
+  s.pending_user = std::string(arg);
+  co_return Reply::of(331, "Please specify the password.");
+}
+
+core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
+  if (s.logged_in())
+    co_return Reply::of(230, "Already logged in.");
+  if (!s.pending_user)
+    co_return Reply::of(503, "Login with USER first.");
+  std::string name = std::move(*s.pending_user);
+  s.pending_user.reset();
+  const std::string password(arg);
+  auto account = co_await s.authenticator().authenticate(name, password);
+  std::string peer = s.peer().address().to_string();
+  if (account) {
+    auto fs = vfs::LocalFs::open(account->home);
+    if (fs) {
+      spdlog::info("ftp: {} logged in as {}", peer, name);
+      s.log_in(std::move(*account), std::move(*fs));
+      co_return Reply::of(230, "Login successful.");
+    }
+    spdlog::error("ftp: home of user {} is unavailable: {}", name, fs.error().message());
+  } else {
+    spdlog::warn("ftp: {} failed login as {}", peer, name);
+  }
+  // A delay makes guessing slow (vsftpd delay_failed_login).
+  co_await sleep_for(s.config().failed_login_delay);
+  if (++s.failed_logins >= kMaxFailedLogins)
+    s.quit = true;
+  co_return Reply::of(530, "Login incorrect.");
+}
+
+core::Task<Reply> handle_quit(Session& s, std::string_view) {
+  s.quit = true;
+  co_return Reply::of(221, "Goodbye.");
+}
+
+core::Task<Reply> handle_rein(Session& s, std::string_view) {
+  s.reset_login();
+  co_return Reply::of(220, "Ready for new user.");
+}
+
+core::Task<Reply> handle_cwd(Session& s, std::string_view arg) {
+  auto p = s.path(arg.empty() ? std::string_view("/") : arg);
+  if (!p)
+    co_return reply_for(p.error());
+  auto st = co_await s.fs().stat(*p);
+  if (!st)
+    co_return Reply::of(550, "Failed to change directory.");
+  if (st->type != vfs::FileType::directory)
+    co_return Reply::of(550, "Not a directory.");
+  s.cwd = *p;
+  co_return Reply::of(250, "Directory successfully changed.");
+}
+
+core::Task<Reply> handle_cdup(Session& s, std::string_view) {
+  co_return co_await handle_cwd(s, "..");
+}
+
+} // namespace berth::ftp

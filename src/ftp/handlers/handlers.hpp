@@ -1,0 +1,73 @@
+#pragma once
+// Handlers of the command table, grouped by file as RFC 959 4.1 groups them.
+// Each returns its verb's final reply; dispatch() has checked argument presence
+// and login already.
+
+#include "core/task.hpp"
+#include "ftp/reply.hpp"
+
+#include <string_view>
+
+namespace berth::ftp {
+
+class Session;
+
+#define BERTH_FTP_HANDLER(name) core::Task<Reply> name(Session& s, std::string_view arg)
+
+// access.cpp: RFC 959 4.1.1 access control
+BERTH_FTP_HANDLER(handle_user);
+BERTH_FTP_HANDLER(handle_pass);
+BERTH_FTP_HANDLER(handle_quit);
+BERTH_FTP_HANDLER(handle_rein);
+BERTH_FTP_HANDLER(handle_cwd);
+BERTH_FTP_HANDLER(handle_cdup);
+
+// params.cpp: RFC 959 4.1.2 transfer parameters, RFC 2428
+BERTH_FTP_HANDLER(handle_port);
+BERTH_FTP_HANDLER(handle_eprt);
+BERTH_FTP_HANDLER(handle_pasv);
+BERTH_FTP_HANDLER(handle_epsv);
+BERTH_FTP_HANDLER(handle_type);
+BERTH_FTP_HANDLER(handle_mode);
+BERTH_FTP_HANDLER(handle_stru);
+
+// transfer.cpp: RFC 959 4.1.3 service commands that move file data
+BERTH_FTP_HANDLER(handle_retr);
+BERTH_FTP_HANDLER(handle_stor);
+BERTH_FTP_HANDLER(handle_stou);
+BERTH_FTP_HANDLER(handle_appe);
+BERTH_FTP_HANDLER(handle_rest);
+BERTH_FTP_HANDLER(handle_abor);
+BERTH_FTP_HANDLER(handle_allo);
+
+// files.cpp: RFC 959 4.1.3 file management, RFC 3659, MFMT/MFF
+BERTH_FTP_HANDLER(handle_pwd);
+BERTH_FTP_HANDLER(handle_mkd);
+BERTH_FTP_HANDLER(handle_rmd);
+BERTH_FTP_HANDLER(handle_dele);
+BERTH_FTP_HANDLER(handle_rnfr);
+BERTH_FTP_HANDLER(handle_rnto);
+BERTH_FTP_HANDLER(handle_size);
+BERTH_FTP_HANDLER(handle_mdtm);
+BERTH_FTP_HANDLER(handle_mfmt);
+BERTH_FTP_HANDLER(handle_mff);
+
+// listing.cpp: LIST, NLST, MLSD, MLST, STAT
+BERTH_FTP_HANDLER(handle_list);
+BERTH_FTP_HANDLER(handle_nlst);
+BERTH_FTP_HANDLER(handle_mlsd);
+BERTH_FTP_HANDLER(handle_mlst);
+BERTH_FTP_HANDLER(handle_stat);
+
+// info.cpp: SYST, FEAT, OPTS, HELP, NOOP, HASH, RANG
+BERTH_FTP_HANDLER(handle_syst);
+BERTH_FTP_HANDLER(handle_feat);
+BERTH_FTP_HANDLER(handle_opts);
+BERTH_FTP_HANDLER(handle_help);
+BERTH_FTP_HANDLER(handle_noop);
+BERTH_FTP_HANDLER(handle_hash);
+BERTH_FTP_HANDLER(handle_rang);
+
+#undef BERTH_FTP_HANDLER
+
+} // namespace berth::ftp

@@ -1,0 +1,196 @@
+// Informational commands: SYST, FEAT (RFC 2389), OPTS, HELP, NOOP; HASH and
+// RANG (draft-bryan-ftpext-hash, draft-bryan-ftp-range).
+#include "ftp/handlers/handlers.hpp"
+
+#include "ftp/commands.hpp"
+#include "ftp/listing.hpp"
+#include "ftp/session.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <memory>
+#include <vector>
+
+namespace berth::ftp {
+namespace {
+
+struct HashAlgorithm {
+  std::string_view name;
+  const EVP_MD* (*md)();
+};
+constexpr HashAlgorithm kHashes[] = {
+    {"SHA-256", EVP_sha256}, {"SHA-512", EVP_sha512}, {"SHA-1", EVP_sha1}, {"MD5", EVP_md5}};
+
+const HashAlgorithm* find_hash(std::string_view name) {
+  std::string upper(name);
+  for (char& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const auto& h : kHashes)
+    if (h.name == upper)
+      return &h;
+  return nullptr;
+}
+
+std::string hash_feature(std::string_view current) {
+  std::string out = "HASH ";
+  for (const auto& h : kHashes) {
+    if (out.size() > 5)
+      out += ';';
+    out += h.name;
+    if (h.name == current)
+      out += '*';
+  }
+  return out;
+}
+
+} // namespace
+
+core::Task<Reply> handle_syst(Session&, std::string_view) {
+  co_return Reply::of(215, "UNIX Type: L8");
+}
+
+core::Task<Reply> handle_noop(Session&, std::string_view) {
+  co_return Reply::of(200, "NOOP ok.");
+}
+
+core::Task<Reply> handle_feat(Session& s, std::string_view) {
+  std::vector<std::string> lines{" TVFS"};
+  for (const auto& c : command_table()) {
+    if (c.feat.empty())
+      continue;
+    if (c.verb == "HASH")
+      lines.push_back(" " + hash_feature(s.hash_algorithm));
+    else if (c.verb == "MLST")
+      lines.push_back(" MLST " + mlst_feature(s.mlst_facts, true));
+    else
+      lines.push_back(" " + std::string(c.feat));
+  }
+  std::sort(lines.begin(), lines.end());
+  co_return Reply::multi(211, "Features:", std::move(lines), "End");
+}
+
+core::Task<Reply> handle_opts(Session& s, std::string_view arg) {
+  auto space = arg.find(' ');
+  std::string name(arg.substr(0, space));
+  std::string_view value = space == std::string_view::npos ? "" : arg.substr(space + 1);
+  for (char& c : name)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name == "UTF8" || name == "UTF-8") {
+    // Paths are always UTF-8 (RFC 2640); OFF is accepted and changes nothing.
+    co_return Reply::of(200, "Always in UTF8 mode.");
+  }
+  if (name == "MLST") {
+    s.mlst_facts = parse_mlst_opts(value);
+    std::string enabled;
+    for (std::string_view f : {"type", "size", "modify", "perm", "unique", "unix.mode"})
+      if ((parse_mlst_opts(f) & s.mlst_facts) != 0)
+        enabled += std::string(f) + ";";
+    co_return Reply::of(200, "MLST OPTS " + enabled);
+  }
+  if (name == "HASH") {
+    if (value.empty())
+      co_return Reply::of(200, s.hash_algorithm);
+    const HashAlgorithm* h = find_hash(value);
+    if (h == nullptr)
+      co_return Reply::of(501, "Unknown algorithm, current selection not changed.");
+    s.hash_algorithm = std::string(h->name);
+    co_return Reply::of(200, s.hash_algorithm);
+  }
+  co_return Reply::of(501, "Option not understood.");
+}
+
+core::Task<Reply> handle_help(Session&, std::string_view arg) {
+  if (!arg.empty()) {
+    std::string verb(arg);
+    for (char& c : verb)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const CommandSpec* c = find_command(verb);
+    if (c == nullptr)
+      co_return Reply::of(502, "Unknown command " + verb + ".");
+    co_return Reply::of(214, "Syntax: " + std::string(c->help));
+  }
+  std::vector<std::string> lines;
+  std::string line;
+  for (const auto& c : command_table()) {
+    line += " " + std::string(c.verb);
+    if (line.size() > 60) {
+      lines.push_back(line);
+      line.clear();
+    }
+  }
+  if (!line.empty())
+    lines.push_back(line);
+  co_return Reply::multi(214, "The following commands are recognized:", std::move(lines),
+                         "Help OK.");
+}
+
+core::Task<Reply> handle_rang(Session& s, std::string_view arg) {
+  auto space = arg.find(' ');
+  std::uint64_t start = 0, end = 0;
+  if (space == std::string_view::npos)
+    co_return Reply::of(501, "Syntax: RANG <start> <end>");
+  auto a = arg.substr(0, space), b = arg.substr(space + 1);
+  auto r1 = std::from_chars(a.data(), a.data() + a.size(), start);
+  auto r2 = std::from_chars(b.data(), b.data() + b.size(), end);
+  if (r1.ec != std::errc{} || r1.ptr != a.data() + a.size() || r2.ec != std::errc{} ||
+      r2.ptr != b.data() + b.size())
+    co_return Reply::of(501, "Syntax: RANG <start> <end>");
+  if (start == 1 && end == 0) { // the draft's reset form
+    s.hash_range.reset();
+    co_return Reply::of(350, "Range reset.");
+  }
+  if (start > end)
+    co_return Reply::of(501, "The range start is after its end.");
+  s.hash_range = std::make_pair(start, end);
+  co_return Reply::of(350, fmt::format("Restarting at {}. Ending at {}.", start, end));
+}
+
+core::Task<Reply> handle_hash(Session& s, std::string_view arg) {
+  auto p = s.path(arg);
+  if (!p)
+    co_return reply_for(p.error());
+  auto st = co_await s.fs().stat(*p);
+  if (!st)
+    co_return reply_for(st.error());
+  if (st->type != vfs::FileType::regular)
+    co_return Reply::of(550, "Not a regular file.");
+  std::uint64_t start = 0;
+  std::uint64_t end = st->size == 0 ? 0 : st->size - 1; // inclusive
+  if (s.hash_range) {
+    start = s.hash_range->first;
+    end = std::min(s.hash_range->second, end);
+    if (start >= st->size && st->size > 0)
+      co_return Reply::of(501, "The range starts after the end of the file.");
+  }
+  auto f = co_await s.fs().open_read(*p, start);
+  if (!f)
+    co_return reply_for(f.error());
+  const HashAlgorithm* h = find_hash(s.hash_algorithm);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), h->md(), nullptr);
+  std::vector<std::byte> buf(256 * 1024);
+  std::uint64_t remaining = st->size == 0 ? 0 : end - start + 1;
+  while (remaining > 0) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buf.size()));
+    auto n = co_await (*f)->read(std::span(buf.data(), want));
+    if (!n)
+      co_return reply_for(n.error());
+    if (*n == 0)
+      break;
+    EVP_DigestUpdate(ctx.get(), buf.data(), *n);
+    remaining -= *n;
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i)
+    hex += fmt::format("{:02x}", digest[i]);
+  co_return Reply::of(213, fmt::format("{} {}-{} {} {}", h->name, start, end, hex, arg));
+}
+
+} // namespace berth::ftp

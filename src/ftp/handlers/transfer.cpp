@@ -1,0 +1,209 @@
+// RFC 959 4.1.3: commands that move file data; REST STREAM (RFC 3659 5).
+#include "ftp/handlers/handlers.hpp"
+
+#include "core/log.hpp"
+#include "ftp/session.hpp"
+#include "net/socket_ops.hpp"
+
+#include <fmt/format.h>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <charconv>
+#include <vector>
+
+namespace berth::ftp {
+namespace {
+
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kBufferSize = 256 * 1024;
+
+using FilePtr = std::shared_ptr<vfs::File>; // shared: held by the body closure and the handler
+
+// TYPE A on the wire: LF becomes CRLF (RFC 959 3.1.1.1).
+void to_network_ascii(std::string_view in, std::string& out) {
+  out.clear();
+  for (char c : in) {
+    if (c == '\n')
+      out.push_back('\r');
+    out.push_back(c);
+  }
+}
+
+// TYPE A from the wire: CRLF becomes LF; a CR at a buffer's end waits for the next.
+void from_network_ascii(std::string_view in, std::string& out, bool& pending_cr) {
+  out.clear();
+  for (char c : in) {
+    if (pending_cr) {
+      pending_cr = false;
+      if (c != '\n')
+        out.push_back('\r');
+    }
+    if (c == '\r') {
+      pending_cr = true;
+      continue;
+    }
+    out.push_back(c);
+  }
+}
+
+core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::Socket& sock,
+                                         std::uint64_t& progress) {
+  if (type == TransferType::binary && file->native_handle() >= 0) {
+    progress = file->position();
+    auto start = progress;
+    auto sent = co_await net::send_file(sock, file->native_handle(), progress, UINT64_MAX);
+    if (!sent)
+      co_return core::unexpected(sent.error());
+    file->advance(progress - start);
+    co_return core::Result<void>{};
+  }
+  std::vector<std::byte> buf(kBufferSize);
+  std::string converted;
+  for (;;) {
+    auto n = co_await file->read(buf);
+    if (!n)
+      co_return core::unexpected(n.error());
+    if (*n == 0)
+      co_return core::Result<void>{};
+    std::string_view chunk(reinterpret_cast<const char*>(buf.data()), *n);
+    if (type == TransferType::ascii) {
+      to_network_ascii(chunk, converted);
+      chunk = converted;
+    }
+    auto [ec, w] = co_await asio::async_write(sock, asio::buffer(chunk), kTuple);
+    if (ec)
+      co_return core::unexpected(ec);
+    progress += w;
+  }
+}
+
+core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net::Socket& sock,
+                                            std::uint64_t& progress) {
+  std::vector<char> buf(kBufferSize);
+  std::string converted;
+  bool pending_cr = false;
+  for (;;) {
+    auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), kTuple);
+    if (ec == asio::error::eof)
+      break;
+    if (ec)
+      co_return core::unexpected(ec);
+    progress += n;
+    std::string_view chunk(buf.data(), n);
+    if (type == TransferType::ascii) {
+      from_network_ascii(chunk, converted, pending_cr);
+      chunk = converted;
+    }
+    auto w = co_await file->write(std::as_bytes(std::span(chunk.data(), chunk.size())));
+    if (!w)
+      co_return w;
+  }
+  if (pending_cr) {
+    const char cr = '\r';
+    auto w = co_await file->write(std::as_bytes(std::span(&cr, 1)));
+    if (!w)
+      co_return w;
+  }
+  co_return co_await file->commit();
+}
+
+core::Task<Reply> upload(Session& s, const vfs::VirtualPath& path, vfs::WriteMode mode,
+                         std::uint64_t offset) {
+  auto f = co_await s.fs().open_write(path, mode, offset);
+  if (!f)
+    co_return reply_for(f.error());
+  FilePtr file(std::move(*f));
+  TransferType type = s.type;
+  const TransferBody body = [file, type](net::Socket& sock, std::uint64_t& progress) {
+    return receive_body(file, type, sock, progress);
+  };
+  const std::string opening = "Ok to send data.";
+  Reply r = co_await s.transfer(opening, body);
+  spdlog::info("ftp: {} upload {} {} bytes: {}", s.user(), path.str(), file->position(), r.code);
+  co_return r;
+}
+
+} // namespace
+
+core::Task<Reply> handle_retr(Session& s, std::string_view arg) {
+  auto p = s.path(arg);
+  if (!p)
+    co_return reply_for(p.error());
+  auto f = co_await s.fs().open_read(*p, s.restart_offset);
+  if (!f)
+    co_return reply_for(f.error());
+  FilePtr file(std::move(*f));
+  TransferType type = s.type;
+  auto st = co_await s.fs().stat(*p);
+  std::string opening = fmt::format(
+      "Opening {} mode data connection for {} ({} bytes).",
+      type == TransferType::binary ? "BINARY" : "ASCII", p->name(), st ? st->size : 0);
+  const TransferBody body = [file, type](net::Socket& sock, std::uint64_t& progress) {
+    return send_body(file, type, sock, progress);
+  };
+  Reply r = co_await s.transfer(opening, body);
+  spdlog::info("ftp: {} download {} {} bytes: {}", s.user(), p->str(), file->position(), r.code);
+  co_return r;
+}
+
+core::Task<Reply> handle_stor(Session& s, std::string_view arg) {
+  auto p = s.path(arg);
+  if (!p)
+    co_return reply_for(p.error());
+  auto mode = s.restart_offset > 0 ? vfs::WriteMode::resume : vfs::WriteMode::replace;
+  co_return co_await upload(s, *p, mode, s.restart_offset);
+}
+
+core::Task<Reply> handle_appe(Session& s, std::string_view arg) {
+  auto p = s.path(arg);
+  if (!p)
+    co_return reply_for(p.error());
+  co_return co_await upload(s, *p, vfs::WriteMode::append, 0);
+}
+
+core::Task<Reply> handle_stou(Session& s, std::string_view arg) {
+  auto dir = s.cwd;
+  std::string prefix = "stou.";
+  if (!arg.empty()) {
+    auto p = s.path(arg);
+    if (!p)
+      co_return reply_for(p.error());
+    dir = p->parent();
+    prefix = std::string(p->name()) + ".";
+  }
+  auto created = co_await s.fs().create_unique(dir, prefix);
+  if (!created)
+    co_return reply_for(created.error());
+  FilePtr file(std::move(created->first));
+  TransferType type = s.type;
+  // RFC 1123 4.1.2.9: the 150 reply names the file ("FILE: name").
+  const TransferBody body = [file, type](net::Socket& sock, std::uint64_t& progress) {
+    return receive_body(file, type, sock, progress);
+  };
+  const std::string opening = "FILE: " + created->second;
+  co_return co_await s.transfer(opening, body);
+}
+
+core::Task<Reply> handle_rest(Session& s, std::string_view arg) {
+  std::uint64_t offset = 0;
+  auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), offset);
+  if (ec != std::errc{} || end != arg.data() + arg.size())
+    co_return Reply::of(501, "REST requires a non-negative byte offset.");
+  s.restart_offset = offset;
+  co_return Reply::of(350, fmt::format("Restart position accepted ({}).", offset));
+}
+
+core::Task<Reply> handle_abor(Session& s, std::string_view) {
+  // A transfer in progress is aborted by the watcher in Session::transfer();
+  // here nothing is running (RFC 959: 225 when the data connection is idle).
+  s.data().reset();
+  co_return Reply::of(225, "No transfer to abort.");
+}
+
+core::Task<Reply> handle_allo(Session&, std::string_view) {
+  co_return Reply::of(202, "ALLO command ignored.");
+}
+
+} // namespace berth::ftp

@@ -1,0 +1,67 @@
+#include "ftp/reply.hpp"
+
+#include "vfs/errc.hpp"
+
+#include <fmt/format.h>
+
+namespace berth::ftp {
+namespace {
+
+void append_clean(std::string& out, std::string_view text) {
+  for (char c : text)
+    out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+}
+
+} // namespace
+
+std::string encode(const Reply& r) {
+  std::string out;
+  if (!r.is_multi()) {
+    out = fmt::format("{} ", r.code);
+    append_clean(out, r.text);
+    out += "\r\n";
+    return out;
+  }
+  out = fmt::format("{}-", r.code);
+  append_clean(out, r.text);
+  out += "\r\n";
+  for (const auto& l : r.lines) {
+    // RFC 959 4.2: a middle line must not look like the last line.
+    if (l.size() >= 4 && l[0] >= '0' && l[0] <= '9' && l[3] == ' ')
+      out += ' ';
+    append_clean(out, l);
+    out += "\r\n";
+  }
+  out += fmt::format("{} ", r.code);
+  append_clean(out, r.last);
+  out += "\r\n";
+  return out;
+}
+
+Reply reply_for(std::error_code ec) {
+  if (ec.category() == vfs::vfs_category()) {
+    switch (static_cast<vfs::Errc>(ec.value())) {
+    case vfs::Errc::not_found:
+      return Reply::of(550, "No such file or directory.");
+    case vfs::Errc::exists:
+      return Reply::of(550, "File exists.");
+    case vfs::Errc::not_directory:
+      return Reply::of(550, "Not a directory.");
+    case vfs::Errc::is_directory:
+      return Reply::of(550, "Is a directory.");
+    case vfs::Errc::not_empty:
+      return Reply::of(550, "Directory not empty.");
+    case vfs::Errc::permission_denied:
+      return Reply::of(550, "Permission denied.");
+    case vfs::Errc::invalid_name:
+      return Reply::of(553, "File name not allowed.");
+    case vfs::Errc::no_space:
+      return Reply::of(552, "Insufficient storage space.");
+    case vfs::Errc::io_error:
+      break;
+    }
+  }
+  return Reply::of(451, "Local error in processing.");
+}
+
+} // namespace berth::ftp

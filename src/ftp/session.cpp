@@ -1,0 +1,203 @@
+#include "ftp/session.hpp"
+
+#include "core/errc.hpp"
+#include "core/log.hpp"
+#include "core/timeout.hpp"
+#include "ftp/commands.hpp"
+#include "net/socket_ops.hpp"
+#include "vfs/errc.hpp"
+
+#include <asio/error.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <array>
+
+namespace berth::ftp {
+namespace {
+
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxQueuedLines = 32;
+
+} // namespace
+
+core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDeps> deps) {
+  net::tune_control_socket(socket);
+  Session session(net::Stream(std::move(socket)), std::move(deps));
+  co_await session.run();
+}
+
+Session::Session(net::Stream control, std::shared_ptr<const SessionDeps> deps)
+    : control_(std::move(control)), deps_(std::move(deps)), peer_(control_.remote_endpoint()),
+      local_(control_.local_endpoint()), reader_(deps_->config.max_line) {}
+
+core::Task<void> Session::run() {
+  spdlog::info("ftp: connect from {}", peer_.address().to_string());
+  co_await send(Reply::of(220, "berth FTP server ready."));
+  auto login_deadline = std::chrono::steady_clock::now() + config().login_timeout;
+  while (!quit) {
+    std::chrono::steady_clock::duration limit = config().idle_timeout;
+    if (!logged_in())
+      limit = std::min(limit, login_deadline - std::chrono::steady_clock::now());
+    core::Result<Line> line = core::unexpected(core::Errc::timed_out);
+    if (!queued_.empty()) {
+      line = std::move(queued_.front());
+      queued_.pop_front();
+    } else if (limit > std::chrono::steady_clock::duration::zero()) {
+      line = co_await core::with_timeout(read_line(), limit);
+    }
+    if (!line) {
+      if (line.error() == core::Errc::timed_out) {
+        spdlog::info("ftp: {} timed out", peer_.address().to_string());
+        co_await send(Reply::of(421, "Timeout."));
+      }
+      break;
+    }
+    if (line->too_long) {
+      co_await send(Reply::of(500, "Command line too long."));
+      continue;
+    }
+    Reply r = co_await dispatch(*this, line->text);
+    co_await send(r);
+  }
+  data_.reset();
+  control_.close();
+  spdlog::info("ftp: disconnect {}{}", peer_.address().to_string(),
+               logged_in() ? " user " + user() : std::string());
+}
+
+core::Task<void> Session::send(const Reply& r) {
+  if (quit && r.code != 221 && r.code != 421 && r.code != 530)
+    co_return; // the control connection is gone
+  std::string wire = encode(r);
+  auto w = co_await control_.write_all(asio::buffer(wire));
+  if (!w)
+    quit = true;
+}
+
+core::Task<core::Result<Line>> Session::read_line() {
+  std::array<char, 4096> buf;
+  for (;;) {
+    if (auto l = reader_.next())
+      co_return std::move(*l);
+    auto n = co_await control_.read_some(asio::buffer(buf));
+    if (!n)
+      co_return core::unexpected(n.error());
+    reader_.feed(std::string_view(buf.data(), *n));
+  }
+}
+
+core::Task<Session::ControlEvent> Session::watch_control() {
+  std::array<char, 4096> buf;
+  for (;;) {
+    while (auto l = reader_.next()) {
+      if (!l->too_long && parse_command(l->text).verb == "ABOR")
+        co_return ControlEvent::abort;
+      queued_.push_back(std::move(*l));
+    }
+    if (queued_.size() >= kMaxQueuedLines) {
+      // Stop reading until the transfer ends: bounded memory for chatty clients.
+      asio::steady_timer forever(co_await asio::this_coro::executor,
+                                 std::chrono::steady_clock::time_point::max());
+      co_await forever.async_wait(kTuple);
+      continue;
+    }
+    auto n = co_await control_.read_some(asio::buffer(buf));
+    if (!n)
+      co_return ControlEvent::closed;
+    reader_.feed(std::string_view(buf.data(), *n));
+  }
+}
+
+core::Task<void> Session::watch_stall(const std::uint64_t& progress) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    std::uint64_t before = progress;
+    timer.expires_after(config().data_timeout);
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec || progress == before)
+      co_return;
+  }
+}
+
+core::Task<Reply> Session::transfer(const std::string& opening, const TransferBody& body) {
+  using namespace asio::experimental::awaitable_operators;
+  if (!data_.configured())
+    co_return Reply::of(425, "Use PORT, PASV, EPRT or EPSV first.");
+  const Reply preliminary = Reply::of(150, opening);
+  co_await send(preliminary);
+  if (quit)
+    co_return Reply::of(426, "Connection closed; transfer aborted.");
+  transferring_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{transferring_};
+
+  auto aborted = [this](ControlEvent e) -> core::Task<Reply> {
+    data_.reset();
+    if (e == ControlEvent::closed) {
+      quit = true;
+      co_return Reply::of(426, "Connection closed; transfer aborted.");
+    }
+    co_await send(Reply::of(426, "Connection closed; transfer aborted."));
+    co_return Reply::of(226, "ABOR command successful.");
+  };
+
+  net::Endpoint source(unmapped_local(), config().active_data_port);
+  auto opened = co_await (data_.open(peer_.address(), source, config().data_timeout) ||
+                          watch_control());
+  if (opened.index() == 1)
+    co_return co_await aborted(std::get<1>(opened));
+  auto sock = std::move(std::get<0>(opened));
+  if (!sock) {
+    data_.reset();
+    spdlog::info("ftp: {} data connection failed: {}", peer_.address().to_string(),
+                 sock.error().message());
+    co_return Reply::of(425, "Can't open data connection.");
+  }
+
+  std::uint64_t progress = 0;
+  auto result = co_await (body(*sock, progress) || watch_control() || watch_stall(progress));
+  std::error_code ignored;
+  sock->close(ignored);
+  if (result.index() == 1)
+    co_return co_await aborted(std::get<1>(result));
+  data_.reset();
+  if (result.index() == 2)
+    co_return Reply::of(426, "Data connection stalled; transfer aborted.");
+  auto& r = std::get<0>(result);
+  if (r)
+    co_return Reply::of(226, "Transfer complete.");
+  if (r.error().category() == vfs::vfs_category())
+    co_return reply_for(r.error());
+  co_return Reply::of(426, "Connection closed; transfer aborted.");
+}
+
+net::Address Session::unmapped_local() const { return net::unmapped(local_.address()); }
+
+void Session::log_in(auth::Account account, std::unique_ptr<vfs::Filesystem> fs) {
+  account_ = std::move(account);
+  fs_ = std::move(fs);
+  cwd = vfs::VirtualPath();
+}
+
+void Session::reset_login() {
+  data_.reset();
+  account_ = {};
+  fs_.reset();
+  cwd = vfs::VirtualPath();
+  pending_user.reset();
+  rename_from.reset();
+  restart_offset = 0;
+  hash_range.reset();
+  type = TransferType::ascii;
+  epsv_all = false;
+  mlst_facts = fact_all;
+  hash_algorithm = "SHA-256";
+}
+
+} // namespace berth::ftp

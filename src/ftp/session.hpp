@@ -1,0 +1,110 @@
+#pragma once
+// One FTP control connection: a coroutine that reads commands, dispatches them
+// through the command table and writes replies.
+
+#include "auth/authenticator.hpp"
+#include "core/config.hpp"
+#include "ftp/codec.hpp"
+#include "ftp/data_channel.hpp"
+#include "ftp/listing.hpp"
+#include "ftp/reply.hpp"
+#include "net/stream.hpp"
+#include "vfs/filesystem.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace berth::ftp {
+
+/// What every session of a listener shares. Immutable; sessions hold it by
+/// shared_ptr so that a reload can hand new sessions a new one.
+struct SessionDeps {
+  core::FtpConfig config;
+  auth::Authenticator* authenticator = nullptr; ///< Outlives every session (owned by Server).
+};
+
+enum class TransferType { ascii, binary };
+
+/// The body of a transfer: moves bytes over the connected data socket and counts
+/// them in `progress` (read by the stall watchdog).
+using TransferBody = std::function<core::Task<core::Result<void>>(net::Socket&, std::uint64_t&)>;
+
+/// Runs one control connection to its end. Takes ownership of the socket.
+core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDeps> deps);
+
+/// Session state and the services handlers use. Fields are the typed sequence
+/// state of RFC 959 (USER->PASS, RNFR->RNTO, REST->RETR/STOR); dispatch() clears
+/// them after any other verb.
+class Session {
+public:
+  Session(net::Stream control, std::shared_ptr<const SessionDeps> deps);
+
+  /// Serves the connection until QUIT, timeout or disconnect.
+  core::Task<void> run();
+
+  /// Sends a reply now (1xx preliminaries, 426 before a 226). Failure ends the session.
+  core::Task<void> send(const Reply& r);
+
+  /// Resolves a client path against the current directory.
+  core::Result<vfs::VirtualPath> path(std::string_view arg) const {
+    return vfs::VirtualPath::resolve(cwd, arg);
+  }
+
+  /// Opens the data connection, sends `opening` as the 150 reply, runs `body`
+  /// while watching the control connection for ABOR and the data connection for
+  /// stalls, and returns the final reply (226, 426, 425, 451, 552...).
+  /// Arguments are references: the caller awaits, and GCC 12 mishandles
+  /// temporaries passed by value into coroutines inside co_await expressions.
+  core::Task<Reply> transfer(const std::string& opening, const TransferBody& body);
+
+  /// Logs in, or clears the login (REIN).
+  void log_in(auth::Account account, std::unique_ptr<vfs::Filesystem> fs);
+  void reset_login();
+
+  const core::FtpConfig& config() const { return deps_->config; }
+  auth::Authenticator& authenticator() const { return *deps_->authenticator; }
+  vfs::Filesystem& fs() { return *fs_; }
+  bool logged_in() const { return fs_ != nullptr; }
+  const std::string& user() const { return account_.name; }
+  net::Stream& control() { return control_; }
+  net::Endpoint peer() const { return peer_; }
+  net::Endpoint local() const { return local_; }
+  /// The local address with IPv4-mapped IPv6 turned into IPv4.
+  net::Address unmapped_local() const;
+  DataChannel& data() { return data_; }
+  bool transferring() const { return transferring_; }
+
+  // Sequence and parameter state, read and written by handlers.
+  std::optional<std::string> pending_user;     ///< USER given, PASS expected.
+  std::optional<vfs::VirtualPath> rename_from; ///< RNFR given, RNTO expected.
+  std::uint64_t restart_offset = 0;            ///< REST given, RETR/STOR/APPE expected.
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> hash_range; ///< RANG given.
+  vfs::VirtualPath cwd;
+  TransferType type = TransferType::ascii; // RFC 959 default
+  bool epsv_all = false;
+  bool quit = false;
+  unsigned failed_logins = 0;
+  unsigned mlst_facts = fact_all;
+  std::string hash_algorithm = "SHA-256";
+
+private:
+  enum class ControlEvent { abort, closed };
+  core::Task<core::Result<Line>> read_line();
+  core::Task<ControlEvent> watch_control();
+  core::Task<void> watch_stall(const std::uint64_t& progress);
+
+  net::Stream control_;
+  std::shared_ptr<const SessionDeps> deps_;
+  net::Endpoint peer_;
+  net::Endpoint local_;
+  LineReader reader_;
+  std::deque<Line> queued_; ///< Lines that arrived during a transfer.
+  DataChannel data_;
+  auth::Account account_;
+  std::unique_ptr<vfs::Filesystem> fs_;
+  bool transferring_ = false;
+};
+
+} // namespace berth::ftp

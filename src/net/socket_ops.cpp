@@ -1,0 +1,86 @@
+#include "net/socket_ops.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace berth::net {
+namespace {
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+// Yield to other sessions on this loop after this many bytes without blocking.
+constexpr std::uint64_t kFairnessSlice = 8u << 20;
+constexpr std::size_t kSendfileChunk = 1u << 20;
+} // namespace
+
+void tune_control_socket(Socket& s) {
+  std::error_code ignored;
+  s.set_option(Tcp::no_delay(true), ignored);
+  int one = 1;
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+}
+
+void tune_data_socket(Socket& s) {
+  std::error_code ignored;
+  s.native_non_blocking(true, ignored);
+}
+
+core::Task<core::Result<Socket>> connect_from(Endpoint local, Endpoint remote) {
+  Socket s(co_await asio::this_coro::executor);
+  std::error_code ec;
+  s.open(remote.protocol(), ec);
+  if (ec)
+    co_return core::unexpected(ec);
+  if (local.port() != 0)
+    s.set_option(asio::socket_base::reuse_address(true), ec);
+  s.bind(local, ec);
+  if (ec)
+    co_return core::unexpected(ec);
+  auto [cec] = co_await s.async_connect(remote, kTuple);
+  if (cec)
+    co_return core::unexpected(cec);
+  co_return std::move(s);
+}
+
+core::Task<core::Result<std::uint64_t>> send_file(Socket& s, int fd, std::uint64_t& offset,
+                                                  std::uint64_t count) {
+  std::error_code ignored;
+  s.native_non_blocking(true, ignored);
+  std::uint64_t sent = 0;
+  std::uint64_t since_yield = 0;
+  while (sent < count) {
+    auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(count - sent, kSendfileChunk));
+    auto off = static_cast<off_t>(offset);
+    ssize_t n = ::sendfile(s.native_handle(), fd, &off, chunk);
+    if (n > 0) {
+      offset += static_cast<std::uint64_t>(n);
+      sent += static_cast<std::uint64_t>(n);
+      since_yield += static_cast<std::uint64_t>(n);
+      if (since_yield >= kFairnessSlice) {
+        since_yield = 0;
+        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      }
+      continue;
+    }
+    if (n == 0)
+      break; // end of file
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN)
+      co_return core::unexpected(std::error_code(errno, std::system_category()));
+    since_yield = 0;
+    auto [ec] = co_await s.async_wait(Socket::wait_write, kTuple);
+    if (ec)
+      co_return core::unexpected(ec);
+  }
+  co_return sent;
+}
+
+} // namespace berth::net

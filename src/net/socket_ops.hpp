@@ -1,0 +1,30 @@
+#pragma once
+// Socket options and raw socket calls. The only place outside listener.cpp and
+// passive_ports.cpp that touches socket options.
+
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "net/types.hpp"
+
+#include <cstdint>
+
+namespace berth::net {
+
+/// Options for a control connection: TCP_NODELAY, and SO_OOBINLINE so that the
+/// Telnet Synch (urgent data) that clients send before ABOR stays in the stream.
+void tune_control_socket(Socket& s);
+
+/// Options for a data connection: TCP_NODELAY off (bulk), non-blocking native fd.
+void tune_data_socket(Socket& s);
+
+/// Connects to `remote` from `local` (address and port; port 0 = any). Binding a
+/// port below 1024 needs privilege; the error is returned, not hidden.
+core::Task<core::Result<Socket>> connect_from(Endpoint local, Endpoint remote);
+
+/// Sends `count` bytes of file descriptor `fd` from `offset` with sendfile(2),
+/// waiting for writability as needed. Returns the bytes sent (less than `count`
+/// only at end of file). `offset` advances.
+core::Task<core::Result<std::uint64_t>> send_file(Socket& s, int fd, std::uint64_t& offset,
+                                                  std::uint64_t count);
+
+} // namespace berth::net

@@ -1,0 +1,126 @@
+#include "server/server.hpp"
+
+#include "core/log.hpp"
+#include "ftp/session.hpp"
+#include "net/listener.hpp"
+#include "server/wiring.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <list>
+#include <thread>
+
+namespace berth::server {
+namespace {
+
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr int kBacklog = 1024;
+
+using Contexts = std::vector<std::unique_ptr<asio::io_context>>;
+
+// Accepts on context 0 and hands each connection to the next loop in turn; a
+// session stays on that loop for its whole life (no locks, no strands).
+core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops,
+                             std::shared_ptr<const ftp::SessionDeps> deps) {
+  std::size_t next = 0;
+  asio::steady_timer pause(acceptor.get_executor());
+  for (;;) {
+    auto& loop = *loops[next++ % loops.size()];
+    auto [ec, sock] = co_await acceptor.async_accept(loop, kTuple);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open())
+      co_return;
+    if (ec) {
+      // EMFILE and friends: log and retry after a pause instead of spinning.
+      spdlog::error("accept: {}", ec.message());
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    asio::co_spawn(loop, ftp::run_session(std::move(sock), deps), [](std::exception_ptr e) {
+      if (!e)
+        return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("ftp: session ended by an unexpected error: {}", ex.what());
+      }
+    });
+  }
+}
+
+} // namespace
+
+int serve(const core::Config& cfg) {
+  // sendfile(2) and write(2) on a socket the peer closed must fail with EPIPE,
+  // not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  unsigned n = cfg.server.threads != 0 ? cfg.server.threads
+                                       : std::max(1u, std::thread::hardware_concurrency());
+  Contexts loops;
+  for (unsigned i = 0; i < n; ++i)
+    loops.push_back(std::make_unique<asio::io_context>(1));
+  // Declared after the loops: destroyed first, so its worker pool is joined
+  // while the loops (which its completions post to) still exist.
+  Wired wired = wire(cfg);
+
+  std::list<net::Acceptor> acceptors;
+  for (const auto& hp : cfg.ftp.listen) {
+    net::Endpoint ep(asio::ip::make_address(hp.host), hp.port);
+    auto a = net::bind_listener(*loops[0], ep, kBacklog);
+    if (!a)
+      throw std::runtime_error(
+          fmt::format("ftp.listen: can not listen on {}: {}",
+                      core::format_host_port(hp.host, hp.port), a.error().message()));
+    auto bound = a->local_endpoint();
+    fmt::print("ftp listening on {}\n",
+               core::format_host_port(bound.address().to_string(), bound.port()));
+    acceptors.push_back(std::move(*a));
+  }
+  for (auto& a : acceptors)
+    asio::co_spawn(*loops[0], accept_loop(a, loops, wired.ftp), asio::detached);
+
+  asio::signal_set signals(*loops[0], SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code& ec, int sig) {
+    if (ec)
+      return;
+    spdlog::info("signal {}: stopping", sig);
+    for (auto& a : acceptors) {
+      std::error_code ignored;
+      a.close(ignored);
+    }
+    for (auto& l : loops)
+      l->stop();
+  });
+
+  fmt::print("berth ready\n");
+  std::fflush(stdout);
+  spdlog::info("berth serving with {} event-loop thread(s)", n);
+
+  std::vector<std::thread> threads;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& l : loops)
+    guards.push_back(asio::make_work_guard(*l));
+  for (unsigned i = 1; i < n; ++i)
+    threads.emplace_back([&loops, i] { loops[i]->run(); });
+  loops[0]->run();
+  for (auto& l : loops)
+    l->stop();
+  for (auto& t : threads)
+    t.join();
+  guards.clear();
+  acceptors.clear();
+  wired.authenticator.reset(); // join the hash workers before the loops go away
+  return 0;
+}
+
+} // namespace berth::server

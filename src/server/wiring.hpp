@@ -1,0 +1,25 @@
+#pragma once
+// Turns a configuration into the objects that serve it.
+
+#include "auth/authenticator.hpp"
+#include "core/config.hpp"
+#include "ftp/session.hpp"
+#include "store/user_store.hpp"
+
+#include <memory>
+
+namespace berth::server {
+
+/// The long-lived objects built from one configuration.
+struct Wired {
+  std::shared_ptr<store::UserStore> users;
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::shared_ptr<const ftp::SessionDeps> ftp;
+};
+
+/// Builds the objects for `cfg`: creates the state folder, and for the embedded
+/// default the `demo` user (printing its password once on stdout). Throws
+/// std::runtime_error with one line on failure (start-up failure).
+Wired wire(const core::Config& cfg);
+
+} // namespace berth::server

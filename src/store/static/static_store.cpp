@@ -1,0 +1,28 @@
+#include "store/static/static_store.hpp"
+
+#include <string>
+
+namespace berth::store {
+namespace {
+
+class Category final : public std::error_category {
+public:
+  const char* name() const noexcept override { return "berth.store"; }
+  std::string message(int) const override { return "no such user"; }
+};
+
+} // namespace
+
+const std::error_category& store_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+core::Task<core::Result<UserRecord>> StaticStore::find(std::string_view name) {
+  for (const auto& u : users_)
+    if (u.name == name)
+      co_return u;
+  co_return core::unexpected(Errc::no_such_user);
+}
+
+} // namespace berth::store

@@ -1,0 +1,63 @@
+#pragma once
+// The local-disk backend: every path is resolved by the kernel beneath a
+// descriptor of the user's home (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
+
+#include "vfs/filesystem.hpp"
+
+#include <filesystem>
+
+namespace berth::vfs {
+
+/// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+private:
+  int fd_ = -1;
+};
+
+class LocalFs final : public Filesystem {
+public:
+  /// Opens `home` as the root. Errors: the OS error for a missing or unreadable home.
+  static core::Result<std::unique_ptr<LocalFs>> open(const std::filesystem::path& home);
+
+  // vfs::Filesystem
+  core::Task<core::Result<Stat>> stat(const VirtualPath& path) override;
+  core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) override;
+  core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& path,
+                                                            std::uint64_t offset) override;
+  core::Task<core::Result<std::unique_ptr<File>>>
+  open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offset) override;
+  core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
+  create_unique(const VirtualPath& dir, std::string_view prefix) override;
+  core::Task<core::Result<void>> make_directory(const VirtualPath& path) override;
+  core::Task<core::Result<void>> remove_directory(const VirtualPath& path) override;
+  core::Task<core::Result<void>> remove_file(const VirtualPath& path) override;
+  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override;
+  core::Task<core::Result<void>> set_mtime(const VirtualPath& path,
+                                           std::chrono::system_clock::time_point mtime) override;
+  core::Task<core::Result<void>> set_mode(const VirtualPath& path, std::uint32_t mode) override;
+
+  /// Resolves `path` beneath the root with open flags `flags`. Public for tests.
+  core::Result<UniqueFd> resolve_for_test(const VirtualPath& path, int flags) const {
+    return resolve(path, flags, 0);
+  }
+
+private:
+  explicit LocalFs(UniqueFd root) : root_(std::move(root)) {}
+  core::Result<UniqueFd> resolve(const VirtualPath& path, int flags, unsigned mode) const;
+  core::Result<UniqueFd> open_parent(const VirtualPath& path) const;
+
+  UniqueFd root_;
+};
+
+} // namespace berth::vfs

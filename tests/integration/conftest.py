@@ -1,0 +1,95 @@
+import hashlib
+import os
+import resource
+import shutil
+
+import pytest
+
+from ftphelpers import MiB, BerthServer, berth_bin
+
+
+def pytest_configure(config):
+    # Many sockets are used by some tests (1000 sessions); allow them, and let
+    # the servers we spawn inherit the higher limit as well.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 8192 if hard == resource.RLIM_INFINITY else min(hard, 8192)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+@pytest.fixture(scope="session")
+def berth():
+    path = berth_bin()
+    assert path.is_file() and os.access(path, os.X_OK), (
+        "berth binary not found at %s (build it or set BERTH_BIN)" % path)
+    return path
+
+
+@pytest.fixture
+def start_server(berth, tmp_path):
+    """Factory: start_server(**config_overrides) -> running BerthServer."""
+    servers = []
+    counter = [0]
+
+    def _start(**kw):
+        counter[0] += 1
+        srv = BerthServer(tmp_path / ("srv%d" % counter[0]), **kw)
+        servers.append(srv)
+        return srv.start()
+
+    yield _start
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def server(start_server):
+    """A fresh berth with users alice and bob, IPv4 + IPv6 listeners."""
+    return start_server()
+
+
+@pytest.fixture
+def ftp(server):
+    """Logged-in (alice) ftplib session over IPv4, binary type."""
+    conn = server.login("alice")
+    conn.voidcmd("TYPE I")
+    yield conn
+    try:
+        conn.close()
+    except Exception:
+        pass
+
+
+class Payload:
+    def __init__(self, path):
+        self.path = path
+        self.size = path.stat().st_size
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for b in iter(lambda: f.read(1 << 20), b""):
+                h.update(b)
+        self.sha256 = h.hexdigest()
+
+    def copy_to(self, dest):
+        shutil.copyfile(self.path, dest)
+        return dest
+
+
+PAYLOAD_SIZES = {"0B": 0, "1B": 1, "1MiB": MiB, "100MiB": 100 * MiB}
+
+
+@pytest.fixture(scope="session")
+def payloads(tmp_path_factory):
+    """Random files of 0 B, 1 B, 1 MiB, 100 MiB (generated once)."""
+    d = tmp_path_factory.mktemp("payloads")
+    out = {}
+    for name, size in PAYLOAD_SIZES.items():
+        p = d / ("payload-%s.bin" % name)
+        with open(p, "wb") as f:
+            left = size
+            while left:
+                n = min(left, 8 * MiB)
+                f.write(os.urandom(n))
+                left -= n
+        out[name] = Payload(p)
+    return out

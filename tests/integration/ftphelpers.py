@@ -1,0 +1,496 @@
+"""Shared helpers for berth integration tests: server process management,
+config writing and low-level FTP control/data connection utilities."""
+
+import ftplib
+import hashlib
+import itertools
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+CTRL_TIMEOUT = 15
+DATA_TIMEOUT = 30
+MiB = 1024 * 1024
+
+PASSWORDS = {"alice": "s3cret-Alice", "bob": "Bob-pw-42"}
+
+
+def berth_bin():
+    env = os.environ.get("BERTH_BIN")
+    return Path(env) if env else REPO_ROOT / "build" / "berth"
+
+
+# ---------------------------------------------------------------- ports
+
+_instance_counter = itertools.count()
+
+
+def _run_base():
+    # Each pytest process gets its own 2000-port window below the Linux
+    # ephemeral range (32768+); each server instance a 400-port slice of it.
+    return 10000 + (os.getpid() % 10) * 2000
+
+
+def next_passive_range():
+    i = next(_instance_counter) % 5
+    lo = _run_base() + i * 400
+    return lo, lo + 399
+
+
+def free_port(host="127.0.0.1", lo=None, hi=None):
+    """Find a currently free TCP port (optionally within [lo, hi])."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    candidates = range(lo, hi + 1) if lo is not None else [0]
+    for p in candidates:
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            s.bind((host, p))
+            return s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port")
+
+
+# ---------------------------------------------------------------- config
+
+def toml_str(s):
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
+                  passive_address=None, active_data_port=0, idle_timeout=300,
+                  login_timeout=60, data_timeout=30):
+    lines = ["[server]", "state_dir = " + toml_str(state_dir), "", "[ftp]",
+             "listen = [" + ", ".join(toml_str(a) for a in listen) + "]",
+             "passive_ports = " + toml_str(passive_ports)]
+    if passive_address is not None:
+        lines.append("passive_address = " + toml_str(passive_address))
+    if active_data_port is not None:
+        lines.append("active_data_port = %d" % active_data_port)
+    if idle_timeout is not None:
+        lines.append("idle_timeout = %d" % idle_timeout)
+    if login_timeout is not None:
+        lines.append("login_timeout = %d" % login_timeout)
+    if data_timeout is not None:
+        lines.append("data_timeout = %d" % data_timeout)
+    for k, v in (extra_ftp or {}).items():
+        lines.append("%s = %s" % (k, v))
+    for u in users:
+        lines += ["", "[[user]]", "name = " + toml_str(u["name"])]
+        if "password_hash" in u:
+            lines.append("password_hash = " + toml_str(u["password_hash"]))
+        else:
+            lines.append("password = " + toml_str(u["password"]))
+        lines.append("home = " + toml_str(u["home"]))
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- server
+
+LISTEN_RE = re.compile(r"ftp listening on (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
+
+
+class BerthServer:
+    """A running `berth serve` process started from a generated config."""
+
+    def __init__(self, workdir, users=None, listen=("127.0.0.1:0", "[::1]:0"),
+                 password_hashes=None, **cfg):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = self.workdir / "state"
+        self.home_root = self.workdir / "home"
+        self.users = {}
+        names = users if users is not None else ["alice", "bob"]
+        user_entries = []
+        for name in names:
+            home = self.home_root / name
+            home.mkdir(parents=True, exist_ok=True)
+            pw = PASSWORDS.get(name, name + "-pw")
+            self.users[name] = {"password": pw, "home": home}
+            entry = {"name": name, "home": str(home)}
+            if password_hashes and name in password_hashes:
+                entry["password_hash"] = password_hashes[name]
+            else:
+                entry["password"] = pw
+            user_entries.append(entry)
+        lo, hi = cfg.pop("passive_range", None) or next_passive_range()
+        self.passive_lo, self.passive_hi = lo, hi
+        self.config_text = render_config(
+            str(self.state_dir), list(listen), "%d-%d" % (lo, hi), user_entries, **cfg)
+        self.config_path = self.workdir / "berth.toml"
+        self.config_path.write_text(self.config_text)
+        self.proc = None
+        self.stdout_lines = []
+        self.listeners = []
+        self.host = "127.0.0.1"
+        self.port = None
+        self.host6 = "::1"
+        self.port6 = None
+
+    def start(self, timeout=15):
+        self.stderr_path = self.workdir / "berth.stderr"
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(berth_bin()), "serve", "--config", str(self.config_path)],
+            stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
+            cwd=str(self.workdir))
+        q = queue.Queue()
+
+        def reader():
+            for raw in self.proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                self.stdout_lines.append(line)
+                q.put(line)
+            q.put(None)
+
+        threading.Thread(target=reader, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop()
+                raise AssertionError("berth did not print 'berth ready' in %ss; stdout=%r stderr=%r"
+                                     % (timeout, self.stdout_lines, self.stderr_text()))
+            try:
+                line = q.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                rc = self.proc.wait(timeout=5)
+                raise AssertionError("berth exited early rc=%s stdout=%r stderr=%r"
+                                     % (rc, self.stdout_lines, self.stderr_text()))
+            m = LISTEN_RE.search(line)
+            if m:
+                host, port = m.group(1), int(m.group(2))
+                self.listeners.append((host.strip("[]"), port))
+                if host.startswith("["):
+                    self.port6 = self.port6 or port
+                else:
+                    self.port = self.port or port
+            if line.strip() == "berth ready":
+                break
+        return self
+
+    def stderr_text(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=10)
+        try:
+            self._stderr.close()
+        except Exception:
+            pass
+
+    def home(self, user="alice"):
+        return self.users[user]["home"]
+
+    def login(self, user="alice", ipv6=False, password=None, timeout=CTRL_TIMEOUT):
+        ftp = ftplib.FTP(timeout=timeout)
+        if ipv6:
+            ftp.connect(self.host6, self.port6)
+        else:
+            ftp.connect(self.host, self.port)
+        ftp.login(user, password if password is not None else self.users[user]["password"])
+        return ftp
+
+    def connect(self, ipv6=False, timeout=CTRL_TIMEOUT):
+        ftp = ftplib.FTP(timeout=timeout)
+        if ipv6:
+            ftp.connect(self.host6, self.port6)
+        else:
+            ftp.connect(self.host, self.port)
+        return ftp
+
+
+# ---------------------------------------------------------------- control
+
+def cmd(ftp, line):
+    """Send one command, return (code, full reply text) without raising."""
+    ftp.putcmd(line)
+    return read_reply(ftp)
+
+
+def read_reply(ftp):
+    resp = ftp.getmultiline()
+    return int(resp[:3]), resp
+
+
+def raw_cmd(ftp, data):
+    """Send raw bytes on the control connection, return (code, text)."""
+    ftp.sock.sendall(data)
+    return read_reply(ftp)
+
+
+def quit_quietly(ftp):
+    try:
+        ftp.quit()
+    except Exception:
+        pass
+    try:
+        ftp.close()
+    except Exception:
+        pass
+
+
+# ---------------------------------------------------------------- data
+
+def parse_pasv(text):
+    m = re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text)
+    assert m, "unparseable PASV reply %r" % text
+    nums = [int(x) for x in m.groups()]
+    return "%d.%d.%d.%d" % tuple(nums[:4]), nums[4] * 256 + nums[5]
+
+
+def parse_epsv(text):
+    m = re.search(r"\(\|\|\|(\d+)\|\)", text)
+    assert m, "unparseable EPSV reply %r" % text
+    return int(m.group(1))
+
+
+def peer_host(ftp):
+    return ftp.sock.getpeername()[0]
+
+
+def local_host(ftp):
+    return ftp.sock.getsockname()[0]
+
+
+def connect_data(host, port, source=None, timeout=DATA_TIMEOUT):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if source:
+        s.bind((source, 0))
+    s.connect((host, port))
+    return s
+
+
+class DataChannel:
+    """Prepares a data connection in one of the four modes, then yields a
+    connected socket after the transfer command has been sent."""
+
+    def __init__(self, ftp, mode):
+        self.ftp = ftp
+        self.mode = mode.lower()
+        self.sock = None
+        self.listener = None
+        if self.mode == "pasv":
+            code, text = cmd(ftp, "PASV")
+            assert code == 227, text
+            self.announced, self.port = parse_pasv(text)
+            self.sock = connect_data(peer_host(ftp), self.port)
+        elif self.mode == "epsv":
+            code, text = cmd(ftp, "EPSV")
+            assert code == 229, text
+            self.port = parse_epsv(text)
+            self.sock = connect_data(peer_host(ftp), self.port)
+        elif self.mode in ("port", "eprt"):
+            host = local_host(ftp)
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.listener = socket.socket(fam, socket.SOCK_STREAM)
+            self.listener.settimeout(DATA_TIMEOUT)
+            self.listener.bind((host, 0))
+            self.listener.listen(1)
+            port = self.listener.getsockname()[1]
+            if self.mode == "port":
+                line = "PORT %s,%d,%d" % (host.replace(".", ","), port >> 8, port & 255)
+            else:
+                line = "EPRT |%d|%s|%d|" % (2 if fam == socket.AF_INET6 else 1, host, port)
+            code, text = cmd(ftp, line)
+            assert code == 200, "%s -> %s" % (line, text)
+        else:
+            raise ValueError(mode)
+
+    def start(self, command, expect_prelim=True):
+        """Send the transfer command; return (code, text) of the 1xx reply."""
+        code, text = cmd(self.ftp, command)
+        if expect_prelim:
+            assert code in (125, 150), "%s -> %s" % (command, text)
+        if code in (125, 150) and self.listener is not None:
+            conn, addr = self.listener.accept()
+            conn.settimeout(DATA_TIMEOUT)
+            self.peer = addr
+            self.sock = conn
+        return code, text
+
+    def close(self):
+        for s in (self.sock, self.listener):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def set_binary(ftp):
+    code, text = cmd(ftp, "TYPE I")
+    assert code == 200, text
+
+
+def download(ftp, path, mode="pasv", rest=None, sink=None):
+    """RETR path; returns (bytes or sha256 hexdigest if sink == 'hash', size)."""
+    dc = DataChannel(ftp, mode)
+    try:
+        if rest is not None:
+            code, text = cmd(ftp, "REST %d" % rest)
+            assert code == 350, text
+        dc.start("RETR " + path)
+        h = hashlib.sha256()
+        chunks = []
+        size = 0
+        while True:
+            b = dc.sock.recv(1 << 20)
+            if not b:
+                break
+            size += len(b)
+            if sink == "hash":
+                h.update(b)
+            else:
+                chunks.append(b)
+    finally:
+        dc.close()
+    code, text = read_reply(ftp)
+    assert code == 226 or code == 250, "RETR %s final reply %s" % (path, text)
+    if sink == "hash":
+        return h.hexdigest(), size
+    return b"".join(chunks)
+
+
+def upload(ftp, path, data=None, src=None, mode="pasv", command="STOR", rest=None):
+    """STOR/APPE/STOU from bytes or a file path; returns (prelim, final) texts."""
+    dc = DataChannel(ftp, mode)
+    try:
+        if rest is not None:
+            code, text = cmd(ftp, "REST %d" % rest)
+            assert code == 350, text
+        prelim = dc.start(command + (" " + path if path else ""))[1]
+        if src is not None:
+            with open(src, "rb") as f:
+                if rest:
+                    f.seek(rest)
+                while True:
+                    b = f.read(1 << 20)
+                    if not b:
+                        break
+                    dc.sock.sendall(b)
+        elif data:
+            dc.sock.sendall(data)
+        dc.sock.shutdown(socket.SHUT_WR)
+        dc.sock.close()
+    finally:
+        dc.close()
+    code, text = read_reply(ftp)
+    assert code == 226 or code == 250, "%s %s final reply %s" % (command, path, text)
+    return prelim, text
+
+
+def listing(ftp, command, mode="pasv"):
+    dc = DataChannel(ftp, mode)
+    try:
+        code, text = dc.start(command, expect_prelim=False)
+        if code not in (125, 150):
+            return code, text, None
+        chunks = []
+        while True:
+            b = dc.sock.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        dc.close()
+    code, text = read_reply(ftp)
+    return code, text, b"".join(chunks)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def wait_closed(sock, timeout):
+    """Read from sock until EOF/reset; returns (closed, data_read, seconds)."""
+    sock.settimeout(0.5)
+    start = time.monotonic()
+    got = b""
+    while time.monotonic() - start < timeout:
+        try:
+            b = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError, OSError):
+            return True, got, time.monotonic() - start
+        if not b:
+            return True, got, time.monotonic() - start
+        got += b
+    return False, got, time.monotonic() - start
+
+
+LS_RE = re.compile(
+    r"^(?P<type>[-dlcbps])(?P<perm>[-rwxsStT]{9})[.+@]?\s+\d+\s+\S+\s+\S+\s+(?P<size>\d+)\s+"
+    r"(?P<date>[A-Z][a-z]{2}\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4}))\s(?P<name>.+)$")
+
+
+def parse_ls(text):
+    """Parse ls -l style lines; returns dict name -> match groupdict."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("total "):
+            continue
+        m = LS_RE.match(line)
+        assert m, "not an ls -l line: %r" % line
+        d = m.groupdict()
+        name = d["name"]
+        if d["type"] == "l" and " -> " in name:
+            name = name.split(" -> ", 1)[0]
+        out[name] = d
+    return out
+
+
+def parse_facts(line):
+    """Parse an MLSx entry line 'fact=val;fact=val; name' -> (facts, name)."""
+    facts_part, sep, name = line.partition(" ")
+    assert sep, "bad MLSx line %r" % line
+    facts = {}
+    for f in facts_part.split(";"):
+        if not f:
+            continue
+        k, eq, v = f.partition("=")
+        assert eq, "bad fact %r in %r" % (f, line)
+        facts[k.lower()] = v
+    return facts, name

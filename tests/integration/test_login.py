@@ -1,0 +1,237 @@
+"""Greeting, USER/PASS, wrong passwords, password_hash users, REIN, QUIT,
+login-required commands and login/idle timeouts."""
+
+import ftplib
+import socket
+import time
+
+import pytest
+
+from argon2_pure import argon2id_phc, argon2id_raw
+from ftphelpers import cmd, quit_quietly, read_reply, wait_closed
+
+
+def test_greeting_is_220(server):
+    ftp = server.connect()
+    try:
+        assert ftp.welcome.startswith("220"), ftp.welcome
+    finally:
+        ftp.close()
+
+
+def test_user_331_pass_230(server):
+    ftp = server.connect()
+    try:
+        code, text = cmd(ftp, "USER alice")
+        assert code == 331, text
+        code, text = cmd(ftp, "PASS " + server.users["alice"]["password"])
+        assert code == 230, text
+        code, text = cmd(ftp, "PWD")
+        assert code == 257 and '"/"' in text, text
+    finally:
+        quit_quietly(ftp)
+
+
+def test_login_over_ipv6(server):
+    ftp = server.login("alice", ipv6=True)
+    try:
+        assert ftp.sock.getpeername()[0] == "::1"
+        assert cmd(ftp, "NOOP")[0] == 200
+    finally:
+        quit_quietly(ftp)
+
+
+def test_wrong_password_530_after_delay(server):
+    ftp = server.connect()
+    try:
+        assert cmd(ftp, "USER alice")[0] == 331
+        t0 = time.monotonic()
+        code, text = cmd(ftp, "PASS not-the-password")
+        elapsed = time.monotonic() - t0
+        assert code == 530, text
+        assert elapsed >= 0.7, "530 came after only %.3fs (expected ~1s delay)" % elapsed
+        # not logged in afterwards
+        assert cmd(ftp, "PWD")[0] == 530
+        # a correct retry on the same connection works
+        assert cmd(ftp, "USER alice")[0] == 331
+        code, text = cmd(ftp, "PASS " + server.users["alice"]["password"])
+        assert code == 230, text
+    finally:
+        quit_quietly(ftp)
+
+
+def test_unknown_user_530(server):
+    ftp = server.connect()
+    try:
+        code, _ = cmd(ftp, "USER mallory")
+        assert code in (331, 530)
+        if code == 331:
+            code, text = cmd(ftp, "PASS whatever")
+            assert code == 530, text
+        assert cmd(ftp, "PWD")[0] == 530
+    finally:
+        quit_quietly(ftp)
+
+
+def test_other_users_password_rejected(server):
+    ftp = server.connect()
+    try:
+        assert cmd(ftp, "USER alice")[0] == 331
+        code, text = cmd(ftp, "PASS " + server.users["bob"]["password"])
+        assert code == 530, text
+    finally:
+        quit_quietly(ftp)
+
+
+def test_ftplib_login_wrong_password_raises(server):
+    ftp = server.connect()
+    try:
+        with pytest.raises(ftplib.error_perm) as ei:
+            ftp.login("bob", "nope")
+        assert str(ei.value).startswith("530")
+    finally:
+        ftp.close()
+
+
+def test_argon2_helper_matches_rfc9106_vector():
+    # Guards the test-side hash generator used for the password_hash user.
+    tag = argon2id_raw(b"\x01" * 32, b"\x02" * 16, 3, 32, 4, 32,
+                       secret=b"\x03" * 8, ad=b"\x04" * 12)
+    assert tag.hex() == "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
+
+
+def test_password_hash_user(start_server):
+    phc = argon2id_phc("Bob-pw-42", t_cost=2, m_cost=1024, parallelism=1)
+    srv = start_server(password_hashes={"bob": phc})
+    assert "password_hash" in srv.config_text
+    ftp = srv.login("bob")
+    try:
+        code, text = cmd(ftp, "PWD")
+        assert code == 257 and '"/"' in text
+    finally:
+        quit_quietly(ftp)
+    ftp = srv.connect()
+    try:
+        assert cmd(ftp, "USER bob")[0] == 331
+        code, text = cmd(ftp, "PASS Bob-pw-43")
+        assert code == 530, text
+    finally:
+        quit_quietly(ftp)
+
+
+@pytest.mark.parametrize("command", [
+    "PWD", "XPWD", "CWD /", "CDUP", "LIST", "NLST", "MLSD", "MLST /", "RETR x",
+    "STOR x", "APPE x", "STOU", "DELE x", "MKD d", "RMD d", "RNFR x", "SIZE x",
+    "MDTM x", "PASV", "EPSV", "PORT 127,0,0,1,200,10", "EPRT |1|127.0.0.1|51210|",
+    "HASH x", "MFMT 20200101000000 x", "REST 10", "STAT /",
+])
+def test_commands_need_login_530(server, command):
+    ftp = server.connect()
+    try:
+        code, text = cmd(ftp, command)
+        assert code == 530, "%s before login -> %s" % (command, text)
+    finally:
+        quit_quietly(ftp)
+
+
+def test_quit_221_and_close(server):
+    ftp = server.login()
+    code, text = cmd(ftp, "QUIT")
+    assert code == 221, text
+    closed, _, _ = wait_closed(ftp.sock, 5)
+    assert closed, "server did not close the control connection after QUIT"
+    ftp.close()
+
+
+def test_rein_resets_session(server):
+    ftp = server.login()
+    try:
+        assert cmd(ftp, "CWD /")[0] == 250
+        code, text = cmd(ftp, "REIN")
+        assert code == 220, text
+        code, text = cmd(ftp, "PWD")
+        assert code == 530, "after REIN PWD should need login: %s" % text
+        assert cmd(ftp, "USER bob")[0] == 331
+        assert cmd(ftp, "PASS " + server.users["bob"]["password"])[0] == 230
+        # bob sees his own home now
+        (server.home("bob") / "bob-only.txt").write_bytes(b"b")
+        assert "bob-only.txt" in ftp.nlst()
+    finally:
+        quit_quietly(ftp)
+
+
+def test_users_have_separate_homes(server):
+    (server.home("alice") / "alice-file.txt").write_text("a")
+    (server.home("bob") / "bob-file.txt").write_text("b")
+    a = server.login("alice")
+    b = server.login("bob")
+    try:
+        assert a.nlst() == ["alice-file.txt"]
+        assert b.nlst() == ["bob-file.txt"]
+    finally:
+        quit_quietly(a)
+        quit_quietly(b)
+
+
+def _expect_drop(sock, timeout):
+    closed, data, elapsed = wait_closed(sock, timeout)
+    assert closed, "server did not close the connection within %ss" % timeout
+    text = data.decode("utf-8", "replace").strip()
+    assert text == "" or text.startswith("421"), "unexpected data before close: %r" % text
+    return elapsed
+
+
+def test_login_timeout_drops_silent_client(start_server):
+    srv = start_server(login_timeout=2)
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    try:
+        greeting = s.recv(4096)
+        assert greeting.startswith(b"220")
+        elapsed = _expect_drop(s, 10)
+        assert elapsed >= 1.0, "dropped too early (%.2fs)" % elapsed
+    finally:
+        s.close()
+
+
+def test_login_timeout_drops_client_stuck_after_user(start_server):
+    srv = start_server(login_timeout=2)
+    ftp = srv.connect()
+    try:
+        assert cmd(ftp, "USER alice")[0] == 331
+        _expect_drop(ftp.sock, 10)
+    finally:
+        ftp.close()
+
+
+def test_login_timeout_does_not_hit_logged_in_session(start_server):
+    srv = start_server(login_timeout=2, idle_timeout=300)
+    ftp = srv.login()
+    try:
+        time.sleep(3.5)
+        code, text = cmd(ftp, "NOOP")
+        assert code == 200, text
+    finally:
+        quit_quietly(ftp)
+
+
+def test_idle_timeout_drops_logged_in_client(start_server):
+    srv = start_server(idle_timeout=2)
+    ftp = srv.login()
+    try:
+        elapsed = _expect_drop(ftp.sock, 10)
+        assert elapsed >= 1.0, "idle drop after only %.2fs" % elapsed
+    finally:
+        ftp.close()
+
+
+def test_server_still_serves_after_timeouts(start_server):
+    srv = start_server(login_timeout=2, idle_timeout=2)
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    s.recv(100)
+    _expect_drop(s, 10)
+    s.close()
+    ftp = srv.login()
+    try:
+        assert cmd(ftp, "NOOP")[0] == 200
+    finally:
+        quit_quietly(ftp)
