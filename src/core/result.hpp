@@ -16,7 +16,7 @@ struct Unexpected {
   std::error_code error;
 };
 
-/// Makes an error result from an error code (or anything make_error_code accepts).
+/// Makes an error result from an error code or one of our error enums.
 inline Unexpected unexpected(std::error_code ec) { return Unexpected{ec}; }
 template <class E>
   requires std::is_error_code_enum_v<E>

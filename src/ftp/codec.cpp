@@ -70,7 +70,10 @@ void LineReader::feed(std::string_view bytes) {
       } else {
         if (!current_.empty() && current_.back() == '\r')
           current_.pop_back();
-        lines_.push_back(Line{std::move(current_), false});
+        if (current_.size() > max_line_)
+          lines_.push_back(Line{{}, true});
+        else
+          lines_.push_back(Line{std::move(current_), false});
       }
       current_.clear();
       overflow_ = false;

@@ -126,8 +126,13 @@ core::Result<std::chrono::system_clock::time_point> parse_time_val(std::string_v
   if (s.size() < 14)
     return bad;
   auto digits = [&](std::size_t pos, std::size_t n, int& out) {
-    auto [end, ec] = std::from_chars(s.data() + pos, s.data() + pos + n, out);
-    return ec == std::errc{} && end == s.data() + pos + n;
+    out = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9')
+        return false; // from_chars would take a sign
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
   };
   int y, mo, d, h, mi, sec;
   if (!digits(0, 4, y) || !digits(4, 2, mo) || !digits(6, 2, d) || !digits(8, 2, h) ||
@@ -152,6 +157,10 @@ core::Result<std::chrono::system_clock::time_point> parse_time_val(std::string_v
   std::time_t tt = timegm(&tm);
   if (tt == static_cast<std::time_t>(-1))
     return bad;
+  std::tm check{};
+  gmtime_r(&tt, &check);
+  if (check.tm_mday != d || check.tm_mon != mo - 1)
+    return bad; // 31 February and friends
   return std::chrono::system_clock::from_time_t(tt);
 }
 

@@ -26,10 +26,12 @@ std::string encode(const Reply& r) {
   append_clean(out, r.text);
   out += "\r\n";
   for (const auto& l : r.lines) {
+    std::string clean;
+    append_clean(clean, l);
     // RFC 959 4.2: a middle line must not look like the last line.
-    if (l.size() >= 4 && l[0] >= '0' && l[0] <= '9' && l[3] == ' ')
+    if (clean.size() >= 4 && clean[0] >= '0' && clean[0] <= '9' && clean[3] == ' ')
       out += ' ';
-    append_clean(out, l);
+    out += clean;
     out += "\r\n";
   }
   out += fmt::format("{} ", r.code);

@@ -1,0 +1,267 @@
+#include "core/config.hpp"
+
+#include "support/temp_dir.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace berth::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+class LoadConfig : public ::testing::Test {
+protected:
+  void SetUp() override { std::filesystem::create_directory(home()); }
+
+  std::filesystem::path home() const { return dir_.path() / "home"; }
+
+  /// A TOML string literal naming the test home.
+  std::string home_literal() const { return "'" + home().string() + "'"; }
+
+  std::filesystem::path write(const std::string& toml) const {
+    return dir_.write("berth.toml", toml);
+  }
+
+  /// Loads `toml` and returns the ConfigError's message (fails if none is thrown).
+  std::string error_of(const std::string& toml) const {
+    auto file = write(toml);
+    try {
+      (void)load_config(file);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no ConfigError for:\n" << toml;
+    return {};
+  }
+
+  /// Expects the error of `toml` to start with "FILE:LINE: KEY:".
+  void expect_error(const std::string& toml, int line, const std::string& key,
+                    const std::string& reason_part) const {
+    std::string what = error_of(toml);
+    std::string where =
+        (dir_.path() / "berth.toml").string() + ":" + std::to_string(line) + ": " + key + ":";
+    EXPECT_EQ(what.rfind(where, 0), 0u)
+        << "want prefix \"" << where << "\", got \"" << what << "\"";
+    EXPECT_THAT(what, HasSubstr(reason_part));
+  }
+
+  test::TempDir dir_;
+};
+
+TEST_F(LoadConfig, ValidFile) {
+  auto file = write(R"(# a comment
+[server]
+state_dir = "state"
+threads = 4
+
+[ftp]
+listen = ["127.0.0.1:2121", "[::1]:2121"]
+passive_ports = "50000-50100"
+passive_address = "192.0.2.1"
+active_data_port = 0
+idle_timeout = 120
+login_timeout = 30
+data_timeout = 45
+failed_login_delay_ms = 250
+max_line = 1024
+
+[[user]]
+name = "alice"
+password = "secret"
+home = )" + home_literal() +
+                    R"(
+
+[[user]]
+name = "bob"
+password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$aGFzaA"
+home = )" + home_literal() +
+                    "\n");
+  Config c = load_config(file);
+  EXPECT_EQ(c.source, file);
+  EXPECT_EQ(c.server.state_dir, "state");
+  EXPECT_EQ(c.server.threads, 4u);
+  ASSERT_EQ(c.ftp.listen.size(), 2u);
+  EXPECT_EQ(c.ftp.listen[0].host, "127.0.0.1");
+  EXPECT_EQ(c.ftp.listen[0].port, 2121);
+  EXPECT_FALSE(c.ftp.listen[0].v6);
+  EXPECT_EQ(c.ftp.listen[1].host, "::1");
+  EXPECT_TRUE(c.ftp.listen[1].v6);
+  EXPECT_EQ(c.ftp.passive_ports.low, 50000);
+  EXPECT_EQ(c.ftp.passive_ports.high, 50100);
+  EXPECT_EQ(c.ftp.passive_address, "192.0.2.1");
+  EXPECT_EQ(c.ftp.active_data_port, 0);
+  EXPECT_EQ(c.ftp.idle_timeout, std::chrono::seconds(120));
+  EXPECT_EQ(c.ftp.login_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.ftp.data_timeout, std::chrono::seconds(45));
+  EXPECT_EQ(c.ftp.failed_login_delay, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.ftp.max_line, 1024u);
+  ASSERT_EQ(c.users.size(), 2u);
+  EXPECT_EQ(c.users[0].name, "alice");
+  EXPECT_EQ(c.users[0].password, "secret");
+  EXPECT_TRUE(c.users[0].password_hash.empty());
+  EXPECT_TRUE(c.users[0].home.is_absolute());
+  EXPECT_TRUE(std::filesystem::equivalent(c.users[0].home, home()));
+  EXPECT_EQ(c.users[1].name, "bob");
+  EXPECT_TRUE(c.users[1].password.empty());
+  EXPECT_EQ(c.users[1].password_hash.rfind("$argon2id$", 0), 0u);
+}
+
+TEST_F(LoadConfig, OmittedKeysKeepDefaults) {
+  Config c = load_config(write("[ftp]\nlisten = [\"0.0.0.0:21\"]\n"));
+  Config d = default_config();
+  EXPECT_EQ(c.server.state_dir, d.server.state_dir);
+  EXPECT_EQ(c.server.threads, d.server.threads);
+  EXPECT_EQ(c.ftp.passive_ports.low, d.ftp.passive_ports.low);
+  EXPECT_EQ(c.ftp.passive_ports.high, d.ftp.passive_ports.high);
+  EXPECT_EQ(c.ftp.idle_timeout, d.ftp.idle_timeout);
+  EXPECT_EQ(c.ftp.max_line, d.ftp.max_line);
+  ASSERT_EQ(c.ftp.listen.size(), 1u); // replaces, not appends to, the default listen
+  EXPECT_EQ(c.ftp.listen[0].port, 21);
+  EXPECT_TRUE(c.users.empty());
+}
+
+TEST_F(LoadConfig, EmptyFileUsesDefaultListen) {
+  Config c = load_config(write(""));
+  ASSERT_EQ(c.ftp.listen.size(), 1u);
+  EXPECT_EQ(c.ftp.listen[0].host, "0.0.0.0");
+  EXPECT_EQ(c.ftp.listen[0].port, 2121);
+}
+
+TEST(DefaultConfig, ListensOn2121) {
+  Config c = default_config();
+  EXPECT_TRUE(c.source.empty());
+  ASSERT_EQ(c.ftp.listen.size(), 1u);
+  EXPECT_EQ(format_host_port(c.ftp.listen[0].host, c.ftp.listen[0].port), "0.0.0.0:2121");
+}
+
+TEST_F(LoadConfig, MissingFile) {
+  auto file = dir_.path() / "absent.toml";
+  try {
+    (void)load_config(file);
+    FAIL() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(file.string()));
+  }
+}
+
+TEST_F(LoadConfig, SyntaxErrorNamesLine) {
+  std::string what = error_of("[ftp]\nlisten = [\"1.2.3.4:21\"\n\n");
+  EXPECT_THAT(what, HasSubstr((dir_.path() / "berth.toml").string() + ":"));
+  EXPECT_THAT(what, HasSubstr("syntax error"));
+}
+
+TEST_F(LoadConfig, UnknownKey) {
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\nlisen = 3\n", 3, "ftp.lisen", "unknown key");
+  expect_error("[server]\nthreads = 1\n\nstate_dri = \"x\"\n", 4, "server.state_dri",
+               "unknown key");
+  expect_error("# top\ncolour = \"blue\"\n", 2, "colour", "unknown key");
+  expect_error("[[user]]\nname = \"a\"\npassword = \"p\"\nhome = " + home_literal() +
+                   "\nshell = \"/bin/sh\"\n",
+               5, "user.shell", "unknown key");
+}
+
+TEST_F(LoadConfig, WrongType) {
+  expect_error("[server]\nthreads = \"four\"\n", 2, "server.threads", "must be an integer");
+  expect_error("[server]\nstate_dir = 7\n", 2, "server.state_dir", "must be a string");
+  expect_error("[ftp]\nlisten = \"1.2.3.4:21\"\n", 2, "ftp.listen", "array");
+  expect_error("[ftp]\nlisten = [21]\n", 2, "ftp.listen", "array");
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\npassive_ports = 5000\n", 3, "ftp.passive_ports",
+               "must be a string");
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\nidle_timeout = 1.5\n", 3, "ftp.idle_timeout",
+               "must be an integer");
+}
+
+TEST_F(LoadConfig, IntegerOutOfRange) {
+  expect_error("[server]\nthreads = 257\n", 2, "server.threads", "between 0 and 256");
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\nmax_line = 10\n", 3, "ftp.max_line",
+               "between 512 and 65536");
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\nactive_data_port = 65536\n", 3,
+               "ftp.active_data_port", "between");
+}
+
+TEST_F(LoadConfig, BadListenAddress) {
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\",\n  \"localhost:21\"]\n", 3, "ftp.listen",
+               "bad address \"localhost:21\"");
+  expect_error("[ftp]\nlisten = [\"::1:21\"]\n", 2, "ftp.listen", "bad address");
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:70000\"]\n", 2, "ftp.listen", "bad address");
+}
+
+TEST_F(LoadConfig, NoListenAddress) {
+  expect_error("\n[ftp]\nlisten = []\n", 2, "ftp.listen", "no listen address");
+}
+
+TEST_F(LoadConfig, BadPassivePortRange) {
+  for (const char* range : {"5000-4000", "0-10", "70000-80000", "5000"}) {
+    SCOPED_TRACE(range);
+    expect_error(std::string("[ftp]\nlisten = [\"1.2.3.4:21\"]\n\npassive_ports = \"") + range +
+                     "\"\n",
+                 4, "ftp.passive_ports", std::string("bad port range \"") + range + "\"");
+  }
+}
+
+TEST_F(LoadConfig, BadPassiveAddress) {
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\npassive_address = \"::1\"\n", 3,
+               "ftp.passive_address", "bad address");
+}
+
+TEST_F(LoadConfig, MissingHome) {
+  expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\n", 1, "user.home",
+               "user \"alice\" has no home");
+}
+
+TEST_F(LoadConfig, HomeNotADirectory) {
+  auto file = dir_.write("plain", "x");
+  expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\nhome = '" + file.string() + "'\n", 4,
+               "user.home", "not an existing directory");
+  expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\nhome = '" +
+                   (dir_.path() / "nowhere").string() + "'\n",
+               4, "user.home", "not an existing directory");
+}
+
+TEST_F(LoadConfig, DuplicateUser) {
+  expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\nhome = " + home_literal() +
+                   "\n\n[[user]]\nname = \"alice\"\npassword = \"q\"\nhome = " + home_literal() +
+                   "\n",
+               7, "user.name", "duplicate user \"alice\"");
+}
+
+TEST_F(LoadConfig, MissingOrBadUserName) {
+  expect_error("[[user]]\npassword = \"p\"\nhome = " + home_literal() + "\n", 1, "user.name",
+               "missing");
+  expect_error("[[user]]\nname = \"a b\"\npassword = \"p\"\nhome = " + home_literal() + "\n", 2,
+               "user.name", "must not contain");
+  expect_error("[[user]]\nname = \"a/b\"\npassword = \"p\"\nhome = " + home_literal() + "\n", 2,
+               "user.name", "must not contain");
+}
+
+TEST_F(LoadConfig, BothPasswordAndHash) {
+  expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\n"
+               "password_hash = \"$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA\"\nhome = " +
+                   home_literal() + "\n",
+               1, "user.password", "exactly one of password and password_hash");
+}
+
+TEST_F(LoadConfig, NeitherPasswordNorHash) {
+  expect_error("[[user]]\nname = \"alice\"\nhome = " + home_literal() + "\n", 1, "user.password",
+               "exactly one of password and password_hash");
+}
+
+TEST_F(LoadConfig, HashMustBeArgon2id) {
+  expect_error("[[user]]\nname = \"alice\"\npassword_hash = \"$2y$10$abcdef\"\nhome = " +
+                   home_literal() + "\n",
+               3, "user.password_hash", "argon2id");
+}
+
+TEST_F(LoadConfig, UserMustBeArrayOfTables) {
+  expect_error("user = \"alice\"\n", 1, "user", "array of tables");
+}
+
+TEST_F(LoadConfig, ServerMustBeTable) {
+  expect_error("server = 3\n", 1, "server", "must be a table");
+}
+
+} // namespace
+} // namespace berth::core
