@@ -20,6 +20,12 @@ const std::string& dummy_hash() {
   return hash;
 }
 
+// A plain function, not a capturing lambda: a lambda coroutine's captures die
+// with the lambda object, before the coroutine runs on the pool.
+core::Task<bool> verify_on_pool(std::string hash, std::string password) {
+  co_return verify_hash(hash, password);
+}
+
 } // namespace
 
 const std::error_category& auth_category() noexcept {
@@ -45,12 +51,9 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
   else
     co_return core::unexpected(Errc::bad_credentials);
 
-  bool ok = co_await asio::co_spawn(
-      pool_,
-      [hash = std::move(hash), password]() -> core::Task<bool> {
-        co_return verify_hash(hash, password);
-      },
-      asio::use_awaitable);
+  std::string candidate = password;
+  bool ok = co_await asio::co_spawn(pool_, verify_on_pool(std::move(hash), std::move(candidate)),
+                                    asio::use_awaitable);
   if (!ok || !record)
     co_return core::unexpected(Errc::bad_credentials);
   co_return Account{record->name, record->home};

@@ -24,6 +24,10 @@ core::Result<Acceptor> open_passive(const asio::any_io_executor& ex, const Addre
     a.open(address.is_v6() ? Tcp::v6() : Tcp::v4(), ec);
     if (!ec && address.is_v6())
       a.set_option(asio::ip::v6_only(true), ec);
+    // Ports of finished transfers linger in TIME_WAIT; without this a small
+    // range runs dry after a few transfers.
+    if (!ec)
+      a.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec)
       a.bind(Endpoint(address, port), ec);
     if (!ec)

@@ -1,3 +1,10 @@
+"""pytest fixtures for berth's integration tests.
+
+Run from the repository root:  /usr/bin/python3 -m pytest tests/integration
+The binary is $BERTH_BIN if set, else <repo>/build/berth.  Needs curl, lftp
+and loopback IPv4 (127.0.0.1-3) and IPv6 (::1).
+"""
+
 import hashlib
 import os
 import resource
@@ -40,6 +47,22 @@ def start_server(berth, tmp_path):
     yield _start
     for s in servers:
         s.stop()
+        # homes may hold several 100 MiB files: don't let them pile up in
+        # pytest's retained temp dirs (config and server stderr are kept)
+        shutil.rmtree(s.home_root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _drop_big_temp_files(tmp_path):
+    yield
+    for dirpath, _, files in os.walk(tmp_path):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            try:
+                if os.path.getsize(p) > 8 * 1024 * 1024:
+                    os.unlink(p)
+            except OSError:
+                pass
 
 
 @pytest.fixture

@@ -84,16 +84,18 @@ def test_curl_resume_download(server, client_env, payloads, tmp_path):
     out = tmp_path / "big.part"
     with open(pl.path, "rb") as f, open(out, "wb") as o:
         o.write(f.read(40 * MiB + 3))
-    curl(server, client_env, "-C", "-", "-o", str(out), url(server, "big.bin"))
+    r = curl(server, client_env, "-v", "-C", "-", "-o", str(out), url(server, "big.bin"))
     assert sha256_file(out) == pl.sha256
+    assert b"> REST %d" % (40 * MiB + 3) in r.stderr, "curl did not resume"
 
 
 def test_curl_resume_upload(server, client_env, payloads):
     pl = payloads["1MiB"]
     with open(pl.path, "rb") as f:
         (server.home() / "up.bin").write_bytes(f.read(333333))
-    curl(server, client_env, "-C", "-", "-T", str(pl.path), url(server, "up.bin"))
+    r = curl(server, client_env, "-v", "-C", "-", "-T", str(pl.path), url(server, "up.bin"))
     assert sha256_file(server.home() / "up.bin") == pl.sha256
+    assert b"> APPE" in r.stderr or b"> REST 333333" in r.stderr, "curl did not resume"
 
 
 def test_curl_list_and_nlst(server, client_env):
@@ -170,15 +172,17 @@ def test_curl_missing_file(server, client_env, tmp_path):
 
 # ------------------------------------------------------------------ lftp
 
-def lftp(server, client_env, script, ipv6=False, passive=True, user="alice", timeout=180):
+def lftp(server, client_env, script, ipv6=False, passive=True, user="alice", timeout=180,
+         debug=False):
     host = "[::1]:%d" % server.port6 if ipv6 else "127.0.0.1:%d" % server.port
     prefix = ("set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 10; "
               "set net:reconnect-interval-base 1; set net:persist-retries 0; "
               "set ftp:ssl-allow no; set xfer:clobber on; "
-              "set ftp:passive-mode %s; "
+              "set ftp:passive-mode %s; set ftp:auto-passive-mode no; "
               "open -u %s,%s ftp://%s; " % ("on" if passive else "off", user,
                                             server.users[user]["password"], host))
-    r = subprocess.run([LFTP, "-c", prefix + script], capture_output=True, timeout=timeout,
+    argv = [LFTP] + (["-d"] if debug else []) + ["-c", prefix + script]
+    r = subprocess.run(argv, capture_output=True, timeout=timeout,
                        env=client_env, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, "lftp failed rc=%d stdout=%s stderr=%s" % (
         r.returncode, r.stdout[-2000:], r.stderr[-2000:])
@@ -235,12 +239,14 @@ def test_lftp_mirror_upload(server, client_env, tmp_path, passive):
 
 
 def test_lftp_mirror_ipv6_both_ways(server, client_env, tmp_path):
+    # passive (EPSV) only: lftp's active mode over IPv6 announces "EPRT |2|::|p|"
+    # (unspecified address), which the contract requires berth to refuse.
     src = tmp_path / "v6-tree"
     make_tree(src)
     lftp(server, client_env, "mirror -R %s /v6up" % src, ipv6=True)
     assert snapshot(server.home() / "v6up") == snapshot(src)
     back = tmp_path / "v6-back"
-    lftp(server, client_env, "mirror /v6up %s" % back, ipv6=True, passive=False)
+    lftp(server, client_env, "mirror /v6up %s" % back, ipv6=True)
     assert snapshot(back) == snapshot(src)
 
 
@@ -251,8 +257,10 @@ def test_lftp_get_resume(server, client_env, payloads, tmp_path, passive):
     local = tmp_path / "big.bin"
     with open(pl.path, "rb") as f, open(local, "wb") as o:
         o.write(f.read(55 * MiB + 1))
-    lftp(server, client_env, "get -c /big.bin -o %s" % local, passive=passive)
+    r = lftp(server, client_env, "get -c /big.bin -o %s" % local, passive=passive, debug=True)
     assert local.stat().st_size == pl.size and sha256_file(local) == pl.sha256
+    assert b"---> REST %d" % (55 * MiB + 1) in r.stderr, "lftp did not resume"
+    assert b"---> PORT" in r.stderr if not passive else b"---> PASV" in r.stderr
 
 
 @pytest.mark.parametrize("passive", [True, False], ids=["passive", "active"])
@@ -260,9 +268,11 @@ def test_lftp_put_resume(server, client_env, payloads, passive):
     pl = payloads["100MiB"]
     with open(pl.path, "rb") as f, open(server.home() / "big.bin", "wb") as o:
         o.write(f.read(23 * MiB + 9))
-    lftp(server, client_env, "put -c %s -o /big.bin" % pl.path, passive=passive)
+    r = lftp(server, client_env, "put -c %s -o /big.bin" % pl.path, passive=passive, debug=True)
     remote = server.home() / "big.bin"
     assert remote.stat().st_size == pl.size and sha256_file(remote) == pl.sha256
+    assert (b"---> REST %d" % (23 * MiB + 9) in r.stderr
+            or b"---> APPE" in r.stderr), "lftp did not resume"
 
 
 def test_lftp_basic_commands(server, client_env, tmp_path):

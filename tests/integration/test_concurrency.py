@@ -3,6 +3,8 @@
 import ftplib
 import os
 import resource
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ftphelpers import MiB, cmd, download, quit_quietly, sha256_file, upload
@@ -23,7 +25,6 @@ def test_1000_concurrent_logged_in_sessions(start_server):
     _raise_nofile(SESSIONS * 2 + 256)  # the server inherits this limit too
     srv = start_server()
     (srv.home() / "marker.txt").write_bytes(b"m")
-    pw = srv.users["alice"]["password"]
 
     def open_session(i):
         ftp = ftplib.FTP(timeout=30)
@@ -130,3 +131,26 @@ def test_same_file_concurrent_readers_and_writer_isolation(server, payloads):
         list(pool.map(worker, range(8)))
     for i, b in enumerate(blobs):
         assert (server.home() / ("blob%d" % i)).read_bytes() == b
+
+
+def test_failed_login_delay_does_not_block_other_sessions(server):
+    def bad_login():
+        ftp = server.connect()
+        try:
+            cmd(ftp, "USER alice")
+            cmd(ftp, "PASS wrong")
+        finally:
+            quit_quietly(ftp)
+
+    threads = [threading.Thread(target=bad_login) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)  # the bad PASS commands are now waiting out their ~1 s delay
+    t0 = time.monotonic()
+    ftp = server.login("bob")
+    assert cmd(ftp, "NOOP")[0] == 200
+    elapsed = time.monotonic() - t0
+    quit_quietly(ftp)
+    for t in threads:
+        t.join(10)
+    assert elapsed < 0.6, "a good login took %.2fs while others sat in the 530 delay" % elapsed

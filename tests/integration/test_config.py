@@ -223,6 +223,17 @@ def test_sigterm_stops_server(start_server):
         socket.create_connection((srv.host, srv.port), timeout=2).close()
 
 
+def test_sigterm_stops_server_with_open_sessions(start_server):
+    srv = start_server()
+    sessions = [srv.login("alice"), srv.login("bob", ipv6=True)]
+    assert cmd(sessions[0], "PASV")[0] == 227
+    os.kill(srv.proc.pid, signal.SIGTERM)
+    rc = srv.proc.wait(timeout=10)
+    assert rc is not None
+    for s in sessions:
+        s.close()
+
+
 def test_listen_port_in_use_fails(berth, start_server, tmp_path):
     srv = start_server()
     other = BerthServer(tmp_path / "clash", listen=("127.0.0.1:%d" % srv.port,))
@@ -238,8 +249,11 @@ def test_listen_port_in_use_fails(berth, start_server, tmp_path):
 def _port_2121_free():
     for fam, addr in ((socket.AF_INET, "0.0.0.0"),):
         s = socket.socket(fam, socket.SOCK_STREAM)
+        # like the server's own listener: TIME_WAIT leftovers don't count as busy
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((addr, 2121))
+            s.listen(1)
         except OSError:
             return False
         finally:

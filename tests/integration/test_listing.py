@@ -3,11 +3,10 @@ connection mode and IPv6."""
 
 import calendar
 import os
-import stat
 
 import pytest
 
-from ftphelpers import cmd, listing, parse_facts, parse_ls, quit_quietly
+from ftphelpers import cmd, download, listing, parse_facts, parse_ls, quit_quietly
 
 MODES = ["pasv", "epsv", "port", "eprt"]
 
@@ -42,7 +41,7 @@ def test_list_ls_format(tree, ftp, mode):
     assert "." not in entries or entries["."]["type"] == "d"
     f = entries["file1.txt"]
     assert f["type"] == "-" and f["perm"] == "rw-r--r--" and f["size"] == "1024"
-    assert f["date"].split()[0] == "Nov" and f["date"].split()[1] == "24", f
+    assert f["date"].split() == ["Nov", "24", "2022"], f  # older than 6 months: year shown
     assert entries["docs"]["type"] == "d" and entries["docs"]["perm"] == "rwxr-xr-x"
     assert entries["zero.bin"]["size"] == "0"
 
@@ -179,3 +178,33 @@ def test_list_symlink_inside_is_listed(tree, ftp):
     entries = parse_ls(_decode(body))
     assert "link-to-file1" in entries
     assert entries["link-to-file1"]["type"] in ("l", "-")
+
+
+def test_large_directory_listing(server, ftp):
+    d = server.home() / "many"
+    d.mkdir()
+    names = {"file-%05d-%s.txt" % (i, "x" * (i % 40)) for i in range(3000)}
+    for n in names:
+        (d / n).write_bytes(b"")
+    code, text, body = listing(ftp, "NLST many")
+    assert code == 226, text
+    got = {os.path.basename(n) for n in _decode(body).split("\r\n") if n}
+    assert got == names
+    code, text, body = listing(ftp, "MLSD many", mode="port")
+    assert code == 226, text
+    got = {parse_facts(l)[1] for l in _decode(body).split("\r\n") if l}
+    assert got - {".", ".."} == names
+    code, text, body = listing(ftp, "LIST many", mode="epsv")
+    assert code == 226, text
+    assert set(parse_ls(_decode(body))) - {".", ".."} == names
+
+
+def test_dot_prefixed_names_are_not_parent_refs(server, ftp):
+    h = server.home()
+    (h / "..hidden").write_bytes(b"dd")
+    (h / "...").mkdir()
+    (h / "..." / "x.txt").write_bytes(b"x")
+    assert download(ftp, "..hidden") == b"dd"
+    assert download(ftp, ".../x.txt") == b"x"
+    assert cmd(ftp, "CWD ...")[0] == 250
+    assert '"/..."' in cmd(ftp, "PWD")[1]

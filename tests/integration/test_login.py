@@ -8,7 +8,7 @@ import time
 import pytest
 
 from argon2_pure import argon2id_phc, argon2id_raw
-from ftphelpers import cmd, quit_quietly, read_reply, wait_closed
+from ftphelpers import cmd, quit_quietly, wait_closed
 
 
 def test_greeting_is_220(server):
@@ -49,7 +49,7 @@ def test_wrong_password_530_after_delay(server):
         code, text = cmd(ftp, "PASS not-the-password")
         elapsed = time.monotonic() - t0
         assert code == 530, text
-        assert elapsed >= 0.7, "530 came after only %.3fs (expected ~1s delay)" % elapsed
+        assert 0.7 <= elapsed < 5, "530 came after %.3fs (expected ~1s delay)" % elapsed
         # not logged in afterwards
         assert cmd(ftp, "PWD")[0] == 530
         # a correct retry on the same connection works

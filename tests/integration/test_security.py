@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ftphelpers import (DataChannel, cmd, connect_data, download, listing, parse_epsv,
-                        parse_pasv, quit_quietly, read_reply, upload, wait_closed)
+                        parse_pasv, quit_quietly, read_reply, wait_closed)
 
 REAL_ETC = set(os.listdir("/etc"))
 REAL_PASSWD = open("/etc/passwd", "rb").read()
@@ -276,6 +276,13 @@ def _assert_no_connection(lsock):
     raise AssertionError("server connected to %r despite refused PORT/EPRT" % (addr,))
 
 
+def _assert_transfer_refused(ftp, command):
+    code, text = cmd(ftp, command)
+    if code in (125, 150):
+        code, text = read_reply(ftp)
+    assert 400 <= code < 600, "%s after refused PORT/EPRT -> %s" % (command, text)
+
+
 def test_port_bounce_to_other_ip_refused(server, ftp):
     (server.home() / "f.txt").write_text("f")
     lsock = _listener("127.0.0.2")
@@ -283,8 +290,7 @@ def test_port_bounce_to_other_ip_refused(server, ftp):
         port = lsock.getsockname()[1]
         code, text = cmd(ftp, "PORT 127,0,0,2,%d,%d" % (port >> 8, port & 255))
         assert 500 <= code < 600, "bounce PORT accepted: %s" % text
-        code, text = cmd(ftp, "RETR f.txt")
-        assert code >= 400, text
+        _assert_transfer_refused(ftp, "RETR f.txt")
         _assert_no_connection(lsock)
     finally:
         lsock.close()
@@ -298,8 +304,7 @@ def test_eprt_bounce_to_other_ip_refused(server, ftp):
         port = lsock.getsockname()[1]
         code, text = cmd(ftp, "EPRT |1|127.0.0.2|%d|" % port)
         assert 500 <= code < 600, "bounce EPRT accepted: %s" % text
-        code, text = cmd(ftp, "LIST")
-        assert code >= 400, text
+        _assert_transfer_refused(ftp, "LIST")
         _assert_no_connection(lsock)
     finally:
         lsock.close()
@@ -402,3 +407,57 @@ def test_passive_hijack_during_transfer_wait(server, ftp):
         closed, stolen, _ = wait_closed(attacker, 5)
         attacker.close()
         assert stolen == b"" and closed
+
+
+def test_stor_over_symlink_to_outside_file(links, ftp):
+    h, outside = links["home"], links["outside"]
+    os.symlink(str(outside / "victim.txt"), h / "victim_link")
+    for verb in ("STOR", "APPE"):
+        dc = DataChannel(ftp, "pasv")
+        try:
+            code, text = dc.start("%s victim_link" % verb, expect_prelim=False)
+            if code in (125, 150):
+                dc.sock.sendall(b"pwned")
+        finally:
+            dc.close()
+        if code in (125, 150):
+            read_reply(ftp)
+        assert (outside / "victim.txt").read_bytes() == b"outside secret", \
+            "%s through a symlink modified a file outside the home" % verb
+    dc = DataChannel(ftp, "pasv")
+    try:
+        code, text = dc.start("RETR victim_link", expect_prelim=False)
+        data = b""
+        if code in (125, 150):
+            while True:
+                b = dc.sock.recv(65536)
+                if not b:
+                    break
+                data += b
+    finally:
+        dc.close()
+    if code in (125, 150):
+        read_reply(ftp)
+    assert b"outside secret" not in data, "RETR through symlink read a file outside the home"
+
+
+def test_rmd_and_rnto_through_outside_symlink(links, ftp):
+    h, outside = links["home"], links["outside"]
+    (outside / "keepdir").mkdir()
+    cmd(ftp, "RMD out_dir_link/keepdir")
+    assert (outside / "keepdir").is_dir(), "RMD removed a directory outside the home"
+    (h / "mine.txt").write_bytes(b"mine")
+    if cmd(ftp, "RNFR mine.txt")[0] == 350:
+        cmd(ftp, "RNTO out_dir_link/mine.txt")
+    assert not (outside / "mine.txt").exists(), "RNTO moved a file outside the home"
+
+
+def test_symlink_loop_does_not_hang(server, ftp):
+    h = server.home()
+    os.symlink("loop_b", h / "loop_a")
+    os.symlink("loop_a", h / "loop_b")
+    _retr_fails(ftp, "loop_a")
+    assert cmd(ftp, "CWD loop_a")[0] == 550
+    code, text, body = listing(ftp, "LIST")
+    assert code == 226, text
+    assert cmd(ftp, "NOOP")[0] == 200

@@ -167,7 +167,7 @@ def test_stou_unique_names(server, ftp):
     names = []
     for content in (b"one", b"two"):
         prelim, final = upload(ftp, None, data=content, command="STOU")
-        m = re.match(r"150 FILE: (.+)$", prelim.splitlines()[0].strip())
+        m = re.match(r"1[25]0 FILE: (.+)$", prelim.splitlines()[0].strip())
         assert m, prelim
         name = os.path.basename(m.group(1).strip())
         names.append(name)
@@ -223,6 +223,8 @@ def test_retr_errors(server, ftp):
 def test_transfer_without_data_connection_setup(server, ftp):
     (server.home() / "f.txt").write_text("f")
     code, text = cmd(ftp, "RETR f.txt")
+    if code in (125, 150):
+        code, text = read_reply(ftp)
     assert code in (425, 503), text
     assert cmd(ftp, "NOOP")[0] == 200
 
@@ -247,7 +249,9 @@ def test_data_timeout_when_client_never_connects(start_server):
 
 
 def test_active_data_port_setting(start_server):
-    port = free_port("127.0.0.1", 33000 - 500, 33000 - 1)
+    # 30000-30999 is outside both the passive slices and the ephemeral range
+    lo = 30000 + (os.getpid() % 10) * 100
+    port = free_port("127.0.0.1", lo, lo + 49)
     srv = start_server(active_data_port=port)
     (srv.home() / "a.txt").write_bytes(b"active")
     ftp = srv.login()
@@ -276,7 +280,7 @@ def test_active_data_port_setting(start_server):
 @pytest.mark.skipif(os.geteuid() != 0, reason="binding source port 20 needs root")
 def test_active_data_port_defaults_to_20(start_server):
     srv = start_server(active_data_port=None)
-    assert "active_data_port" not in srv.config_text
+    assert not any(l.startswith("active_data_port") for l in srv.config_text.splitlines())
     (srv.home() / "a.txt").write_bytes(b"twenty")
     ftp = srv.login()
     try:
@@ -378,3 +382,131 @@ def test_sequential_transfers_on_one_session(server, ftp, payloads):
         upload(ftp, "seq%d.bin" % i, src=pl.path, mode=mode)
         digest, _ = download(ftp, "seq%d.bin" % i, mode=MODES[(i + 1) % 4], sink="hash")
         assert digest == pl.sha256
+
+
+# ------------------------------------------------------------------ robustness
+
+def test_client_vanishes_mid_transfer(server, payloads):
+    payloads["100MiB"].copy_to(server.home() / "big.bin")
+    for verb in ("RETR big.bin", "STOR gone.bin"):
+        ftp = server.login()
+        ftp.voidcmd("TYPE I")
+        dc = DataChannel(ftp, "pasv")
+        dc.start(verb)
+        if verb.startswith("RETR"):
+            dc.sock.recv(65536)
+        else:
+            dc.sock.sendall(os.urandom(MiB))
+        # hard close of both connections, no QUIT/ABOR
+        dc.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        dc.close()
+        ftp.sock.close()
+        ftp.close()
+    time.sleep(0.5)
+    assert server.alive(), "server died after clients vanished: %s" % server.stderr_text()[-500:]
+    ftp = server.login()
+    try:
+        assert cmd(ftp, "NOOP")[0] == 200
+        ftp.voidcmd("TYPE I")
+        payloads["1MiB"].copy_to(server.home() / "s.bin")
+        assert download(ftp, "s.bin", sink="hash")[0] == payloads["1MiB"].sha256
+    finally:
+        quit_quietly(ftp)
+
+
+def test_narrow_passive_range_is_reused(start_server):
+    lo = 30000 + (os.getpid() % 10) * 100 + 50
+    srv = start_server(passive_range=(lo, lo + 2))
+    (srv.home() / "f.bin").write_bytes(b"x" * 70000)
+    ftp = srv.login()
+    try:
+        ftp.voidcmd("TYPE I")
+        for i in range(40):  # many more transfers than ports: closed ports get reused
+            mode = "pasv" if i % 2 else "epsv"
+            assert download(ftp, "f.bin", mode=mode) == b"x" * 70000, "transfer %d" % i
+        for _ in range(30):  # unused PASV listeners are released, too
+            code, text = cmd(ftp, "PASV")
+            assert code == 227, text
+            assert lo <= parse_pasv(text)[1] <= lo + 2
+    finally:
+        quit_quietly(ftp)
+
+
+def test_active_to_closed_port_fails_cleanly(server, ftp):
+    (server.home() / "f.txt").write_text("f")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nobody listens there now
+    code, text = cmd(ftp, "PORT 127,0,0,1,%d,%d" % (port >> 8, port & 255))
+    assert code == 200, text
+    code, text = cmd(ftp, "RETR f.txt")
+    if code in (125, 150):
+        code, text = read_reply(ftp)
+    assert code == 425, text
+    assert cmd(ftp, "NOOP")[0] == 200
+    assert download(ftp, "f.txt") == b"f"
+
+
+def test_idle_timeout_not_applied_during_slow_transfer(start_server, payloads):
+    srv = start_server(idle_timeout=2)
+    payloads["100MiB"].copy_to(srv.home() / "big.bin")
+    ftp = srv.login()
+    try:
+        ftp.voidcmd("TYPE I")
+        dc = DataChannel(ftp, "pasv")
+        dc.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        dc.start("RETR big.bin")
+        h = hashlib.sha256()
+        n = 0
+        t0 = time.monotonic()
+        # read slowly for ~4.5 s (> idle_timeout), then the rest at full speed
+        while True:
+            b = dc.sock.recv(1 << 20 if time.monotonic() - t0 > 4.5 else 65536)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+            if time.monotonic() - t0 <= 4.5:
+                time.sleep(0.05)
+        dc.close()
+        code, text = read_reply(ftp)
+        assert code == 226, text
+        assert (h.hexdigest(), n) == (payloads["100MiB"].sha256, payloads["100MiB"].size)
+        assert cmd(ftp, "NOOP")[0] == 200
+    finally:
+        quit_quietly(ftp)
+
+
+def test_type_ascii_upload_crlf_split_across_segments(server, ftp):
+    assert cmd(ftp, "TYPE A")[0] == 200
+    dc = DataChannel(ftp, "pasv")
+    try:
+        dc.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        dc.start("STOR split.txt")
+        for part in (b"line1\r", b"\nline2\r", b"\n\r", b"\nend"):
+            dc.sock.sendall(part)
+            time.sleep(0.15)
+        dc.sock.shutdown(socket.SHUT_WR)
+    finally:
+        dc.close()
+    assert read_reply(ftp)[0] == 226
+    assert (server.home() / "split.txt").read_bytes() == b"line1\nline2\n\nend"
+
+
+def test_file_larger_than_4gib(server, ftp):
+    size = 5 * 1024 ** 3 + 7
+    p = server.home() / "sparse.bin"
+    with open(p, "wb") as f:
+        f.truncate(size - 10)
+        f.seek(size - 10)
+        f.write(b"0123456789")
+    code, text = cmd(ftp, "SIZE sparse.bin")
+    assert text.strip() == "213 %d" % size, text
+    assert download(ftp, "sparse.bin", rest=size - 16) == b"\0" * 6 + b"0123456789"
+    assert cmd(ftp, "RANG %d %d" % (size - 10, size - 1))[0] == 350
+    code, text = cmd(ftp, "HASH sparse.bin")
+    assert code == 213, text
+    assert hashlib.sha256(b"0123456789").hexdigest() in text.lower(), text
+    code, text = cmd(ftp, "MLST sparse.bin")
+    assert ("size=%d;" % size) in text, text
