@@ -21,7 +21,7 @@ run_suite() { # name, build dir, extra cmake args...
   ctest --test-dir "$dir" --output-on-failure
 }
 
-run_suite release "$root/build" -DCMAKE_BUILD_TYPE=Release
+run_suite release "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [[ "${1:-}" != "--release-only" ]]; then
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \

@@ -51,7 +51,13 @@ VirtualPath VirtualPath::parent() const {
 }
 
 VirtualPath VirtualPath::child(std::string_view name) const {
-  return VirtualPath(is_root() ? "/" + std::string(name) : path_ + "/" + std::string(name));
+  std::string out;
+  out.reserve(path_.size() + 1 + name.size());
+  if (!is_root())
+    out.append(path_);
+  out.push_back('/');
+  out.append(name);
+  return VirtualPath(std::move(out));
 }
 
 } // namespace berth::vfs
