@@ -177,6 +177,17 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   co_return Reply::of(426, "Connection closed; transfer aborted.");
 }
 
+core::Task<core::Result<std::pair<vfs::VirtualPath, vfs::Stat>>>
+Session::stat_path(std::string_view arg) {
+  auto p = path(arg);
+  if (!p)
+    co_return core::unexpected(p.error());
+  auto st = co_await fs().stat(*p);
+  if (!st)
+    co_return core::unexpected(st.error());
+  co_return std::make_pair(std::move(*p), *st);
+}
+
 net::Address Session::unmapped_local() const { return net::unmapped(local_.address()); }
 
 void Session::log_in(auth::Account account, std::unique_ptr<vfs::Filesystem> fs) {

@@ -52,6 +52,9 @@ public:
     return vfs::VirtualPath::resolve(cwd, arg);
   }
 
+  /// Resolves a client path and stats it (following symlinks inside the root).
+  core::Task<core::Result<std::pair<vfs::VirtualPath, vfs::Stat>>> stat_path(std::string_view arg);
+
   /// Opens the data connection, sends `opening` as the 150 reply, runs `body`
   /// while watching the control connection for ABOR and the data connection for
   /// stalls, and returns the final reply (226, 426, 425, 451, 552...).

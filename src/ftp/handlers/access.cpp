@@ -3,6 +3,7 @@
 
 #include "core/log.hpp"
 #include "ftp/session.hpp"
+#include "vfs/errc.hpp"
 #include "vfs/local/local_fs.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
@@ -66,15 +67,13 @@ core::Task<Reply> handle_rein(Session& s, std::string_view) {
 }
 
 core::Task<Reply> handle_cwd(Session& s, std::string_view arg) {
-  auto p = s.path(arg.empty() ? std::string_view("/") : arg);
-  if (!p)
-    co_return reply_for(p.error());
-  auto st = co_await s.fs().stat(*p);
-  if (!st)
-    co_return Reply::of(550, "Failed to change directory.");
-  if (st->type != vfs::FileType::directory)
+  auto target = co_await s.stat_path(arg.empty() ? std::string_view("/") : arg);
+  if (!target)
+    co_return target.error() == vfs::Errc::invalid_name ? reply_for(target.error())
+                                                         : Reply::of(550, "Failed to change directory.");
+  if (target->second.type != vfs::FileType::directory)
     co_return Reply::of(550, "Not a directory.");
-  s.cwd = *p;
+  s.cwd = std::move(target->first);
   co_return Reply::of(250, "Directory successfully changed.");
 }
 

@@ -23,6 +23,19 @@ std::string quote_path(std::string_view p) {
   return out + "\"";
 }
 
+using PathOp = core::Task<core::Result<void>> (vfs::Filesystem::*)(const vfs::VirtualPath&);
+
+// Resolves `arg` and applies one filesystem operation to it.
+core::Task<core::Result<vfs::VirtualPath>> apply(Session& s, std::string_view arg, PathOp op) {
+  auto p = s.path(arg);
+  if (!p)
+    co_return core::unexpected(p.error());
+  auto r = co_await (s.fs().*op)(*p);
+  if (!r)
+    co_return core::unexpected(r.error());
+  co_return std::move(*p);
+}
+
 } // namespace
 
 core::Task<Reply> handle_pwd(Session& s, std::string_view) {
@@ -30,45 +43,31 @@ core::Task<Reply> handle_pwd(Session& s, std::string_view) {
 }
 
 core::Task<Reply> handle_mkd(Session& s, std::string_view arg) {
-  auto p = s.path(arg);
+  auto p = co_await apply(s, arg, &vfs::Filesystem::make_directory);
   if (!p)
     co_return reply_for(p.error());
-  auto r = co_await s.fs().make_directory(*p);
-  if (!r)
-    co_return reply_for(r.error());
   co_return Reply::of(257, quote_path(p->str()) + " created");
 }
 
 core::Task<Reply> handle_rmd(Session& s, std::string_view arg) {
-  auto p = s.path(arg);
+  auto p = co_await apply(s, arg, &vfs::Filesystem::remove_directory);
   if (!p)
     co_return reply_for(p.error());
-  auto r = co_await s.fs().remove_directory(*p);
-  if (!r)
-    co_return reply_for(r.error());
   co_return Reply::of(250, "Remove directory operation successful.");
 }
 
 core::Task<Reply> handle_dele(Session& s, std::string_view arg) {
-  auto p = s.path(arg);
+  auto p = co_await apply(s, arg, &vfs::Filesystem::remove_file);
   if (!p)
     co_return reply_for(p.error());
-  auto r = co_await s.fs().remove_file(*p);
-  if (!r)
-    co_return reply_for(r.error());
   co_return Reply::of(250, "Delete operation successful.");
 }
 
 core::Task<Reply> handle_rnfr(Session& s, std::string_view arg) {
-  auto p = s.path(arg);
-  if (!p)
-    co_return reply_for(p.error());
-  auto st = co_await s.fs().stat(*p);
-  if (!st) {
-    // A dangling symlink can still be renamed; stat follows links, so look at the parent listing.
-    co_return reply_for(st.error());
-  }
-  s.rename_from = *p;
+  auto target = co_await s.stat_path(arg);
+  if (!target)
+    co_return reply_for(target.error());
+  s.rename_from = std::move(target->first);
   co_return Reply::of(350, "Ready for RNTO.");
 }
 
@@ -85,25 +84,19 @@ core::Task<Reply> handle_rnto(Session& s, std::string_view arg) {
 }
 
 core::Task<Reply> handle_size(Session& s, std::string_view arg) {
-  auto p = s.path(arg);
-  if (!p)
-    co_return reply_for(p.error());
-  auto st = co_await s.fs().stat(*p);
-  if (!st)
-    co_return reply_for(st.error());
-  if (st->type != vfs::FileType::regular)
+  auto target = co_await s.stat_path(arg);
+  if (!target)
+    co_return reply_for(target.error());
+  if (target->second.type != vfs::FileType::regular)
     co_return Reply::of(550, "Could not get file size.");
-  co_return Reply::of(213, std::to_string(st->size));
+  co_return Reply::of(213, std::to_string(target->second.size));
 }
 
 core::Task<Reply> handle_mdtm(Session& s, std::string_view arg) {
-  auto p = s.path(arg);
-  if (!p)
-    co_return reply_for(p.error());
-  auto st = co_await s.fs().stat(*p);
-  if (!st)
-    co_return reply_for(st.error());
-  co_return Reply::of(213, format_time_val(st->mtime));
+  auto target = co_await s.stat_path(arg);
+  if (!target)
+    co_return reply_for(target.error());
+  co_return Reply::of(213, format_time_val(target->second.mtime));
 }
 
 core::Task<Reply> handle_mfmt(Session& s, std::string_view arg) {

@@ -150,12 +150,11 @@ core::Task<Reply> handle_rang(Session& s, std::string_view arg) {
 }
 
 core::Task<Reply> handle_hash(Session& s, std::string_view arg) {
-  auto p = s.path(arg);
-  if (!p)
-    co_return reply_for(p.error());
-  auto st = co_await s.fs().stat(*p);
-  if (!st)
-    co_return reply_for(st.error());
+  auto target = co_await s.stat_path(arg);
+  if (!target)
+    co_return reply_for(target.error());
+  const vfs::VirtualPath& p = target->first;
+  const vfs::Stat* st = &target->second;
   if (st->type != vfs::FileType::regular)
     co_return Reply::of(550, "Not a regular file.");
   std::uint64_t start = 0;
@@ -166,7 +165,7 @@ core::Task<Reply> handle_hash(Session& s, std::string_view arg) {
     if (start >= st->size && st->size > 0)
       co_return Reply::of(501, "The range starts after the end of the file.");
   }
-  auto f = co_await s.fs().open_read(*p, start);
+  auto f = co_await s.fs().open_read(p, start);
   if (!f)
     co_return reply_for(f.error());
   const HashAlgorithm* h = find_hash(s.hash_algorithm);

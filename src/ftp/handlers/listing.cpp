@@ -108,14 +108,12 @@ core::Task<Reply> handle_mlsd(Session& s, std::string_view arg) {
 }
 
 core::Task<Reply> handle_mlst(Session& s, std::string_view arg) {
-  auto p = s.path(arg);
-  if (!p)
-    co_return reply_for(p.error());
-  auto st = co_await s.fs().stat(*p);
-  if (!st)
-    co_return reply_for(st.error());
+  auto target = co_await s.stat_path(arg);
+  if (!target)
+    co_return reply_for(target.error());
+  const auto& [p, st] = *target;
   // RFC 3659 7.2: the pathname in MLST is the full path.
-  co_return Reply::multi(250, "Listing " + p->str(), {" " + mlsx_line(*st, p->str(), s.mlst_facts)},
+  co_return Reply::multi(250, "Listing " + p.str(), {" " + mlsx_line(st, p.str(), s.mlst_facts)},
                          "End");
 }
 
