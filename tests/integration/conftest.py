@@ -46,10 +46,32 @@ def start_server(berth, tmp_path):
 
     yield _start
     for s in servers:
+        died_early = s.proc is not None and s.proc.poll() is not None
         s.stop()
         # homes may hold several 100 MiB files: don't let them pile up in
         # pytest's retained temp dirs (config and server stderr are kept)
         shutil.rmtree(s.home_root, ignore_errors=True)
+        check_clean_exit(s, died_early)
+
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "AddressSanitizer:DEADLYSIGNAL")
+
+
+def check_clean_exit(srv, died_early):
+    """A server must survive its test and stop cleanly on SIGTERM: exit code 0
+    and, in sanitizer builds, no report on stderr (leaks included)."""
+    if srv.proc is None:
+        return
+    err = srv.stderr_text()
+    for marker in SANITIZER_MARKERS:
+        assert marker not in err, "sanitizer report from berth:\n" + err[-4000:]
+    if getattr(srv, "expect_exit", False):
+        return
+    # A test may stop the server itself (SIGTERM); either way the exit must be clean.
+    assert srv.proc.returncode == 0, "berth exited with %s%s:\n%s" % (
+        srv.proc.returncode, " during the test" if died_early else " after SIGTERM",
+        err[-2000:])
 
 
 @pytest.fixture(autouse=True)
