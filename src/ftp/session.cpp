@@ -194,7 +194,8 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   }
   net::Stream data(std::move(*sock));
   if (prot_private) {
-    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout);
+    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout, nullptr, 0,
+                                       /*tickets=*/false);
     if (!hs) {
       data_.reset();
       data.close();

@@ -71,9 +71,12 @@ public:
   /// True if this session can offer TLS (AUTH TLS, PROT P).
   bool tls_available() const { return tls_ != nullptr; }
   bool control_is_tls() { return control_.is_tls(); }
-  /// The explicit-FTPS policy; implicit sessions are always encrypted.
+  /// The FTPS policy. On the implicit port the control connection is always
+  /// TLS, and "required" also refuses clear data there (PROT C: 534).
   core::TlsPolicy tls_policy() const {
-    return deps_->implicit_tls ? core::TlsPolicy::optional : config().tls;
+    if (deps_->implicit_tls && config().tls == core::TlsPolicy::off)
+      return core::TlsPolicy::optional;
+    return config().tls;
   }
 
   /// Logs in, or clears the login (REIN).

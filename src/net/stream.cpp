@@ -10,6 +10,9 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <openssl/ssl.h>
+
+#include <tuple>
 
 namespace berth::net {
 namespace {
@@ -34,8 +37,13 @@ Socket& Stream::socket() { return tls_ ? tls_->stream.next_layer() : *plain_; }
 SSL* Stream::native_ssl() const { return tls_ ? tls_->stream.native_handle() : nullptr; }
 
 core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf) {
-  auto [ec, n] = tls_ ? co_await tls_->stream.async_read_some(buf, kTuple)
-                      : co_await plain_->async_read_some(buf, kTuple);
+  // No co_await inside ?: — GCC 12 miscompiles it.
+  std::error_code ec;
+  std::size_t n = 0;
+  if (tls_)
+    std::tie(ec, n) = co_await tls_->stream.async_read_some(buf, kTuple);
+  else
+    std::tie(ec, n) = co_await plain_->async_read_some(buf, kTuple);
   if (ec && n == 0) {
     if (is_end_of_stream(ec))
       co_return core::unexpected(core::Errc::closed);
@@ -45,8 +53,13 @@ core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf
 }
 
 core::Task<core::Result<void>> Stream::write_all(asio::const_buffer buf) {
-  auto [ec, n] = tls_ ? co_await asio::async_write(tls_->stream, buf, kTuple)
-                      : co_await asio::async_write(*plain_, buf, kTuple);
+  std::error_code ec;
+  std::size_t n = 0;
+  if (tls_)
+    std::tie(ec, n) = co_await asio::async_write(tls_->stream, buf, kTuple);
+  else
+    std::tie(ec, n) = co_await asio::async_write(*plain_, buf, kTuple);
+  (void)n;
   if (ec)
     co_return core::unexpected(ec);
   co_return core::Result<void>{};
@@ -55,13 +68,15 @@ core::Task<core::Result<void>> Stream::write_all(asio::const_buffer buf) {
 core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,
                                                   std::chrono::steady_clock::duration limit,
                                                   void (*prepare)(SSL*, std::uint64_t),
-                                                  std::uint64_t prepare_arg) {
+                                                  std::uint64_t prepare_arg, bool tickets) {
   if (tls_)
     co_return core::unexpected(asio::error::already_connected);
   tls_ = std::make_unique<Tls>(Tls{asio::ssl::stream<Socket>(std::move(*plain_), tls.context())});
   plain_.reset();
   if (prepare != nullptr)
     prepare(tls_->stream.native_handle(), prepare_arg);
+  if (!tickets)
+    SSL_set_num_tickets(tls_->stream.native_handle(), 0);
   auto handshake = [](asio::ssl::stream<Socket>& s) -> core::Task<core::Result<void>> {
     auto [ec] = co_await s.async_handshake(asio::ssl::stream_base::server, kTuple);
     if (ec)
@@ -88,6 +103,12 @@ core::Task<void> Stream::shutdown(std::chrono::steady_clock::duration limit) {
 }
 
 void Stream::close() {
+  if (tls_) {
+    // An abrupt end (ABOR, refused data connection) must not make OpenSSL
+    // drop the session from its cache: under TLS 1.2 a data connection shares
+    // the control connection's session, and later transfers resume it.
+    SSL_set_shutdown(tls_->stream.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
   std::error_code ignored;
   Socket& s = socket();
   s.shutdown(Socket::shutdown_both, ignored);

@@ -35,10 +35,12 @@ public:
 
   /// Turns this stream into TLS and runs the server side of the handshake.
   /// `tls` must outlive the stream. `prepare` runs on the SSL before the handshake.
+  /// Without `tickets` no TLS 1.3 session ticket is sent: a data connection
+  /// needs none, and a client that never reads one would see a reset.
   core::Task<core::Result<void>> accept_tls(TlsContext& tls,
                                             std::chrono::steady_clock::duration limit,
                                             void (*prepare)(SSL*, std::uint64_t) = nullptr,
-                                            std::uint64_t prepare_arg = 0);
+                                            std::uint64_t prepare_arg = 0, bool tickets = true);
 
   /// Ends the stream: for TLS sends close_notify (waiting at most `limit` for it
   /// to leave), then closes the socket.
