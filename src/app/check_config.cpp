@@ -1,6 +1,7 @@
 #include "app/commands.hpp"
 
 #include "core/config.hpp"
+#include "net/tls_context.hpp"
 
 #include <cstdio>
 
@@ -9,6 +10,19 @@ namespace berth::app {
 int run_check_config(const std::string& config_file) {
   try {
     core::Config cfg = core::load_config(config_file);
+    if (!cfg.tls.certificate.empty()) {
+      // Load the configured certificate and key as serve would: a bad file or
+      // a key that does not match is caught here too.
+      net::TlsSettings tls;
+      tls.certificate = cfg.tls.certificate;
+      tls.private_key = cfg.tls.private_key.empty() ? cfg.tls.certificate : cfg.tls.private_key;
+      try {
+        (void)net::TlsContext::create(tls);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "berth: %s: %s\n", config_file.c_str(), e.what());
+        return 2;
+      }
+    }
     std::printf("%s: ok (%zu user(s), %zu FTP listener(s))\n", config_file.c_str(),
                 cfg.users.size(), cfg.ftp.listen.size());
     return 0;

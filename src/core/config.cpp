@@ -86,25 +86,80 @@ void read_server(const Reader& r, const toml::table& t, ServerConfig& s) {
     s.threads = static_cast<unsigned>(*v);
 }
 
+std::vector<HostPort> read_listen(const Reader& r, const toml::node& n, std::string_view key) {
+  const toml::array* a = n.as_array();
+  if (a == nullptr)
+    r.fail(&n, key, "must be an array of \"ADDRESS:PORT\" strings");
+  std::vector<HostPort> out;
+  for (const toml::node& e : *a) {
+    if (!e.is_string())
+      r.fail(&e, key, "must be an array of \"ADDRESS:PORT\" strings");
+    auto hp = parse_host_port(e.as_string()->get());
+    if (!hp)
+      r.fail(&e, key,
+             fmt::format("bad address \"{}\" (want IPv4:PORT or [IPv6]:PORT)",
+                         e.as_string()->get()));
+    out.push_back(*hp);
+  }
+  return out;
+}
+
+void read_ftps(const Reader& r, const toml::table& t, FtpsConfig& f) {
+  r.only_keys(t, "ftps", {"listen", "active_data_port"});
+  if (const toml::node* n = t.get("listen"))
+    f.listen = read_listen(r, *n, "ftps.listen");
+  if (auto v = r.integer(t, "ftps", "active_data_port", 0, 65535))
+    f.active_data_port = static_cast<std::uint16_t>(*v);
+}
+
+void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
+  r.only_keys(t, "tls",
+              {"certificate", "private_key", "require_session_reuse", "min_version",
+               "handshake_timeout"});
+  auto file = [&](std::string_view key) -> std::filesystem::path {
+    auto v = r.string(t, "tls", key);
+    if (!v)
+      return {};
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*v, ec))
+      r.fail(t.get(key), Reader::join("tls", key), fmt::format("\"{}\": no such file", *v));
+    return *v;
+  };
+  c.certificate = file("certificate");
+  c.private_key = file("private_key");
+  if (c.certificate.empty() && !c.private_key.empty())
+    r.fail(t.get("private_key"), "tls.private_key", "given without tls.certificate");
+  if (const toml::node* n = t.get("require_session_reuse")) {
+    if (!n->is_boolean())
+      r.fail(n, "tls.require_session_reuse", "must be true or false");
+    c.require_session_reuse = n->as_boolean()->get();
+  }
+  if (auto v = r.string(t, "tls", "min_version")) {
+    if (*v != "1.2" && *v != "1.3")
+      r.fail(t.get("min_version"), "tls.min_version",
+             fmt::format("bad value \"{}\" (want \"1.2\" or \"1.3\")", *v));
+    c.tls13_only = *v == "1.3";
+  }
+  if (auto v = r.integer(t, "tls", "handshake_timeout", 1, 3600))
+    c.handshake_timeout = std::chrono::seconds(*v);
+}
+
 void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f) {
   r.only_keys(t, "ftp",
               {"listen", "passive_ports", "passive_address", "active_data_port", "idle_timeout",
-               "login_timeout", "data_timeout", "failed_login_delay_ms", "max_line"});
-  if (const toml::node* n = t.get("listen")) {
-    const toml::array* a = n->as_array();
-    if (a == nullptr)
-      r.fail(n, "ftp.listen", "must be an array of \"ADDRESS:PORT\" strings");
-    f.listen.clear();
-    for (const toml::node& e : *a) {
-      if (!e.is_string())
-        r.fail(&e, "ftp.listen", "must be an array of \"ADDRESS:PORT\" strings");
-      auto hp = parse_host_port(e.as_string()->get());
-      if (!hp)
-        r.fail(&e, "ftp.listen",
-               fmt::format("bad address \"{}\" (want IPv4:PORT or [IPv6]:PORT)",
-                           e.as_string()->get()));
-      f.listen.push_back(*hp);
-    }
+               "login_timeout", "data_timeout", "failed_login_delay_ms", "max_line", "tls"});
+  if (const toml::node* n = t.get("listen"))
+    f.listen = read_listen(r, *n, "ftp.listen");
+  if (auto v = r.string(t, "ftp", "tls")) {
+    if (*v == "off")
+      f.tls = TlsPolicy::off;
+    else if (*v == "optional")
+      f.tls = TlsPolicy::optional;
+    else if (*v == "required")
+      f.tls = TlsPolicy::required;
+    else
+      r.fail(t.get("tls"), "ftp.tls",
+             fmt::format("bad value \"{}\" (want \"off\", \"optional\" or \"required\")", *v));
   }
   if (auto v = r.string(t, "ftp", "passive_ports")) {
     auto range = parse_port_range(*v);
@@ -175,6 +230,7 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
 Config default_config() {
   Config c;
   c.ftp.listen.push_back(HostPort{"0.0.0.0", 2121, false});
+  c.ftps.listen.push_back(HostPort{"0.0.0.0", 2990, false});
   return c;
 }
 
@@ -191,12 +247,17 @@ Config load_config(const std::filesystem::path& file) {
                                   e.source().begin.line, e.description()));
   }
   Config c = default_config();
+  c.ftps.listen.clear(); // implicit FTPS only where a file asks for it
   c.source = file;
-  r.only_keys(root, "", {"server", "ftp", "user"});
+  r.only_keys(root, "", {"server", "ftp", "ftps", "tls", "user"});
   if (const toml::table* t = r.table(root, "server"))
     read_server(r, *t, c.server);
   if (const toml::table* t = r.table(root, "ftp"))
     read_ftp(r, *t, c.ftp);
+  if (const toml::table* t = r.table(root, "ftps"))
+    read_ftps(r, *t, c.ftps);
+  if (const toml::table* t = r.table(root, "tls"))
+    read_tls(r, *t, c.tls);
   if (const toml::node* n = root.get("user"))
     read_users(r, *n, c.users);
   if (c.ftp.listen.empty())

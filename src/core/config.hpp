@@ -27,6 +27,13 @@ struct ServerConfig {
   unsigned threads = 0; ///< Event-loop threads; 0 = one per core.
 };
 
+/// Explicit FTPS policy on the FTP control port (RFC 4217).
+enum class TlsPolicy {
+  off,      ///< No AUTH TLS.
+  optional, ///< AUTH TLS offered; plain sessions allowed.
+  required, ///< Login and data need TLS (USER/PASS before AUTH: 530; data without PROT P: 521).
+};
+
 /// `[ftp]`.
 struct FtpConfig {
   std::vector<HostPort> listen;
@@ -38,6 +45,22 @@ struct FtpConfig {
   std::chrono::seconds data_timeout{60};
   std::chrono::milliseconds failed_login_delay{1000};
   std::size_t max_line = 4096; ///< Longest accepted control line, CRLF excluded.
+  TlsPolicy tls = TlsPolicy::optional;
+};
+
+/// `[ftps]`: implicit FTPS, TLS from the first byte.
+struct FtpsConfig {
+  std::vector<HostPort> listen;
+  std::uint16_t active_data_port = 989; ///< Source port of active data; 0 = any.
+};
+
+/// `[tls]`: certificate and TLS rules for FTPS.
+struct TlsConfig {
+  std::filesystem::path certificate; ///< Empty: generated in the state folder.
+  std::filesystem::path private_key; ///< Empty with a certificate: the key is in that file.
+  bool require_session_reuse = true; ///< Data connections must resume the control session.
+  bool tls13_only = false;           ///< min_version = "1.3" (default "1.2").
+  std::chrono::seconds handshake_timeout{30};
 };
 
 /// The whole configuration.
@@ -45,6 +68,8 @@ struct Config {
   std::filesystem::path source; ///< The file it came from; empty for the embedded default.
   ServerConfig server;
   FtpConfig ftp;
+  FtpsConfig ftps;
+  TlsConfig tls;
   std::vector<UserConfig> users;
 };
 
@@ -58,7 +83,8 @@ public:
 /// relative to the current directory. Throws ConfigError (start-up failure).
 Config load_config(const std::filesystem::path& file);
 
-/// The embedded default: FTP on 0.0.0.0:2121, state in ./berth-data.
+/// The embedded default: FTP with optional explicit TLS on 0.0.0.0:2121,
+/// implicit FTPS on 0.0.0.0:2990, state in ./berth-data.
 Config default_config();
 
 } // namespace berth::core

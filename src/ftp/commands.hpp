@@ -16,12 +16,20 @@ using Handler = core::Task<Reply> (*)(Session&, std::string_view arg);
 
 enum class ArgRule { none, required, optional };
 
+/// What `tls = "required"` demands of a verb (RFC 4217).
+enum class TlsRule {
+  none,
+  control, ///< The control connection must be TLS (login: 530 otherwise).
+  data,    ///< Data connections must be TLS (PROT P; 521 otherwise).
+};
+
 /// One verb. Aliases (XPWD...) are rows sharing a handler.
 struct CommandSpec {
   std::string_view verb;
   Handler handler;
   ArgRule arg;
   bool needs_login;
+  TlsRule tls;
   std::string_view feat; ///< Line for FEAT, or empty.
   std::string_view help; ///< Syntax for HELP.
 };

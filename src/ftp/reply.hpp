@@ -23,6 +23,8 @@ struct Reply {
     return Reply{code, std::move(text), std::move(lines), std::move(last)};
   }
   bool is_multi() const { return !lines.empty() || !last.empty(); }
+  /// A handler that already sent its reply (AUTH TLS) returns none().
+  static Reply none() { return Reply{}; }
 };
 
 /// The wire form, CRLF-terminated. CR and LF inside texts are replaced by spaces

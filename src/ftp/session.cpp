@@ -14,6 +14,8 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <openssl/rand.h>
+
 #include <array>
 
 namespace berth::ftp {
@@ -32,10 +34,39 @@ core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDe
 
 Session::Session(net::Stream control, std::shared_ptr<const SessionDeps> deps)
     : control_(std::move(control)), deps_(std::move(deps)), peer_(control_.remote_endpoint()),
-      local_(control_.local_endpoint()), reader_(deps_->config.max_line) {}
+      local_(control_.local_endpoint()), reader_(deps_->config.max_line) {
+  if (deps_->tls) {
+    tls_ = deps_->tls->current();
+    RAND_bytes(reinterpret_cast<unsigned char*>(&tls_token_), sizeof tls_token_);
+    tls_token_ |= 1; // never 0, which means "untagged"
+  }
+  if (deps_->implicit_tls) {
+    // Implicit FTPS protects data by default; PBSZ/PROT are accepted as usual.
+    pbsz = true;
+    prot_private = true;
+  }
+}
+
+core::Task<void> Session::upgrade_control() {
+  // SECURITY: anything the client pipelined after AUTH in plain text is dropped,
+  // so it can not be taken as commands sent under TLS (STARTTLS injection,
+  // CVE-2011-0411).
+  reader_ = LineReader(config().max_line);
+  queued_.clear();
+  auto r = co_await control_.accept_tls(*tls_, deps_->tls_config.handshake_timeout,
+                                        &net::TlsContext::tag, tls_token_);
+  if (!r) {
+    spdlog::info("ftp: {} TLS handshake failed: {}", peer_.address().to_string(),
+                 r.error().message());
+    quit = true;
+  }
+}
 
 core::Task<void> Session::run() {
-  spdlog::info("ftp: connect from {}", peer_.address().to_string());
+  spdlog::info("ftp: connect from {}{}", peer_.address().to_string(),
+               deps_->implicit_tls ? " (implicit TLS)" : "");
+  if (deps_->implicit_tls && tls_)
+    co_await upgrade_control();
   co_await send(Reply::of(220, "berth FTP server ready."));
   auto login_deadline = std::chrono::steady_clock::now() + config().login_timeout;
   while (!quit) {
@@ -70,6 +101,8 @@ core::Task<void> Session::run() {
 }
 
 core::Task<void> Session::send(const Reply& r) {
+  if (r.code == 0)
+    co_return; // the handler replied itself
   if (quit && r.code != 221 && r.code != 421 && r.code != 530)
     co_return; // the control connection is gone
   std::string wire = encode(r);
@@ -159,11 +192,37 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
                  sock.error().message());
     co_return Reply::of(425, "Can't open data connection.");
   }
+  net::Stream data(std::move(*sock));
+  if (prot_private) {
+    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout, nullptr, 0,
+                                       /*tickets=*/false);
+    if (!hs) {
+      data_.reset();
+      data.close();
+      spdlog::info("ftp: {} data TLS handshake failed: {}", peer_.address().to_string(),
+                   hs.error().message());
+      co_return Reply::of(425, "Can't open data connection: TLS handshake failed.");
+    }
+    // SECURITY: the data connection must resume this control connection's TLS
+    // session, so that nobody else (even from the same address) can use the data
+    // port (RFC 4217 10.2; vsftpd require_ssl_reuse).
+    if (deps_->tls_config.require_session_reuse &&
+        !net::TlsContext::resumed_session_of(data.native_ssl(), tls_token_)) {
+      data_.reset();
+      data.close();
+      spdlog::warn("ftp: {} refused data connection: TLS session not resumed from the control "
+                   "connection",
+                   peer_.address().to_string());
+      co_return Reply::of(522, "Data connection must resume the control connection's TLS session.");
+    }
+  }
 
   std::uint64_t progress = 0;
-  auto result = co_await (body(*sock, progress) || watch_control() || watch_stall(progress));
-  std::error_code ignored;
-  sock->close(ignored);
+  auto result = co_await (body(data, progress) || watch_control() || watch_stall(progress));
+  if (result.index() == 0 && std::get<0>(result))
+    co_await data.shutdown(std::chrono::seconds(5));
+  else
+    data.close();
   if (result.index() == 1)
     co_return co_await aborted(std::get<1>(result));
   data_.reset();
@@ -209,6 +268,7 @@ void Session::reset_login() {
   epsv_all = false;
   mlst_facts = fact_all;
   hash_algorithm = "SHA-256";
+  // The TLS state of the control connection survives REIN (RFC 4217 11).
 }
 
 } // namespace berth::ftp

@@ -9,6 +9,7 @@
 #include "ftp/listing.hpp"
 #include "ftp/reply.hpp"
 #include "net/stream.hpp"
+#include "net/tls_context.hpp"
 #include "vfs/filesystem.hpp"
 
 #include <functional>
@@ -21,15 +22,18 @@ namespace berth::ftp {
 /// What every session of a listener shares. Immutable; sessions hold it by
 /// shared_ptr so that a reload can hand new sessions a new one.
 struct SessionDeps {
-  core::FtpConfig config;
+  core::FtpConfig config; ///< For implicit FTPS, active_data_port is [ftps]'s.
+  core::TlsConfig tls_config;
   auth::Authenticator* authenticator = nullptr; ///< Outlives every session (owned by Server).
+  std::shared_ptr<net::TlsHolder> tls;          ///< Null when FTPS is off.
+  bool implicit_tls = false;                    ///< TLS from the first byte (port 990).
 };
 
 enum class TransferType { ascii, binary };
 
-/// The body of a transfer: moves bytes over the connected data socket and counts
-/// them in `progress` (read by the stall watchdog).
-using TransferBody = std::function<core::Task<core::Result<void>>(net::Socket&, std::uint64_t&)>;
+/// The body of a transfer: moves bytes over the connected data stream (TLS under
+/// PROT P) and counts them in `progress` (read by the stall watchdog).
+using TransferBody = std::function<core::Task<core::Result<void>>(net::Stream&, std::uint64_t&)>;
 
 /// Runs one control connection to its end. Takes ownership of the socket.
 core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDeps> deps);
@@ -62,6 +66,22 @@ public:
   /// temporaries passed by value into coroutines inside co_await expressions.
   core::Task<Reply> transfer(const std::string& opening, const TransferBody& body);
 
+  /// AUTH TLS: after the 234 reply, runs the TLS handshake on the control
+  /// connection. Bytes the client sent after AUTH in plain text are discarded.
+  /// On failure the session ends.
+  core::Task<void> upgrade_control();
+
+  /// True if this session can offer TLS (AUTH TLS, PROT P).
+  bool tls_available() const { return tls_ != nullptr; }
+  bool control_is_tls() { return control_.is_tls(); }
+  /// The FTPS policy. On the implicit port the control connection is always
+  /// TLS, and "required" also refuses clear data there (PROT C: 534).
+  core::TlsPolicy tls_policy() const {
+    if (deps_->implicit_tls && config().tls == core::TlsPolicy::off)
+      return core::TlsPolicy::optional;
+    return config().tls;
+  }
+
   /// Logs in, or clears the login (REIN).
   void log_in(auth::Account account, std::unique_ptr<vfs::Filesystem> fs);
   void reset_login();
@@ -91,6 +111,8 @@ public:
   unsigned failed_logins = 0;
   unsigned mlst_facts = fact_all;
   std::string hash_algorithm = "SHA-256";
+  bool pbsz = false;         ///< PBSZ 0 given (RFC 4217 9).
+  bool prot_private = false; ///< PROT P: data connections use TLS.
 
 private:
   enum class ControlEvent { abort, closed };
@@ -108,6 +130,8 @@ private:
   auth::Account account_;
   std::unique_ptr<vfs::Filesystem> fs_;
   bool transferring_ = false;
+  std::shared_ptr<net::TlsContext> tls_; ///< Taken at connect; a reload does not change it.
+  std::uint64_t tls_token_ = 0;          ///< Ties data-connection TLS sessions to this one.
 };
 
 } // namespace berth::ftp

@@ -1,6 +1,6 @@
 #pragma once
-// A byte stream over TCP. Protocol code is written against it so that TLS can be
-// layered underneath later without touching the protocols.
+// A byte stream over TCP, optionally TLS (upgraded in place, as AUTH TLS does).
+// Protocol code is written against it, never against the socket directly.
 
 #include "core/result.hpp"
 #include "core/task.hpp"
@@ -8,33 +8,61 @@
 
 #include <asio/buffer.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <memory>
+
+typedef struct ssl_st SSL;
 
 namespace berth::net {
+
+class TlsContext;
 
 /// A connected stream. Not thread-safe; used from one coroutine at a time.
 class Stream {
 public:
-  explicit Stream(Socket socket) : socket_(std::move(socket)) {}
+  explicit Stream(Socket socket);
+  Stream(Stream&&) noexcept;
+  Stream& operator=(Stream&&) noexcept;
+  ~Stream();
 
-  /// Reads at least one byte. Errors: core::Errc::closed at end of stream, or the socket error.
+  /// Reads at least one byte. Errors: core::Errc::closed at end of stream (for
+  /// TLS also when the peer closed without close_notify), or the socket error.
   core::Task<core::Result<std::size_t>> read_some(asio::mutable_buffer buf);
 
-  /// Writes the whole buffer. Errors: the socket error.
+  /// Writes the whole buffer. Errors: the socket or TLS error.
   core::Task<core::Result<void>> write_all(asio::const_buffer buf);
 
-  /// The underlying socket (for options, endpoints, zero-copy paths).
-  Socket& socket() { return socket_; }
+  /// Turns this stream into TLS and runs the server side of the handshake.
+  /// `tls` must outlive the stream. `prepare` runs on the SSL before the handshake.
+  /// Without `tickets` no TLS 1.3 session ticket is sent: a data connection
+  /// needs none, and a client that never reads one would see a reset.
+  core::Task<core::Result<void>> accept_tls(TlsContext& tls,
+                                            std::chrono::steady_clock::duration limit,
+                                            void (*prepare)(SSL*, std::uint64_t) = nullptr,
+                                            std::uint64_t prepare_arg = 0, bool tickets = true);
 
-  /// Closes the stream; pending operations complete with operation_aborted.
+  /// Ends the stream: for TLS sends close_notify (waiting at most `limit` for it
+  /// to leave), then closes the socket.
+  core::Task<void> shutdown(std::chrono::steady_clock::duration limit);
+
+  bool is_tls() const { return tls_ != nullptr; }
+  /// The OpenSSL handle of a TLS stream, or nullptr.
+  SSL* native_ssl() const;
+
+  /// The TCP socket underneath (for options, endpoints, zero-copy paths on plain streams).
+  Socket& socket();
+
+  /// Closes the stream at once; pending operations complete with operation_aborted.
   void close();
 
-  /// Remote and local addresses; unspecified if the socket is no longer connected.
-  Endpoint remote_endpoint() const;
-  Endpoint local_endpoint() const;
+  Endpoint remote_endpoint();
+  Endpoint local_endpoint();
 
 private:
-  Socket socket_;
+  struct Tls;
+  std::unique_ptr<Socket> plain_;
+  std::unique_ptr<Tls> tls_;
 };
 
 } // namespace berth::net

@@ -15,6 +15,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <list>
 #include <thread>
@@ -74,20 +75,44 @@ int serve(const core::Config& cfg) {
   Wired wired = wire(cfg);
 
   std::list<net::Acceptor> acceptors;
-  for (const auto& hp : cfg.ftp.listen) {
-    net::Endpoint ep(asio::ip::make_address(hp.host), hp.port);
-    auto a = net::bind_listener(*loops[0], ep, kBacklog);
-    if (!a)
-      throw std::runtime_error(
-          fmt::format("ftp.listen: can not listen on {}: {}",
-                      core::format_host_port(hp.host, hp.port), a.error().message()));
-    auto bound = a->local_endpoint();
-    fmt::print("ftp listening on {}\n",
-               core::format_host_port(bound.address().to_string(), bound.port()));
-    acceptors.push_back(std::move(*a));
-  }
-  for (auto& a : acceptors)
-    asio::co_spawn(*loops[0], accept_loop(a, loops, wired.ftp), asio::detached);
+  auto listen = [&](const std::vector<core::HostPort>& addresses, std::string_view name,
+                    const std::shared_ptr<const ftp::SessionDeps>& deps) {
+    for (const auto& hp : addresses) {
+      net::Endpoint ep(asio::ip::make_address(hp.host), hp.port);
+      auto a = net::bind_listener(*loops[0], ep, kBacklog);
+      if (!a)
+        throw std::runtime_error(
+            fmt::format("{}.listen: can not listen on {}: {}", name,
+                        core::format_host_port(hp.host, hp.port), a.error().message()));
+      auto bound = a->local_endpoint();
+      fmt::print("{} listening on {}\n", name,
+                 core::format_host_port(bound.address().to_string(), bound.port()));
+      acceptors.push_back(std::move(*a));
+      asio::co_spawn(*loops[0], accept_loop(acceptors.back(), loops, deps), asio::detached);
+    }
+  };
+  listen(cfg.ftp.listen, "ftp", wired.ftp);
+  listen(cfg.ftps.listen, "ftps", wired.ftps);
+
+  // SIGHUP: reload the certificate and key; running sessions keep theirs.
+  asio::signal_set hangup(*loops[0], SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangup.async_wait([&](const std::error_code& ec, int) {
+      if (ec)
+        return;
+      if (wired.tls) {
+        try {
+          wired.tls->reload();
+          spdlog::info("SIGHUP: TLS certificate reloaded, fingerprint {}",
+                       wired.tls->current()->fingerprint());
+        } catch (const std::exception& e) {
+          spdlog::error("SIGHUP: keeping the old TLS certificate: {}", e.what());
+        }
+      }
+      wait_hangup();
+    });
+  };
+  wait_hangup();
 
   asio::signal_set signals(*loops[0], SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code& ec, int sig) {
@@ -98,6 +123,7 @@ int serve(const core::Config& cfg) {
       std::error_code ignored;
       a.close(ignored);
     }
+    hangup.cancel();
     for (auto& l : loops)
       l->stop();
   });

@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
+#include <unistd.h>
 #include <sys/stat.h>
 
 namespace berth::server {
@@ -47,6 +49,34 @@ store::UserRecord default_user(const fs::path& state_dir) {
   return u;
 }
 
+std::shared_ptr<net::TlsHolder> make_tls(const core::Config& cfg) {
+  net::TlsSettings settings;
+  settings.certificate = cfg.tls.certificate;
+  settings.private_key = cfg.tls.private_key.empty() ? cfg.tls.certificate : cfg.tls.private_key;
+  settings.generated_dir = cfg.server.state_dir / "tls";
+  settings.tls13_only = cfg.tls.tls13_only;
+  // Subject alternative names of a generated certificate: this host's name and
+  // every concrete listen address.
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0')
+    settings.names.push_back(host);
+  settings.names.push_back("localhost");
+  std::set<std::string> seen(settings.names.begin(), settings.names.end());
+  std::vector<std::string> addrs{"127.0.0.1", "::1"};
+  for (const auto* list : {&cfg.ftp.listen, &cfg.ftps.listen})
+    for (const auto& hp : *list)
+      if (hp.host != "0.0.0.0" && hp.host != "::")
+        addrs.push_back(hp.host);
+  for (const auto& a : addrs)
+    if (seen.insert(a).second)
+      settings.names.push_back(a);
+  auto ctx = net::TlsContext::create(settings);
+  fmt::print("tls certificate{} SHA-256 fingerprint {}\n", ctx->generated() ? " (generated)" : "",
+             ctx->fingerprint());
+  std::fflush(stdout);
+  return std::make_shared<net::TlsHolder>(std::move(settings), std::move(ctx));
+}
+
 } // namespace
 
 Wired wire(const core::Config& cfg) {
@@ -63,10 +93,19 @@ Wired wire(const core::Config& cfg) {
   Wired w;
   w.users = std::make_shared<store::StaticStore>(std::move(users));
   w.authenticator = std::make_unique<auth::Authenticator>(w.users, 2);
+  if (cfg.ftp.tls != core::TlsPolicy::off || !cfg.ftps.listen.empty())
+    w.tls = make_tls(cfg);
   auto deps = std::make_shared<ftp::SessionDeps>();
   deps->config = cfg.ftp;
+  deps->tls_config = cfg.tls;
   deps->authenticator = w.authenticator.get();
+  deps->tls = cfg.ftp.tls != core::TlsPolicy::off ? w.tls : nullptr;
+  auto implicit = std::make_shared<ftp::SessionDeps>(*deps);
+  implicit->tls = w.tls;
+  implicit->implicit_tls = true;
+  implicit->config.active_data_port = cfg.ftps.active_data_port;
   w.ftp = std::move(deps);
+  w.ftps = std::move(implicit);
   return w;
 }
 

@@ -4,6 +4,7 @@
 #include "auth/authenticator.hpp"
 #include "core/config.hpp"
 #include "ftp/session.hpp"
+#include "net/tls_context.hpp"
 #include "store/user_store.hpp"
 
 #include <memory>
@@ -14,11 +15,15 @@ namespace berth::server {
 struct Wired {
   std::shared_ptr<store::UserStore> users;
   std::unique_ptr<auth::Authenticator> authenticator;
-  std::shared_ptr<const ftp::SessionDeps> ftp;
+  std::shared_ptr<net::TlsHolder> tls;           ///< Null when FTPS is off.
+  std::shared_ptr<const ftp::SessionDeps> ftp;  ///< FTP with explicit FTPS.
+  std::shared_ptr<const ftp::SessionDeps> ftps; ///< Implicit FTPS.
 };
 
 /// Builds the objects for `cfg`: creates the state folder, and for the embedded
-/// default the `demo` user (printing its password once on stdout). Throws
+/// default the `demo` user (printing its password once on stdout), and the TLS
+/// context (generating a certificate when none is configured; its fingerprint is
+/// printed). Throws
 /// std::runtime_error with one line on failure (start-up failure).
 Wired wire(const core::Config& cfg);
 

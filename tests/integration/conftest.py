@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from ftphelpers import MiB, BerthServer, berth_bin
+from ftphelpers import MiB, BerthServer, berth_bin, quit_quietly
 
 
 def pytest_configure(config):
@@ -103,6 +103,49 @@ def ftp(server):
         conn.close()
     except Exception:
         pass
+
+
+# ------------------------------------------------------------------ FTPS
+
+KINDS = ["plain", "explicit", "implicit"]
+
+
+@pytest.fixture
+def ftps_server(start_server):
+    """A fresh berth (tls = "optional", generated certificate) with the plain /
+    explicit-FTPS listeners on 127.0.0.1 and ::1 plus an implicit FTPS
+    listener on 127.0.0.1."""
+    return start_server(ftps={"listen": ["127.0.0.1:0"], "active_data_port": 0})
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    """The connection kind every FTP test runs with: "plain" FTP, "explicit"
+    FTPS (AUTH TLS, PBSZ 0, PROT P, data resuming the control TLS session) or
+    "implicit" FTPS (TLS from the first byte on the [ftps] port)."""
+    return request.param
+
+
+@pytest.fixture
+def client_factory(ftps_server, kind):
+    """Factory: client_factory(user="alice", **kw) -> logged-in client of
+    `kind` (binary type); kw go to BerthServer.login_kind (e.g. context)."""
+    conns = []
+
+    def _make(user="alice", **kw):
+        c = ftps_server.login_kind(kind, user=user, **kw)
+        conns.append(c)
+        return c
+
+    yield _make
+    for c in conns:
+        quit_quietly(c)
+
+
+@pytest.fixture
+def client(client_factory):
+    """Logged-in alice of the parameterized `kind`."""
+    return client_factory()
 
 
 class Payload:

@@ -9,6 +9,7 @@ import queue
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -67,9 +68,21 @@ def toml_str(s):
     return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return toml_str(v)
+
+
 def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
                   passive_address=None, active_data_port=0, idle_timeout=300,
-                  login_timeout=60, data_timeout=30):
+                  login_timeout=60, data_timeout=30, ftp_tls=None, ftps=None, tls=None):
+    """ftp_tls: [ftp] tls policy ("off"/"optional"/"required"); ftps, tls:
+    dicts of key -> Python value for the [ftps] and [tls] sections."""
     lines = ["[server]", "state_dir = " + toml_str(state_dir), "", "[ftp]",
              "listen = [" + ", ".join(toml_str(a) for a in listen) + "]",
              "passive_ports = " + toml_str(passive_ports)]
@@ -85,6 +98,12 @@ def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
         lines.append("data_timeout = %d" % data_timeout)
     for k, v in (extra_ftp or {}).items():
         lines.append("%s = %s" % (k, v))
+    if ftp_tls is not None:
+        lines.append("tls = " + toml_str(ftp_tls))
+    for name, section in (("ftps", ftps), ("tls", tls)):
+        if section is not None:
+            lines += ["", "[%s]" % name]
+            lines += ["%s = %s" % (k, toml_value(v)) for k, v in section.items()]
     for u in users:
         lines += ["", "[[user]]", "name = " + toml_str(u["name"])]
         if "password_hash" in u:
@@ -98,6 +117,9 @@ def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
 # ---------------------------------------------------------------- server
 
 LISTEN_RE = re.compile(r"ftp listening on (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
+FTPS_LISTEN_RE = re.compile(r"ftps listening on (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
+FINGERPRINT_RE = re.compile(
+    r"tls certificate( \(generated\))? SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})$")
 
 
 class BerthServer:
@@ -136,6 +158,10 @@ class BerthServer:
         self.port = None
         self.host6 = "::1"
         self.port6 = None
+        self.ftps_listeners = []
+        self.ftps_port = None
+        self.fingerprint = None          # from "tls certificate ... fingerprint"
+        self.cert_generated = None
 
     def start(self, timeout=15):
         self.stderr_path = self.workdir / "berth.stderr"
@@ -169,6 +195,15 @@ class BerthServer:
                 rc = self.proc.wait(timeout=5)
                 raise AssertionError("berth exited early rc=%s stdout=%r stderr=%r"
                                      % (rc, self.stdout_lines, self.stderr_text()))
+            m = FINGERPRINT_RE.search(line)
+            if m:
+                self.cert_generated = m.group(1) is not None
+                self.fingerprint = m.group(2)
+            m = FTPS_LISTEN_RE.search(line)
+            if m:
+                host, port = m.group(1).strip("[]"), int(m.group(2))
+                self.ftps_listeners.append((host, port))
+                self.ftps_port = self.ftps_port or port
             m = LISTEN_RE.search(line)
             if m:
                 host, port = m.group(1), int(m.group(2))
@@ -229,6 +264,45 @@ class BerthServer:
             ftp.connect(self.host6, self.port6)
         else:
             ftp.connect(self.host, self.port)
+        return ftp
+
+    # ------------------------------------------------------------ FTPS
+
+    def connect_kind(self, kind, ipv6=False, timeout=CTRL_TIMEOUT, context=None,
+                     reuse_session=True):
+        """Connected, not logged in client of `kind`: "plain" (PlainFTP),
+        "explicit" (ExplicitFTPS, AUTH TLS done, no PBSZ/PROT yet) or
+        "implicit" (ImplicitFTPS on the [ftps] port)."""
+        host, port = (self.host6, self.port6) if ipv6 else (self.host, self.port)
+        if kind == "plain":
+            ftp = PlainFTP(timeout=timeout)
+            ftp.connect(host, port)
+        elif kind == "explicit":
+            ftp = ExplicitFTPS(context=context or client_context(), timeout=timeout)
+            ftp.reuse_session = reuse_session
+            ftp.connect(host, port)
+            ftp.auth()
+        elif kind == "implicit":
+            assert self.ftps_port, "server has no implicit FTPS listener"
+            ftp = ImplicitFTPS(context=context or client_context(), timeout=timeout)
+            ftp.reuse_session = reuse_session
+            ftp.connect(self.host, self.ftps_port)
+        else:
+            raise ValueError(kind)
+        ftp.kind = kind
+        return ftp
+
+    def login_kind(self, kind, user="alice", ipv6=False, prot_p=True, **kw):
+        """Logged-in client of `kind`, binary type; explicit: PBSZ 0 + PROT P."""
+        ftp = self.connect_kind(kind, ipv6=ipv6, **kw)
+        try:
+            ftplib.FTP.login(ftp, user, self.users[user]["password"])
+            if kind == "explicit" and prot_p:
+                ftp.prot_p()
+            ftp.voidcmd("TYPE I")
+        except BaseException:
+            ftp.close()
+            raise
         return ftp
 
 
@@ -494,3 +568,157 @@ def parse_facts(line):
         assert eq, "bad fact %r in %r" % (f, line)
         facts[k.lower()] = v
     return facts, name
+
+
+# ---------------------------------------------------------------- FTPS clients
+
+def client_context(min_version=None, max_version=None):
+    """TLS client context that accepts berth's (self-signed) certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if min_version is not None:
+        ctx.minimum_version = min_version
+    if max_version is not None:
+        ctx.maximum_version = max_version
+    return ctx
+
+
+class ModeMixin:
+    """ftplib data-connection setup in a chosen mode (pasv/epsv/port/eprt);
+    active mode listens on the control connection's local address only."""
+
+    data_mode = "pasv"
+
+    def set_mode(self, mode):
+        assert mode in ("pasv", "epsv", "port", "eprt"), mode
+        self.data_mode = mode
+        self.passiveserver = mode in ("pasv", "epsv")
+
+    def makepasv(self):
+        if self.data_mode == "epsv" or self.af == socket.AF_INET6:
+            return ftplib.parse229(self.sendcmd("EPSV"), self.sock.getpeername())
+        _, port = ftplib.parse227(self.sendcmd("PASV"))
+        return self.sock.getpeername()[0], port
+
+    def makeport(self):
+        host = self.sock.getsockname()[0]
+        sock = socket.socket(self.af, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout or DATA_TIMEOUT)
+            sock.bind((host, 0))
+            sock.listen(1)
+            port = sock.getsockname()[1]
+            if self.data_mode == "eprt" or self.af == socket.AF_INET6:
+                self.sendeprt(host, port)
+            else:
+                self.sendport(host, port)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+class PlainFTP(ModeMixin, ftplib.FTP):
+    kind = "plain"
+
+
+class ExplicitFTPS(ModeMixin, ftplib.FTP_TLS):
+    """FTP_TLS whose protected data connections resume the control
+    connection's TLS session (RFC 4217 10.2), as servers requiring session
+    reuse demand; reuse_session = False behaves like plain ftplib.FTP_TLS."""
+
+    kind = "explicit"
+    reuse_session = True
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            session = self.sock.session if self.reuse_session else None
+            try:
+                conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                                session=session)
+            except BaseException:
+                conn.close()
+                raise
+        return conn, size
+
+
+class ImplicitFTPS(ExplicitFTPS):
+    """Implicit FTPS: TLS from the first byte, data protected by default."""
+
+    kind = "implicit"
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._prot_p = True
+
+    def connect(self, host="", port=0, timeout=-999, source_address=None):
+        if host:
+            self.host = host
+        if port > 0:
+            self.port = port
+        if timeout != -999:
+            self.timeout = timeout
+        raw = socket.create_connection((self.host, self.port), self.timeout,
+                                       source_address=self.source_address)
+        try:
+            self.sock = self.context.wrap_socket(raw, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+        self.af = self.sock.family
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+
+    def login(self, user="", passwd="", acct="", secure=True):
+        return ftplib.FTP.login(self, user, passwd, acct)
+
+
+def cert_sha256(der):
+    return hashlib.sha256(der).hexdigest()
+
+
+def colon_fingerprint(der):
+    h = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
+
+
+def tls_peer_cert(host, port, explicit=False, context=None, timeout=CTRL_TIMEOUT):
+    """DER certificate the server presents (implicit port, or after AUTH TLS)."""
+    raw = socket.create_connection((host, port), timeout)
+    try:
+        if explicit:
+            assert read_raw_reply(raw)[0] == 220
+            raw.sendall(b"AUTH TLS\r\n")
+            code, text = read_raw_reply(raw)
+            assert code == 234, text
+        s = (context or client_context()).wrap_socket(raw, server_hostname=host)
+        try:
+            return s.getpeercert(binary_form=True)
+        finally:
+            s.close()
+    finally:
+        raw.close()
+
+
+def read_raw_reply(sock):
+    """Read one (possibly multi-line) reply byte by byte from a socket, so
+    nothing after it is consumed; returns (code, text)."""
+    lines = []
+    line = b""
+    while True:
+        b = sock.recv(1)
+        if not b:
+            raise EOFError("connection closed; got %r" % (b"".join(lines) + line))
+        line += b
+        if line.endswith(b"\n"):
+            lines.append(line)
+            first = lines[0]
+            if line[:3] == first[:3] and line[3:4] == b" " and line[:3].isdigit():
+                text = b"".join(lines).decode("utf-8", "replace")
+                return int(first[:3]), text
+            if len(lines) == 1 and first[3:4] != b"-":
+                return int(first[:3]), first.decode("utf-8", "replace")
+            line = b""

@@ -59,6 +59,12 @@ BERTH_FTP_HANDLER(handle_mlsd);
 BERTH_FTP_HANDLER(handle_mlst);
 BERTH_FTP_HANDLER(handle_stat);
 
+// security.cpp: RFC 4217 (FTPS)
+BERTH_FTP_HANDLER(handle_auth);
+BERTH_FTP_HANDLER(handle_pbsz);
+BERTH_FTP_HANDLER(handle_prot);
+BERTH_FTP_HANDLER(handle_ccc);
+
 // info.cpp: SYST, FEAT, OPTS, HELP, NOOP, HASH, RANG
 BERTH_FTP_HANDLER(handle_syst);
 BERTH_FTP_HANDLER(handle_feat);

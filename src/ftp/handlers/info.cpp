@@ -62,6 +62,9 @@ core::Task<Reply> handle_feat(Session& s, std::string_view) {
   for (const auto& c : command_table()) {
     if (c.feat.empty())
       continue;
+    bool tls_feature = c.verb == "AUTH" || c.verb == "PBSZ" || c.verb == "PROT";
+    if (tls_feature && !s.tls_available())
+      continue;
     if (c.verb == "HASH")
       lines.push_back(" " + hash_feature(s.hash_algorithm));
     else if (c.verb == "MLST")

@@ -2,18 +2,15 @@
 #include "ftp/handlers/handlers.hpp"
 
 #include "ftp/listing.hpp"
+#include "core/errc.hpp"
 #include "ftp/session.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 
 #include <algorithm>
 
 namespace berth::ftp {
 namespace {
 
-constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::string_view kUploadPrefix = ".berth-upload-"; // in-progress atomic uploads
 
 // LIST and NLST accept ls-style options ("-la") before the path; they change nothing.
@@ -83,11 +80,11 @@ core::Task<Reply> send_listing(Session& s, std::string_view arg, Format format) 
   }
   const std::string opening = "Here comes the directory listing.";
   const TransferBody body =
-      [text](net::Socket& sock, std::uint64_t& progress) -> core::Task<core::Result<void>> {
-        auto [ec, n] = co_await asio::async_write(sock, asio::buffer(*text), kTuple);
-        progress += n;
-        if (ec)
-          co_return core::unexpected(ec);
+      [text](net::Stream& sock, std::uint64_t& progress) -> core::Task<core::Result<void>> {
+        auto w = co_await sock.write_all(asio::buffer(*text));
+        if (!w)
+          co_return w;
+        progress += text->size();
         co_return core::Result<void>{};
       };
   co_return co_await s.transfer(opening, body);

@@ -2,13 +2,11 @@
 #include "ftp/handlers/handlers.hpp"
 
 #include "core/log.hpp"
+#include "core/errc.hpp"
 #include "ftp/session.hpp"
 #include "net/socket_ops.hpp"
 
 #include <fmt/format.h>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 
 #include <charconv>
 #include <vector>
@@ -16,7 +14,6 @@
 namespace berth::ftp {
 namespace {
 
-constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kBufferSize = 256 * 1024;
 
 using FilePtr = std::shared_ptr<vfs::File>; // shared: held by the body closure and the handler
@@ -48,12 +45,13 @@ void from_network_ascii(std::string_view in, std::string& out, bool& pending_cr)
   }
 }
 
-core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::Socket& sock,
+core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::Stream& sock,
                                          std::uint64_t& progress) {
-  if (type == TransferType::binary && file->native_handle() >= 0) {
+  if (type == TransferType::binary && file->native_handle() >= 0 && !sock.is_tls()) {
     progress = file->position();
     auto start = progress;
-    auto sent = co_await net::send_file(sock, file->native_handle(), progress, UINT64_MAX);
+    auto sent =
+        co_await net::send_file(sock.socket(), file->native_handle(), progress, UINT64_MAX);
     if (!sent)
       co_return core::unexpected(sent.error());
     file->advance(progress - start);
@@ -72,24 +70,25 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
       to_network_ascii(chunk, converted);
       chunk = converted;
     }
-    auto [ec, w] = co_await asio::async_write(sock, asio::buffer(chunk), kTuple);
-    if (ec)
-      co_return core::unexpected(ec);
-    progress += w;
+    auto w = co_await sock.write_all(asio::buffer(chunk));
+    if (!w)
+      co_return w;
+    progress += chunk.size();
   }
 }
 
-core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net::Socket& sock,
+core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net::Stream& sock,
                                             std::uint64_t& progress) {
   std::vector<char> buf(kBufferSize);
   std::string converted;
   bool pending_cr = false;
   for (;;) {
-    auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), kTuple);
-    if (ec == asio::error::eof)
+    auto r = co_await sock.read_some(asio::buffer(buf));
+    if (!r && r.error() == core::Errc::closed)
       break;
-    if (ec)
-      co_return core::unexpected(ec);
+    if (!r)
+      co_return core::unexpected(r.error());
+    std::size_t n = *r;
     progress += n;
     std::string_view chunk(buf.data(), n);
     if (type == TransferType::ascii) {
@@ -116,7 +115,7 @@ core::Task<Reply> upload(Session& s, const vfs::VirtualPath& path, vfs::WriteMod
     co_return reply_for(f.error());
   FilePtr file(std::move(*f));
   TransferType type = s.type;
-  const TransferBody body = [file, type](net::Socket& sock, std::uint64_t& progress) {
+  const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
     return receive_body(file, type, sock, progress);
   };
   const std::string opening = "Ok to send data.";
@@ -140,7 +139,7 @@ core::Task<Reply> handle_retr(Session& s, std::string_view arg) {
   std::string opening = fmt::format(
       "Opening {} mode data connection for {} ({} bytes).",
       type == TransferType::binary ? "BINARY" : "ASCII", p->name(), st ? st->size : 0);
-  const TransferBody body = [file, type](net::Socket& sock, std::uint64_t& progress) {
+  const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
     return send_body(file, type, sock, progress);
   };
   Reply r = co_await s.transfer(opening, body);
@@ -179,7 +178,7 @@ core::Task<Reply> handle_stou(Session& s, std::string_view arg) {
   FilePtr file(std::move(created->first));
   TransferType type = s.type;
   // RFC 1123 4.1.2.9: the 150 reply names the file ("FILE: name").
-  const TransferBody body = [file, type](net::Socket& sock, std::uint64_t& progress) {
+  const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
     return receive_body(file, type, sock, progress);
   };
   const std::string opening = "FILE: " + created->second;
