@@ -38,6 +38,9 @@ const std::map<std::string_view, Expected> kExpected = {
     {"SYST", {A::none, false}},     {"TYPE", {A::required, false}}, {"USER", {A::required, false}},
     {"XCUP", {A::none, true}},      {"XCWD", {A::optional, true}},  {"XMKD", {A::required, true}},
     {"XPWD", {A::none, true}},      {"XRMD", {A::required, true}},
+    // RFC 4217
+    {"AUTH", {A::required, false}}, {"CCC", {A::none, false}},      {"PBSZ", {A::required, false}},
+    {"PROT", {A::required, false}},
 };
 
 TEST(CommandTable, StrictlySortedByVerb) {
@@ -59,7 +62,7 @@ TEST(CommandTable, FindCommandFindsEveryRow) {
 
 TEST(CommandTable, FindCommandRejectsUnknownVerbs) {
   for (std::string_view verb : {"", "A", "AAAA", "ZZZZ", "FOO", "STO", "STORE", "STOR ", " STOR",
-                                "stor", "Retr", "XPW", "XPWDX", "SITE", "AUTH"}) {
+                                "stor", "Retr", "XPW", "XPWDX", "SITE", "ACCT"}) {
     EXPECT_EQ(find_command(verb), nullptr) << '"' << verb << '"';
   }
 }
@@ -152,6 +155,25 @@ TEST(CommandTable, FeatLines) {
               ::testing::IsSupersetOf({std::string_view("EPRT"), std::string_view("EPSV"),
                                        std::string_view("MDTM"), std::string_view("SIZE"),
                                        std::string_view("REST STREAM"), std::string_view("UTF8")}));
+}
+
+} // namespace
+} // namespace berth::ftp
+
+namespace berth::ftp {
+namespace {
+
+// tls = "required" (RFC 4217): login needs a TLS control connection, and every
+// verb that opens a data connection needs PROT P.
+TEST(CommandTable, TlsRulesCoverLoginAndEveryDataVerb) {
+  const std::set<std::string_view> control{"USER", "PASS"};
+  const std::set<std::string_view> data{"RETR", "STOR", "STOU", "APPE", "LIST", "NLST", "MLSD"};
+  for (const auto& row : command_table()) {
+    TlsRule want = control.count(row.verb) != 0 ? TlsRule::control
+                   : data.count(row.verb) != 0  ? TlsRule::data
+                                                : TlsRule::none;
+    EXPECT_EQ(row.tls, want) << row.verb;
+  }
 }
 
 } // namespace
