@@ -19,6 +19,7 @@ struct UserConfig {
   std::string password;      ///< Plain text, compared in constant time; or empty.
   std::string password_hash; ///< "$argon2id$..." (libsodium format); or empty.
   std::filesystem::path home;
+  std::vector<std::string> authorized_keys; ///< authorized_keys lines, inline and from the file.
 };
 
 /// `[server]`.
@@ -40,11 +41,18 @@ struct FtpConfig {
   std::size_t max_line = 4096; ///< Longest accepted control line, CRLF excluded.
 };
 
+/// `[sftp]`: SFTP over SSH.
+struct SftpConfig {
+  std::vector<HostPort> listen;
+  std::vector<std::filesystem::path> host_keys; ///< Empty: generated in the state folder.
+};
+
 /// The whole configuration.
 struct Config {
   std::filesystem::path source; ///< The file it came from; empty for the embedded default.
   ServerConfig server;
   FtpConfig ftp;
+  SftpConfig sftp;
   std::vector<UserConfig> users;
 };
 
@@ -58,7 +66,7 @@ public:
 /// relative to the current directory. Throws ConfigError (start-up failure).
 Config load_config(const std::filesystem::path& file);
 
-/// The embedded default: FTP on 0.0.0.0:2121, state in ./berth-data.
+/// The embedded default: FTP on 0.0.0.0:2121, SFTP on 0.0.0.0:2222, state in ./berth-data.
 Config default_config();
 
 } // namespace berth::core

@@ -15,6 +15,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <list>
 #include <thread>
@@ -29,8 +30,9 @@ using Contexts = std::vector<std::unique_ptr<asio::io_context>>;
 
 // Accepts on context 0 and hands each connection to the next loop in turn; a
 // session stays on that loop for its whole life (no locks, no strands).
-core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops,
-                             std::shared_ptr<const ftp::SessionDeps> deps) {
+using Spawn = std::function<core::Task<void>(net::Socket)>;
+
+core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops, Spawn spawn) {
   std::size_t next = 0;
   asio::steady_timer pause(acceptor.get_executor());
   for (;;) {
@@ -45,13 +47,13 @@ core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops,
       co_await pause.async_wait(kTuple);
       continue;
     }
-    asio::co_spawn(loop, ftp::run_session(std::move(sock), deps), [](std::exception_ptr e) {
+    asio::co_spawn(loop, spawn(std::move(sock)), [](std::exception_ptr e) {
       if (!e)
         return;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        spdlog::error("ftp: session ended by an unexpected error: {}", ex.what());
+        spdlog::error("session ended by an unexpected error: {}", ex.what());
       }
     });
   }
@@ -74,20 +76,31 @@ int serve(const core::Config& cfg) {
   Wired wired = wire(cfg);
 
   std::list<net::Acceptor> acceptors;
-  for (const auto& hp : cfg.ftp.listen) {
-    net::Endpoint ep(asio::ip::make_address(hp.host), hp.port);
-    auto a = net::bind_listener(*loops[0], ep, kBacklog);
-    if (!a)
-      throw std::runtime_error(
-          fmt::format("ftp.listen: can not listen on {}: {}",
-                      core::format_host_port(hp.host, hp.port), a.error().message()));
-    auto bound = a->local_endpoint();
-    fmt::print("ftp listening on {}\n",
-               core::format_host_port(bound.address().to_string(), bound.port()));
-    acceptors.push_back(std::move(*a));
+  auto listen = [&](const std::vector<core::HostPort>& addresses, std::string_view name,
+                    const Spawn& spawn) {
+    for (const auto& hp : addresses) {
+      net::Endpoint ep(asio::ip::make_address(hp.host), hp.port);
+      auto a = net::bind_listener(*loops[0], ep, kBacklog);
+      if (!a)
+        throw std::runtime_error(
+            fmt::format("{}.listen: can not listen on {}: {}", name,
+                        core::format_host_port(hp.host, hp.port), a.error().message()));
+      auto bound = a->local_endpoint();
+      fmt::print("{} listening on {}\n", name,
+                 core::format_host_port(bound.address().to_string(), bound.port()));
+      acceptors.push_back(std::move(*a));
+      asio::co_spawn(*loops[0], accept_loop(acceptors.back(), loops, spawn), asio::detached);
+    }
+  };
+  auto ftp_deps = wired.ftp;
+  listen(cfg.ftp.listen, "ftp",
+         [ftp_deps](net::Socket s) { return ftp::run_session(std::move(s), ftp_deps); });
+  if (wired.sftp) {
+    auto sftp_deps = wired.sftp;
+    listen(cfg.sftp.listen, "sftp", [sftp_deps](net::Socket s) {
+      return sftp::ssh::run_ssh_session(std::move(s), sftp_deps);
+    });
   }
-  for (auto& a : acceptors)
-    asio::co_spawn(*loops[0], accept_loop(a, loops, wired.ftp), asio::detached);
 
   asio::signal_set signals(*loops[0], SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code& ec, int sig) {

@@ -4,6 +4,7 @@
 #include "auth/authenticator.hpp"
 #include "core/config.hpp"
 #include "ftp/session.hpp"
+#include "sftp/ssh/ssh_server.hpp"
 #include "store/user_store.hpp"
 
 #include <memory>
@@ -15,6 +16,7 @@ struct Wired {
   std::shared_ptr<store::UserStore> users;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::shared_ptr<const ftp::SessionDeps> ftp;
+  std::shared_ptr<const sftp::ssh::SshDeps> sftp; ///< Null when SFTP is off.
 };
 
 /// Builds the objects for `cfg`: creates the state folder, and for the embedded

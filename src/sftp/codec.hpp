@@ -125,6 +125,8 @@ public:
   void u64(std::uint64_t v);
   void string(std::string_view s);
   void attrs(const Attrs& a);
+  /// Appends bytes without a length prefix.
+  void raw(std::string_view bytes) { buf_.append(bytes); }
   /// Patches the length of the packet begun by the last start().
   void finish();
 

@@ -42,6 +42,33 @@ enum class WriteMode {
   resume,  ///< Write from a given offset, keeping what is before it; truncate at commit().
 };
 
+/// Statistics of the filesystem holding a path (statvfs(3) fields).
+struct FsStats {
+  std::uint64_t block_size = 0;
+  std::uint64_t fragment_size = 0;
+  std::uint64_t blocks = 0;
+  std::uint64_t blocks_free = 0;
+  std::uint64_t blocks_available = 0;
+  std::uint64_t files = 0;
+  std::uint64_t files_free = 0;
+  std::uint64_t files_available = 0;
+  std::uint64_t fsid = 0;
+  std::uint64_t flags = 0; ///< bit 0: read-only, bit 1: nosuid (as OpenSSH's statvfs@openssh.com)
+  std::uint64_t name_max = 0;
+};
+
+/// How a random-access open (SFTP) treats its target.
+struct OpenFlags {
+  bool read = false;
+  bool write = false;
+  bool append = false;    ///< Writes go to the end.
+  bool create = false;    ///< Create if missing.
+  bool truncate = false;  ///< Start empty. With create and write: an atomic replace (the
+                          ///< old file stays until commit()).
+  bool exclusive = false; ///< With create: fail with Errc::exists if it exists (O_EXCL).
+  std::uint32_t mode = 0666;
+};
+
 /// An open file. Used from one coroutine at a time.
 class File {
 public:
@@ -84,33 +111,7 @@ class Filesystem {
 public:
   virtual ~Filesystem() = default;
 
-  /// Statistics of the filesystem holding a path (statvfs(3) fields).
-struct FsStats {
-  std::uint64_t block_size = 0;
-  std::uint64_t fragment_size = 0;
-  std::uint64_t blocks = 0;
-  std::uint64_t blocks_free = 0;
-  std::uint64_t blocks_available = 0;
-  std::uint64_t files = 0;
-  std::uint64_t files_free = 0;
-  std::uint64_t files_available = 0;
-  std::uint64_t fsid = 0;
-  std::uint64_t flags = 0; ///< bit 0: read-only, bit 1: nosuid (as OpenSSH's statvfs@openssh.com)
-  std::uint64_t name_max = 0;
-};
-
-/// How a random-access open (SFTP) treats its target.
-struct OpenFlags {
-  bool read = false;
-  bool write = false;
-  bool append = false;    ///< Writes go to the end.
-  bool create = false;    ///< Create if missing.
-  bool truncate = false;  ///< Start empty. With create and write: an atomic replace (the
-                          ///< old file stays until commit()).
-  bool exclusive = false; ///< With create: fail with Errc::exists if it exists (O_EXCL).
-  std::uint32_t mode = 0666;
-};
-
+  
   virtual core::Task<core::Result<Stat>> stat(const VirtualPath& path) = 0;
   /// The entries of directory `dir`, without "." and "..", unsorted.
   virtual core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) = 0;
