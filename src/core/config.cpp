@@ -221,7 +221,8 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
 Config default_config() {
   Config c;
   c.ftp.listen.push_back(HostPort{"0.0.0.0", 2121, false});
-  c.sftp.listen.push_back(HostPort{"0.0.0.0", 2222, false});
+  // SFTP joins the embedded default (port 2222) once its transport is finished;
+  // until then it runs only where a configuration asks for it.
   return c;
 }
 
@@ -238,7 +239,6 @@ Config load_config(const std::filesystem::path& file) {
                                   e.source().begin.line, e.description()));
   }
   Config c = default_config();
-  c.sftp.listen.clear(); // SFTP only where a file asks for it
   c.source = file;
   r.only_keys(root, "", {"server", "ftp", "sftp", "user"});
   if (const toml::table* t = r.table(root, "server"))

@@ -66,7 +66,7 @@ public:
 /// relative to the current directory. Throws ConfigError (start-up failure).
 Config load_config(const std::filesystem::path& file);
 
-/// The embedded default: FTP on 0.0.0.0:2121, SFTP on 0.0.0.0:2222, state in ./berth-data.
+/// The embedded default: FTP on 0.0.0.0:2121, state in ./berth-data.
 Config default_config();
 
 } // namespace berth::core

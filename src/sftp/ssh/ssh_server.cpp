@@ -15,6 +15,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,13 +53,7 @@ std::string fingerprint(ssh_key key) {
 class Pump {
 public:
   Pump(asio::any_io_executor ex, ssh_session session, int fd)
-      : session_(session), sd_(ex, ::dup(fd)), event_(ssh_event_new()) {
-    ssh_event_add_session(event_, session_);
-  }
-  ~Pump() {
-    ssh_event_remove_session(event_, session_);
-    ssh_event_free(event_);
-  }
+      : session_(session), sd_(ex, ::dup(fd)) {}
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;
 
@@ -76,10 +71,19 @@ public:
         co_return core::unexpected(ec);
       co_return core::Result<void>{};
     };
-    auto r = co_await core::with_timeout(wait(sd_, want_write), limit);
-    if (!r)
-      co_return false;
-    ssh_event_dopoll(event_, 0);
+    // Asio's reactor is edge-triggered and libssh reads the socket itself, so
+    // an edge may already have passed: look at the level first. poll() and the
+    // wait are registered without yielding, so no edge falls between them.
+    pollfd p{sd_.native_handle(), static_cast<short>(want_write ? POLLOUT : POLLIN), 0};
+    if (::poll(&p, 1, 0) == 0) {
+      auto r = co_await core::with_timeout(wait(sd_, want_write), limit);
+      if (!r)
+        co_return false;
+    }
+    // One round of libssh's own I/O with a zero timeout: reads and handles
+    // what arrived, writes what is pending. (An ssh_event would have to be
+    // attached after libssh creates its poll context; this needs none.)
+    ssh_blocking_flush(session_, 0);
     co_return alive();
   }
 
@@ -90,7 +94,6 @@ public:
 private:
   ssh_session session_;
   asio::posix::stream_descriptor sd_;
-  ssh_event event_;
 };
 
 // The SFTP byte channel over an SSH channel, with libssh's flow control.
@@ -102,11 +105,14 @@ public:
   // sftp::Channel
   core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) override {
     for (;;) {
-      int n = ssh_channel_read_nonblocking(channel_, buf.data(),
-                                           static_cast<uint32_t>(buf.size()), 0);
+      // ssh_channel_read on the non-blocking session, not ssh_channel_read_nonblocking:
+      // the latter asks only for what is buffered, so libssh never grows the
+      // receive window and an upload stalls once the first window is used up.
+      int n = ssh_channel_read(channel_, buf.data(), static_cast<uint32_t>(buf.size()), 0);
       if (n > 0)
         co_return static_cast<std::size_t>(n);
-      if (n < 0 || ssh_channel_is_eof(channel_) != 0 || ssh_channel_is_closed(channel_) != 0)
+      if ((n < 0 && n != SSH_AGAIN) || ssh_channel_is_eof(channel_) != 0 ||
+          ssh_channel_is_closed(channel_) != 0)
         co_return core::unexpected(core::Errc::closed);
       refuse_other_requests();
       if (!co_await pump_.once(idle_))
