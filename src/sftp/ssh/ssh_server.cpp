@@ -75,7 +75,11 @@ public:
     // an edge may already have passed: look at the level first. poll() and the
     // wait are registered without yielding, so no edge falls between them.
     pollfd p{sd_.native_handle(), static_cast<short>(want_write ? POLLOUT : POLLIN), 0};
-    if (::poll(&p, 1, 0) == 0) {
+    int ready = ::poll(&p, 1, 0);
+    if (ready > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 &&
+        (p.revents & POLLIN) == 0)
+      co_return false; // the peer is gone and nothing is left to read
+    if (ready == 0) {
       auto r = co_await core::with_timeout(wait(sd_, want_write), limit);
       if (!r)
         co_return false;
