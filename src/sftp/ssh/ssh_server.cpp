@@ -6,6 +6,7 @@
 #include "vfs/local/local_fs.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -83,6 +84,9 @@ public:
       auto r = co_await core::with_timeout(wait(sd_, want_write), limit);
       if (!r)
         co_return false;
+    } else {
+      // Ready at once: still let the loop's other sessions run first.
+      co_await asio::post(sd_.get_executor(), asio::use_awaitable);
     }
     // One round of libssh's own I/O with a zero timeout: reads and handles
     // what arrived, writes what is pending. (An ssh_event would have to be
