@@ -46,6 +46,9 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
     hash = dummy_hash();
   else if (!record->password_hash.empty())
     hash = record->password_hash;
+  else if (record->password.empty())
+    // SECURITY: a key-only user (SFTP) has no password; an empty one must not match.
+    hash = dummy_hash();
   else if (equal_constant_time(record->password, password))
     co_return Account{record->name, record->home};
   else
@@ -54,7 +57,7 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
   std::string candidate = password;
   bool ok = co_await asio::co_spawn(pool_, verify_on_pool(std::move(hash), std::move(candidate)),
                                     asio::use_awaitable);
-  if (!ok || !record)
+  if (!ok || !record || record->password_hash.empty())
     co_return core::unexpected(Errc::bad_credentials);
   co_return Account{record->name, record->home};
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <fstream>
 #include <set>
 #include <system_error>
 
@@ -144,6 +145,25 @@ void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
     c.handshake_timeout = std::chrono::seconds(*v);
 }
 
+void read_sftp(const Reader& r, const toml::table& t, SftpConfig& s) {
+  r.only_keys(t, "sftp", {"listen", "host_keys"});
+  if (const toml::node* n = t.get("listen"))
+    s.listen = read_listen(r, *n, "sftp.listen");
+  if (const toml::node* n = t.get("host_keys")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr)
+      r.fail(n, "sftp.host_keys", "must be an array of file names");
+    for (const toml::node& e : *a) {
+      if (!e.is_string())
+        r.fail(&e, "sftp.host_keys", "must be an array of file names");
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(e.as_string()->get(), ec))
+        r.fail(&e, "sftp.host_keys", fmt::format("\"{}\": no such file", e.as_string()->get()));
+      s.host_keys.emplace_back(e.as_string()->get());
+    }
+  }
+}
+
 void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f) {
   r.only_keys(t, "ftp",
               {"listen", "passive_ports", "passive_address", "active_data_port", "idle_timeout",
@@ -195,7 +215,9 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
   std::set<std::string> seen;
   for (const toml::node& e : *a) {
     const toml::table& t = *e.as_table();
-    r.only_keys(t, "user", {"name", "password", "password_hash", "home"});
+    r.only_keys(t, "user",
+                {"name", "password", "password_hash", "home", "authorized_keys",
+                 "authorized_keys_file"});
     UserConfig u;
     auto name = r.string(t, "user", "name");
     if (!name || name->empty())
@@ -207,7 +229,27 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
     u.name = *name;
     u.password = r.string(t, "user", "password").value_or("");
     u.password_hash = r.string(t, "user", "password_hash").value_or("");
-    if (u.password.empty() == u.password_hash.empty())
+    if (const toml::node* kn = t.get("authorized_keys")) {
+      const toml::array* keys = kn->as_array();
+      if (keys == nullptr)
+        r.fail(kn, "user.authorized_keys", "must be an array of OpenSSH public key lines");
+      for (const toml::node& k : *keys) {
+        if (!k.is_string())
+          r.fail(&k, "user.authorized_keys", "must be an array of OpenSSH public key lines");
+        u.authorized_keys.push_back(k.as_string()->get());
+      }
+    }
+    if (auto file = r.string(t, "user", "authorized_keys_file")) {
+      std::ifstream in(*file);
+      if (!in)
+        r.fail(t.get("authorized_keys_file"), "user.authorized_keys_file",
+               fmt::format("\"{}\": can not read", *file));
+      for (std::string line; std::getline(in, line);)
+        u.authorized_keys.push_back(line);
+    }
+    if (u.password.empty() && u.password_hash.empty() && !u.authorized_keys.empty()) {
+      // Key-only users are fine: no password works for them.
+    } else if (u.password.empty() == u.password_hash.empty())
       r.fail(&e, "user.password",
              fmt::format("user \"{}\" needs exactly one of password and password_hash", u.name));
     if (!u.password_hash.empty() && u.password_hash.rfind("$argon2id$", 0) != 0)
@@ -231,6 +273,8 @@ Config default_config() {
   Config c;
   c.ftp.listen.push_back(HostPort{"0.0.0.0", 2121, false});
   c.ftps.listen.push_back(HostPort{"0.0.0.0", 2990, false});
+  // SFTP joins the embedded default (port 2222) once its transport is finished;
+  // until then it runs only where a configuration asks for it.
   return c;
 }
 
@@ -249,7 +293,7 @@ Config load_config(const std::filesystem::path& file) {
   Config c = default_config();
   c.ftps.listen.clear(); // implicit FTPS only where a file asks for it
   c.source = file;
-  r.only_keys(root, "", {"server", "ftp", "ftps", "tls", "user"});
+  r.only_keys(root, "", {"server", "ftp", "ftps", "tls", "sftp", "user"});
   if (const toml::table* t = r.table(root, "server"))
     read_server(r, *t, c.server);
   if (const toml::table* t = r.table(root, "ftp"))
@@ -258,9 +302,11 @@ Config load_config(const std::filesystem::path& file) {
     read_ftps(r, *t, c.ftps);
   if (const toml::table* t = r.table(root, "tls"))
     read_tls(r, *t, c.tls);
+  if (const toml::table* t = r.table(root, "sftp"))
+    read_sftp(r, *t, c.sftp);
   if (const toml::node* n = root.get("user"))
     read_users(r, *n, c.users);
-  if (c.ftp.listen.empty())
+  if (c.ftp.listen.empty() && c.sftp.listen.empty())
     r.fail(root.get("ftp"), "ftp.listen", "no listen address");
   return c;
 }

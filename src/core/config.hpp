@@ -19,6 +19,7 @@ struct UserConfig {
   std::string password;      ///< Plain text, compared in constant time; or empty.
   std::string password_hash; ///< "$argon2id$..." (libsodium format); or empty.
   std::filesystem::path home;
+  std::vector<std::string> authorized_keys; ///< authorized_keys lines, inline and from the file.
 };
 
 /// `[server]`.
@@ -63,6 +64,12 @@ struct TlsConfig {
   std::chrono::seconds handshake_timeout{30};
 };
 
+/// `[sftp]`: SFTP over SSH.
+struct SftpConfig {
+  std::vector<HostPort> listen;
+  std::vector<std::filesystem::path> host_keys; ///< Empty: generated in the state folder.
+};
+
 /// The whole configuration.
 struct Config {
   std::filesystem::path source; ///< The file it came from; empty for the embedded default.
@@ -70,6 +77,7 @@ struct Config {
   FtpConfig ftp;
   FtpsConfig ftps;
   TlsConfig tls;
+  SftpConfig sftp;
   std::vector<UserConfig> users;
 };
 

@@ -30,8 +30,9 @@ using Contexts = std::vector<std::unique_ptr<asio::io_context>>;
 
 // Accepts on context 0 and hands each connection to the next loop in turn; a
 // session stays on that loop for its whole life (no locks, no strands).
-core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops,
-                             std::shared_ptr<const ftp::SessionDeps> deps) {
+using Spawn = std::function<core::Task<void>(net::Socket)>;
+
+core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops, Spawn spawn) {
   std::size_t next = 0;
   asio::steady_timer pause(acceptor.get_executor());
   for (;;) {
@@ -46,13 +47,13 @@ core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops,
       co_await pause.async_wait(kTuple);
       continue;
     }
-    asio::co_spawn(loop, ftp::run_session(std::move(sock), deps), [](std::exception_ptr e) {
+    asio::co_spawn(loop, spawn(std::move(sock)), [](std::exception_ptr e) {
       if (!e)
         return;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        spdlog::error("ftp: session ended by an unexpected error: {}", ex.what());
+        spdlog::error("session ended by an unexpected error: {}", ex.what());
       }
     });
   }
@@ -76,7 +77,7 @@ int serve(const core::Config& cfg) {
 
   std::list<net::Acceptor> acceptors;
   auto listen = [&](const std::vector<core::HostPort>& addresses, std::string_view name,
-                    const std::shared_ptr<const ftp::SessionDeps>& deps) {
+                    const Spawn& spawn) {
     for (const auto& hp : addresses) {
       net::Endpoint ep(asio::ip::make_address(hp.host), hp.port);
       auto a = net::bind_listener(*loops[0], ep, kBacklog);
@@ -88,11 +89,21 @@ int serve(const core::Config& cfg) {
       fmt::print("{} listening on {}\n", name,
                  core::format_host_port(bound.address().to_string(), bound.port()));
       acceptors.push_back(std::move(*a));
-      asio::co_spawn(*loops[0], accept_loop(acceptors.back(), loops, deps), asio::detached);
+      asio::co_spawn(*loops[0], accept_loop(acceptors.back(), loops, spawn), asio::detached);
     }
   };
-  listen(cfg.ftp.listen, "ftp", wired.ftp);
-  listen(cfg.ftps.listen, "ftps", wired.ftps);
+  auto ftp_deps = wired.ftp;
+  listen(cfg.ftp.listen, "ftp",
+         [ftp_deps](net::Socket s) { return ftp::run_session(std::move(s), ftp_deps); });
+  if (wired.sftp) {
+    auto sftp_deps = wired.sftp;
+    listen(cfg.sftp.listen, "sftp", [sftp_deps](net::Socket s) {
+      return sftp::ssh::run_ssh_session(std::move(s), sftp_deps);
+    });
+  }
+  auto ftps_deps = wired.ftps;
+  listen(cfg.ftps.listen, "ftps",
+         [ftps_deps](net::Socket s) { return ftp::run_session(std::move(s), ftps_deps); });
 
   // SIGHUP: reload the certificate and key; running sessions keep theirs.
   asio::signal_set hangup(*loops[0], SIGHUP);

@@ -31,7 +31,7 @@ store::UserRecord default_user(const fs::path& state_dir) {
   const fs::path hash_file = state_dir / "demo.password-hash";
   const fs::path home = fs::absolute(state_dir / "home" / "demo");
   make_private_dir(home);
-  store::UserRecord u{"demo", {}, {}, home};
+  store::UserRecord u{"demo", {}, {}, home, {}};
   std::ifstream in(hash_file);
   if (in && std::getline(in, u.password_hash) && u.password_hash.starts_with("$argon2id$"))
     return u;
@@ -84,7 +84,8 @@ Wired wire(const core::Config& cfg) {
   ::chmod(cfg.server.state_dir.c_str(), 0700);
   std::vector<store::UserRecord> users;
   for (const auto& u : cfg.users)
-    users.push_back(store::UserRecord{u.name, u.password, u.password_hash, u.home});
+    users.push_back(
+        store::UserRecord{u.name, u.password, u.password_hash, u.home, u.authorized_keys});
   if (cfg.source.empty())
     users.push_back(default_user(cfg.server.state_dir));
   if (users.empty())
@@ -106,6 +107,19 @@ Wired wire(const core::Config& cfg) {
   implicit->config.active_data_port = cfg.ftps.active_data_port;
   w.ftp = std::move(deps);
   w.ftps = std::move(implicit);
+  if (!cfg.sftp.listen.empty()) {
+    sftp::ssh::init_libssh();
+    auto s = std::make_shared<sftp::ssh::SshDeps>();
+    s->host_keys = sftp::ssh::HostKeys::load(cfg.sftp.host_keys, cfg.server.state_dir / "ssh");
+    for (const auto& fp : s->host_keys.fingerprints)
+      fmt::print("ssh host key {}\n", fp);
+    std::fflush(stdout);
+    s->authenticator = w.authenticator.get();
+    s->users = w.users;
+    s->login_timeout = cfg.ftp.login_timeout;
+    s->idle_timeout = cfg.ftp.idle_timeout;
+    w.sftp = std::move(s);
+  }
   return w;
 }
 

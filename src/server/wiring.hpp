@@ -5,6 +5,7 @@
 #include "core/config.hpp"
 #include "ftp/session.hpp"
 #include "net/tls_context.hpp"
+#include "sftp/ssh/ssh_server.hpp"
 #include "store/user_store.hpp"
 
 #include <memory>
@@ -18,6 +19,7 @@ struct Wired {
   std::shared_ptr<net::TlsHolder> tls;           ///< Null when FTPS is off.
   std::shared_ptr<const ftp::SessionDeps> ftp;  ///< FTP with explicit FTPS.
   std::shared_ptr<const ftp::SessionDeps> ftps; ///< Implicit FTPS.
+  std::shared_ptr<const sftp::ssh::SshDeps> sftp; ///< Null when SFTP is off.
 };
 
 /// Builds the objects for `cfg`: creates the state folder, and for the embedded

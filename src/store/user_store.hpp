@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace berth::store {
 
@@ -18,6 +19,7 @@ struct UserRecord {
   std::string password;      ///< Plain text (configuration users only), or empty.
   std::string password_hash; ///< "$argon2id$...", or empty.
   std::filesystem::path home;
+  std::vector<std::string> authorized_keys; ///< OpenSSH authorized_keys lines (SFTP).
 };
 
 enum class Errc {

@@ -42,6 +42,33 @@ enum class WriteMode {
   resume,  ///< Write from a given offset, keeping what is before it; truncate at commit().
 };
 
+/// Statistics of the filesystem holding a path (statvfs(3) fields).
+struct FsStats {
+  std::uint64_t block_size = 0;
+  std::uint64_t fragment_size = 0;
+  std::uint64_t blocks = 0;
+  std::uint64_t blocks_free = 0;
+  std::uint64_t blocks_available = 0;
+  std::uint64_t files = 0;
+  std::uint64_t files_free = 0;
+  std::uint64_t files_available = 0;
+  std::uint64_t fsid = 0;
+  std::uint64_t flags = 0; ///< bit 0: read-only, bit 1: nosuid (as OpenSSH's statvfs@openssh.com)
+  std::uint64_t name_max = 0;
+};
+
+/// How a random-access open (SFTP) treats its target.
+struct OpenFlags {
+  bool read = false;
+  bool write = false;
+  bool append = false;    ///< Writes go to the end.
+  bool create = false;    ///< Create if missing.
+  bool truncate = false;  ///< Start empty. With create and write: an atomic replace (the
+                          ///< old file stays until commit()).
+  bool exclusive = false; ///< With create: fail with Errc::exists if it exists (O_EXCL).
+  std::uint32_t mode = 0666;
+};
+
 /// An open file. Used from one coroutine at a time.
 class File {
 public:
@@ -60,6 +87,22 @@ public:
   virtual void advance(std::uint64_t n) = 0;
   /// A kernel descriptor for zero-copy paths, or -1 when the backend has none.
   virtual int native_handle() const = 0;
+
+  // Random access (SFTP). Positions are explicit; position() is not used.
+  /// Reads up to buf.size() bytes at `offset`; 0 at end of file.
+  virtual core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
+                                                        std::span<std::byte> buf) = 0;
+  /// Writes all of buf at `offset` (at the end for an append open).
+  virtual core::Task<core::Result<void>> write_at(std::uint64_t offset,
+                                                  std::span<const std::byte> buf) = 0;
+  /// The open file's attributes.
+  virtual core::Task<core::Result<Stat>> stat() = 0;
+  /// fsync(2).
+  virtual core::Task<core::Result<void>> sync() = 0;
+  virtual core::Task<core::Result<void>> set_size(std::uint64_t size) = 0;
+  virtual core::Task<core::Result<void>> set_mode(std::uint32_t mode) = 0;
+  virtual core::Task<core::Result<void>> set_times(std::chrono::system_clock::time_point atime,
+                                                   std::chrono::system_clock::time_point mtime) = 0;
 };
 
 /// A user's view of files, rooted at their home. Every path is a VirtualPath and
@@ -68,7 +111,7 @@ class Filesystem {
 public:
   virtual ~Filesystem() = default;
 
-  /// Stat of `path`, following symlinks that stay inside the root.
+  
   virtual core::Task<core::Result<Stat>> stat(const VirtualPath& path) = 0;
   /// The entries of directory `dir`, without "." and "..", unsorted.
   virtual core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) = 0;
@@ -91,6 +134,29 @@ public:
   virtual core::Task<core::Result<void>>
   set_mtime(const VirtualPath& path, std::chrono::system_clock::time_point mtime) = 0;
   virtual core::Task<core::Result<void>> set_mode(const VirtualPath& path, std::uint32_t mode) = 0;
+
+  // For SFTP.
+  /// Stat of `path` itself: a final symlink is reported as a symlink.
+  virtual core::Task<core::Result<Stat>> lstat(const VirtualPath& path) = 0;
+  /// Opens for random access. Errors: exists (exclusive), not_found, is_directory...
+  virtual core::Task<core::Result<std::unique_ptr<File>>> open(const VirtualPath& path,
+                                                               const OpenFlags& flags) = 0;
+  /// The target text of symlink `path` as a virtual path (links made by
+  /// make_symlink are relative; an absolute host target is shown as stored).
+  virtual core::Task<core::Result<std::string>> read_link(const VirtualPath& path) = 0;
+  /// Creates symlink `link` pointing to `target`, resolved against the link's
+  /// directory and the root: the link is stored relative, so that it means the
+  /// same inside the jail and on the host, and never leaves the root.
+  virtual core::Task<core::Result<void>> make_symlink(const VirtualPath& target,
+                                                      const VirtualPath& link) = 0;
+  /// Creates hard link `link` to file `target` (never following symlinks).
+  virtual core::Task<core::Result<void>> make_hard_link(const VirtualPath& target,
+                                                        const VirtualPath& link) = 0;
+  virtual core::Task<core::Result<void>> set_size(const VirtualPath& path, std::uint64_t size) = 0;
+  virtual core::Task<core::Result<void>> set_times(const VirtualPath& path,
+                                                   std::chrono::system_clock::time_point atime,
+                                                   std::chrono::system_clock::time_point mtime) = 0;
+  virtual core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& path) = 0;
 };
 
 } // namespace berth::vfs

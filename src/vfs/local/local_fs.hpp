@@ -46,6 +46,19 @@ public:
   core::Task<core::Result<void>> set_mtime(const VirtualPath& path,
                                            std::chrono::system_clock::time_point mtime) override;
   core::Task<core::Result<void>> set_mode(const VirtualPath& path, std::uint32_t mode) override;
+  core::Task<core::Result<Stat>> lstat(const VirtualPath& path) override;
+  core::Task<core::Result<std::unique_ptr<File>>> open(const VirtualPath& path,
+                                                       const OpenFlags& flags) override;
+  core::Task<core::Result<std::string>> read_link(const VirtualPath& path) override;
+  core::Task<core::Result<void>> make_symlink(const VirtualPath& target,
+                                              const VirtualPath& link) override;
+  core::Task<core::Result<void>> make_hard_link(const VirtualPath& target,
+                                                const VirtualPath& link) override;
+  core::Task<core::Result<void>> set_size(const VirtualPath& path, std::uint64_t size) override;
+  core::Task<core::Result<void>> set_times(const VirtualPath& path,
+                                           std::chrono::system_clock::time_point atime,
+                                           std::chrono::system_clock::time_point mtime) override;
+  core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& path) override;
 
   /// Resolves `path` beneath the root with open flags `flags`. Public for tests.
   core::Result<UniqueFd> resolve_for_test(const VirtualPath& path, int flags) const {
@@ -56,6 +69,9 @@ private:
   explicit LocalFs(UniqueFd root) : root_(std::move(root)) {}
   core::Result<UniqueFd> resolve(const VirtualPath& path, int flags, unsigned mode) const;
   core::Result<UniqueFd> open_parent(const VirtualPath& path) const;
+  /// Where directory `dir` really is beneath the root, as a virtual path
+  /// (`dir` may have been reached through symlinks).
+  core::Result<VirtualPath> location_of(int dir) const;
 
   UniqueFd root_;
 };

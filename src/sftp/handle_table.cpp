@@ -1,0 +1,29 @@
+#include "sftp/handle_table.hpp"
+
+namespace berth::sftp {
+
+core::Result<std::string> HandleTable::add(HandleEntry entry) {
+  if (entries_.size() >= capacity_)
+    return core::unexpected(std::make_error_code(std::errc::too_many_files_open));
+  // Handles are never reused within a session, so a stale handle can not name
+  // a file opened later.
+  std::string handle = std::to_string(next_++);
+  entries_.emplace(handle, std::move(entry));
+  return handle;
+}
+
+HandleEntry* HandleTable::find(std::string_view handle) {
+  auto it = entries_.find(handle);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+core::Result<HandleEntry> HandleTable::remove(std::string_view handle) {
+  auto it = entries_.find(handle);
+  if (it == entries_.end())
+    return core::unexpected(std::make_error_code(std::errc::bad_file_descriptor));
+  HandleEntry e = std::move(it->second);
+  entries_.erase(it);
+  return e;
+}
+
+} // namespace berth::sftp

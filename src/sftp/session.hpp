@@ -1,0 +1,56 @@
+#pragma once
+// One SFTP session: reads packets from a Channel, dispatches them through the
+// tables in handlers.cpp and writes the replies. The same code serves SSH
+// channels and the in-memory pipes of tests and fuzzers.
+
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "sftp/channel.hpp"
+#include "sftp/codec.hpp"
+#include "sftp/handle_table.hpp"
+#include "vfs/filesystem.hpp"
+
+#include <cstddef>
+#include <string>
+#include <system_error>
+
+namespace berth::sftp {
+
+/// Bounds of one session (OpenSSH sftp-server uses 256 KiB packets).
+struct Limits {
+  std::size_t max_packet = 256 * 1024;       ///< Longest request accepted.
+  std::size_t max_read = 256 * 1024 - 1024;  ///< Longest READ answered (limits@openssh.com).
+  std::size_t max_handles = 1024;            ///< Open files and directories.
+  std::size_t readdir_batch = 128;           ///< Entries per READDIR reply.
+};
+
+/// Runs a session until the channel closes. `fs` must outlive it.
+core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits);
+
+/// The state handlers work on.
+class Session {
+public:
+  Session(vfs::Filesystem& filesystem, Limits bounds)
+      : fs(filesystem), limits(bounds), handles(bounds.max_handles) {}
+
+  /// Handles one whole packet (type byte onwards); replies are appended to `out`.
+  core::Task<void> handle_packet(std::span<const std::uint8_t> packet);
+
+  /// Resolves a client path; relative paths are relative to "/" (the user's home).
+  core::Result<vfs::VirtualPath> path(std::string_view p) const;
+
+  /// Appends a STATUS reply for `ec` (OK when ec is empty).
+  void reply_status(std::uint32_t id, std::error_code ec);
+  void reply_status(std::uint32_t id, Status code, std::string_view message = {});
+
+  vfs::Filesystem& fs;
+  Limits limits;
+  HandleTable handles;
+  Writer out;
+  bool initialized = false;
+};
+
+/// The STATUS code and message for an error of any layer (OpenSSH errno_to_portable).
+std::pair<Status, std::string> status_for(std::error_code ec);
+
+} // namespace berth::sftp

@@ -1,0 +1,47 @@
+#pragma once
+// SSH transport for SFTP, on libssh: host keys, key exchange, user
+// authentication and the "sftp" subsystem channel. libssh runs non-blocking on
+// the session's own event loop; readiness comes from Asio.
+
+#include "auth/authenticator.hpp"
+#include "core/task.hpp"
+#include "net/types.hpp"
+#include "sftp/session.hpp"
+#include "store/user_store.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace berth::sftp::ssh {
+
+/// Host keys: configured files, or ed25519, ECDSA P-256 and RSA 3072 keys
+/// generated into `generated_dir` (mode 0600) and reused on later starts.
+struct HostKeys {
+  std::vector<std::filesystem::path> files;
+  std::vector<std::string> fingerprints; ///< "ED25519 SHA256:...", as ssh-keygen -l prints.
+
+  /// Throws std::runtime_error with one line (file and reason) on failure.
+  static HostKeys load(const std::vector<std::filesystem::path>& configured,
+                       const std::filesystem::path& generated_dir);
+};
+
+/// What every SFTP session shares. Immutable.
+struct SshDeps {
+  HostKeys host_keys;
+  auth::Authenticator* authenticator = nullptr; ///< Outlives every session.
+  std::shared_ptr<store::UserStore> users;       ///< For authorized keys.
+  Limits limits;
+  std::chrono::seconds login_timeout{60};
+  std::chrono::seconds idle_timeout{300};
+};
+
+/// Initialises libssh once per process.
+void init_libssh();
+
+/// Serves one SSH connection to its end. Takes ownership of the socket.
+core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDeps> deps);
+
+} // namespace berth::sftp::ssh

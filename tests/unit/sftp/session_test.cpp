@@ -1,0 +1,398 @@
+#include "sftp/session.hpp"
+
+#include "sftp/handlers.hpp"
+#include "support/pipe_channel.hpp"
+#include "support/run_task.hpp"
+#include "support/temp_dir.hpp"
+#include "vfs/local/local_fs.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace berth::sftp {
+namespace {
+
+// Builds client requests.
+class Client {
+public:
+  Client() {
+    w_.start(Type::init);
+    w_.u32(3);
+    w_.finish();
+  }
+  Writer& request(Type t, std::uint32_t id) {
+    w_.start(t);
+    w_.u32(id);
+    return w_;
+  }
+  void end() { w_.finish(); }
+  std::string bytes() const { return w_.bytes(); }
+
+private:
+  Writer w_;
+};
+
+// One decoded reply.
+struct Reply {
+  Type type;
+  std::uint32_t id = 0;
+  std::string body; // after the id
+};
+
+std::vector<Reply> parse(const std::string& out) {
+  std::vector<Reply> replies;
+  std::span<const std::uint8_t> rest(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+  while (!rest.empty()) {
+    auto f = frame(rest, 1 << 24);
+    EXPECT_TRUE(f && f->has_value());
+    if (!f || !f->has_value())
+      break;
+    Reader r(rest.subspan(4, **f - 4));
+    Reply rep;
+    rep.type = static_cast<Type>(*r.u8());
+    if (rep.type != Type::version)
+      rep.id = *r.u32();
+    auto body = rest.subspan(4 + 1 + (rep.type == Type::version ? 0 : 4),
+                             **f - 5 - (rep.type == Type::version ? 0 : 4));
+    rep.body.assign(reinterpret_cast<const char*>(body.data()), body.size());
+    replies.push_back(std::move(rep));
+    rest = rest.subspan(**f);
+  }
+  return replies;
+}
+
+std::uint32_t status_of(const Reply& r) {
+  EXPECT_EQ(r.type, Type::status);
+  Reader rd(r.body);
+  return *rd.u32();
+}
+
+std::string string_of(const Reply& r) {
+  Reader rd(r.body);
+  return std::string(*rd.string());
+}
+
+class SftpSession : public ::testing::Test {
+protected:
+  std::vector<Reply> run(const Client& c, std::size_t chunk = 1 << 20, Limits limits = {}) {
+    auto fs = vfs::LocalFs::open(root_.path());
+    EXPECT_TRUE(fs);
+    test::PipeChannel ch(c.bytes(), chunk);
+    test::run_task(run_session(ch, **fs, limits));
+    return parse(ch.output());
+  }
+  std::string read_host(const std::string& rel) {
+    std::ifstream in(root_.path() / rel, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  void write_host(const std::string& rel, const std::string& data) {
+    std::ofstream(root_.path() / rel, std::ios::binary) << data;
+  }
+  test::TempDir dir_;
+  test::TempDir root_;
+};
+
+TEST_F(SftpSession, InitGetsVersion3WithExtensions) {
+  Client c;
+  auto replies = run(c);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].type, Type::version);
+  Reader r(replies[0].body);
+  EXPECT_EQ(*r.u32(), 3u);
+  std::vector<std::string> names;
+  while (!r.at_end()) {
+    names.emplace_back(*r.string());
+    (void)r.string();
+  }
+  for (const auto& ext : extension_table())
+    EXPECT_NE(std::find(names.begin(), names.end(), ext.name), names.end()) << ext.name;
+}
+
+TEST_F(SftpSession, RequestBeforeInitGetsNoAnswer) {
+  Writer w;
+  w.start(Type::stat);
+  w.u32(1);
+  w.string("/");
+  w.finish();
+  auto fs = vfs::LocalFs::open(root_.path());
+  test::PipeChannel ch(w.bytes());
+  test::run_task(run_session(ch, **fs, {}));
+  EXPECT_TRUE(ch.output().empty());
+}
+
+TEST_F(SftpSession, UploadThenDownloadByteForByte) {
+  std::string payload(300000, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<char>(i * 7 + 3);
+  Client up;
+  auto& w = up.request(Type::open, 1);
+  w.string("/up.bin");
+  w.u32(pflag_write | pflag_creat | pflag_trunc);
+  w.attrs(Attrs{});
+  up.end();
+  auto replies = run(up);
+  ASSERT_EQ(replies.size(), 2u);
+  ASSERT_EQ(replies[1].type, Type::handle);
+  std::string handle = string_of(replies[1]);
+
+  // Same session: open, write in 3 pieces out of order, close.
+  Client s2;
+  auto& o = s2.request(Type::open, 1);
+  o.string("/up.bin");
+  o.u32(pflag_write | pflag_creat | pflag_trunc);
+  o.attrs(Attrs{});
+  s2.end();
+  // Handles are "1", "2", ... per session: the first open gets "1".
+  const std::size_t cut1 = 100000, cut2 = 200000;
+  for (auto [off, len, id] : {std::tuple<std::size_t, std::size_t, std::uint32_t>{cut2, payload.size() - cut2, 2},
+                              {0, cut1, 3},
+                              {cut1, cut2 - cut1, 4}}) {
+    auto& wr = s2.request(Type::write, id);
+    wr.string("1");
+    wr.u64(off);
+    wr.string(std::string_view(payload).substr(off, len));
+    s2.end();
+  }
+  s2.request(Type::close, 5).string("1");
+  s2.end();
+  auto r2 = run(s2);
+  ASSERT_EQ(r2.size(), 6u);
+  for (std::size_t i = 2; i < 6; ++i)
+    EXPECT_EQ(status_of(r2[i]), 0u) << i;
+  EXPECT_EQ(read_host("up.bin"), payload);
+
+  Client s3;
+  auto& ro = s3.request(Type::open, 1);
+  ro.string("up.bin");
+  ro.u32(pflag_read);
+  ro.attrs(Attrs{});
+  s3.end();
+  std::uint64_t off = 0;
+  std::uint32_t id = 2;
+  while (off < payload.size() + 65536) { // one read past the end: EOF
+    auto& rd = s3.request(Type::read, id++);
+    rd.string("1");
+    rd.u64(off);
+    rd.u32(65536);
+    s3.end();
+    off += 65536;
+  }
+  auto r3 = run(s3);
+  std::string back;
+  bool eof = false;
+  for (std::size_t i = 2; i < r3.size(); ++i) {
+    if (r3[i].type == Type::data)
+      back += string_of(r3[i]);
+    else
+      eof = status_of(r3[i]) == static_cast<std::uint32_t>(Status::eof);
+  }
+  EXPECT_EQ(back, payload);
+  EXPECT_TRUE(eof);
+}
+
+TEST_F(SftpSession, ByteAtATimeInputGivesTheSameReplies) {
+  write_host("f", "hello");
+  Client c;
+  c.request(Type::stat, 9).string("/f");
+  c.end();
+  c.request(Type::realpath, 10).string("a/../b/./c");
+  c.end();
+  auto whole = run(c);
+  auto grind = run(c, 1);
+  ASSERT_EQ(whole.size(), 3u);
+  ASSERT_EQ(grind.size(), 3u);
+  for (std::size_t i = 0; i < whole.size(); ++i)
+    EXPECT_EQ(whole[i].body, grind[i].body);
+  EXPECT_EQ(whole[1].type, Type::attrs);
+  Reader a(whole[1].body);
+  auto attrs = a.attrs();
+  ASSERT_TRUE(attrs);
+  EXPECT_EQ(attrs->size.value_or(0), 5u);
+  EXPECT_EQ(whole[2].type, Type::name);
+  Reader n(whole[2].body);
+  EXPECT_EQ(*n.u32(), 1u);
+  EXPECT_EQ(*n.string(), "/b/c");
+}
+
+TEST_F(SftpSession, MalformedRequestsGetBadMessageAndTheSessionGoesOn) {
+  Client c;
+  c.request(Type::stat, 1); // no path at all
+  c.end();
+  auto& t = c.request(Type::remove, 2);
+  t.string("/x");
+  t.u32(99); // trailing bytes
+  c.end();
+  c.request(Type::stat, 3).string("/");
+  c.end();
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(status_of(r[1]), static_cast<std::uint32_t>(Status::bad_message));
+  EXPECT_EQ(status_of(r[2]), static_cast<std::uint32_t>(Status::bad_message));
+  EXPECT_EQ(r[3].type, Type::attrs);
+}
+
+TEST_F(SftpSession, OversizedPacketEndsTheSession) {
+  Client c;
+  std::string bytes = c.bytes();
+  bytes += std::string("\x00\x10\x00\x01", 4); // just over 1 MiB declared
+  bytes += std::string(100, 'x');
+  auto fs = vfs::LocalFs::open(root_.path());
+  test::PipeChannel ch(bytes);
+  test::run_task(run_session(ch, **fs, {}));
+  auto r = parse(ch.output());
+  ASSERT_EQ(r.size(), 1u); // VERSION only
+}
+
+TEST_F(SftpSession, UnknownTypeAndExtensionAreUnsupported) {
+  Client c;
+  c.request(static_cast<Type>(99), 1);
+  c.end();
+  c.request(Type::extended, 2).string("nope@example.com");
+  c.end();
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(status_of(r[1]), static_cast<std::uint32_t>(Status::op_unsupported));
+  EXPECT_EQ(status_of(r[2]), static_cast<std::uint32_t>(Status::op_unsupported));
+}
+
+TEST_F(SftpSession, HandleCapAnswersWithAnError) {
+  write_host("f", "x");
+  Client c;
+  for (std::uint32_t i = 1; i <= 5; ++i) {
+    auto& o = c.request(Type::open, i);
+    o.string("/f");
+    o.u32(pflag_read);
+    o.attrs(Attrs{});
+    c.end();
+  }
+  Limits l;
+  l.max_handles = 3;
+  auto r = run(c, 1 << 20, l);
+  ASSERT_EQ(r.size(), 6u);
+  for (std::size_t i = 1; i <= 3; ++i)
+    EXPECT_EQ(r[i].type, Type::handle);
+  EXPECT_EQ(status_of(r[4]), static_cast<std::uint32_t>(Status::failure));
+  EXPECT_EQ(status_of(r[5]), static_cast<std::uint32_t>(Status::failure));
+}
+
+TEST_F(SftpSession, JailHoldsForPathsLinksAndRenames) {
+  Client c;
+  c.request(Type::stat, 1).string("/../../../etc/passwd");
+  c.end();
+  auto& sl = c.request(Type::symlink, 2);
+  sl.string("/etc"); // OpenSSH order: target, then link
+  sl.string("/etclink");
+  c.end();
+  c.request(Type::stat, 3).string("/etclink/passwd");
+  c.end();
+  auto& rn = c.request(Type::rename, 4);
+  rn.string("/nothing");
+  rn.string("/../../tmp/x");
+  c.end();
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(status_of(r[1]), static_cast<std::uint32_t>(Status::no_such_file));
+  EXPECT_EQ(status_of(r[2]), 0u);
+  EXPECT_EQ(status_of(r[3]), static_cast<std::uint32_t>(Status::no_such_file));
+  EXPECT_EQ(status_of(r[4]), static_cast<std::uint32_t>(Status::no_such_file));
+  // The link was stored relative, inside the root.
+  char target[256] = {};
+  ASSERT_GT(::readlink((root_.path() / "etclink").c_str(), target, sizeof target - 1), 0);
+  EXPECT_EQ(std::string(target), "etc");
+}
+
+TEST_F(SftpSession, RenameRefusesAnExistingTargetPosixRenameReplaces) {
+  write_host("a", "A");
+  write_host("b", "B");
+  Client c;
+  auto& rn = c.request(Type::rename, 1);
+  rn.string("/a");
+  rn.string("/b");
+  c.end();
+  auto& pr = c.request(Type::extended, 2);
+  pr.string("posix-rename@openssh.com");
+  pr.string("/a");
+  pr.string("/b");
+  c.end();
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(status_of(r[1]), static_cast<std::uint32_t>(Status::failure));
+  EXPECT_EQ(status_of(r[2]), 0u);
+  EXPECT_EQ(read_host("b"), "A");
+}
+
+TEST_F(SftpSession, ReaddirReturnsEveryEntryThenEof) {
+  for (int i = 0; i < 300; ++i)
+    write_host("f" + std::to_string(i), "");
+  Client c;
+  c.request(Type::opendir, 1).string("/");
+  c.end();
+  for (std::uint32_t id = 2; id < 10; ++id) {
+    c.request(Type::readdir, id).string("1");
+    c.end();
+  }
+  auto r = run(c);
+  std::size_t names = 0;
+  bool eof = false;
+  for (std::size_t i = 2; i < r.size(); ++i) {
+    if (r[i].type == Type::name) {
+      Reader n(r[i].body);
+      names += *n.u32();
+    } else if (status_of(r[i]) == static_cast<std::uint32_t>(Status::eof)) {
+      eof = true;
+    }
+  }
+  EXPECT_EQ(names, 300u);
+  EXPECT_TRUE(eof);
+}
+
+TEST_F(SftpSession, LimitsAndStatvfsExtensions) {
+  Client c;
+  c.request(Type::extended, 1).string("limits@openssh.com");
+  c.end();
+  auto& sv = c.request(Type::extended, 2);
+  sv.string("statvfs@openssh.com");
+  sv.string("/");
+  c.end();
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 3u);
+  ASSERT_EQ(r[1].type, Type::extended_reply);
+  Reader l(r[1].body);
+  EXPECT_EQ(*l.u64(), Limits{}.max_packet);
+  EXPECT_EQ(*l.u64(), Limits{}.max_read);
+  ASSERT_EQ(r[2].type, Type::extended_reply);
+  Reader s(r[2].body);
+  EXPECT_GT(*s.u64(), 0u); // block size
+}
+
+TEST_F(SftpSession, CheckFileHashesARange) {
+  write_host("f", "abc");
+  Client c;
+  auto& cf = c.request(Type::extended, 1);
+  cf.string("check-file-name");
+  cf.string("/f");
+  cf.string("sha256");
+  cf.u64(0);
+  cf.u64(0);
+  cf.u32(0);
+  c.end();
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 2u);
+  ASSERT_EQ(r[1].type, Type::extended_reply);
+  Reader x(r[1].body);
+  EXPECT_EQ(*x.string(), "check-file");
+  EXPECT_EQ(*x.string(), "sha256");
+  std::string digest(r[1].body.substr(r[1].body.size() - 32));
+  // sha256("abc")
+  EXPECT_EQ(static_cast<unsigned char>(digest[0]), 0xba);
+  EXPECT_EQ(static_cast<unsigned char>(digest[31]), 0xad);
+}
+
+} // namespace
+} // namespace berth::sftp
