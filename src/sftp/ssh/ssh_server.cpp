@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 
@@ -61,8 +62,8 @@ public:
   /// Waits until the socket is ready (readable; writable while output is
   /// pending), at most `limit`, then processes what arrived. False on timeout,
   /// error or a closed session.
-  core::Task<bool> once(std::chrono::steady_clock::duration limit) {
-    bool want_write = (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0;
+  core::Task<bool> once(std::chrono::steady_clock::duration limit, bool retry_write = false) {
+    bool want_write = retry_write || (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0;
     auto wait = [](asio::posix::stream_descriptor& sd,
                    bool write) -> core::Task<core::Result<void>> {
       auto [ec] = co_await sd.async_wait(write ? asio::posix::stream_descriptor::wait_write
@@ -122,6 +123,13 @@ public:
       if ((n < 0 && n != SSH_AGAIN) || ssh_channel_is_eof(channel_) != 0 ||
           ssh_channel_is_closed(channel_) != 0)
         co_return core::unexpected(core::Errc::closed);
+      // The read's own I/O may have just buffered data it did not return; the
+      // socket is then quiet and waiting on it would never end.
+      int buffered = ssh_channel_poll(channel_, 0);
+      if (buffered > 0)
+        continue;
+      if (buffered == SSH_EOF || buffered == SSH_ERROR)
+        co_return core::unexpected(core::Errc::closed);
       refuse_other_requests();
       if (!co_await pump_.once(idle_))
         co_return core::unexpected(core::Errc::closed);
@@ -143,7 +151,10 @@ public:
       if (n < 0)
         co_return core::unexpected(core::Errc::closed);
       buf = buf.subspan(static_cast<std::size_t>(n));
-      if (n == 0 && !co_await pump_.once(idle_))
+      // A write of 0 bytes (libssh is busy, e.g. rekeying) is retried once the
+      // socket can take data, not when more input arrives: the peer may be
+      // waiting for this very reply.
+      if (n == 0 && !co_await pump_.once(idle_, /*retry_write=*/true))
         co_return core::unexpected(core::Errc::closed);
     }
     co_return core::Result<void>{};
@@ -303,6 +314,9 @@ void init_libssh() {
   std::call_once(once, [] {
     if (ssh_init() != 0)
       throw std::runtime_error("libssh failed to initialise");
+    // BERTH_LIBSSH_LOG=1..4 turns on libssh's own log (stderr), for debugging.
+    if (const char* level = std::getenv("BERTH_LIBSSH_LOG"))
+      ssh_set_log_level(std::atoi(level));
   });
 }
 
