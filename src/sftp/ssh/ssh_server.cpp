@@ -82,9 +82,16 @@ public:
         (p.revents & POLLIN) == 0)
       co_return false; // the peer is gone and nothing is left to read
     if (ready == 0) {
-      auto r = co_await core::with_timeout(wait(sd_, want_write), limit);
-      if (!r)
+      // TODO(berth): libssh can hold work that no socket event announces (data
+      // it buffered during another call, a write it could not finish); until
+      // that is tracked exactly, wake up at least every kSafetyTick.
+      auto r = co_await core::with_timeout(wait(sd_, want_write), std::min(limit, kSafetyTick));
+      if (!r && r.error() != core::Errc::timed_out)
         co_return false;
+      if (!r && (idle_since_ += kSafetyTick) >= limit)
+        co_return false;
+      if (r)
+        idle_since_ = {};
     } else {
       // Ready at once: still let the loop's other sessions run first.
       co_await asio::post(sd_.get_executor(), asio::use_awaitable);
@@ -103,6 +110,8 @@ public:
 private:
   ssh_session session_;
   asio::posix::stream_descriptor sd_;
+  std::chrono::steady_clock::duration idle_since_{};
+  static constexpr std::chrono::steady_clock::duration kSafetyTick = std::chrono::milliseconds(20);
 };
 
 // The SFTP byte channel over an SSH channel, with libssh's flow control.
@@ -144,6 +153,7 @@ public:
       if ((ssh_get_status(session_) & SSH_WRITE_PENDING) != 0 || window == 0) {
         if (!co_await pump_.once(idle_))
           co_return core::unexpected(core::Errc::closed);
+        process_input();
         continue;
       }
       auto chunk = static_cast<std::uint32_t>(std::min<std::size_t>(buf.size(), window));
@@ -158,6 +168,15 @@ public:
         co_return core::unexpected(core::Errc::closed);
     }
     co_return core::Result<void>{};
+  }
+
+  // Lets libssh read and handle what arrived (window adjustments above all)
+  // even while client data waits unread in the channel buffer: reading the
+  // empty stderr stream does that without taking any of it. SFTP clients send
+  // no stderr data.
+  void process_input() {
+    char c;
+    (void)ssh_channel_read_timeout(channel_, &c, 1, /*is_stderr=*/1, 0);
   }
 
   // Requests that arrive once the subsystem runs (a second channel, exec...) are refused.
