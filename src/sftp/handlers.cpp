@@ -75,14 +75,6 @@ struct PathTarget {
   }
 };
 
-// Reads a string field that names a path and resolves it.
-core::Result<vfs::VirtualPath> read_path(Session& s, Reader& r) {
-  auto p = r.string();
-  if (!p)
-    return core::unexpected(p.error());
-  return s.path(*p);
-}
-
 core::Task<R> handle_init(Session& s, std::uint32_t, Reader&) {
   // INIT carries the version, not an id; dispatch handles it before this table.
   s.reply_status(0, Status::bad_message, "INIT may only come first");
@@ -158,11 +150,9 @@ core::Task<R> handle_read(Session& s, std::uint32_t id, Reader& r) {
     co_return bad();
   if (auto e = expect_end(r); !e)
     co_return e;
-  HandleEntry* entry = s.handles.find(*h);
-  if (entry == nullptr || !entry->file) {
-    s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
+  HandleEntry* entry = find_handle(s, id, *h, true);
+  if (entry == nullptr)
     co_return R{};
-  }
   std::size_t want = std::min<std::size_t>(*len, s.limits.max_read);
   std::string data(want, '\0');
   auto n = co_await entry->file->read_at(
@@ -188,11 +178,9 @@ core::Task<R> handle_write(Session& s, std::uint32_t id, Reader& r) {
     co_return bad();
   if (auto e = expect_end(r); !e)
     co_return e;
-  HandleEntry* entry = s.handles.find(*h);
-  if (entry == nullptr || !entry->file) {
-    s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
+  HandleEntry* entry = find_handle(s, id, *h, true);
+  if (entry == nullptr)
     co_return R{};
-  }
   auto w = co_await entry->file->write_at(*offset, std::as_bytes(std::span(data->data(), data->size())));
   s.reply_status(id, w ? std::error_code{} : w.error());
   co_return R{};
@@ -238,11 +226,9 @@ core::Task<R> handle_fstat(Session& s, std::uint32_t id, Reader& r) {
     (void)r.u32();
   if (auto e = expect_end(r); !e)
     co_return e;
-  HandleEntry* entry = s.handles.find(*h);
-  if (entry == nullptr) {
-    s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
+  HandleEntry* entry = find_handle(s, id, *h, false);
+  if (entry == nullptr)
     co_return R{};
-  }
   core::Result<vfs::Stat> st = core::unexpected(vfs::Errc::io_error);
   if (entry->file)
     st = co_await entry->file->stat();
@@ -280,11 +266,9 @@ core::Task<R> handle_fsetstat(Session& s, std::uint32_t id, Reader& r) {
     co_return bad();
   if (auto e = expect_end(r); !e)
     co_return e;
-  HandleEntry* entry = s.handles.find(*h);
-  if (entry == nullptr) {
-    s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
+  HandleEntry* entry = find_handle(s, id, *h, false);
+  if (entry == nullptr)
     co_return R{};
-  }
   std::error_code ec;
   if (entry->file) {
     ec = co_await apply_attrs(*entry->file, *a);
@@ -491,6 +475,22 @@ constexpr std::array kRequests = std::to_array<RequestSpec>({
 } // namespace
 
 std::span<const RequestSpec> request_table() { return kRequests; }
+
+core::Result<vfs::VirtualPath> read_path(Session& s, Reader& r) {
+  auto p = r.string();
+  if (!p)
+    return core::unexpected(p.error());
+  return s.path(*p);
+}
+
+HandleEntry* find_handle(Session& s, std::uint32_t id, std::string_view handle, bool file_only) {
+  HandleEntry* entry = s.handles.find(handle);
+  if (entry == nullptr || (file_only && !entry->file)) {
+    s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
+    return nullptr;
+  }
+  return entry;
+}
 
 core::Result<void> expect_end(const Reader& r) {
   if (!r.at_end())

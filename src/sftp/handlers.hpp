@@ -6,6 +6,8 @@
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "sftp/codec.hpp"
+#include "sftp/handle_table.hpp"
+#include "vfs/virtual_path.hpp"
 
 #include <span>
 #include <string_view>
@@ -38,6 +40,13 @@ std::span<const ExtensionSpec> extension_table();
 
 /// Ends decoding: an error if bytes are left (STYLE: a handler consumes exactly its packet).
 core::Result<void> expect_end(const Reader& r);
+
+/// Reads a path string and resolves it against the root.
+core::Result<vfs::VirtualPath> read_path(Session& s, Reader& r);
+
+/// The open entry for `handle`; when there is none (or it is not a file and
+/// `file_only`), answers `id` with "Invalid handle" and returns nullptr.
+HandleEntry* find_handle(Session& s, std::uint32_t id, std::string_view handle, bool file_only);
 
 // handlers_ext.cpp
 core::Task<core::Result<void>> handle_extended(Session& s, std::uint32_t id, Reader& r);

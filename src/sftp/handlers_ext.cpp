@@ -17,13 +17,6 @@ namespace {
 using R = core::Result<void>;
 core::Unexpected bad() { return core::unexpected(Errc::truncated); }
 
-core::Result<vfs::VirtualPath> read_path(Session& s, Reader& r) {
-  auto p = r.string();
-  if (!p)
-    return core::unexpected(p.error());
-  return s.path(*p);
-}
-
 void begin_reply(Session& s, std::uint32_t id) {
   s.out.start(Type::extended_reply);
   s.out.u32(id);
@@ -74,11 +67,9 @@ core::Task<R> ext_fstatvfs(Session& s, std::uint32_t id, Reader& r) {
     co_return bad();
   if (auto e = expect_end(r); !e)
     co_return e;
-  HandleEntry* entry = s.handles.find(*h);
-  if (entry == nullptr) {
-    s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
+  HandleEntry* entry = find_handle(s, id, *h, false);
+  if (entry == nullptr)
     co_return R{};
-  }
   auto st = co_await s.fs.fs_stats(entry->path);
   if (!st)
     s.reply_status(id, st.error());
@@ -107,11 +98,9 @@ core::Task<R> ext_fsync(Session& s, std::uint32_t id, Reader& r) {
     co_return bad();
   if (auto e = expect_end(r); !e)
     co_return e;
-  HandleEntry* entry = s.handles.find(*h);
-  if (entry == nullptr || !entry->file) {
-    s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
+  HandleEntry* entry = find_handle(s, id, *h, true);
+  if (entry == nullptr)
     co_return R{};
-  }
   auto res = co_await entry->file->sync();
   s.reply_status(id, res ? std::error_code{} : res.error());
   co_return R{};
