@@ -9,7 +9,8 @@ packages=(
   libsodium-dev libcrypt-dev libsqlite3-dev libssh-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev libgmock-dev python3 python3-pytest curl lftp)
+  packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-paramiko curl lftp
+             openssh-client)
 fi
 
 missing=()

@@ -80,9 +80,12 @@ def toml_value(v):
 
 def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
                   passive_address=None, active_data_port=0, idle_timeout=300,
-                  login_timeout=60, data_timeout=30, ftp_tls=None, ftps=None, tls=None):
+                  login_timeout=60, data_timeout=30, ftp_tls=None, ftps=None, tls=None,
+                  sftp=None):
     """ftp_tls: [ftp] tls policy ("off"/"optional"/"required"); ftps, tls:
-    dicts of key -> Python value for the [ftps] and [tls] sections."""
+    dicts of key -> Python value for the [ftps] and [tls] sections; sftp:
+    likewise for an [sftp] section.  A user entry may carry
+    "authorized_keys" (list of OpenSSH public key lines) and no password."""
     lines = ["[server]", "state_dir = " + toml_str(state_dir), "", "[ftp]",
              "listen = [" + ", ".join(toml_str(a) for a in listen) + "]",
              "passive_ports = " + toml_str(passive_ports)]
@@ -100,7 +103,7 @@ def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
         lines.append("%s = %s" % (k, v))
     if ftp_tls is not None:
         lines.append("tls = " + toml_str(ftp_tls))
-    for name, section in (("ftps", ftps), ("tls", tls)):
+    for name, section in (("ftps", ftps), ("tls", tls), ("sftp", sftp)):
         if section is not None:
             lines += ["", "[%s]" % name]
             lines += ["%s = %s" % (k, toml_value(v)) for k, v in section.items()]
@@ -108,9 +111,11 @@ def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
         lines += ["", "[[user]]", "name = " + toml_str(u["name"])]
         if "password_hash" in u:
             lines.append("password_hash = " + toml_str(u["password_hash"]))
-        else:
+        elif "password" in u:
             lines.append("password = " + toml_str(u["password"]))
         lines.append("home = " + toml_str(u["home"]))
+        if "authorized_keys" in u:
+            lines.append("authorized_keys = " + toml_value(list(u["authorized_keys"])))
     return "\n".join(lines) + "\n"
 
 
@@ -118,6 +123,8 @@ def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
 
 LISTEN_RE = re.compile(r"ftp listening on (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
 FTPS_LISTEN_RE = re.compile(r"ftps listening on (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
+SFTP_LISTEN_RE = re.compile(r"sftp listening on (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
+SSH_HOSTKEY_RE = re.compile(r"ssh host key (\S+) (SHA256:\S+)")
 FINGERPRINT_RE = re.compile(
     r"tls certificate( \(generated\))? SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})$")
 
@@ -126,7 +133,9 @@ class BerthServer:
     """A running `berth serve` process started from a generated config."""
 
     def __init__(self, workdir, users=None, listen=("127.0.0.1:0", "[::1]:0"),
-                 password_hashes=None, **cfg):
+                 password_hashes=None, authorized_keys=None, no_password=(), **cfg):
+        """authorized_keys: {user: [public key lines]}; no_password: users
+        configured without any password (key-only)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.workdir / "state"
@@ -142,8 +151,10 @@ class BerthServer:
             entry = {"name": name, "home": str(home)}
             if password_hashes and name in password_hashes:
                 entry["password_hash"] = password_hashes[name]
-            else:
+            elif name not in no_password:
                 entry["password"] = pw
+            if authorized_keys and name in authorized_keys:
+                entry["authorized_keys"] = authorized_keys[name]
             user_entries.append(entry)
         lo, hi = cfg.pop("passive_range", None) or next_passive_range()
         self.passive_lo, self.passive_hi = lo, hi
@@ -162,6 +173,9 @@ class BerthServer:
         self.ftps_port = None
         self.fingerprint = None          # from "tls certificate ... fingerprint"
         self.cert_generated = None
+        self.sftp_listeners = []
+        self.sftp_port = None
+        self.ssh_host_keys = []          # (type, "SHA256:...") from "ssh host key"
 
     def start(self, timeout=15):
         self.stderr_path = self.workdir / "berth.stderr"
@@ -199,6 +213,14 @@ class BerthServer:
             if m:
                 self.cert_generated = m.group(1) is not None
                 self.fingerprint = m.group(2)
+            m = SFTP_LISTEN_RE.search(line)
+            if m:
+                self.sftp_listeners.append((m.group(1).strip("[]"), int(m.group(2))))
+                self.sftp_port = self.sftp_port or int(m.group(2))
+                continue
+            m = SSH_HOSTKEY_RE.search(line)
+            if m:
+                self.ssh_host_keys.append((m.group(1), m.group(2)))
             m = FTPS_LISTEN_RE.search(line)
             if m:
                 host, port = m.group(1).strip("[]"), int(m.group(2))
