@@ -36,7 +36,9 @@ const std::error_category& auth_category() noexcept {
 Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers)
     : users_(std::move(users)), pool_(workers) {}
 
-Authenticator::~Authenticator() { pool_.join(); }
+Authenticator::~Authenticator() {
+  pool_.join();
+}
 
 core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
                                                               const std::string& password) {

@@ -97,9 +97,9 @@ std::vector<HostPort> read_listen(const Reader& r, const toml::node& n, std::str
       r.fail(&e, key, "must be an array of \"ADDRESS:PORT\" strings");
     auto hp = parse_host_port(e.as_string()->get());
     if (!hp)
-      r.fail(&e, key,
-             fmt::format("bad address \"{}\" (want IPv4:PORT or [IPv6]:PORT)",
-                         e.as_string()->get()));
+      r.fail(
+          &e, key,
+          fmt::format("bad address \"{}\" (want IPv4:PORT or [IPv6]:PORT)", e.as_string()->get()));
     out.push_back(*hp);
   }
   return out;
@@ -114,9 +114,9 @@ void read_ftps(const Reader& r, const toml::table& t, FtpsConfig& f) {
 }
 
 void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
-  r.only_keys(t, "tls",
-              {"certificate", "private_key", "require_session_reuse", "min_version",
-               "handshake_timeout"});
+  r.only_keys(
+      t, "tls",
+      {"certificate", "private_key", "require_session_reuse", "min_version", "handshake_timeout"});
   auto file = [&](std::string_view key) -> std::filesystem::path {
     auto v = r.string(t, "tls", key);
     if (!v)
@@ -215,9 +215,9 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
   std::set<std::string> seen;
   for (const toml::node& e : *a) {
     const toml::table& t = *e.as_table();
-    r.only_keys(t, "user",
-                {"name", "password", "password_hash", "home", "authorized_keys",
-                 "authorized_keys_file"});
+    r.only_keys(
+        t, "user",
+        {"name", "password", "password_hash", "home", "authorized_keys", "authorized_keys_file"});
     UserConfig u;
     auto name = r.string(t, "user", "name");
     if (!name || name->empty())
@@ -260,8 +260,7 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
       r.fail(&e, "user.home", fmt::format("user \"{}\" has no home", u.name));
     std::error_code ec;
     if (!std::filesystem::is_directory(*home, ec))
-      r.fail(t.get("home"), "user.home",
-             fmt::format("\"{}\" is not an existing directory", *home));
+      r.fail(t.get("home"), "user.home", fmt::format("\"{}\" is not an existing directory", *home));
     u.home = std::filesystem::absolute(*home, ec);
     users.push_back(std::move(u));
   }
@@ -287,8 +286,8 @@ Config load_config(const std::filesystem::path& file) {
   try {
     root = toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}: syntax error: {}", file.string(),
-                                  e.source().begin.line, e.description()));
+    throw ConfigError(fmt::format("{}:{}: syntax error: {}", file.string(), e.source().begin.line,
+                                  e.description()));
   }
   Config c = default_config();
   c.ftps.listen.clear(); // implicit FTPS only where a file asks for it

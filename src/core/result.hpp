@@ -17,9 +17,11 @@ struct Unexpected {
 };
 
 /// Makes an error result from an error code or one of our error enums.
-inline Unexpected unexpected(std::error_code ec) { return Unexpected{ec}; }
+inline Unexpected unexpected(std::error_code ec) {
+  return Unexpected{ec};
+}
 template <class E>
-  requires std::is_error_code_enum_v<E>
+requires std::is_error_code_enum_v<E>
 inline Unexpected unexpected(E e) {
   return Unexpected{make_error_code(e)};
 }

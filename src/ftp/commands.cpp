@@ -26,11 +26,13 @@ constexpr std::array kTable = std::to_array<CommandSpec>({
     {"EPRT", handle_eprt, A::required, true, T::none, "EPRT", "EPRT |proto|addr|port|"},
     {"EPSV", handle_epsv, A::optional, true, T::none, "EPSV", "EPSV [1|2|ALL]"},
     {"FEAT", handle_feat, A::none, false, T::none, "", "FEAT"},
-    {"HASH", handle_hash, A::required, true, T::none, "HASH SHA-256*;SHA-512;SHA-1;MD5", "HASH <path>"},
+    {"HASH", handle_hash, A::required, true, T::none, "HASH SHA-256*;SHA-512;SHA-1;MD5",
+     "HASH <path>"},
     {"HELP", handle_help, A::optional, false, T::none, "", "HELP [<verb>]"},
     {"LIST", handle_list, A::optional, true, T::data, "", "LIST [<path>]"},
     {"MDTM", handle_mdtm, A::required, true, T::none, "MDTM", "MDTM <path>"},
-    {"MFF", handle_mff, A::required, true, T::none, "MFF modify;UNIX.mode;", "MFF <fact>=<value>; <path>"},
+    {"MFF", handle_mff, A::required, true, T::none, "MFF modify;UNIX.mode;",
+     "MFF <fact>=<value>; <path>"},
     {"MFMT", handle_mfmt, A::required, true, T::none, "MFMT", "MFMT <YYYYMMDDHHMMSS> <path>"},
     {"MKD", handle_mkd, A::required, true, T::none, "", "MKD <path>"},
     {"MLSD", handle_mlsd, A::optional, true, T::data, "", "MLSD [<path>]"},
@@ -38,7 +40,8 @@ constexpr std::array kTable = std::to_array<CommandSpec>({
     {"MODE", handle_mode, A::required, false, T::none, "", "MODE S"},
     {"NLST", handle_nlst, A::optional, true, T::data, "", "NLST [<path>]"},
     {"NOOP", handle_noop, A::none, false, T::none, "", "NOOP"},
-    {"OPTS", handle_opts, A::required, false, T::none, "UTF8", "OPTS UTF8 ON | HASH [<alg>] | MLST <facts>"},
+    {"OPTS", handle_opts, A::required, false, T::none, "UTF8",
+     "OPTS UTF8 ON | HASH [<alg>] | MLST <facts>"},
     {"PASS", handle_pass, A::optional, false, T::control, "", "PASS <password>"},
     {"PASV", handle_pasv, A::none, true, T::none, "", "PASV"},
     {"PBSZ", handle_pbsz, A::required, false, T::none, "PBSZ", "PBSZ 0"},
@@ -76,7 +79,9 @@ static_assert(std::is_sorted(kTable.begin(), kTable.end(),
 
 } // namespace
 
-std::span<const CommandSpec> command_table() { return kTable; }
+std::span<const CommandSpec> command_table() {
+  return kTable;
+}
 
 const CommandSpec* find_command(std::string_view verb) {
   auto it = std::lower_bound(kTable.begin(), kTable.end(), verb,

@@ -21,9 +21,9 @@ struct FactName {
   Fact fact;
   std::string_view name;
 };
-constexpr FactName kFacts[] = {{fact_type, "type"},       {fact_size, "size"},
-                               {fact_modify, "modify"},   {fact_perm, "perm"},
-                               {fact_unique, "unique"},   {fact_unix_mode, "unix.mode"}};
+constexpr FactName kFacts[] = {{fact_type, "type"},     {fact_size, "size"},
+                               {fact_modify, "modify"}, {fact_perm, "perm"},
+                               {fact_unique, "unique"}, {fact_unix_mode, "unix.mode"}};
 
 } // namespace
 
@@ -83,8 +83,8 @@ unsigned parse_mlst_opts(std::string_view arg) {
 
 std::string format_time_val(std::chrono::system_clock::time_point t) {
   std::tm tm = utc(t);
-  return fmt::format("{:04}{:02}{:02}{:02}{:02}{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return fmt::format("{:04}{:02}{:02}{:02}{:02}{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 core::Result<std::chrono::system_clock::time_point> parse_time_val(std::string_view s) {

@@ -18,8 +18,7 @@ struct Reply {
   /// A one-line reply.
   static Reply of(int code, std::string text) { return Reply{code, std::move(text), {}, {}}; }
   /// A multi-line reply "code-text", lines..., "code last".
-  static Reply multi(int code, std::string text, std::vector<std::string> lines,
-                     std::string last) {
+  static Reply multi(int code, std::string text, std::vector<std::string> lines, std::string last) {
     return Reply{code, std::move(text), std::move(lines), std::move(last)};
   }
   bool is_multi() const { return !lines.empty() || !last.empty(); }

@@ -181,8 +181,8 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   };
 
   net::Endpoint source(unmapped_local(), config().active_data_port);
-  auto opened = co_await (data_.open(peer_.address(), source, config().data_timeout) ||
-                          watch_control());
+  auto opened =
+      co_await (data_.open(peer_.address(), source, config().data_timeout) || watch_control());
   if (opened.index() == 1)
     co_return co_await aborted(std::get<1>(opened));
   auto sock = std::move(std::get<0>(opened));
@@ -247,7 +247,9 @@ Session::stat_path(std::string_view arg) {
   co_return std::make_pair(std::move(*p), *st);
 }
 
-net::Address Session::unmapped_local() const { return net::unmapped(local_.address()); }
+net::Address Session::unmapped_local() const {
+  return net::unmapped(local_.address());
+}
 
 void Session::log_in(auth::Account account, std::unique_ptr<vfs::Filesystem> fs) {
   account_ = std::move(account);

@@ -32,9 +32,13 @@ Stream::Stream(Stream&&) noexcept = default;
 Stream& Stream::operator=(Stream&&) noexcept = default;
 Stream::~Stream() = default;
 
-Socket& Stream::socket() { return tls_ ? tls_->stream.next_layer() : *plain_; }
+Socket& Stream::socket() {
+  return tls_ ? tls_->stream.next_layer() : *plain_;
+}
 
-SSL* Stream::native_ssl() const { return tls_ ? tls_->stream.native_handle() : nullptr; }
+SSL* Stream::native_ssl() const {
+  return tls_ ? tls_->stream.native_handle() : nullptr;
+}
 
 core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf) {
   // No co_await inside ?: — GCC 12 miscompiles it.

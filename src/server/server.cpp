@@ -15,8 +15,8 @@
 #include <asio/use_awaitable.hpp>
 
 #include <csignal>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <list>
 #include <thread>
 
@@ -82,9 +82,9 @@ int serve(const core::Config& cfg) {
       net::Endpoint ep(asio::ip::make_address(hp.host), hp.port);
       auto a = net::bind_listener(*loops[0], ep, kBacklog);
       if (!a)
-        throw std::runtime_error(
-            fmt::format("{}.listen: can not listen on {}: {}", name,
-                        core::format_host_port(hp.host, hp.port), a.error().message()));
+        throw std::runtime_error(fmt::format("{}.listen: can not listen on {}: {}", name,
+                                             core::format_host_port(hp.host, hp.port),
+                                             a.error().message()));
       auto bound = a->local_endpoint();
       fmt::print("{} listening on {}\n", name,
                  core::format_host_port(bound.address().to_string(), bound.port()));

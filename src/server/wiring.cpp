@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace berth::server {
 namespace {

@@ -16,9 +16,9 @@ namespace berth::server {
 struct Wired {
   std::shared_ptr<store::UserStore> users;
   std::unique_ptr<auth::Authenticator> authenticator;
-  std::shared_ptr<net::TlsHolder> tls;           ///< Null when FTPS is off.
-  std::shared_ptr<const ftp::SessionDeps> ftp;  ///< FTP with explicit FTPS.
-  std::shared_ptr<const ftp::SessionDeps> ftps; ///< Implicit FTPS.
+  std::shared_ptr<net::TlsHolder> tls;            ///< Null when FTPS is off.
+  std::shared_ptr<const ftp::SessionDeps> ftp;    ///< FTP with explicit FTPS.
+  std::shared_ptr<const ftp::SessionDeps> ftps;   ///< Implicit FTPS.
   std::shared_ptr<const sftp::ssh::SshDeps> sftp; ///< Null when SFTP is off.
 };
 

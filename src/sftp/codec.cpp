@@ -27,7 +27,9 @@ public:
   }
 };
 
-core::Unexpected truncated() { return core::unexpected(Errc::truncated); }
+core::Unexpected truncated() {
+  return core::unexpected(Errc::truncated);
+}
 
 } // namespace
 
@@ -263,8 +265,7 @@ void encode_name(Writer& w, std::uint32_t id, const std::vector<NameEntry>& entr
   w.finish();
 }
 
-void encode_version(Writer& w,
-                    const std::vector<std::pair<std::string, std::string>>& extensions) {
+void encode_version(Writer& w, const std::vector<std::pair<std::string, std::string>>& extensions) {
   w.start(Type::version);
   w.u32(3);
   for (const auto& [name, data] : extensions) {

@@ -161,8 +161,7 @@ struct NameEntry {
 void encode_name(Writer& w, std::uint32_t id, const std::vector<NameEntry>& entries);
 
 /// VERSION 3 with the given extensions (name, data).
-void encode_version(Writer& w,
-                    const std::vector<std::pair<std::string, std::string>>& extensions);
+void encode_version(Writer& w, const std::vector<std::pair<std::string, std::string>>& extensions);
 
 /// The default message for a status code ("No such file", ...).
 std::string_view status_message(Status code);

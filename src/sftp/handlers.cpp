@@ -19,7 +19,9 @@ constexpr std::uint32_t kIfmtDir = S_IFDIR;
 constexpr std::uint32_t kIfmtReg = S_IFREG;
 constexpr std::uint32_t kIfmtLnk = S_IFLNK;
 
-core::Unexpected bad() { return core::unexpected(Errc::truncated); }
+core::Unexpected bad() {
+  return core::unexpected(Errc::truncated);
+}
 
 Attrs to_attrs(const vfs::Stat& st) {
   Attrs a;
@@ -40,8 +42,7 @@ std::chrono::system_clock::time_point from_secs(std::uint32_t s) {
 
 // SETSTAT/FSETSTAT/lsetstat: size, permissions and times; owners are refused
 // (host ids mean nothing to a client and changing them needs privilege).
-template <class Target>
-core::Task<std::error_code> apply_attrs(Target&& target, const Attrs& a) {
+template <class Target> core::Task<std::error_code> apply_attrs(Target&& target, const Attrs& a) {
   if (a.uid_gid)
     co_return std::make_error_code(std::errc::operation_not_supported);
   if (a.size) {
@@ -181,7 +182,8 @@ core::Task<R> handle_write(Session& s, std::uint32_t id, Reader& r) {
   HandleEntry* entry = find_handle(s, id, *h, true);
   if (entry == nullptr)
     co_return R{};
-  auto w = co_await entry->file->write_at(*offset, std::as_bytes(std::span(data->data(), data->size())));
+  auto w =
+      co_await entry->file->write_at(*offset, std::as_bytes(std::span(data->data(), data->size())));
   s.reply_status(id, w ? std::error_code{} : w.error());
   co_return R{};
 }
@@ -336,8 +338,9 @@ core::Task<R> handle_readdir(Session& s, std::uint32_t id, Reader& r) {
   co_return R{};
 }
 
-core::Task<R> path_op(Session& s, std::uint32_t id, Reader& r,
-                      core::Task<core::Result<void>> (vfs::Filesystem::*op)(const vfs::VirtualPath&)) {
+core::Task<R>
+path_op(Session& s, std::uint32_t id, Reader& r,
+        core::Task<core::Result<void>> (vfs::Filesystem::*op)(const vfs::VirtualPath&)) {
   auto p = read_path(s, r);
   if (auto e = expect_end(r); !e)
     co_return e;
@@ -474,7 +477,9 @@ constexpr std::array kRequests = std::to_array<RequestSpec>({
 
 } // namespace
 
-std::span<const RequestSpec> request_table() { return kRequests; }
+std::span<const RequestSpec> request_table() {
+  return kRequests;
+}
 
 core::Result<vfs::VirtualPath> read_path(Session& s, Reader& r) {
   auto p = r.string();

@@ -15,7 +15,9 @@ namespace berth::sftp {
 namespace {
 
 using R = core::Result<void>;
-core::Unexpected bad() { return core::unexpected(Errc::truncated); }
+core::Unexpected bad() {
+  return core::unexpected(Errc::truncated);
+}
 
 void begin_reply(Session& s, std::uint32_t id) {
   s.out.start(Type::extended_reply);
@@ -38,9 +40,9 @@ core::Task<R> ext_posix_rename(Session& s, std::uint32_t id, Reader& r) {
 
 void encode_fs_stats(Session& s, std::uint32_t id, const vfs::FsStats& st) {
   begin_reply(s, id);
-  for (std::uint64_t v : {st.block_size, st.fragment_size, st.blocks, st.blocks_free,
-                          st.blocks_available, st.files, st.files_free, st.files_available,
-                          st.fsid, st.flags, st.name_max})
+  for (std::uint64_t v :
+       {st.block_size, st.fragment_size, st.blocks, st.blocks_free, st.blocks_available, st.files,
+        st.files_free, st.files_available, st.fsid, st.flags, st.name_max})
     s.out.u64(v);
   s.out.finish();
 }
@@ -387,7 +389,9 @@ constexpr std::array kExtensions = std::to_array<ExtensionSpec>({
 
 } // namespace
 
-std::span<const ExtensionSpec> extension_table() { return kExtensions; }
+std::span<const ExtensionSpec> extension_table() {
+  return kExtensions;
+}
 
 core::Task<core::Result<void>> handle_extended(Session& s, std::uint32_t id, Reader& r) {
   auto name = r.string();

@@ -18,10 +18,10 @@ namespace berth::sftp {
 
 /// Bounds of one session (OpenSSH sftp-server uses 256 KiB packets).
 struct Limits {
-  std::size_t max_packet = 256 * 1024;       ///< Longest request accepted.
-  std::size_t max_read = 256 * 1024 - 1024;  ///< Longest READ answered (limits@openssh.com).
-  std::size_t max_handles = 1024;            ///< Open files and directories.
-  std::size_t readdir_batch = 128;           ///< Entries per READDIR reply.
+  std::size_t max_packet = 256 * 1024;      ///< Longest request accepted.
+  std::size_t max_read = 256 * 1024 - 1024; ///< Longest READ answered (limits@openssh.com).
+  std::size_t max_handles = 1024;           ///< Open files and directories.
+  std::size_t readdir_batch = 128;          ///< Entries per READDIR reply.
 };
 
 /// Runs a session until the channel closes. `fs` must outlive it.

@@ -111,7 +111,6 @@ class Filesystem {
 public:
   virtual ~Filesystem() = default;
 
-  
   virtual core::Task<core::Result<Stat>> stat(const VirtualPath& path) = 0;
   /// The entries of directory `dir`, without "." and "..", unsorted.
   virtual core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) = 0;
@@ -129,10 +128,9 @@ public:
   /// Removes a file or a symlink (never follows it).
   virtual core::Task<core::Result<void>> remove_file(const VirtualPath& path) = 0;
   /// Renames, replacing a file target as rename(2) does.
-  virtual core::Task<core::Result<void>> rename(const VirtualPath& from,
-                                                const VirtualPath& to) = 0;
-  virtual core::Task<core::Result<void>>
-  set_mtime(const VirtualPath& path, std::chrono::system_clock::time_point mtime) = 0;
+  virtual core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) = 0;
+  virtual core::Task<core::Result<void>> set_mtime(const VirtualPath& path,
+                                                   std::chrono::system_clock::time_point mtime) = 0;
   virtual core::Task<core::Result<void>> set_mode(const VirtualPath& path, std::uint32_t mode) = 0;
 
   // For SFTP.

@@ -69,8 +69,9 @@ core::Task<Reply> handle_rein(Session& s, std::string_view) {
 core::Task<Reply> handle_cwd(Session& s, std::string_view arg) {
   auto target = co_await s.stat_path(arg.empty() ? std::string_view("/") : arg);
   if (!target)
-    co_return target.error() == vfs::Errc::invalid_name ? reply_for(target.error())
-                                                         : Reply::of(550, "Failed to change directory.");
+    co_return target.error() == vfs::Errc::invalid_name
+        ? reply_for(target.error())
+        : Reply::of(550, "Failed to change directory.");
   if (target->second.type != vfs::FileType::directory)
     co_return Reply::of(550, "Not a directory.");
   s.cwd = std::move(target->first);

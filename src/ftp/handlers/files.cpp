@@ -112,7 +112,8 @@ core::Task<Reply> handle_mfmt(Session& s, std::string_view arg) {
   auto r = co_await s.fs().set_mtime(*p, *t);
   if (!r)
     co_return reply_for(r.error());
-  co_return Reply::of(213, fmt::format("Modify={}; {}", format_time_val(*t), arg.substr(space + 1)));
+  co_return Reply::of(213,
+                      fmt::format("Modify={}; {}", format_time_val(*t), arg.substr(space + 1)));
 }
 
 core::Task<Reply> handle_mff(Session& s, std::string_view arg) {

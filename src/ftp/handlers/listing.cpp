@@ -1,10 +1,9 @@
 // Directory listings: LIST, NLST (RFC 959), MLSD, MLST (RFC 3659), STAT.
 #include "ftp/handlers/handlers.hpp"
 
-#include "ftp/listing.hpp"
 #include "core/errc.hpp"
+#include "ftp/listing.hpp"
 #include "ftp/session.hpp"
-
 
 #include <algorithm>
 
@@ -79,14 +78,14 @@ core::Task<Reply> send_listing(Session& s, std::string_view arg, Format format) 
     *text += "\r\n";
   }
   const std::string opening = "Here comes the directory listing.";
-  const TransferBody body =
-      [text](net::Stream& sock, std::uint64_t& progress) -> core::Task<core::Result<void>> {
-        auto w = co_await sock.write_all(asio::buffer(*text));
-        if (!w)
-          co_return w;
-        progress += text->size();
-        co_return core::Result<void>{};
-      };
+  const TransferBody body = [text](net::Stream& sock,
+                                   std::uint64_t& progress) -> core::Task<core::Result<void>> {
+    auto w = co_await sock.write_all(asio::buffer(*text));
+    if (!w)
+      co_return w;
+    progress += text->size();
+    co_return core::Result<void>{};
+  };
   co_return co_await s.transfer(opening, body);
 }
 

@@ -59,8 +59,8 @@ core::Task<Reply> handle_pasv(Session& s, std::string_view) {
       co_return Reply::of(425, "PASV needs IPv4; use EPSV.");
     announce = local.to_string();
   }
-  auto port = s.data().listen_passive(co_await asio::this_coro::executor, local,
-                                      s.config().passive_ports);
+  auto port =
+      s.data().listen_passive(co_await asio::this_coro::executor, local, s.config().passive_ports);
   if (!port)
     co_return Reply::of(425, "Can't open passive connection.");
   co_return Reply::of(227, format_pasv(announce, *port));
@@ -78,8 +78,8 @@ core::Task<Reply> handle_epsv(Session& s, std::string_view arg) {
       co_return Reply::of(522, v6 ? "Network protocol not supported, use (2)"
                                   : "Network protocol not supported, use (1)");
   }
-  auto port = s.data().listen_passive(co_await asio::this_coro::executor, local,
-                                      s.config().passive_ports);
+  auto port =
+      s.data().listen_passive(co_await asio::this_coro::executor, local, s.config().passive_ports);
   if (!port)
     co_return Reply::of(425, "Can't open passive connection.");
   co_return Reply::of(229, format_epsv(*port));

@@ -1,8 +1,8 @@
 // RFC 959 4.1.3: commands that move file data; REST STREAM (RFC 3659 5).
 #include "ftp/handlers/handlers.hpp"
 
-#include "core/log.hpp"
 #include "core/errc.hpp"
+#include "core/log.hpp"
 #include "ftp/session.hpp"
 #include "net/socket_ops.hpp"
 
@@ -50,8 +50,7 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
   if (type == TransferType::binary && file->native_handle() >= 0 && !sock.is_tls()) {
     progress = file->position();
     auto start = progress;
-    auto sent =
-        co_await net::send_file(sock.socket(), file->native_handle(), progress, UINT64_MAX);
+    auto sent = co_await net::send_file(sock.socket(), file->native_handle(), progress, UINT64_MAX);
     if (!sent)
       co_return core::unexpected(sent.error());
     file->advance(progress - start);
@@ -136,9 +135,9 @@ core::Task<Reply> handle_retr(Session& s, std::string_view arg) {
   FilePtr file(std::move(*f));
   TransferType type = s.type;
   auto st = co_await s.fs().stat(*p);
-  std::string opening = fmt::format(
-      "Opening {} mode data connection for {} ({} bytes).",
-      type == TransferType::binary ? "BINARY" : "ASCII", p->name(), st ? st->size : 0);
+  std::string opening =
+      fmt::format("Opening {} mode data connection for {} ({} bytes).",
+                  type == TransferType::binary ? "BINARY" : "ASCII", p->name(), st ? st->size : 0);
   const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
     return send_body(file, type, sock, progress);
   };

@@ -6,8 +6,8 @@
 #include "vfs/local/local_fs.hpp"
 
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
@@ -78,8 +78,7 @@ public:
     // wait are registered without yielding, so no edge falls between them.
     pollfd p{sd_.native_handle(), static_cast<short>(want_write ? POLLOUT : POLLIN), 0};
     int ready = ::poll(&p, 1, 0);
-    if (ready > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 &&
-        (p.revents & POLLIN) == 0)
+    if (ready > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 && (p.revents & POLLIN) == 0)
       co_return false; // the peer is gone and nothing is left to read
     if (ready == 0) {
       // TODO(berth): libssh can hold work that no socket event announces (data
@@ -103,9 +102,7 @@ public:
     co_return alive();
   }
 
-  bool alive() const {
-    return (ssh_get_status(session_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0;
-  }
+  bool alive() const { return (ssh_get_status(session_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0; }
 
 private:
   ssh_session session_;
@@ -224,10 +221,9 @@ bool key_matches(std::string_view line, std::string_view type, std::string_view 
 }
 
 // Runs authentication; returns the account once a method succeeded.
-core::Task<std::optional<auth::Account>> authenticate(ssh_session s, Pump& pump,
-                                                      const SshDeps& deps,
-                                                      std::chrono::steady_clock::time_point deadline,
-                                                      std::string_view peer) {
+core::Task<std::optional<auth::Account>>
+authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
+             std::chrono::steady_clock::time_point deadline, std::string_view peer) {
   const int methods = SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY;
   for (;;) {
     ssh_message m = ssh_message_get(s);
@@ -250,7 +246,8 @@ core::Task<std::optional<auth::Account>> authenticate(ssh_session s, Pump& pump,
     int sub = ssh_message_subtype(m);
     if (sub == SSH_AUTH_METHOD_PASSWORD) {
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations" // the message API is the non-blocking one
+#pragma GCC diagnostic ignored                                                                     \
+    "-Wdeprecated-declarations" // the message API is the non-blocking one
       std::string password = ssh_message_auth_password(m) ? ssh_message_auth_password(m) : "";
 #pragma GCC diagnostic pop
       auto account = co_await deps.authenticator->authenticate(user, password);

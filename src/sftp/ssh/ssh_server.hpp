@@ -32,7 +32,7 @@ struct HostKeys {
 struct SshDeps {
   HostKeys host_keys;
   auth::Authenticator* authenticator = nullptr; ///< Outlives every session.
-  std::shared_ptr<store::UserStore> users;       ///< For authorized keys.
+  std::shared_ptr<store::UserStore> users;      ///< For authorized keys.
   Limits limits;
   std::chrono::seconds login_timeout{60};
   std::chrono::seconds idle_timeout{300};

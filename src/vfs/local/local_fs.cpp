@@ -19,7 +19,9 @@
 namespace berth::vfs {
 namespace {
 
-core::Unexpected last_error() { return core::unexpected(from_errno(errno)); }
+core::Unexpected last_error() {
+  return core::unexpected(from_errno(errno));
+}
 
 Stat to_stat(const struct stat& st) {
   Stat s;
@@ -52,7 +54,9 @@ std::string random_suffix() {
 
 // A path naming our own descriptor: lets utimensat/chmod act on an O_PATH
 // descriptor that the kernel resolved inside the root, with no second lookup.
-std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string fd_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
 
 timespec to_timespec(std::chrono::system_clock::time_point t) {
   // floor, not truncation: times before 1970 keep tv_nsec in [0, 1e9).
@@ -411,7 +415,8 @@ LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offse
     setup.target = std::move(name);
     co_return std::unique_ptr<File>(new LocalFile(std::move(temp->first), 0, std::move(setup)));
   }
-  int flags = O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK | (mode == WriteMode::append ? O_APPEND : 0);
+  int flags =
+      O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK | (mode == WriteMode::append ? O_APPEND : 0);
   auto fd = resolve(path, flags, 0666);
   if (!fd)
     co_return core::unexpected(fd.error());

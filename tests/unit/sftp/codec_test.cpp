@@ -9,7 +9,9 @@
 namespace berth::sftp {
 namespace {
 
-std::vector<std::uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> bytes(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 TEST(SftpReader, ReadsWireTypesBigEndian) {
   std::string wire("\x07"
@@ -72,10 +74,10 @@ TEST(SftpAttrs, HugeExtendedCountIsRefusedBeforeAllocating) {
 
 TEST(SftpAttrs, TruncatedFieldsAreErrors) {
   // Flags promise size, uid/gid, permissions and times; the bytes stop early.
-  for (std::string wire : {std::string("\x00\x00\x00\x01\x00\x00", 6),
-                           std::string("\x00\x00\x00\x02\x00\x00\x00\x01", 8),
-                           std::string("\x00\x00\x00\x04", 4),
-                           std::string("\x00\x00\x00\x08\x00\x00\x00\x01", 8)}) {
+  for (std::string wire :
+       {std::string("\x00\x00\x00\x01\x00\x00", 6),
+        std::string("\x00\x00\x00\x02\x00\x00\x00\x01", 8), std::string("\x00\x00\x00\x04", 4),
+        std::string("\x00\x00\x00\x08\x00\x00\x00\x01", 8)}) {
     Reader r(wire);
     EXPECT_EQ(r.attrs().error(), Errc::truncated);
   }

@@ -150,9 +150,10 @@ TEST_F(SftpSession, UploadThenDownloadByteForByte) {
   s2.end();
   // Handles are "1", "2", ... per session: the first open gets "1".
   const std::size_t cut1 = 100000, cut2 = 200000;
-  for (auto [off, len, id] : {std::tuple<std::size_t, std::size_t, std::uint32_t>{cut2, payload.size() - cut2, 2},
-                              {0, cut1, 3},
-                              {cut1, cut2 - cut1, 4}}) {
+  for (auto [off, len, id] :
+       {std::tuple<std::size_t, std::size_t, std::uint32_t>{cut2, payload.size() - cut2, 2},
+        {0, cut1, 3},
+        {cut1, cut2 - cut1, 4}}) {
     auto& wr = s2.request(Type::write, id);
     wr.string("1");
     wr.u64(off);
