@@ -10,8 +10,6 @@
 namespace berth::ftp {
 namespace {
 
-constexpr std::string_view kUploadPrefix = ".berth-upload-"; // in-progress atomic uploads
-
 // LIST and NLST accept ls-style options ("-la") before the path; they change nothing.
 std::string_view strip_options(std::string_view arg) {
   while (arg.starts_with('-')) {
@@ -42,7 +40,7 @@ core::Task<core::Result<Target>> collect(Session& s, const vfs::VirtualPath& p,
     co_return core::unexpected(list.error());
   t.is_directory = true;
   for (auto& e : *list)
-    if (listable_name(e.name) && !e.name.starts_with(kUploadPrefix))
+    if (listable_name(e.name))
       t.entries.push_back(std::move(e));
   std::sort(t.entries.begin(), t.entries.end(),
             [](const vfs::DirEntry& a, const vfs::DirEntry& b) { return a.name < b.name; });

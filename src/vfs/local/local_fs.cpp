@@ -19,6 +19,9 @@
 namespace berth::vfs {
 namespace {
 
+// Temporary names of atomic uploads (renamed over the target on commit).
+constexpr std::string_view kUploadPrefix = ".berth-upload-";
+
 core::Unexpected last_error() {
   return core::unexpected(from_errno(errno));
 }
@@ -116,7 +119,7 @@ core::Result<std::string> host_path_of(int fd) {
 // so an interrupted upload never damages a complete file.
 core::Result<std::pair<UniqueFd, std::string>> create_temp(int dir, int access, unsigned mode) {
   for (int attempt = 0; attempt < 8; ++attempt) {
-    std::string temp = ".berth-upload-" + random_suffix();
+    std::string temp = std::string(kUploadPrefix) + random_suffix();
     int fd = ::openat(dir, temp.c_str(), access | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0 && errno == EEXIST)
       continue;
@@ -354,7 +357,8 @@ core::Task<core::Result<std::vector<DirEntry>>> LocalFs::list(const VirtualPath&
   std::vector<DirEntry> out;
   while (dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
-    if (name == "." || name == "..")
+    // Uploads in progress are not files yet, for any protocol.
+    if (name == "." || name == ".." || name.starts_with(kUploadPrefix))
       continue;
     struct stat st {};
     if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
