@@ -134,7 +134,7 @@ core::Task<Reply> handle_retr(Session& s, std::string_view arg) {
     co_return reply_for(f.error());
   FilePtr file(std::move(*f));
   TransferType type = s.type;
-  auto st = co_await s.fs().stat(*p);
+  auto st = co_await file->stat(); // the open file, not the path a second time
   std::string opening =
       fmt::format("Opening {} mode data connection for {} ({} bytes).",
                   type == TransferType::binary ? "BINARY" : "ASCII", p->name(), st ? st->size : 0);
