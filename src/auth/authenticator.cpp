@@ -22,8 +22,9 @@ const std::string& dummy_hash() {
 
 // A plain function, not a capturing lambda: a lambda coroutine's captures die
 // with the lambda object, before the coroutine runs on the pool.
+// An empty hash stands for dummy_hash(), made (once) on the pool, not on a loop.
 core::Task<bool> verify_on_pool(std::string hash, std::string password) {
-  co_return verify_hash(hash, password);
+  co_return verify_hash(hash.empty() ? dummy_hash() : hash, password);
 }
 
 } // namespace
@@ -43,23 +44,20 @@ Authenticator::~Authenticator() {
 core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
                                                               const std::string& password) {
   auto record = co_await users_->find(user);
-  std::string hash;
-  if (!record)
-    hash = dummy_hash();
-  else if (!record->password_hash.empty())
-    hash = record->password_hash;
-  else if (record->password.empty())
-    // SECURITY: a key-only user (SFTP) has no password; an empty one must not match.
-    hash = dummy_hash();
-  else if (equal_constant_time(record->password, password))
-    co_return Account{record->name, record->home};
-  else
+  if (record && record->password_hash.empty() && !record->password.empty()) {
+    if (equal_constant_time(record->password, password))
+      co_return Account{record->name, record->home};
     co_return core::unexpected(Errc::bad_credentials);
-
+  }
+  // argon2id on the pool: the user's hash, or for an unknown user and for a
+  // key-only user (SECURITY: no password may match) a dummy one, so that the
+  // time taken reveals nothing.
+  const bool has_hash = record && !record->password_hash.empty();
+  std::string hash = has_hash ? record->password_hash : std::string();
   std::string candidate = password;
   bool ok = co_await asio::co_spawn(pool_, verify_on_pool(std::move(hash), std::move(candidate)),
                                     asio::use_awaitable);
-  if (!ok || !record || record->password_hash.empty())
+  if (!ok || !has_hash)
     co_return core::unexpected(Errc::bad_credentials);
   co_return Account{record->name, record->home};
 }
