@@ -455,37 +455,40 @@ LocalFs::create_unique(const VirtualPath& dir, std::string_view prefix) {
   co_return core::unexpected(Errc::io_error);
 }
 
+namespace {
+
+// Runs one *at() call on the final component of `path`, relative to its
+// parent directory (already resolved inside the root); never follows a final symlink.
+template <class Op>
+core::Result<void> at_name(core::Result<UniqueFd> parent, const VirtualPath& path, Op op) {
+  if (!parent)
+    return core::unexpected(parent.error());
+  if (op(parent->get(), std::string(path.name()).c_str()) != 0)
+    return last_error();
+  return {};
+}
+
+} // namespace
+
 core::Task<core::Result<void>> LocalFs::make_directory(const VirtualPath& path) {
   if (path.is_root())
     co_return core::unexpected(Errc::exists);
-  auto parent = open_parent(path);
-  if (!parent)
-    co_return core::unexpected(parent.error());
-  if (::mkdirat(parent->get(), std::string(path.name()).c_str(), 0777) != 0)
-    co_return last_error();
-  co_return core::Result<void>{};
+  co_return at_name(open_parent(path), path,
+                    [](int dir, const char* name) { return ::mkdirat(dir, name, 0777); });
 }
 
 core::Task<core::Result<void>> LocalFs::remove_directory(const VirtualPath& path) {
   if (path.is_root())
     co_return core::unexpected(Errc::permission_denied);
-  auto parent = open_parent(path);
-  if (!parent)
-    co_return core::unexpected(parent.error());
-  if (::unlinkat(parent->get(), std::string(path.name()).c_str(), AT_REMOVEDIR) != 0)
-    co_return last_error();
-  co_return core::Result<void>{};
+  co_return at_name(open_parent(path), path,
+                    [](int dir, const char* name) { return ::unlinkat(dir, name, AT_REMOVEDIR); });
 }
 
 core::Task<core::Result<void>> LocalFs::remove_file(const VirtualPath& path) {
   if (path.is_root())
     co_return core::unexpected(Errc::is_directory);
-  auto parent = open_parent(path);
-  if (!parent)
-    co_return core::unexpected(parent.error());
-  if (::unlinkat(parent->get(), std::string(path.name()).c_str(), 0) != 0)
-    co_return last_error();
-  co_return core::Result<void>{};
+  co_return at_name(open_parent(path), path,
+                    [](int dir, const char* name) { return ::unlinkat(dir, name, 0); });
 }
 
 core::Task<core::Result<void>> LocalFs::rename(const VirtualPath& from, const VirtualPath& to) {
