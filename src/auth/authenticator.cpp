@@ -2,9 +2,6 @@
 
 #include "auth/password.hpp"
 
-#include <asio/co_spawn.hpp>
-#include <asio/use_awaitable.hpp>
-
 namespace berth::auth {
 namespace {
 
@@ -20,13 +17,6 @@ const std::string& dummy_hash() {
   return hash;
 }
 
-// A plain function, not a capturing lambda: a lambda coroutine's captures die
-// with the lambda object, before the coroutine runs on the pool.
-// An empty hash stands for dummy_hash(), made (once) on the pool, not on a loop.
-core::Task<bool> verify_on_pool(std::string hash, std::string password) {
-  co_return verify_hash(hash.empty() ? dummy_hash() : hash, password);
-}
-
 } // namespace
 
 const std::error_category& auth_category() noexcept {
@@ -36,10 +26,6 @@ const std::error_category& auth_category() noexcept {
 
 Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers)
     : users_(std::move(users)), pool_(workers) {}
-
-Authenticator::~Authenticator() {
-  pool_.join();
-}
 
 core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
                                                               const std::string& password) {
@@ -54,9 +40,11 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
   // time taken reveals nothing.
   const bool has_hash = record && !record->password_hash.empty();
   std::string hash = has_hash ? record->password_hash : std::string();
-  std::string candidate = password;
-  bool ok = co_await asio::co_spawn(pool_, verify_on_pool(std::move(hash), std::move(candidate)),
-                                    asio::use_awaitable);
+  // An empty hash stands for dummy_hash(), made (once) on the pool, not on a loop.
+  auto verify = [&hash, &password] {
+    return verify_hash(hash.empty() ? dummy_hash() : hash, password);
+  };
+  bool ok = co_await pool_.run(verify);
   if (!ok || !has_hash)
     co_return core::unexpected(Errc::bad_credentials);
   co_return Account{record->name, record->home};

@@ -3,9 +3,8 @@
 
 #include "core/result.hpp"
 #include "core/task.hpp"
+#include "core/worker_pool.hpp"
 #include "store/user_store.hpp"
-
-#include <asio/thread_pool.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -33,7 +32,6 @@ inline std::error_code make_error_code(Errc e) noexcept {
 class Authenticator {
 public:
   Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers);
-  ~Authenticator();
 
   /// Verifies `password` for `user`. Errors: Errc::bad_credentials.
   core::Task<core::Result<Account>> authenticate(const std::string& user,
@@ -41,7 +39,7 @@ public:
 
 private:
   std::shared_ptr<store::UserStore> users_; // shared: the server keeps it for reloads
-  asio::thread_pool pool_;
+  core::WorkerPool pool_;
 };
 
 } // namespace berth::auth

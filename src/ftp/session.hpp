@@ -4,6 +4,7 @@
 
 #include "auth/authenticator.hpp"
 #include "core/config.hpp"
+#include "core/worker_pool.hpp"
 #include "ftp/codec.hpp"
 #include "ftp/data_channel.hpp"
 #include "ftp/listing.hpp"
@@ -27,6 +28,7 @@ struct SessionDeps {
   auth::Authenticator* authenticator = nullptr; ///< Outlives every session (owned by Server).
   std::shared_ptr<net::TlsHolder> tls;          ///< Null when FTPS is off.
   bool implicit_tls = false;                    ///< TLS from the first byte (port 990).
+  core::WorkerPool* io = nullptr;               ///< File I/O that may block (owned by Server).
 };
 
 enum class TransferType { ascii, binary };
@@ -88,6 +90,7 @@ public:
 
   const core::FtpConfig& config() const { return deps_->config; }
   auth::Authenticator& authenticator() const { return *deps_->authenticator; }
+  core::WorkerPool* io() const { return deps_->io; }
   vfs::Filesystem& fs() { return *fs_; }
   bool logged_in() const { return fs_ != nullptr; }
   const std::string& user() const { return account_.name; }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace berth::server {
@@ -92,6 +93,10 @@ Wired wire(const core::Config& cfg) {
     spdlog::warn("no users are configured: nobody can log in (add [[user]] tables)");
 
   Wired w;
+  // Threads for file I/O that may wait for a disk (reads missing the page cache,
+  // writes, fsync): a few per core, as disks overlap requests.
+  w.io = std::make_unique<core::WorkerPool>(
+      std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency())));
   w.users = std::make_shared<store::StaticStore>(std::move(users));
   w.authenticator = std::make_unique<auth::Authenticator>(w.users, 2);
   if (cfg.ftp.tls != core::TlsPolicy::off || !cfg.ftps.listen.empty())
@@ -100,6 +105,7 @@ Wired wire(const core::Config& cfg) {
   deps->config = cfg.ftp;
   deps->tls_config = cfg.tls;
   deps->authenticator = w.authenticator.get();
+  deps->io = w.io.get();
   deps->tls = cfg.ftp.tls != core::TlsPolicy::off ? w.tls : nullptr;
   auto implicit = std::make_shared<ftp::SessionDeps>(*deps);
   implicit->tls = w.tls;
@@ -115,6 +121,7 @@ Wired wire(const core::Config& cfg) {
       fmt::print("ssh host key {}\n", fp);
     std::fflush(stdout);
     s->authenticator = w.authenticator.get();
+    s->io = w.io.get();
     s->users = w.users;
     s->login_timeout = cfg.ftp.login_timeout;
     s->idle_timeout = cfg.ftp.idle_timeout;

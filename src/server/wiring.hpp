@@ -14,6 +14,7 @@ namespace berth::server {
 
 /// The long-lived objects built from one configuration.
 struct Wired {
+  std::unique_ptr<core::WorkerPool> io; ///< First: outlives everything that uses it.
   std::shared_ptr<store::UserStore> users;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::shared_ptr<net::TlsHolder> tls;            ///< Null when FTPS is off.

@@ -39,7 +39,7 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
   auto account = co_await s.authenticator().authenticate(name, password);
   std::string peer = s.peer().address().to_string();
   if (account) {
-    auto fs = vfs::LocalFs::open(account->home);
+    auto fs = vfs::LocalFs::open(account->home, s.io());
     if (fs) {
       spdlog::info("ftp: {} logged in as {}", peer, name);
       s.log_in(std::move(*account), std::move(*fs));

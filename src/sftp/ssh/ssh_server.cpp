@@ -422,7 +422,7 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
   auto account = co_await authenticate(session, pump, *deps, deadline, peer);
   if (!account)
     co_return;
-  auto fs = vfs::LocalFs::open(account->home);
+  auto fs = vfs::LocalFs::open(account->home, deps->io);
   if (!fs) {
     spdlog::error("sftp: home of user {} is unavailable: {}", account->name, fs.error().message());
     co_return;

@@ -33,6 +33,7 @@ struct SshDeps {
   HostKeys host_keys;
   auth::Authenticator* authenticator = nullptr; ///< Outlives every session.
   std::shared_ptr<store::UserStore> users;      ///< For authorized keys.
+  core::WorkerPool* io = nullptr;               ///< File I/O that may block; outlives sessions.
   Limits limits;
   std::chrono::seconds login_timeout{60};
   std::chrono::seconds idle_timeout{300};

@@ -2,6 +2,7 @@
 // The local-disk backend: every path is resolved by the kernel beneath a
 // descriptor of the user's home (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
 
+#include "core/worker_pool.hpp"
 #include "vfs/filesystem.hpp"
 
 #include <filesystem>
@@ -27,8 +28,12 @@ private:
 
 class LocalFs final : public Filesystem {
 public:
-  /// Opens `home` as the root. Errors: the OS error for a missing or unreadable home.
-  static core::Result<std::unique_ptr<LocalFs>> open(const std::filesystem::path& home);
+  /// Opens `home` as the root. File reads that miss the page cache, writes and
+  /// fsync run on `io` (which must outlive the files), or on the caller's loop
+  /// when `io` is null or the home is on tmpfs/ramfs.
+  /// Errors: the OS error for a missing or unreadable home.
+  static core::Result<std::unique_ptr<LocalFs>> open(const std::filesystem::path& home,
+                                                     core::WorkerPool* io = nullptr);
 
   // vfs::Filesystem
   core::Task<core::Result<Stat>> stat(const VirtualPath& path) override;
@@ -66,7 +71,7 @@ public:
   }
 
 private:
-  explicit LocalFs(UniqueFd root) : root_(std::move(root)) {}
+  LocalFs(UniqueFd root, core::WorkerPool* io) : root_(std::move(root)), io_(io) {}
   core::Result<UniqueFd> resolve(const VirtualPath& path, int flags, unsigned mode) const;
   core::Result<UniqueFd> open_parent(const VirtualPath& path) const;
   /// Where directory `dir` really is beneath the root, as a virtual path
@@ -74,6 +79,7 @@ private:
   core::Result<VirtualPath> location_of(int dir) const;
 
   UniqueFd root_;
+  core::WorkerPool* io_;
 };
 
 } // namespace berth::vfs
