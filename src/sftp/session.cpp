@@ -4,6 +4,15 @@
 #include "core/log.hpp"
 #include "vfs/errc.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <list>
+#include <optional>
 #include <vector>
 
 namespace berth::sftp {
@@ -47,44 +56,175 @@ void Session::reply_status(std::uint32_t id, Status code, std::string_view messa
   encode_status(out, id, code, message);
 }
 
+namespace {
+
+// A READ or WRITE: the byte range it touches on its handle.
+struct DataOp {
+  std::string handle;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  bool write = false;
+
+  bool conflicts(const DataOp& o) const {
+    return (write || o.write) && handle == o.handle && offset < o.offset + o.length &&
+           o.offset < offset + length;
+  }
+};
+
+// READ and WRITE may run beside others; nullopt for every other request.
+std::optional<DataOp> data_op(std::span<const std::uint8_t> packet) {
+  Reader r(packet);
+  auto type = r.u8();
+  auto id = r.u32();
+  auto handle = r.string();
+  auto offset = r.u64();
+  if (!type || !id || !handle || !offset)
+    return std::nullopt;
+  if (static_cast<Type>(*type) == Type::read) {
+    auto len = r.u32();
+    if (!len)
+      return std::nullopt;
+    return DataOp{std::string(*handle), *offset, *len, false};
+  }
+  if (static_cast<Type>(*type) == Type::write) {
+    auto data = r.string();
+    if (!data)
+      return std::nullopt;
+    return DataOp{std::string(*handle), *offset, data->size(), true};
+  }
+  return std::nullopt;
+}
+
+// Wakes every coroutine waiting on it (a timer that never fires, cancelled to notify).
+class Wakeup {
+public:
+  explicit Wakeup(const asio::any_io_executor& ex)
+      : timer_(ex, asio::steady_timer::time_point::max()) {}
+  core::Task<void> wait() {
+    co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  void notify() { timer_.cancel(); }
+
+private:
+  asio::steady_timer timer_;
+};
+
+// The state the reader, the writer and the concurrent requests share.
+struct Running {
+  Running(vfs::Filesystem& fs, Limits limits, Channel& ch, const asio::any_io_executor& ex)
+      : session(fs, limits), channel(ch), changed(ex) {}
+
+  Session session;
+  Channel& channel;
+  Wakeup changed; ///< Replies queued, a request finished, reading ended, the channel broke.
+  std::list<DataOp> running;
+  std::size_t running_bytes = 0;
+  bool reading_done = false;
+  bool broken = false;
+  bool writer_done = false;
+};
+
+// One concurrent READ or WRITE. Takes a pointer, not a reference, as a
+// spawned coroutine: run_session's frame outlives it (it waits for `running`
+// to empty before it returns).
+core::Task<void> run_data_op(Running* st, std::vector<std::uint8_t> packet,
+                             std::list<DataOp>::iterator self) {
+  co_await st->session.handle_packet(packet);
+  st->running_bytes -= packet.size();
+  st->running.erase(self);
+  st->changed.notify();
+}
+
+// Sends queued replies until reading is done and nothing is left. A pointer,
+// as run_data_op: run_session waits for `writer_done` before it returns.
+core::Task<void> write_replies(Running* stp) {
+  Running& st = *stp;
+  for (;;) {
+    if (st.session.out.bytes().empty()) {
+      if (st.reading_done || st.broken)
+        break;
+      co_await st.changed.wait();
+      continue;
+    }
+    std::string reply = st.session.out.take();
+    auto w = co_await st.channel.write_all(
+        std::span(reinterpret_cast<const std::uint8_t*>(reply.data()), reply.size()));
+    if (!w) {
+      st.broken = true;
+      break;
+    }
+  }
+  st.writer_done = true;
+  st.changed.notify();
+}
+
+} // namespace
+
 core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits) {
-  Session s(fs, limits);
+  auto ex = co_await asio::this_coro::executor;
+  Running st(fs, limits, channel, ex);
+  asio::co_spawn(ex, write_replies(&st), asio::detached);
   std::vector<std::uint8_t> in;
   std::vector<std::uint8_t> buf(64 * 1024);
   std::size_t consumed = 0;
-  bool broken = false;
-  while (!broken) {
+  while (!st.broken) {
     auto n = co_await channel.read_some(buf);
     if (!n)
       break;
     in.insert(in.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
-    for (;;) {
+    while (!st.broken) {
       std::span<const std::uint8_t> pending(in.data() + consumed, in.size() - consumed);
       auto f = frame(pending, limits.max_packet + 4);
       if (!f) {
         // SECURITY: an oversized or empty packet breaks the framing; the
         // session ends rather than allocating or guessing (OpenSSH does the same).
         spdlog::warn("sftp: ending session: {}", f.error().message());
-        broken = true;
+        st.broken = true;
         break;
       }
       if (!f->has_value())
         break;
-      co_await s.handle_packet(pending.subspan(4, **f - 4));
+      auto packet = pending.subspan(4, **f - 4);
       consumed += **f;
+      auto op = st.session.initialized ? data_op(packet) : std::nullopt;
+      if (op) {
+        // Wait for room and for any earlier request it must follow.
+        for (;;) {
+          bool conflict = false;
+          for (const auto& r : st.running)
+            conflict = conflict || op->conflicts(r);
+          bool room = st.running.size() < limits.max_in_flight &&
+                      st.running_bytes + packet.size() <= limits.max_in_flight_bytes;
+          if ((room || st.running.empty()) && !conflict)
+            break;
+          co_await st.changed.wait();
+        }
+        st.running.push_back(std::move(*op));
+        st.running_bytes += packet.size();
+        asio::co_spawn(ex,
+                       run_data_op(&st, std::vector<std::uint8_t>(packet.begin(), packet.end()),
+                                   std::prev(st.running.end())),
+                       asio::detached);
+      } else {
+        while (!st.running.empty())
+          co_await st.changed.wait();
+        co_await st.session.handle_packet(packet);
+      }
+      st.changed.notify(); // replies may be queued
     }
     if (consumed > 0) {
       in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(consumed));
       consumed = 0;
     }
-    if (!s.out.bytes().empty()) {
-      std::string reply = s.out.take();
-      auto w = co_await channel.write_all(
-          std::span(reinterpret_cast<const std::uint8_t*>(reply.data()), reply.size()));
-      if (!w)
-        break;
-    }
   }
+  // Requests still running finish (they hold references into `st`), their
+  // replies go out if the channel still takes them, then the writer ends.
+  while (!st.running.empty())
+    co_await st.changed.wait();
+  st.reading_done = true;
+  st.changed.notify();
+  while (!st.writer_done)
+    co_await st.changed.wait();
   // Files left open by a vanished client are closed without commit: a
   // half-written atomic upload never replaces the old file.
 }

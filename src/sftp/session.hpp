@@ -18,13 +18,23 @@ namespace berth::sftp {
 
 /// Bounds of one session (OpenSSH sftp-server uses 256 KiB packets).
 struct Limits {
-  std::size_t max_packet = 256 * 1024;      ///< Longest request accepted.
-  std::size_t max_read = 256 * 1024 - 1024; ///< Longest READ answered (limits@openssh.com).
-  std::size_t max_handles = 1024;           ///< Open files and directories.
-  std::size_t readdir_batch = 128;          ///< Entries per READDIR reply.
+  std::size_t max_packet = 256 * 1024;       ///< Longest request accepted.
+  std::size_t max_read = 256 * 1024 - 1024;  ///< Longest READ answered (limits@openssh.com).
+  std::size_t max_handles = 1024;            ///< Open files and directories.
+  std::size_t readdir_batch = 128;           ///< Entries per READDIR reply.
+  std::size_t max_in_flight = 64;            ///< READ/WRITE requests running at once.
+  std::size_t max_in_flight_bytes = 8 << 20; ///< Their packets' bytes, held meanwhile.
 };
 
 /// Runs a session until the channel closes. `fs` must outlive it.
+///
+/// READ and WRITE requests run concurrently (up to `limits.max_in_flight`)
+/// and are answered as they complete, so a slow disk read does not hold up
+/// the replies behind it (OpenSSH's client matches replies by id). Requests
+/// on one handle whose byte ranges overlap, one of them a WRITE, run in
+/// order; every other request waits for all before it and runs alone, so
+/// the client sees the effects in the order it sent the requests
+/// (filexfer-02 6: requests on one file are processed in order).
 core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits);
 
 /// The state handlers work on.

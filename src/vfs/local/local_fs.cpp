@@ -355,6 +355,14 @@ core::Result<std::unique_ptr<LocalFs>> LocalFs::open(const std::filesystem::path
   return std::unique_ptr<LocalFs>(new LocalFs(UniqueFd(fd), io));
 }
 
+core::Result<std::unique_ptr<LocalFs>> LocalFs::open_for_test(const std::filesystem::path& home,
+                                                              core::WorkerPool* io) {
+  auto fs = open(home, nullptr);
+  if (fs)
+    (*fs)->io_ = io;
+  return fs;
+}
+
 core::Result<UniqueFd> LocalFs::resolve(const VirtualPath& path, int flags, unsigned mode) const {
   // SECURITY: the kernel resolves the whole path with the home as "/": "..",
   // absolute symlinks and races can not leave it; /proc magic links are refused.

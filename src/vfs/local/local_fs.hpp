@@ -65,6 +65,10 @@ public:
                                            std::chrono::system_clock::time_point mtime) override;
   core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& path) override;
 
+  /// As open(), but file I/O goes to `io` even on tmpfs, so tests can run it there.
+  static core::Result<std::unique_ptr<LocalFs>> open_for_test(const std::filesystem::path& home,
+                                                              core::WorkerPool* io);
+
   /// Resolves `path` beneath the root with open flags `flags`. Public for tests.
   core::Result<UniqueFd> resolve_for_test(const VirtualPath& path, int flags) const {
     return resolve(path, flags, 0);

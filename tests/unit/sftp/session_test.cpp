@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,6 +113,66 @@ TEST_F(SftpSession, InitGetsVersion3WithExtensions) {
   }
   for (const auto& ext : extension_table())
     EXPECT_NE(std::find(names.begin(), names.end(), ext.name), names.end()) << ext.name;
+}
+
+// Pipelined READs and WRITEs run concurrently on a worker pool; every request
+// gets exactly one reply, overlapping ones keep their order, and a request of
+// any other kind (CLOSE) waits for all before it.
+TEST_F(SftpSession, PipelinedReadsAndWritesKeepTheirOrderWhereTheyOverlap) {
+  core::WorkerPool pool(4);
+  Client c;
+  auto& open = c.request(Type::open, 1);
+  open.string("/p.bin");
+  open.u32(pflag_read | pflag_write | pflag_creat | pflag_trunc);
+  open.attrs(Attrs{});
+  c.end();
+  const std::string first(100000, 'A');
+  auto& w1 = c.request(Type::write, 2);
+  w1.string("1");
+  w1.u64(0);
+  w1.string(first);
+  c.end();
+  auto& r1 = c.request(Type::read, 3); // overlaps write 2: must see its bytes
+  r1.string("1");
+  r1.u64(0);
+  r1.u32(100000);
+  c.end();
+  std::string expected = first;
+  for (std::uint32_t k = 0; k < 32; ++k) {
+    std::string block(1000, static_cast<char>('a' + k % 26));
+    auto& w = c.request(Type::write, 10 + k);
+    w.string("1");
+    w.u64(100000 + k * 1000);
+    w.string(block);
+    c.end();
+    expected += block;
+  }
+  auto& r2 = c.request(Type::read, 50);
+  r2.string("1");
+  r2.u64(0);
+  r2.u32(200000);
+  c.end();
+  c.request(Type::close, 60).string("1");
+  c.end();
+
+  auto fs = vfs::LocalFs::open_for_test(root_.path(), &pool);
+  ASSERT_TRUE(fs);
+  test::PipeChannel ch(c.bytes(), 4096);
+  test::run_task(run_session(ch, **fs, {}));
+  auto replies = parse(ch.output());
+  ASSERT_EQ(replies.size(), 1u + 1 + 1 + 1 + 32 + 1 + 1);
+  std::map<std::uint32_t, Reply> by_id;
+  for (std::size_t i = 1; i < replies.size(); ++i)
+    EXPECT_TRUE(by_id.emplace(replies[i].id, replies[i]).second) << "twice: " << replies[i].id;
+  EXPECT_EQ(replies.back().id, 60u);
+  EXPECT_EQ(status_of(replies.back()), static_cast<std::uint32_t>(Status::ok));
+  ASSERT_EQ(by_id.at(3).type, Type::data);
+  EXPECT_EQ(string_of(by_id.at(3)), first);
+  for (std::uint32_t k = 0; k < 32; ++k)
+    EXPECT_EQ(status_of(by_id.at(10 + k)), static_cast<std::uint32_t>(Status::ok));
+  ASSERT_EQ(by_id.at(50).type, Type::data);
+  EXPECT_EQ(string_of(by_id.at(50)), expected); // after every write it overlaps
+  EXPECT_EQ(read_host("p.bin"), expected);
 }
 
 TEST_F(SftpSession, RequestBeforeInitGetsNoAnswer) {
