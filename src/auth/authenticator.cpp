@@ -24,8 +24,9 @@ const std::error_category& auth_category() noexcept {
   return category;
 }
 
-Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers)
-    : users_(std::move(users)), pool_(workers) {}
+Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers,
+                             LoginPolicy policy)
+    : users_(std::move(users)), pool_(workers), policy_(policy) {}
 
 core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
                                                               const std::string& password) {

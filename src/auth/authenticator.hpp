@@ -1,6 +1,7 @@
 #pragma once
 // Checks credentials against the user store for every protocol.
 
+#include "auth/login_attempts.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "core/worker_pool.hpp"
@@ -31,7 +32,11 @@ inline std::error_code make_error_code(Errc e) noexcept {
 /// login storm never stalls an event loop.
 class Authenticator {
 public:
-  Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers);
+  Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers,
+                LoginPolicy policy = {});
+
+  /// How failed logins are counted and slowed down, for every protocol.
+  const LoginPolicy& policy() const { return policy_; }
 
   /// Verifies `password` for `user`. Errors: Errc::bad_credentials.
   core::Task<core::Result<Account>> authenticate(const std::string& user,
@@ -40,6 +45,7 @@ public:
 private:
   std::shared_ptr<store::UserStore> users_; // shared: the server keeps it for reloads
   core::WorkerPool pool_;
+  LoginPolicy policy_;
 };
 
 } // namespace berth::auth

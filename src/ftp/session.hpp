@@ -111,7 +111,7 @@ public:
   TransferType type = TransferType::ascii; // RFC 959 default
   bool epsv_all = false;
   bool quit = false;
-  unsigned failed_logins = 0;
+  std::optional<auth::LoginAttempts> attempts; ///< Made at the first failed login.
   unsigned mlst_facts = fact_all;
   std::string hash_algorithm = "SHA-256";
   bool pbsz = false;         ///< PBSZ 0 given (RFC 4217 9).

@@ -98,7 +98,8 @@ Wired wire(const core::Config& cfg) {
   w.io = std::make_unique<core::WorkerPool>(
       std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency())));
   w.users = std::make_shared<store::StaticStore>(std::move(users));
-  w.authenticator = std::make_unique<auth::Authenticator>(w.users, 2);
+  w.authenticator = std::make_unique<auth::Authenticator>(
+      w.users, 2, auth::LoginPolicy{3, cfg.ftp.failed_login_delay});
   if (cfg.ftp.tls != core::TlsPolicy::off || !cfg.ftps.listen.empty())
     w.tls = make_tls(cfg);
   auto deps = std::make_shared<ftp::SessionDeps>();

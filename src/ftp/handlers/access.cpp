@@ -6,21 +6,7 @@
 #include "vfs/errc.hpp"
 #include "vfs/local/local_fs.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
-
 namespace berth::ftp {
-namespace {
-constexpr unsigned kMaxFailedLogins = 3; // as vsftpd's max_login_fails
-
-core::Task<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-}
-} // namespace
-
 core::Task<Reply> handle_user(Session& s, std::string_view arg) {
   if (s.logged_in())
     co_return Reply::of(530, "Can't change to another user.");
@@ -49,9 +35,10 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
   } else {
     spdlog::warn("ftp: {} failed login as {}", peer, name);
   }
-  // A delay makes guessing slow (vsftpd delay_failed_login).
-  co_await sleep_for(s.config().failed_login_delay);
-  if (++s.failed_logins >= kMaxFailedLogins)
+  // A delay makes guessing slow; the connection ends after a few failures.
+  if (!s.attempts)
+    s.attempts.emplace(s.authenticator().policy());
+  if (!co_await s.attempts->failed())
     s.quit = true;
   co_return Reply::of(530, "Login incorrect.");
 }

@@ -5,9 +5,14 @@
 #include "core/timeout.hpp"
 #include "vfs/local/local_fs.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
@@ -21,6 +26,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <stdexcept>
 
@@ -51,7 +57,33 @@ std::string fingerprint(ssh_key key) {
   return out;
 }
 
+// Wakes every coroutine waiting on it (a timer that never fires, cancelled to
+// notify). A generation count closes the gap between checking a condition and
+// starting to wait: wait(seen) returns at once if a notify() came after `seen`.
+class Wakeup {
+public:
+  explicit Wakeup(const asio::any_io_executor& ex)
+      : timer_(ex, asio::steady_timer::time_point::max()) {}
+  core::Task<core::Result<void>> wait(std::uint64_t seen) {
+    if (generation_ == seen)
+      co_await timer_.async_wait(kTuple);
+    co_return core::Result<void>{};
+  }
+  void notify() {
+    ++generation_;
+    timer_.cancel();
+  }
+  std::uint64_t generation() const { return generation_; }
+
+private:
+  asio::steady_timer timer_;
+  std::uint64_t generation_ = 0;
+};
+
 // Waits for the session's socket, as libssh asks, then lets libssh run.
+// Exactly one coroutine at a time calls libssh for a session (the login
+// steps, then SshChannel's driver), so no call can take input off the socket
+// that another coroutine is waiting for.
 class Pump {
 public:
   Pump(asio::any_io_executor ex, ssh_session session, int fd)
@@ -60,44 +92,25 @@ public:
   Pump& operator=(const Pump&) = delete;
 
   /// Waits until the socket is ready (readable; writable while output is
-  /// pending), at most `limit`, then processes what arrived. False on timeout,
-  /// error or a closed session.
-  core::Task<bool> once(std::chrono::steady_clock::duration limit, bool retry_write = false) {
-    bool want_write = retry_write || (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0;
-    auto wait = [](asio::posix::stream_descriptor& sd,
-                   bool write) -> core::Task<core::Result<void>> {
-      auto [ec] = co_await sd.async_wait(write ? asio::posix::stream_descriptor::wait_write
-                                               : asio::posix::stream_descriptor::wait_read,
-                                         kTuple);
-      if (ec)
-        co_return core::unexpected(ec);
-      co_return core::Result<void>{};
-    };
-    // Asio's reactor is edge-triggered and libssh reads the socket itself, so
-    // an edge may already have passed: look at the level first. poll() and the
-    // wait are registered without yielding, so no edge falls between them.
-    pollfd p{sd_.native_handle(), static_cast<short>(want_write ? POLLOUT : POLLIN), 0};
-    int ready = ::poll(&p, 1, 0);
-    if (ready > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 && (p.revents & POLLIN) == 0)
+  /// pending or `want_write`) or `wake` is notified after generation `seen`,
+  /// at most `limit`, then lets libssh read and handle what arrived and write
+  /// what is pending. False on timeout, error or a closed session.
+  core::Task<bool> once(std::chrono::steady_clock::duration limit, bool want_write = false,
+                        Wakeup* wake = nullptr, std::uint64_t seen = 0) {
+    want_write = want_write || (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0;
+    int ready = level(want_write);
+    if (ready < 0)
       co_return false; // the peer is gone and nothing is left to read
     if (ready == 0) {
-      // TODO(berth): libssh can hold work that no socket event announces (data
-      // it buffered during another call, a write it could not finish); until
-      // that is tracked exactly, wake up at least every kSafetyTick.
-      auto r = co_await core::with_timeout(wait(sd_, want_write), std::min(limit, kSafetyTick));
-      if (!r && r.error() != core::Errc::timed_out)
-        co_return false;
-      if (!r && (idle_since_ += kSafetyTick) >= limit)
-        co_return false;
-      if (r)
-        idle_since_ = {};
+      auto r = co_await core::with_timeout(wait_socket_or(want_write, wake, seen), limit);
+      if (!r)
+        co_return false; // idle for `limit`, or the socket failed
     } else {
       // Ready at once: still let the loop's other sessions run first.
       co_await asio::post(sd_.get_executor(), asio::use_awaitable);
     }
-    // One round of libssh's own I/O with a zero timeout: reads and handles
-    // what arrived, writes what is pending. (An ssh_event would have to be
-    // attached after libssh creates its poll context; this needs none.)
+    // One round of libssh's own I/O with a zero timeout. (An ssh_event would
+    // have to be attached after libssh creates its poll context; this needs none.)
     ssh_blocking_flush(session_, 0);
     co_return alive();
   }
@@ -105,75 +118,186 @@ public:
   bool alive() const { return (ssh_get_status(session_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0; }
 
 private:
+  // 1 when the socket is ready, 0 when not, -1 when the peer is gone and
+  // nothing is left to read.
+  int level(bool write) {
+    pollfd p{sd_.native_handle(), static_cast<short>(write ? POLLOUT : POLLIN), 0};
+    int ready = ::poll(&p, 1, 0);
+    if (ready > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0 && (p.revents & POLLIN) == 0)
+      return -1;
+    return ready > 0 ? 1 : 0;
+  }
+
+  core::Task<core::Result<void>> wait_socket_or(bool write, Wakeup* wake, std::uint64_t seen) {
+    using namespace asio::experimental::awaitable_operators;
+    if (wake == nullptr)
+      co_return co_await wait_socket(write);
+    auto r = co_await (wait_socket(write) || wake->wait(seen));
+    co_return r.index() == 0 ? std::get<0>(r) : std::get<1>(r);
+  }
+
+  core::Task<core::Result<void>> wait_socket(bool write) {
+    // Asio's reactor is edge-triggered and libssh reads the socket itself, so
+    // an edge may already have passed: look at the level first (again: the
+    // operator above yields before it starts this). poll() and the wait are
+    // registered without yielding, so no edge falls between them.
+    if (level(write) != 0)
+      co_return core::Result<void>{};
+    auto [ec] = co_await sd_.async_wait(write ? asio::posix::stream_descriptor::wait_write
+                                              : asio::posix::stream_descriptor::wait_read,
+                                        kTuple);
+    if (ec)
+      co_return core::unexpected(ec);
+    co_return core::Result<void>{};
+  }
+
   ssh_session session_;
   asio::posix::stream_descriptor sd_;
-  std::chrono::steady_clock::duration idle_since_{};
-  static constexpr std::chrono::steady_clock::duration kSafetyTick = std::chrono::milliseconds(20);
 };
 
 // The SFTP byte channel over an SSH channel, with libssh's flow control.
+//
+// The SFTP session reads requests and writes replies from two coroutines; a
+// driver coroutine (run()) is the only one that calls libssh: it moves
+// replies into the channel as the peer's window allows and requests out of
+// it as far as `in_` has room (backpressure: unread data stays in libssh and
+// its window is not grown), and waits for the socket only when neither side
+// can move.
 class SshChannel final : public Channel {
 public:
-  SshChannel(ssh_session s, ssh_channel c, Pump& pump, std::chrono::seconds idle)
-      : session_(s), channel_(c), pump_(pump), idle_(idle) {}
+  SshChannel(asio::any_io_executor ex, ssh_session s, ssh_channel c, Pump& pump,
+             std::chrono::seconds idle)
+      : session_(s), channel_(c), pump_(pump), idle_(idle), app_(ex), driver_(ex) {}
 
   // sftp::Channel
   core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) override {
     for (;;) {
-      // ssh_channel_read on the non-blocking session, not ssh_channel_read_nonblocking:
-      // the latter asks only for what is buffered, so libssh never grows the
-      // receive window and an upload stalls once the first window is used up.
-      int n = ssh_channel_read(channel_, buf.data(), static_cast<uint32_t>(buf.size()), 0);
-      if (n > 0)
-        co_return static_cast<std::size_t>(n);
-      if ((n < 0 && n != SSH_AGAIN) || ssh_channel_is_eof(channel_) != 0 ||
-          ssh_channel_is_closed(channel_) != 0)
+      if (in_used_ < in_.size()) {
+        std::size_t n = std::min(buf.size(), in_.size() - in_used_);
+        std::memcpy(buf.data(), in_.data() + in_used_, n);
+        in_used_ += n;
+        if (in_used_ == in_.size()) {
+          in_.clear();
+          in_used_ = 0;
+        }
+        driver_.notify(); // room for more
+        co_return n;
+      }
+      if (ended_)
         co_return core::unexpected(core::Errc::closed);
-      // The read's own I/O may have just buffered data it did not return; the
-      // socket is then quiet and waiting on it would never end.
-      int buffered = ssh_channel_poll(channel_, 0);
-      if (buffered > 0)
-        continue;
-      if (buffered == SSH_EOF || buffered == SSH_ERROR)
-        co_return core::unexpected(core::Errc::closed);
-      refuse_other_requests();
-      if (!co_await pump_.once(idle_))
-        co_return core::unexpected(core::Errc::closed);
+      co_await app_.wait(app_.generation());
     }
   }
 
   core::Task<core::Result<void>> write_all(std::span<const std::uint8_t> buf) override {
-    while (!buf.empty()) {
-      // libssh queues without bound and returns short counts during rekeys:
-      // write only into the peer's window while nothing is pending.
-      std::uint32_t window = ssh_channel_window_size(channel_);
-      if ((ssh_get_status(session_) & SSH_WRITE_PENDING) != 0 || window == 0) {
-        if (!co_await pump_.once(idle_))
-          co_return core::unexpected(core::Errc::closed);
-        process_input();
-        continue;
-      }
-      auto chunk = static_cast<std::uint32_t>(std::min<std::size_t>(buf.size(), window));
-      int n = ssh_channel_write(channel_, buf.data(), chunk);
-      if (n < 0)
+    if (ended_)
+      co_return core::unexpected(core::Errc::closed);
+    out_.insert(out_.end(), buf.begin(), buf.end());
+    driver_.notify();
+    // Returns once libssh has all of it: the caller's next batch waits.
+    while (out_used_ < out_.size()) {
+      if (ended_)
         co_return core::unexpected(core::Errc::closed);
-      buf = buf.subspan(static_cast<std::size_t>(n));
-      // A write of 0 bytes (libssh is busy, e.g. rekeying) is retried once the
-      // socket can take data, not when more input arrives: the peer may be
-      // waiting for this very reply.
-      if (n == 0 && !co_await pump_.once(idle_, /*retry_write=*/true))
-        co_return core::unexpected(core::Errc::closed);
+      co_await app_.wait(app_.generation());
     }
     co_return core::Result<void>{};
   }
 
-  // Lets libssh read and handle what arrived (window adjustments above all)
-  // even while client data waits unread in the channel buffer: reading the
-  // empty stderr stream does that without taking any of it. SFTP clients send
-  // no stderr data.
-  void process_input() {
-    char c;
-    (void)ssh_channel_read_timeout(channel_, &c, 1, /*is_stderr=*/1, 0);
+  /// The driver; runs until the peer closes, the connection fails or idles
+  /// out, or stop() is called.
+  core::Task<void> run() {
+    while (!stopping_ && !ended_) {
+      bool moved = write_some();
+      moved = read_some_input() || moved;
+      refuse_other_requests();
+      // libssh reads and handles packets inside the calls above: they may
+      // have opened the peer's window or buffered client data after the
+      // step that would use it. Look again (ssh_channel_poll is the last call
+      // that may read; the window check reads nothing) before waiting.
+      int buffered = ssh_channel_poll(channel_, 0);
+      moved = moved || (buffered > 0 && in_.size() - in_used_ < kInLimit) || can_write();
+      if (!pump_.alive() || ssh_channel_is_closed(channel_) != 0 || (buffered == SSH_EOF && !moved))
+        break;
+      if (moved) {
+        app_.notify();
+        if (++rounds_ % 64 == 0) // let the loop's other sessions run
+          co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+        continue;
+      }
+      // Nothing can move: wait for the socket, or for the session to queue
+      // replies or read requests. A write libssh refused (0 bytes, e.g.
+      // while rekeying) is retried once the socket takes data.
+      const std::uint64_t seen = driver_.generation();
+      if (!co_await pump_.once(idle_, write_refused_, &driver_, seen))
+        break;
+      write_refused_ = false;
+    }
+    ended_ = true;
+    app_.notify();
+  }
+
+  void stop() {
+    stopping_ = true;
+    driver_.notify();
+  }
+
+private:
+  bool can_write() const {
+    return out_used_ < out_.size() && !write_refused_ && ssh_channel_window_size(channel_) > 0 &&
+           (ssh_get_status(session_) & SSH_WRITE_PENDING) == 0;
+  }
+
+  // Hands queued replies to libssh, only into the peer's window and while
+  // nothing is pending (libssh queues without bound and returns short counts
+  // during rekeys). True if anything moved.
+  bool write_some() {
+    bool moved = false;
+    while (out_used_ < out_.size() && !write_refused_) {
+      std::uint32_t window = ssh_channel_window_size(channel_);
+      if ((ssh_get_status(session_) & SSH_WRITE_PENDING) != 0 || window == 0)
+        break;
+      auto chunk =
+          static_cast<std::uint32_t>(std::min<std::size_t>(out_.size() - out_used_, window));
+      int n = ssh_channel_write(channel_, out_.data() + out_used_, chunk);
+      if (n < 0) {
+        ended_ = true;
+        return true;
+      }
+      if (n == 0)
+        write_refused_ = true;
+      out_used_ += static_cast<std::size_t>(n);
+      moved = moved || n > 0;
+    }
+    if (out_used_ == out_.size() && !out_.empty()) {
+      out_.clear();
+      out_used_ = 0;
+    }
+    return moved;
+  }
+
+  // Takes client data out of libssh while `in_` has room. ssh_channel_read on
+  // the non-blocking session, not ssh_channel_read_nonblocking: the latter
+  // never grows the receive window, and an upload stalls once it is used up.
+  bool read_some_input() {
+    bool moved = false;
+    while (in_.size() - in_used_ < kInLimit) {
+      std::uint8_t tmp[64 * 1024];
+      int n = ssh_channel_read(channel_, tmp, sizeof tmp, 0);
+      if (n < 0 && n != SSH_AGAIN) {
+        ended_ = true;
+        break;
+      }
+      if (n <= 0) {
+        // The read's own I/O may have buffered data it did not return; the
+        // socket is then quiet and waiting on it would never end.
+        if (ssh_channel_poll(channel_, 0) > 0)
+          continue;
+        break;
+      }
+      in_.insert(in_.end(), tmp, tmp + n);
+      moved = true;
+    }
+    return moved;
   }
 
   // Requests that arrive once the subsystem runs (a second channel, exec...) are refused.
@@ -184,12 +308,31 @@ public:
     }
   }
 
-private:
+  static constexpr std::size_t kInLimit = 512 * 1024;
+
   ssh_session session_;
   ssh_channel channel_;
   Pump& pump_;
   std::chrono::seconds idle_;
+  Wakeup app_;    ///< For the session's coroutines: data came in, replies went out, the end.
+  Wakeup driver_; ///< For run(): replies queued, requests taken, stop.
+  std::vector<std::uint8_t> in_;
+  std::size_t in_used_ = 0;
+  std::vector<std::uint8_t> out_;
+  std::size_t out_used_ = 0;
+  bool write_refused_ = false;
+  bool ended_ = false;
+  bool stopping_ = false;
+  std::uint64_t rounds_ = 0;
 };
+
+// Runs the driver; signals `done` when it ends. Pointers, not references:
+// a spawned coroutine (run_ssh_session waits for `done` before they go).
+core::Task<void> drive(SshChannel* ch, bool* done, Wakeup* ended) {
+  co_await ch->run();
+  *done = true;
+  ended->notify();
+}
 
 struct SessionGuard {
   ssh_session s;
@@ -431,8 +574,14 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
   if (channel == nullptr)
     co_return;
   {
-    SshChannel ch(session, channel, pump, deps->idle_timeout);
+    SshChannel ch(ex, session, channel, pump, deps->idle_timeout);
+    bool driver_done = false;
+    Wakeup driver_end(ex);
+    asio::co_spawn(ex, drive(&ch, &driver_done, &driver_end), asio::detached);
     co_await run_session(ch, **fs, deps->limits);
+    ch.stop();
+    while (!driver_done)
+      co_await driver_end.wait(driver_end.generation());
   }
   ssh_channel_send_eof(channel);
   ssh_channel_close(channel);

@@ -286,7 +286,7 @@ private:
     for (;;) {
       iovec io{buf.data(), buf.size()};
       ssize_t n = ::preadv2(fd_.get(), &io, 1, static_cast<off_t>(offset), flags);
-      if (n < 0 && flags != 0 && errno == EOPNOTSUPP)
+      if (n < 0 && flags != 0 && (errno == EAGAIN || errno == EOPNOTSUPP))
         return core::unexpected(std::make_error_code(std::errc::resource_unavailable_try_again));
       if (n >= 0)
         return static_cast<std::size_t>(n);

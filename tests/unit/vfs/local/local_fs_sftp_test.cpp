@@ -268,6 +268,38 @@ TEST_F(LocalFsSftpTest, WriteAtInPlace) {
   EXPECT_EQ(read_at(*w, 0, 1), "<Permission denied>");
 }
 
+// With an I/O pool, a read whose pages are not cached (evicted here; tmpfs
+// refuses RWF_NOWAIT outright) falls back to the pool instead of failing.
+TEST_F(LocalFsSftpTest, UncachedReadsGoToThePool) {
+  std::string content(3 << 20, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i)
+    content[i] = static_cast<char>(i * 31 + 7);
+  const fs::path host = put("cold.bin", content);
+  core::WorkerPool pool(2);
+  auto lfs = LocalFs::open_for_test(root_, &pool);
+  ASSERT_TRUE(lfs);
+  auto f = run_task((*lfs)->open(vp("/cold.bin"), flags("r")));
+  ASSERT_TRUE(f);
+  int fd = ::open(host.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ::fdatasync(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+  std::string got;
+  while (got.size() < content.size()) {
+    std::string chunk = read_at(**f, got.size(), 256 * 1024);
+    ASSERT_FALSE(chunk.empty());
+    ASSERT_NE(chunk.front(), '<') << chunk;
+    got += chunk;
+  }
+  EXPECT_EQ(got, content);
+  EXPECT_EQ(read_at(**f, content.size(), 10), "");
+  auto w = run_task((*lfs)->open(vp("/cold.bin"), flags("rw")));
+  ASSERT_TRUE(w);
+  write_at(**w, 1, "xyz");
+  EXPECT_EQ(read_at(**w, 0, 5), content.substr(0, 1) + "xyz" + content.substr(4, 1));
+}
+
 TEST_F(LocalFsSftpTest, OpenInPlaceCreateAndTruncate) {
   EXPECT_EQ(open_error("/missing.txt", flags("rw")), Errc::not_found);
   auto c = open("/created.txt", flags("wc", 0640));
