@@ -1,5 +1,7 @@
 #include "sftp/ssh/ssh_server.hpp"
 
+#include "auth/authorized_keys.hpp"
+#include "auth/login_attempts.hpp"
 #include "core/errc.hpp"
 #include "core/log.hpp"
 #include "core/timeout.hpp"
@@ -342,32 +344,27 @@ struct SessionGuard {
   }
 };
 
-// Checks one authorized_keys line against the offered key. Options before the
-// key type (from="...", command=...) are not supported: such lines are skipped
-// with a warning rather than honoured halfway.
-bool key_matches(std::string_view line, std::string_view type, std::string_view blob) {
-  while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
-    line.remove_prefix(1);
-  if (line.empty() || line.front() == '#')
-    return false;
-  auto sp = line.find(' ');
-  std::string_view t = line.substr(0, sp);
-  if (!t.starts_with("ssh-") && !t.starts_with("ecdsa-") && !t.starts_with("sk-")) {
-    spdlog::warn("sftp: authorized_keys line with options is not supported; skipped");
-    return false;
-  }
-  if (sp == std::string_view::npos)
-    return false;
-  std::string_view rest = line.substr(sp + 1);
-  std::string_view b = rest.substr(0, rest.find(' '));
-  return t == type && b == blob;
-}
+// Key offers (without a signature) a connection may make before it is closed,
+// as OpenSSH's MaxAuthTries bounds them; clients with many keys in an agent
+// offer them one after another.
+constexpr unsigned kMaxKeyOffers = 10;
 
-// Runs authentication; returns the account once a method succeeded.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored                                                                     \
+    "-Wdeprecated-declarations" // the message API is the non-blocking one
+
+// Runs authentication; returns the account once a method succeeded. Password,
+// keyboard-interactive (one "Password: " prompt) and public keys against the
+// user's authorized_keys; failures count and are slowed down as FTP's.
 core::Task<std::optional<auth::Account>>
 authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
-             std::chrono::steady_clock::time_point deadline, std::string_view peer) {
-  const int methods = SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY;
+             std::chrono::steady_clock::time_point deadline, const asio::ip::address& client) {
+  const int methods =
+      SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE;
+  const std::string peer = client.to_string();
+  auth::LoginAttempts attempts(deps.authenticator->policy());
+  unsigned key_offers = 0;
+  std::string kbd_user; // while a keyboard-interactive exchange is open
   for (;;) {
     ssh_message m = ssh_message_get(s);
     if (m == nullptr) {
@@ -385,52 +382,78 @@ authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
         ssh_message_reply_default(m);
       continue;
     }
-    std::string user = ssh_message_auth_user(m) ? ssh_message_auth_user(m) : "";
-    int sub = ssh_message_subtype(m);
-    if (sub == SSH_AUTH_METHOD_PASSWORD) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored                                                                     \
-    "-Wdeprecated-declarations" // the message API is the non-blocking one
-      std::string password = ssh_message_auth_password(m) ? ssh_message_auth_password(m) : "";
-#pragma GCC diagnostic pop
+    const int sub = ssh_message_subtype(m);
+    // libssh 0.10 gives no user name with a keyboard-interactive response
+    // (ssh_message_auth_user() is NULL): it is the one the exchange began with.
+    const bool kbd_response =
+        sub == SSH_AUTH_METHOD_INTERACTIVE && ssh_message_auth_kbdint_is_response(m) != 0;
+    std::string user = kbd_response               ? std::exchange(kbd_user, {})
+                       : ssh_message_auth_user(m) ? ssh_message_auth_user(m)
+                                                  : "";
+    bool failed = false;
+    if (sub == SSH_AUTH_METHOD_INTERACTIVE && !kbd_response) {
+      kbd_user = user;
+      const char* prompts[] = {"Password: "};
+      char echo[] = {0};
+      ssh_message_auth_interactive_request(m, "", "", 1, prompts, echo);
+      continue;
+    }
+    if (sub == SSH_AUTH_METHOD_PASSWORD || kbd_response) {
+      std::string password;
+      if (kbd_response && ssh_userauth_kbdint_getnanswers(s) == 1 &&
+          ssh_userauth_kbdint_getanswer(s, 0) != nullptr)
+        password = ssh_userauth_kbdint_getanswer(s, 0);
+      else if (!kbd_response && ssh_message_auth_password(m) != nullptr)
+        password = ssh_message_auth_password(m);
+      const char* how = kbd_response ? "keyboard-interactive" : "password";
       auto account = co_await deps.authenticator->authenticate(user, password);
       if (account) {
         ssh_message_auth_reply_success(m, 0);
-        spdlog::info("sftp: {} logged in as {} (password)", peer, user);
+        spdlog::info("sftp: {} logged in as {} ({})", peer, user, how);
         co_return std::move(*account);
       }
-      spdlog::warn("sftp: {} failed password login as {}", peer, user);
+      spdlog::warn("sftp: {} failed {} login as {}", peer, how, user);
+      failed = true;
     } else if (sub == SSH_AUTH_METHOD_PUBLICKEY) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
       ssh_key key = ssh_message_auth_pubkey(m);
       int state = ssh_message_auth_publickey_state(m);
-#pragma GCC diagnostic pop
       char* b64 = nullptr;
-      bool authorized = false;
+      auth::KeyDecision decision;
       auto record = co_await deps.users->find(user);
-      if (key != nullptr && record && ssh_pki_export_pubkey_base64(key, &b64) == SSH_OK) {
-        std::string_view type = ssh_key_type_to_char(ssh_key_type(key));
-        for (const auto& line : record->authorized_keys)
-          authorized = authorized || key_matches(line, type, b64);
-      }
+      if (key != nullptr && record && ssh_pki_export_pubkey_base64(key, &b64) == SSH_OK)
+        decision = auth::check_authorized_keys(record->authorized_keys,
+                                               ssh_key_type_to_char(ssh_key_type(key)), b64, client,
+                                               std::chrono::system_clock::now());
       ssh_string_free_char(b64);
-      if (authorized && state == SSH_PUBLICKEY_STATE_NONE) {
+      if (decision.allowed && state == SSH_PUBLICKEY_STATE_NONE) {
         ssh_message_auth_reply_pk_ok_simple(m); // "this key would do": the client signs next
         continue;
       }
-      if (authorized && state == SSH_PUBLICKEY_STATE_VALID) {
+      if (decision.allowed && state == SSH_PUBLICKEY_STATE_VALID) {
         ssh_message_auth_reply_success(m, 0);
         spdlog::info("sftp: {} logged in as {} (public key)", peer, user);
         co_return auth::Account{record->name, record->home};
       }
-      if (state == SSH_PUBLICKEY_STATE_VALID || state == SSH_PUBLICKEY_STATE_WRONG)
+      if (!decision.reason.empty())
+        spdlog::warn("sftp: {} public key for {} refused: {}", peer, user, decision.reason);
+      if (state == SSH_PUBLICKEY_STATE_VALID || state == SSH_PUBLICKEY_STATE_WRONG) {
         spdlog::warn("sftp: {} refused public key for {}", peer, user);
+        failed = true;
+      } else if (++key_offers > kMaxKeyOffers) {
+        spdlog::warn("sftp: {} offered too many keys for {}; disconnecting", peer, user);
+        co_return std::nullopt;
+      }
+    }
+    if (failed && !co_await attempts.failed()) {
+      spdlog::warn("sftp: {} too many failed logins; disconnecting", peer);
+      co_return std::nullopt;
     }
     ssh_message_auth_set_methods(m, methods);
     ssh_message_reply_default(m);
   }
 }
+
+#pragma GCC diagnostic pop
 
 // After login: accept one session channel and its "sftp" subsystem; refuse
 // shell, exec, port forwarding, agent and X11.
@@ -522,7 +545,8 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
   std::error_code ec;
   socket.set_option(net::Tcp::no_delay(true), ec); // libssh sets neither this nor O_NONBLOCK
   socket.native_non_blocking(true, ec);
-  std::string peer = socket.remote_endpoint(ec).address().to_string();
+  const asio::ip::address client = socket.remote_endpoint(ec).address();
+  const std::string peer = client.to_string();
   auto ex = socket.get_executor();
 
   ssh_bind bind = ssh_bind_new();
@@ -561,8 +585,9 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
       co_return;
     }
   }
-  ssh_set_auth_methods(session, SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY);
-  auto account = co_await authenticate(session, pump, *deps, deadline, peer);
+  ssh_set_auth_methods(session, SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY |
+                                    SSH_AUTH_METHOD_INTERACTIVE);
+  auto account = co_await authenticate(session, pump, *deps, deadline, client);
   if (!account)
     co_return;
   auto fs = vfs::LocalFs::open(account->home, deps->io);
@@ -583,8 +608,22 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
     while (!driver_done)
       co_await driver_end.wait(driver_end.generation());
   }
+  // End as sshd does: exit status, EOF, close, then let the client close
+  // the connection itself (scp and rclone treat a missing exit status or a
+  // connection dropped under them as a failure). Wait briefly, not forever.
+  ssh_channel_request_send_exit_status(channel, 0);
   ssh_channel_send_eof(channel);
   ssh_channel_close(channel);
+  auto linger = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (pump.alive()) {
+    auto left = linger - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero() || !co_await pump.once(left))
+      break;
+    while (ssh_message m = ssh_message_get(session)) {
+      ssh_message_reply_default(m);
+      ssh_message_free(m);
+    }
+  }
   ssh_channel_free(channel);
   spdlog::info("sftp: disconnect {} user {}", peer, account->name);
 }
