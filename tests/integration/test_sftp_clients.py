@@ -11,6 +11,7 @@ import re
 import shutil
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,6 @@ paramiko = pytest.importorskip("paramiko")
 
 SFTP = shutil.which("sftp")
 SCP = shutil.which("scp")
-SSH = shutil.which("ssh")
 SSHPASS = shutil.which("sshpass")
 CURL = shutil.which("curl")
 RCLONE = shutil.which("rclone")
@@ -98,8 +98,8 @@ RCLONE_CLOSED_RE = re.compile(r"close tcp \S+->\S+: use of closed network connec
 
 
 def scp_only_abrupt_close(r):
-    """scp exited 1 and said nothing but that ssh lost the connection (with -q,
-    ssh's message is not printed; scp's own errors always are)."""
+    """scp exited 1 and said nothing but, maybe, that ssh lost the connection
+    (scp prints its own errors even with -q)."""
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     return r.returncode == 1 and all(SSH_CLOSED_RE.match(l) for l in lines)
 
@@ -144,13 +144,9 @@ def sample_tree():
 
 def outside_files(srv):
     """Files of the server's work folder outside alice's home (a jail check)."""
-    out = set()
-    for dirpath, dirnames, filenames in os.walk(srv.workdir):
-        if os.path.realpath(dirpath).startswith(os.path.realpath(srv.home()) + os.sep) or \
-                os.path.realpath(dirpath) == os.path.realpath(srv.home()):
-            continue
-        out.update(os.path.join(dirpath, f) for f in filenames)
-    return out
+    home = srv.home().resolve()
+    return {p for p in srv.workdir.rglob("*")
+            if p.is_file() and not p.resolve().is_relative_to(home)}
 
 
 # ------------------------------------------------------------ OpenSSH sftp
@@ -261,26 +257,32 @@ def test_openssh_copy_link_and_preserve(srv, tmp_path, env, client_keys, payload
 
 # ------------------------------------------------------------ scp
 
-def scp_sftp_flag():
-    """scp's flag forcing the SFTP protocol (OpenSSH 8.7+; the default from 9.0)."""
+def scp_flags():
+    """The one-letter options scp's usage lists."""
     if SCP is None:
-        return None
+        return set()
     r = subprocess.run([SCP], capture_output=True, text=True, timeout=10,
                        stdin=subprocess.DEVNULL)
     m = re.search(r"\[-([0-9A-Za-z]+)\]", r.stderr)
-    return "-s" if m and "s" in m.group(1) else None
+    return set(m.group(1)) if m else set()
 
 
-SCP_SFTP = scp_sftp_flag()
+SCP_FLAGS = scp_flags()
+
+
+def scp_argv(srv, key, sftp=True):
+    """scp speaking SFTP (-s: OpenSSH 8.7+, the default from 9.0) or its
+    original protocol, which runs "scp -t/-f" on the server (-O from 9.0)."""
+    if SCP is None:
+        pytest.skip("scp is not installed")
+    if sftp and "s" not in SCP_FLAGS:
+        pytest.skip("this scp cannot use the SFTP protocol (OpenSSH < 8.7)")
+    mode = ["-s"] if sftp else ["-O"] if "O" in SCP_FLAGS else []
+    return [SCP, *mode, "-q", "-i", str(key)] + SSH_OPTS + ["-P", str(srv.sftp_port)]
 
 
 def scp(srv, env, key, *args, check=True):
-    if SCP is None:
-        pytest.skip("scp is not installed")
-    if SCP_SFTP is None:
-        pytest.skip("this scp cannot use the SFTP protocol (OpenSSH < 8.7)")
-    argv = [SCP, SCP_SFTP, "-q", "-i", str(key)] + SSH_OPTS + ["-P", str(srv.sftp_port)]
-    r = run(argv + list(args), env)
+    r = run(scp_argv(srv, key) + list(args), env)
     if check:
         assert r.returncode == 0 or scp_only_abrupt_close(r), "scp failed " + describe(r)
     return r
@@ -341,11 +343,8 @@ def test_scp_cannot_write_outside_jail(srv, tmp_path, env, client_keys, payloads
 
 def test_scp_legacy_protocol_refused(srv, tmp_path, env, client_keys, payloads):
     """scp -O runs "scp -t" on the server: berth executes no commands."""
-    if SCP is None or SCP_SFTP is None:
-        pytest.skip("needs an scp with both protocols")
-    argv = [SCP, "-O", "-q", "-i", str(client_keys[0])] + SSH_OPTS + [
-        "-P", str(srv.sftp_port), str(payloads["1B"].path), remote("legacy.bin")]
-    r = run(argv, env)
+    argv = scp_argv(srv, client_keys[0], sftp=False)
+    r = run(argv + [str(payloads["1B"].path), remote("legacy.bin")], env)
     assert r.returncode != 0, describe(r)
     assert not (srv.home() / "legacy.bin").exists()
 
@@ -353,9 +352,8 @@ def test_scp_legacy_protocol_refused(srv, tmp_path, env, client_keys, payloads):
 @pytest.mark.xfail(strict=True, reason="berth sends no exit-status and drops the connection "
                    "when the SFTP channel ends: ssh exits 255 and scp reports failure")
 def test_scp_exit_status(srv, tmp_path, env, client_keys, payloads):
-    argv = [SCP, SCP_SFTP or "-s", "-q", "-i", str(client_keys[0])] + SSH_OPTS + [
-        "-P", str(srv.sftp_port), str(payloads["1B"].path), remote("ok.bin")]
-    r = run(argv, env)
+    argv = scp_argv(srv, client_keys[0])
+    r = run(argv + [str(payloads["1B"].path), remote("ok.bin")], env)
     assert (srv.home() / "ok.bin").read_bytes() == payloads["1B"].path.read_bytes()
     assert r.returncode == 0, describe(r)
     assert r.stderr == "", describe(r)
@@ -408,3 +406,178 @@ def test_session_end_sends_exit_status(srv):
         assert ch.recv_exit_status() == 0
     finally:
         c.close()
+
+
+# ------------------------------------------------------------ curl (libssh2)
+
+def curl_has_sftp():
+    if CURL is None:
+        return False
+    out = subprocess.run([CURL, "-V"], capture_output=True, text=True, timeout=10,
+                         stdin=subprocess.DEVNULL).stdout
+    m = re.search(r"^Protocols: (.*)$", out, re.M)
+    return bool(m) and "sftp" in m.group(1).split()
+
+
+CURL_SFTP = curl_has_sftp()
+
+
+def curl(srv, env, *args, password=None, insecure=True, check=True):
+    if not CURL_SFTP:
+        pytest.skip("curl without sftp:// support")
+    pw = srv.users["alice"]["password"] if password is None else password
+    argv = [CURL, "-sS", "--noproxy", "*", "--max-time", "100", "--connect-timeout", "10",
+            "-u", "alice:" + pw]
+    if insecure:
+        argv.append("--insecure")
+    r = subprocess.run(argv + list(args), capture_output=True, timeout=RUN_TIMEOUT, env=env,
+                       stdin=subprocess.DEVNULL)
+    if check:
+        assert r.returncode == 0, "curl %r failed rc=%d: %s" % (
+            args, r.returncode, r.stderr[-3000:].decode(errors="replace"))
+    return r
+
+
+def url(srv, path=""):
+    return "sftp://127.0.0.1:%d/%s" % (srv.sftp_port, path)
+
+
+@pytest.mark.parametrize("name", ["0B", "1MiB"])
+def test_curl_upload_download(srv, tmp_path, env, payloads, name):
+    p = payloads[name]
+    curl(srv, env, "-T", str(p.path), url(srv, "c.bin"))
+    assert sha256_file(srv.home() / "c.bin") == p.sha256
+    out = tmp_path / "c.out"
+    curl(srv, env, "-o", str(out), url(srv, "c.bin"))
+    assert out.stat().st_size == p.size and sha256_file(out) == p.sha256
+
+
+def test_curl_home_relative_url(srv, tmp_path, env):
+    """sftp://host/~/path names a path under the login directory, "/" in the jail."""
+    (srv.home() / "h.txt").write_bytes(b"home")
+    out = tmp_path / "h.out"
+    curl(srv, env, "-o", str(out), url(srv, "~/h.txt"))
+    assert out.read_bytes() == b"home"
+
+
+def test_curl_missing_file(srv, tmp_path, env):
+    r = curl(srv, env, "-o", str(tmp_path / "x"), url(srv, "nope.bin"), check=False)
+    assert r.returncode == 78, r.stderr  # CURLE_REMOTE_FILE_NOT_FOUND
+
+
+def test_curl_upload_create_dirs(srv, env, payloads):
+    p = payloads["1MiB"]
+    r = curl(srv, env, "-T", str(p.path), url(srv, "x/y/f.bin"), check=False)
+    assert r.returncode == 78, r.stderr
+    assert not (srv.home() / "x").exists()
+    curl(srv, env, "--ftp-create-dirs", "-T", str(p.path), url(srv, "a/b/c/f.bin"))
+    assert sha256_file(srv.home() / "a" / "b" / "c" / "f.bin") == p.sha256
+
+
+def test_curl_listing(srv, env):
+    home = srv.home()
+    (home / "a.txt").write_bytes(b"aaa")
+    (home / "dir1").mkdir()
+    (home / "dir1" / "in.txt").write_bytes(b"i" * 1234)
+    entries = parse_ls(curl(srv, env, url(srv, "")).stdout.decode())
+    assert set(entries) - {".", ".."} == {"a.txt", "dir1"}
+    assert entries["a.txt"]["type"] == "-" and entries["a.txt"]["size"] == "3"
+    assert entries["dir1"]["type"] == "d"
+    entries = parse_ls(curl(srv, env, url(srv, "dir1/")).stdout.decode())
+    assert set(entries) - {".", ".."} == {"in.txt"} and entries["in.txt"]["size"] == "1234"
+    names = curl(srv, env, "--list-only", url(srv, "")).stdout.decode().split()
+    assert sorted(set(names) - {".", ".."}) == ["a.txt", "dir1"]
+
+
+def test_curl_quote_commands(srv, env):
+    home = srv.home()
+    (home / "a.txt").write_bytes(b"A")
+    (home / "victim.txt").write_bytes(b"V")
+    (home / "gone").mkdir()
+    curl(srv, env, "-Q", "rename a.txt b.txt", "-Q", "rm victim.txt", "-Q", "mkdir newdir",
+         "-Q", "rmdir gone", "-Q", "chmod 600 b.txt", "-Q", "symlink b.txt link",
+         "-o", os.devnull, url(srv, ""))
+    assert (home / "b.txt").read_bytes() == b"A" and not (home / "a.txt").exists()
+    assert not (home / "victim.txt").exists()
+    assert (home / "newdir").is_dir() and not (home / "gone").exists()
+    assert stat.S_IMODE((home / "b.txt").stat().st_mode) == 0o600
+    assert os.readlink(home / "link") == "b.txt"
+    # failures: CURLE_QUOTE_ERROR, and nothing changes
+    (home / "c.txt").write_bytes(b"C")
+    for q in ("rename b.txt c.txt", "rm missing.txt", "rmdir missing", "mkdir newdir"):
+        r = curl(srv, env, "-Q", q, "-o", os.devnull, url(srv, ""), check=False)
+        assert r.returncode == 21, (q, r.stderr)
+    assert (home / "b.txt").read_bytes() == b"A" and (home / "c.txt").read_bytes() == b"C"
+
+
+def test_curl_resume_download_and_upload(srv, tmp_path, env, payloads):
+    p = payloads["1MiB"]
+    data = p.path.read_bytes()
+    (srv.home() / "full.bin").write_bytes(data)
+    out = tmp_path / "part.bin"
+    out.write_bytes(data[:300007])
+    curl(srv, env, "-C", "-", "-o", str(out), url(srv, "full.bin"))
+    assert sha256_file(out) == p.sha256
+    remote_part = srv.home() / "up.bin"
+    remote_part.write_bytes(data[:500009])
+    curl(srv, env, "-C", "-", "-T", str(p.path), url(srv, "up.bin"))
+    assert sha256_file(remote_part) == p.sha256
+
+
+def test_curl_range(srv, env, payloads):
+    data = payloads["1MiB"].path.read_bytes()
+    (srv.home() / "r.bin").write_bytes(data)
+    r = curl(srv, env, "-r", "100000-165535", url(srv, "r.bin"))
+    assert r.stdout == data[100000:165536]
+
+
+def host_key_line(srv, pub_path):
+    kind, blob = pub_path.read_text().split()[:2]
+    return "[127.0.0.1]:%d %s %s\n" % (srv.sftp_port, kind, blob)
+
+
+def test_curl_known_hosts(srv, tmp_path, env, host_keys, client_keys):
+    """Without --insecure curl checks ~/.ssh/known_hosts (libssh2 then asks
+    only for the key type it found there)."""
+    ssh_dir = tmp_path / "client-home" / ".ssh"
+    ssh_dir.mkdir()
+    known = ssh_dir / "known_hosts"
+    (srv.home() / "k.txt").write_bytes(b"known")
+    ed25519 = [k for k in host_keys if "ed25519" in k][0]
+    known.write_text(host_key_line(srv, Path(ed25519 + ".pub")))
+    out = tmp_path / "k.out"
+    curl(srv, env, "-o", str(out), url(srv, "k.txt"), insecure=False)
+    assert out.read_bytes() == b"known"
+    # a different key for the same host: refused before logging in
+    known.write_text(host_key_line(srv, client_keys[0].with_name(client_keys[0].name + ".pub")))
+    out.unlink()
+    r = curl(srv, env, "-o", str(out), url(srv, "k.txt"), insecure=False, check=False)
+    assert r.returncode == 60, r.stderr  # CURLE_PEER_FAILED_VERIFICATION
+    assert not out.exists()
+
+
+def test_curl_host_key_fingerprint(srv, env):
+    """--hostpubsha256 pins one of the keys berth announces at start-up."""
+    (srv.home() / "f.txt").write_bytes(b"F")
+    assert len(srv.ssh_host_keys) == 3
+    accepted = []
+    for kind, fp in srv.ssh_host_keys:
+        r = curl(srv, env, "--hostpubsha256", fp[len("SHA256:"):], url(srv, "f.txt"),
+                 insecure=False, check=False)
+        assert r.returncode in (0, 60), r.stderr
+        if r.returncode == 0:
+            assert r.stdout == b"F"
+            accepted.append(kind)
+    # libssh2 negotiates exactly one host key type
+    assert len(accepted) == 1, srv.ssh_host_keys
+    r = curl(srv, env, "--hostpubsha256", "A" * 43, url(srv, "f.txt"), insecure=False,
+             check=False)
+    assert r.returncode == 60 and r.stdout == b"", r.stderr
+
+
+def test_curl_wrong_password(srv, tmp_path, env):
+    (srv.home() / "s.txt").write_bytes(b"secret")
+    r = curl(srv, env, url(srv, "s.txt"), password="wrong", check=False)
+    assert r.returncode == 67, r.stderr  # CURLE_LOGIN_DENIED
+    assert r.stdout == b""
+
