@@ -799,3 +799,139 @@ def test_write_with_bytes_after_the_data(srv):
         c.close()
     assert (srv.home() / "pad.bin").read_bytes() == b"hello"
 
+
+# ------------------------------------------------------------ paramiko
+
+@pytest.fixture
+def psftp(srv):
+    """paramiko SFTPClient logged in as alice by password."""
+    c = connect(srv)
+    s = c.open_sftp()
+    s.get_channel().settimeout(SSH_TIMEOUT)
+    yield s
+    s.close()
+    c.close()
+
+
+def test_paramiko_prefetch_100mib(srv, psftp, payloads):
+    p = payloads["100MiB"]
+    p.copy_to(srv.home() / "big.bin")
+    h = hashlib.sha256()
+    with psftp.open("big.bin", "rb") as f:
+        f.prefetch(p.size)
+        size = 0
+        for chunk in iter(lambda: f.read(MiB), b""):
+            h.update(chunk)
+            size += len(chunk)
+    assert size == p.size and h.hexdigest() == p.sha256
+
+
+def test_paramiko_two_prefetches_interleaved(srv, psftp):
+    a, b = os.urandom(3 * MiB + 5), os.urandom(MiB + 3)
+    (srv.home() / "a.bin").write_bytes(a)
+    (srv.home() / "b.bin").write_bytes(b)
+    got = {"a": b"", "b": b""}
+    with psftp.open("a.bin", "rb") as fa, psftp.open("b.bin", "rb") as fb:
+        fa.prefetch()
+        fb.prefetch()
+        files = {"a": fa, "b": fb}
+        while files:
+            for name, f in list(files.items()):
+                chunk = f.read(100003)
+                if not chunk:
+                    del files[name]
+                got[name] += chunk
+    assert got["a"] == a and got["b"] == b
+
+
+def test_paramiko_pipelined_write_uneven_chunks(srv, psftp):
+    data = os.urandom(16 * MiB + 11)
+    with psftp.open("pipe.bin", "wb") as f:
+        f.set_pipelined(True)
+        pos, step = 0, 1
+        while pos < len(data):
+            n = 1 + (step * 7919) % 70000
+            f.write(data[pos:pos + n])
+            pos += n
+            step += 1
+    stored = srv.home() / "pipe.bin"
+    assert stored.stat().st_size == len(data)
+    assert sha256_file(stored) == hashlib.sha256(data).hexdigest()
+
+
+def test_paramiko_putfo_confirm(srv, psftp):
+    data = os.urandom(5 * MiB + 7)
+    attrs = psftp.putfo(io.BytesIO(data), "putfo.bin", file_size=len(data), confirm=True)
+    assert attrs.st_size == len(data)
+    assert sha256_file(srv.home() / "putfo.bin") == hashlib.sha256(data).hexdigest()
+    out = io.BytesIO()
+    assert psftp.getfo("putfo.bin", out) == len(data)
+    assert out.getvalue() == data
+
+
+def test_paramiko_readv(srv, psftp):
+    data = os.urandom(3 * MiB)
+    (srv.home() / "rv.bin").write_bytes(data)
+    ranges = [(0, 10), (5000, 70000), (MiB - 1, 300000), (2 * MiB, 1), (len(data) - 5, 5),
+              (100, 200)]
+    with psftp.open("rv.bin", "rb") as f:
+        got = list(f.readv(ranges))
+    assert got == [data[o:o + n] for o, n in ranges]
+
+
+def test_paramiko_check_file(srv, psftp):
+    """SFTPFile.check: the server hashes the file (check-file extension)."""
+    data = os.urandom(MiB + 100)
+    (srv.home() / "h.bin").write_bytes(data)
+    with psftp.open("h.bin", "rb") as f:
+        assert f.check("sha256") == hashlib.sha256(data).digest()
+        assert f.check("md5", 1000, 5000) == hashlib.md5(data[1000:6000]).digest()
+        blocks = f.check("sha1", 100, 1000, 256)
+    want = b"".join(hashlib.sha1(data[o:min(o + 256, 1100)]).digest()
+                    for o in range(100, 1100, 256))
+    assert blocks == want
+
+
+def test_paramiko_listdir_iter(srv, psftp):
+    d = srv.home() / "many"
+    d.mkdir()
+    names = {"n%05d" % i for i in range(3000)}
+    for n in names:
+        (d / n).write_bytes(b"")
+    (d / "n00042").write_bytes(b"x" * 42)
+    entries = {a.filename: a for a in psftp.listdir_iter("many", read_aheads=16)}
+    assert set(entries) == names
+    assert entries["n00042"].st_size == 42 and stat.S_ISREG(entries["n00042"].st_mode)
+
+
+def test_paramiko_random_access(srv, psftp):
+    home = srv.home()
+    with psftp.open("ra.txt", "w") as f:
+        f.write(b"0123456789")
+    with psftp.open("ra.txt", "a") as f:
+        f.write(b"abc")
+    assert (home / "ra.txt").read_bytes() == b"0123456789abc"
+    with psftp.open("ra.txt", "r+") as f:
+        f.seek(2)
+        f.write(b"XY")
+        f.seek(0)
+        assert f.read() == b"01XY456789abc"
+        f.truncate(6)
+    assert (home / "ra.txt").read_bytes() == b"01XY45"
+    psftp.truncate("ra.txt", 3)
+    assert (home / "ra.txt").read_bytes() == b"01X"
+    with psftp.open("sparse.bin", "w") as f:
+        f.write(b"head")
+        f.seek(1 << 20)
+        f.write(b"tail")
+    assert (home / "sparse.bin").read_bytes() == b"head" + bytes((1 << 20) - 4) + b"tail"
+    psftp.utime("ra.txt", (1000000000, 1200000000))
+    st = (home / "ra.txt").stat()
+    assert st.st_mtime == 1200000000 and st.st_atime == 1000000000
+    assert psftp.stat("ra.txt").st_mtime == 1200000000
+    with pytest.raises(IOError):
+        psftp.open("ra.txt", "wx")
+    assert (home / "ra.txt").read_bytes() == b"01X"
+    with psftp.open("fresh.txt", "wx") as f:
+        f.write(b"new")
+    assert (home / "fresh.txt").read_bytes() == b"new"
