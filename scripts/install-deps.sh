@@ -10,7 +10,7 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-paramiko curl lftp
-             openssh-client)
+             openssh-client sshpass rclone)
 fi
 
 missing=()

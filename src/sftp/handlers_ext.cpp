@@ -385,6 +385,8 @@ constexpr std::array kExtensions = std::to_array<ExtensionSpec>({
     {"users-groups-by-id@openssh.com", "1", ext_users_groups_by_id, false},
     {"check-file-name", "md5,sha1,sha256,sha512", ext_check_file_name, false},
     {"check-file-handle", "md5,sha1,sha256,sha512", ext_check_file_handle, false},
+    // paramiko (SFTPFile.check, and its own server) names check-file-handle "check-file".
+    {"check-file", "", ext_check_file_handle, false},
 });
 
 } // namespace
