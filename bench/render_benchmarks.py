@@ -1,15 +1,30 @@
 #!/usr/bin/env python3
-"""Turns one run of bench/ftp_throughput.sh into docs/BENCHMARKS.md.
+"""Turns one run of a bench/ script into its section of docs/BENCHMARKS.md.
 
-Usage: render_benchmarks.py RUN_DIR OUTPUT.md
+Usage: render_benchmarks.py ftp RUN_DIR OUTPUT.md
 
-RUN_DIR holds meta.env (KEY=VALUE lines), scenarios.tsv (id, label),
-results.tsv (server, scenario, run, status, MB/s, bytes, pretransfer s,
-total s) and limits.tsv (label, MB/s), all written by the shell script.
+The section of that kind (from its "## " title to the next section's title)
+is replaced; the other sections of OUTPUT.md are kept as they are.
+
+ftp (bench/ftp_throughput.sh): RUN_DIR holds meta.env (KEY=VALUE lines),
+scenarios.tsv (id, label), results.tsv (server, scenario, run, status, MB/s,
+bytes, pretransfer s, total s) and limits.tsv (label, MB/s).
 """
 import statistics
 import sys
 from pathlib import Path
+
+SECTIONS = {
+    "ftp": "## FTP and FTPS: berth and vsftpd",
+}
+PREAMBLE = [
+    "# Benchmarks",
+    "",
+    "berth side by side with the servers it replaces, on loopback. Each section is",
+    "written by one script in bench/ and replaced by that script's next run; the",
+    "other sections stay as they are.",
+    "",
+]
 
 
 def read_tsv(path: Path) -> list[list[str]]:
@@ -22,18 +37,26 @@ def fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:,.0f}"
 
 
-def main() -> int:
-    run_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+def read_meta(run_dir: Path) -> dict[str, str]:
     meta: dict[str, str] = {}
     for line in (run_dir / "meta.env").read_text().splitlines():
         if "=" in line:
             k, v = line.split("=", 1)
             meta[k] = v
+    return meta
+
+
+def read_problems(run_dir: Path) -> list[str]:
+    path = run_dir / "problems.txt"
+    return [p for p in path.read_text().splitlines() if p.strip()] if path.exists() else []
+
+
+def render_ftp(run_dir: Path) -> list[str]:
+    meta = read_meta(run_dir)
     scenarios = read_tsv(run_dir / "scenarios.tsv")
     results = read_tsv(run_dir / "results.tsv")
     limits = read_tsv(run_dir / "limits.tsv")
-    problems = [p for p in (run_dir / "problems.txt").read_text().splitlines()
-                if p.strip()] if (run_dir / "problems.txt").exists() else []
+    problems = read_problems(run_dir)
 
     runs: dict[tuple[str, str], list[float]] = {}
     fails: dict[tuple[str, str], int] = {}
@@ -60,17 +83,17 @@ def main() -> int:
         return fmt(m) + (f" ({f} failed)" if f else "")
 
     L: list[str] = []
-    L.append("# Benchmarks")
+    L.append(SECTIONS["ftp"])
     L.append("")
     L.append("Side-by-side transfer throughput of berth and vsftpd on loopback, measured")
-    L.append("with curl. Produced by `bench/ftp_throughput.sh`; this file is overwritten by")
-    L.append("each run. Re-run (as root, Debian; about 5 minutes on 2 cores):")
+    L.append("with curl. Produced by `bench/ftp_throughput.sh`; each run replaces this")
+    L.append("section. Re-run (as root, Debian; about 5 minutes on 2 cores):")
     L.append("")
     L.append("```sh")
     L.append("bash bench/ftp_throughput.sh")
     L.append("```")
     L.append("")
-    L.append("## Setup")
+    L.append("### Setup")
     L.append("")
     L.append(f"- date: {meta.get('DATE', '?')}")
     L.append(f"- machine: {meta.get('NPROC', '?')} CPUs, {meta.get('CPU', '?')}, "
@@ -97,7 +120,7 @@ def main() -> int:
         if int(other) >= 10:
             L.append("  — **the machine was not quiet: expect these numbers to be low and noisy**")
     L.append("")
-    L.append("## Results")
+    L.append("### Results")
     L.append("")
     L.append("MB/s = 10^6 bytes per second, as curl's `%{speed_download}` / `%{speed_upload}`")
     L.append("report it (bytes over the whole transfer time, connect and login included).")
@@ -136,7 +159,7 @@ def main() -> int:
         except ValueError:
             L.append(f"| {label} | {mbps} |")
     L.append("")
-    L.append("## Notes")
+    L.append("### Notes")
     L.append("")
     L.append("- Client, servers and kernel share the same cores; the client's own work")
     L.append("  (curl decrypting or encrypting TLS, copying into /dev/null or out of tmpfs)")
@@ -166,12 +189,12 @@ def main() -> int:
         L.append(f"- {meta['TLS13_NOTE']}")
     if problems:
         L.append("")
-        L.append("## Problems seen in this run")
+        L.append("### Problems seen in this run")
         L.append("")
         for p in problems:
             L.append(f"- {p}")
     L.append("")
-    L.append("## All runs (MB/s)")
+    L.append("### All runs (MB/s)")
     L.append("")
     L.append("| scenario | server | runs |")
     L.append("|---|---|---|")
@@ -180,8 +203,40 @@ def main() -> int:
             vals = [r for r in results if r[0] == server and r[1] == scen]
             shown = ", ".join(f"{float(r[4]):,.0f}" if r[3] == "ok" else r[3] for r in vals)
             L.append(f"| {label} | {server} | {shown} |")
-    L.append("")
+    return L
+
+
+def splice(out: Path, kind: str, section: list[str]) -> None:
+    """Writes OUTPUT.md with the section of this kind replaced (or added in
+    the order of SECTIONS) and every other section kept."""
+    blocks: dict[str, list[str]] = {}
+    current = None
+    if out.exists():
+        for line in out.read_text().splitlines():
+            found = next((k for k, title in SECTIONS.items() if line == title), None)
+            if found:
+                current = found
+                blocks[current] = []
+            if current:
+                blocks[current].append(line)
+    blocks[kind] = section
+    L = list(PREAMBLE)
+    for k in SECTIONS:
+        if k in blocks:
+            body = blocks[k]
+            while body and not body[-1].strip():
+                body = body[:-1]
+            L += body + [""]
     out.write_text("\n".join(L))
+
+
+def main() -> int:
+    if len(sys.argv) != 4 or sys.argv[1] not in SECTIONS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    kind, run_dir, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    section = render_ftp(run_dir)
+    splice(out, kind, section)
     return 0
 
 
