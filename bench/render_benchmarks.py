@@ -232,8 +232,11 @@ def med(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def ratio(a: float | None, b: float | None, digits: int = 2) -> str:
-    return f"{a / b:.{digits}f}" if a and b else "—"
+def ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "—"
+    r = a / b
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
 
 
 def fnum(x: float | None, digits: int = 0) -> str:
@@ -402,10 +405,10 @@ def render_sftp(run_dir: Path) -> list[str]:
     nfiles = meta.get("FILES", "?")
     L.append("### Many small files")
     L.append("")
-    L.append(f"{int(nfiles):,} files of {meta.get('FILE_KIB', '?')} KiB in one `sftp -b` session: "
-             "`put dir/*` into a new folder, then `get folder/*` back, timed")
-    L.append(f"between the steps with `!date`; files per second, median of "
-             f"{meta.get('SMALL_RUNS', '?')} runs (aes128-gcm).")
+    L.append(f"{int(nfiles):,} files of {meta.get('FILE_KIB', '?')} KiB in one `sftp -b` session "
+             "(aes128-gcm): `put dir/*` into a new")
+    L.append("folder, then `get folder/*` back, timed between the steps with `!date`; files")
+    L.append(f"per second, median of {meta.get('SMALL_RUNS', '?')} runs.")
     L.append("")
     L.append(f"| | berth files/s | {SFTP_PEER} files/s | berth/sshd |")
     L.append("|---|---:|---:|---:|")
@@ -526,9 +529,12 @@ def render_sftp(run_dir: Path) -> list[str]:
     L.append("  payload, compared byte for byte. Every timed upload is compared byte for")
     L.append("  byte afterwards, every download by size; the small files are compared")
     L.append("  both ways.")
-    L.append("- sshd forks per connection: a privileged monitor, an unprivileged process")
-    L.append("  for the user and `sh -c sftp-server`; all are counted. berth is one process")
-    L.append(f"  ({meta.get('BERTH_THREADS', '?')}) for every session.")
+    L.append("- sshd forks four processes per connection: a privileged monitor, an")
+    L.append("  unprivileged one for the user, the user's `sh -c` and sftp-server; all are")
+    L.append(f"  counted. berth is one process ({meta.get('BERTH_THREADS', '?')}) for every session.")
+    L.append("- Client and server share the machine's cores, so a transfer cannot be faster")
+    L.append("  than the cores give for server CPU + client CPU per GiB (the last two columns")
+    L.append("  of the first table): on a machine with other load, compare those as well as MB/s.")
     L.append("- sshd runs from a private sshd_config: `ListenAddress 127.0.0.1:<port>`, its")
     L.append("  own HostKey, PidFile and AuthorizedKeysFile in the run's folder,")
     L.append("  `AllowUsers`, `UsePAM no`, `StrictModes no`, `PermitRootLogin no`, password")
