@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side FTP/FTPS transfer throughput: berth against vsftpd on loopback,
 # measured with curl, plus the machine's limits (AES-GCM on one core, raw
-# loopback TCP) from the same run. Writes docs/BENCHMARKS.md.
+# loopback TCP) from the same run. Writes the FTP section of docs/BENCHMARKS.md.
 #
 #   bash bench/ftp_throughput.sh
 #
@@ -442,7 +442,7 @@ if ((SIZE_MIB % 1024 == 0)); then size_human="$((SIZE_MIB / 1024)) GiB"; else si
   echo "LOAD_START=$LOAD_START"
   echo "LOAD_END=$LOAD_END"
 } >"$OUT/meta.env"
-python3 "$HERE/render_benchmarks.py" "$OUT" "$DOC"
+python3 "$HERE/render_benchmarks.py" ftp "$OUT" "$DOC"
 cp "$DOC" "$OUT/BENCHMARKS.md"
 log "wrote $DOC (raw data in $OUT)"
 if [ -s "$OUT/problems.txt" ]; then
