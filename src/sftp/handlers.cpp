@@ -177,8 +177,9 @@ core::Task<R> handle_write(Session& s, std::uint32_t id, Reader& r) {
   auto data = r.string();
   if (!h || !offset || !data)
     co_return bad();
-  if (auto e = expect_end(r); !e)
-    co_return e;
+  // Bytes after the data are ignored, as OpenSSH's sftp-server does: rclone
+  // 1.60 (pkg/sftp < 1.13.6) pads the last WRITE of an upload with the rest
+  // of its buffer. Every other request must end where its fields do.
   HandleEntry* entry = find_handle(s, id, *h, true);
   if (entry == nullptr)
     co_return R{};

@@ -65,10 +65,11 @@ struct DataOp {
   std::uint64_t length = 0;
   bool write = false;
 
-  bool conflicts(const DataOp& o) const {
-    return (write || o.write) && handle == o.handle && offset < o.offset + o.length &&
-           o.offset < offset + length;
-  }
+  // A WRITE runs after every earlier request on its handle and is answered
+  // in order: OpenSSH's client truncates an upload to the highest offset
+  // acknowledged without a gap, so out-of-order WRITE acks lose data (seen
+  // with scp). READs of one handle may pass each other.
+  bool conflicts(const DataOp& o) const { return (write || o.write) && handle == o.handle; }
 };
 
 // READ and WRITE may run beside others; nullopt for every other request.
@@ -201,10 +202,11 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
         }
         st.running.push_back(std::move(*op));
         st.running_bytes += packet.size();
-        asio::co_spawn(ex,
-                       run_data_op(&st, std::vector<std::uint8_t>(packet.begin(), packet.end()),
-                                   std::prev(st.running.end())),
-                       asio::detached);
+        // A named copy moved in: GCC 12 mishandles a temporary passed by value
+        // into a coroutine (the frame ends up with the destroyed temporary).
+        std::vector<std::uint8_t> copy(packet.begin(), packet.end());
+        auto task = run_data_op(&st, std::move(copy), std::prev(st.running.end()));
+        asio::co_spawn(ex, std::move(task), asio::detached);
       } else {
         while (!st.running.empty())
           co_await st.changed.wait();

@@ -30,9 +30,9 @@ struct Limits {
 ///
 /// READ and WRITE requests run concurrently (up to `limits.max_in_flight`)
 /// and are answered as they complete, so a slow disk read does not hold up
-/// the replies behind it (OpenSSH's client matches replies by id). Requests
-/// on one handle whose byte ranges overlap, one of them a WRITE, run in
-/// order; every other request waits for all before it and runs alone, so
+/// the replies behind it (OpenSSH's client matches read replies by id).
+/// A WRITE waits for every earlier request on its handle (its ack comes in
+/// order); every other request waits for all before it and runs alone, so
 /// the client sees the effects in the order it sent the requests
 /// (filexfer-02 6: requests on one file are processed in order).
 core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits);

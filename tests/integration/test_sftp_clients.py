@@ -87,29 +87,6 @@ def describe(r):
     return "rc=%s\nstdout=%s\nstderr=%s" % (r.returncode, r.stdout[-3000:], r.stderr[-3000:])
 
 
-# berth ends an SSH connection as soon as its SFTP channel is closed: it sends
-# no exit-status and closes the TCP connection without waiting for the
-# client (test_session_end_sends_exit_status, test_scp_exit_status).  OpenSSH's
-# ssh then exits 255 ("closed by remote host"), so scp reports 1 after a
-# complete transfer, and rclone sometimes fails closing its connection.  The
-# helpers accept exactly those symptoms; the transfers themselves are checked.
-SSH_CLOSED_RE = re.compile(r"^Connection to \S+ closed by remote host\.$")
-RCLONE_CLOSED_RE = re.compile(r"close tcp \S+->\S+: use of closed network connection$")
-
-
-def scp_only_abrupt_close(r):
-    """scp exited 1 and said nothing but, maybe, that ssh lost the connection
-    (scp prints its own errors even with -q)."""
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    return r.returncode == 1 and all(SSH_CLOSED_RE.match(l) for l in lines)
-
-
-def rclone_only_abrupt_close(r):
-    """rclone failed, and every error it logged is the failed close."""
-    lines = [l for l in r.stderr.splitlines() if " ERROR " in l or "Failed to" in l]
-    return r.returncode != 0 and bool(lines) and all(RCLONE_CLOSED_RE.search(l) for l in lines)
-
-
 def make_tree(root, files):
     """Write {relative path: bytes} under root; returns files."""
     for rel, data in files.items():
@@ -284,7 +261,7 @@ def scp_argv(srv, key, sftp=True):
 def scp(srv, env, key, *args, check=True):
     r = run(scp_argv(srv, key) + list(args), env)
     if check:
-        assert r.returncode == 0 or scp_only_abrupt_close(r), "scp failed " + describe(r)
+        assert r.returncode == 0, "scp failed " + describe(r)
     return r
 
 
@@ -349,8 +326,6 @@ def test_scp_legacy_protocol_refused(srv, tmp_path, env, client_keys, payloads):
     assert not (srv.home() / "legacy.bin").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="berth sends no exit-status and drops the connection "
-                   "when the SFTP channel ends: ssh exits 255 and scp reports failure")
 def test_scp_exit_status(srv, tmp_path, env, client_keys, payloads):
     argv = scp_argv(srv, client_keys[0])
     r = run(argv + [str(payloads["1B"].path), remote("ok.bin")], env)
@@ -395,7 +370,6 @@ def test_readdir_reports_symlinks_as_links(srv, tmp_path, env, client_keys):
     assert re.search(r"^l\S+ .* filelink$", r.stdout, re.M), r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="berth sends no exit-status when the SFTP channel ends")
 def test_session_end_sends_exit_status(srv):
     c = connect(srv)
     try:
@@ -595,9 +569,8 @@ def rclone_version():
 
 # pkg/sftp before 1.13.6 (rclone before 1.62) sends a concurrent upload's
 # WRITE requests with the whole 32 KiB buffer after a shorter data string
-# (pkg/sftp 8add055, rclone/rclone#6763): whenever a read from the source came
-# short, which is often.  Its sequential writes are correct.
-RCLONE_PADS_WRITES = (0, 0) < rclone_version() < (1, 62)
+# (pkg/sftp 8add055, rclone/rclone#6763); berth ignores the excess, as
+# OpenSSH's sftp-server does (test_rclone_concurrent_writes).
 
 
 @pytest.fixture
@@ -621,14 +594,11 @@ def rclone(srv, tmp_path, env):
             extra["RCLONE_CONFIG_BERTH_PASS"] = obscured
         else:
             extra["RCLONE_CONFIG_BERTH_KEY_FILE"] = str(key)
-        if RCLONE_PADS_WRITES:
-            # (a command-line flag still overrides it)
-            extra["RCLONE_SFTP_DISABLE_CONCURRENT_WRITES"] = "true"
         argv = [RCLONE, "--config", str(conf), "--contimeout", "10s", "--timeout", "30s",
                 "--retries", "1", "--low-level-retries", "1", "-v"]
         r = run(argv + list(args), env, extra_env=extra)
         if check:
-            assert r.returncode == 0 or rclone_only_abrupt_close(r), \
+            assert r.returncode == 0, \
                 "rclone %r failed %s" % (args, describe(r))
         return r
 
@@ -733,9 +703,6 @@ def test_rclone_about(srv, rclone):
     assert abs(about["total"] - total) <= total // 100
 
 
-@pytest.mark.xfail(RCLONE_PADS_WRITES, strict=True,
-                   reason="this rclone pads WRITE packets after the data (pkg/sftp < 1.13.6); "
-                   "berth answers BAD_MESSAGE where OpenSSH's sftp-server ignores the excess")
 def test_rclone_concurrent_writes(srv, tmp_path, rclone):
     """rclone's default upload: up to 64 WRITE requests in flight."""
     src = tmp_path / "src"
@@ -773,9 +740,6 @@ def read_sftp_packet(ch):
     return body[0], body[1:]
 
 
-@pytest.mark.xfail(strict=True, reason="a request with bytes after its last field gets "
-                   "BAD_MESSAGE; OpenSSH's sftp-server ignores them (rclone 1.60 sends such "
-                   "WRITEs)")
 def test_write_with_bytes_after_the_data(srv):
     """The WRITE rclone 1.60 sends at the end of an upload: data string of 5
     bytes, then the rest of its buffer."""
