@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
 
   std::optional<std::string> config;
   auto* serve = app.add_subcommand(
-      "serve", "Serve FTP. Without --config: the embedded default (FTP on port 2121, state in "
+      "serve", "Serve FTP, FTPS and SFTP. Without --config: the embedded default (FTP with "
+               "explicit TLS on port 2121, implicit FTPS on 2990, SFTP on 2222, state in "
                "./berth-data, a generated user `demo`).");
   serve->add_option("-c,--config", config, "Configuration file (TOML)");
 

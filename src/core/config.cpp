@@ -272,8 +272,7 @@ Config default_config() {
   Config c;
   c.ftp.listen.push_back(HostPort{"0.0.0.0", 2121, false});
   c.ftps.listen.push_back(HostPort{"0.0.0.0", 2990, false});
-  // SFTP joins the embedded default (port 2222) once its transport is finished;
-  // until then it runs only where a configuration asks for it.
+  c.sftp.listen.push_back(HostPort{"0.0.0.0", 2222, false});
   return c;
 }
 

@@ -92,7 +92,7 @@ public:
 Config load_config(const std::filesystem::path& file);
 
 /// The embedded default: FTP with optional explicit TLS on 0.0.0.0:2121,
-/// implicit FTPS on 0.0.0.0:2990, state in ./berth-data.
+/// implicit FTPS on 0.0.0.0:2990, SFTP on 0.0.0.0:2222, state in ./berth-data.
 Config default_config();
 
 } // namespace berth::core

@@ -246,23 +246,27 @@ def test_listen_port_in_use_fails(berth, start_server, tmp_path):
 
 # ----------------------------------------------------------- embedded default
 
-def _port_2121_free():
-    for fam, addr in ((socket.AF_INET, "0.0.0.0"),):
-        s = socket.socket(fam, socket.SOCK_STREAM)
+DEFAULT_PORTS = (2121, 2990, 2222)
+
+
+def _default_ports_free():
+    for port in DEFAULT_PORTS:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # like the server's own listener: TIME_WAIT leftovers don't count as busy
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((addr, 2121))
+            s.bind(("0.0.0.0", port))
             s.listen(1)
         except OSError:
             return False
         finally:
             s.close()
-    try:
-        socket.create_connection(("127.0.0.1", 2121), timeout=1).close()
-        return False
-    except OSError:
-        return True
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return False
+        except OSError:
+            pass
+    return True
 
 
 def _start_default(berth, cwd):
@@ -302,7 +306,7 @@ def _stop(proc):
             proc.wait(timeout=10)
 
 
-@pytest.mark.skipif(not _port_2121_free(), reason="port 2121 in use; embedded default binds it")
+@pytest.mark.skipif(not _default_ports_free(), reason="port 2121, 2990 or 2222 in use; the embedded default binds them")
 def test_embedded_default_config(berth, tmp_path):
     proc, lines = _start_default(berth, tmp_path)
     try:
@@ -321,10 +325,22 @@ def test_embedded_default_config(berth, tmp_path):
         assert cmd(ftp, "PWD")[1].startswith('257 "/"')
         assert ftp.nlst() == ["hello.txt"]
         quit_quietly(ftp)
+        # SFTP on 2222 with the same user and password, host keys printed
+        assert "sftp listening on 0.0.0.0:2222" in lines, lines
+        assert sum(l.startswith("ssh host key ") for l in lines) == 3, lines
+        paramiko = pytest.importorskip("paramiko")
+        t = paramiko.Transport(("127.0.0.1", 2222))
+        try:
+            t.connect(username="demo", password=password)
+            s = paramiko.SFTPClient.from_transport(t)
+            assert s.listdir(".") == ["hello.txt"]
+            s.close()
+        finally:
+            t.close()
     finally:
         _stop(proc)
     for _ in range(50):
-        if _port_2121_free():
+        if _default_ports_free():
             break
         time.sleep(0.1)
     proc, lines = _start_default(berth, tmp_path)
