@@ -289,7 +289,8 @@ Config load_config(const std::filesystem::path& file) {
                                   e.description()));
   }
   Config c = default_config();
-  c.ftps.listen.clear(); // implicit FTPS only where a file asks for it
+  c.ftps.listen.clear(); // implicit FTPS and SFTP only where a file asks for them
+  c.sftp.listen.clear();
   c.source = file;
   r.only_keys(root, "", {"server", "ftp", "ftps", "tls", "sftp", "user"});
   if (const toml::table* t = r.table(root, "server"))

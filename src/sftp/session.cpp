@@ -2,12 +2,11 @@
 
 #include "core/errc.hpp"
 #include "core/log.hpp"
+#include "core/wakeup.hpp"
 #include "vfs/errc.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -96,20 +95,6 @@ std::optional<DataOp> data_op(std::span<const std::uint8_t> packet) {
   return std::nullopt;
 }
 
-// Wakes every coroutine waiting on it (a timer that never fires, cancelled to notify).
-class Wakeup {
-public:
-  explicit Wakeup(const asio::any_io_executor& ex)
-      : timer_(ex, asio::steady_timer::time_point::max()) {}
-  core::Task<void> wait() {
-    co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
-  void notify() { timer_.cancel(); }
-
-private:
-  asio::steady_timer timer_;
-};
-
 // The state the reader, the writer and the concurrent requests share.
 struct Running {
   Running(vfs::Filesystem& fs, Limits limits, Channel& ch, const asio::any_io_executor& ex)
@@ -117,7 +102,7 @@ struct Running {
 
   Session session;
   Channel& channel;
-  Wakeup changed; ///< Replies queued, a request finished, reading ended, the channel broke.
+  core::Wakeup changed; ///< Replies queued, a request finished, reading ended, the channel broke.
   std::list<DataOp> running;
   std::size_t running_bytes = 0;
   bool reading_done = false;

@@ -5,6 +5,7 @@
 #include "core/errc.hpp"
 #include "core/log.hpp"
 #include "core/timeout.hpp"
+#include "core/wakeup.hpp"
 #include "vfs/local/local_fs.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -59,28 +60,7 @@ std::string fingerprint(ssh_key key) {
   return out;
 }
 
-// Wakes every coroutine waiting on it (a timer that never fires, cancelled to
-// notify). A generation count closes the gap between checking a condition and
-// starting to wait: wait(seen) returns at once if a notify() came after `seen`.
-class Wakeup {
-public:
-  explicit Wakeup(const asio::any_io_executor& ex)
-      : timer_(ex, asio::steady_timer::time_point::max()) {}
-  core::Task<core::Result<void>> wait(std::uint64_t seen) {
-    if (generation_ == seen)
-      co_await timer_.async_wait(kTuple);
-    co_return core::Result<void>{};
-  }
-  void notify() {
-    ++generation_;
-    timer_.cancel();
-  }
-  std::uint64_t generation() const { return generation_; }
-
-private:
-  asio::steady_timer timer_;
-  std::uint64_t generation_ = 0;
-};
+using core::Wakeup;
 
 // Waits for the session's socket, as libssh asks, then lets libssh run.
 // Exactly one coroutine at a time calls libssh for a session (the login
@@ -135,7 +115,9 @@ private:
     if (wake == nullptr)
       co_return co_await wait_socket(write);
     auto r = co_await (wait_socket(write) || wake->wait(seen));
-    co_return r.index() == 0 ? std::get<0>(r) : std::get<1>(r);
+    if (r.index() == 0)
+      co_return std::get<0>(r);
+    co_return core::Result<void>{};
   }
 
   core::Task<core::Result<void>> wait_socket(bool write) {
