@@ -33,6 +33,8 @@ TLS13_CIPHER=TLS_AES_128_GCM_SHA256
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+. "$HERE/common.sh"
 problem() { log "PROBLEM: $*"; printf '%s\n' "$*" >>"$OUT/problems.txt"; }
 
 [ "$(id -u)" = 0 ] || die "run as root (vsftpd needs root for its chroot; apt-get for tools)"
@@ -101,17 +103,7 @@ trap 'exit 130' INT TERM
 
 # Payload, one upload at a time and one verification copy: 3x the size.
 need_kb=$(((SIZE_MIB * 3 + 256) * 1024))
-for base in /dev/shm "${TMPDIR:-/tmp}"; do
-  [ -d "$base" ] && [ -w "$base" ] || continue
-  avail=$(df -Pk "$base" | awk 'NR==2 {print $4}')
-  if [ "$avail" -ge "$need_kb" ]; then
-    WORK=$(mktemp -d "$base/berth-bench.XXXXXX")
-    break
-  fi
-done
-[ -n "$WORK" ] || die "no temp dir with $((need_kb / 1024)) MiB free (/dev/shm, \$TMPDIR, /tmp)"
-chmod 755 "$WORK"
-WORK_FS=$(df -PT "$WORK" | awk 'NR==2 {print $2}')
+pick_workdir "$need_kb" berth-bench
 DATA=$WORK/data
 PAYLOAD=$DATA/$PAYLOAD_NAME
 mkdir -p "$DATA/up" "$WORK/state" "$WORK/vs-empty" "$WORK/check"

@@ -49,6 +49,8 @@ SCRIPT_START=$(date +%s)
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+. "$HERE/common.sh"
 problem() { log "PROBLEM: $*"; printf '%s\n' "$*" >>"$OUT/problems.txt"; }
 
 [ "$(id -u)" = 0 ] || die "run as root (sshd logs users in; apt-get and useradd for the setup)"
@@ -154,17 +156,7 @@ NOFILE=$(ulimit -n)
 # Payload, one upload and one download copy at a time: 3x the size, plus the
 # small files three times over.
 need_kb=$(((SIZE_MIB * 3 + 256) * 1024 + FILES * FILE_KIB * 3))
-for base in /dev/shm "${TMPDIR:-/tmp}"; do
-  [ -d "$base" ] && [ -w "$base" ] || continue
-  avail=$(df -Pk "$base" | awk 'NR==2 {print $4}')
-  if [ "$avail" -ge "$need_kb" ]; then
-    WORK=$(mktemp -d "$base/berth-sftp-bench.XXXXXX")
-    break
-  fi
-done
-[ -n "$WORK" ] || die "no temp dir with $((need_kb / 1024)) MiB free (/dev/shm, \$TMPDIR, /tmp)"
-chmod 755 "$WORK"
-WORK_FS=$(df -PT "$WORK" | awk 'NR==2 {print $2}')
+pick_workdir "$need_kb" berth-sftp-bench
 DATA=$WORK/data
 PAYLOAD=$DATA/payload.bin
 mkdir -p "$DATA/up" "$WORK/state" "$WORK/check" "$WORK/small"
