@@ -134,4 +134,14 @@ bool listable_name(std::string_view name) {
   return name.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
+std::string quote_path(std::string_view path) {
+  std::string out = "\"";
+  for (char c : path) {
+    out.push_back(c);
+    if (c == '"')
+      out.push_back('"');
+  }
+  return out + "\"";
+}
+
 } // namespace berth::ftp
