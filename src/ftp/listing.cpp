@@ -123,6 +123,12 @@ core::Result<std::chrono::system_clock::time_point> parse_time_val(std::string_v
   std::time_t tt = timegm(&tm);
   if (tt == static_cast<std::time_t>(-1))
     return bad;
+  // system_clock counts nanoseconds in 64 bits: it ends in April 2262, and a
+  // later year (MFMT 99991231235959) would overflow it.
+  constexpr auto kLast =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max());
+  if (tt > kLast.count())
+    return bad;
   std::tm check{};
   gmtime_r(&tt, &check);
   if (check.tm_mday != d || check.tm_mon != mo - 1)
