@@ -153,6 +153,21 @@ TEST_F(LoadConfig, SyntaxErrorNamesLine) {
   EXPECT_THAT(what, HasSubstr("syntax error"));
 }
 
+// Found by the config fuzzer: toml++ quotes the character it stopped at, and
+// keys and values may hold any character; the error must stay one line.
+TEST_F(LoadConfig, ErrorsAreOneLine) {
+  for (const std::string toml : {
+           "[server]\nthreads =f\n",                                       // quotes "f\n"
+           "[ftp]\nlisten = [\"1.2.3.4:21\"]\n\"a\\nb\\u0007\" = 1\n",     // unknown key
+           "[ftp]\nlisten = [\"1.2.3.4:21\"]\ntls = \"on\\r\\n\\toff\"\n", // bad value
+       }) {
+    std::string what = error_of(toml);
+    EXPECT_EQ(what.find_first_of("\r\n\a\t"), std::string::npos) << what;
+  }
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\n\"a\\nb\\u0007\" = 1\n", 3, "ftp.a\\nb\\x07",
+               "unknown key");
+}
+
 TEST_F(LoadConfig, UnknownKey) {
   expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\nlisen = 3\n", 3, "ftp.lisen", "unknown key");
   expect_error("[server]\nthreads = 1\n\nstate_dri = \"x\"\n", 4, "server.state_dri",
