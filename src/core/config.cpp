@@ -261,8 +261,13 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
       }
     }
     if (auto file = r.string(t, "user", "authorized_keys_file")) {
-      std::ifstream in(*file);
-      if (!in)
+      // A regular file, as the other files of the configuration: a directory
+      // reads as empty, and /dev/zero or a FIFO would never end.
+      std::error_code ec;
+      std::ifstream in;
+      if (std::filesystem::is_regular_file(*file, ec))
+        in.open(*file);
+      if (!in.is_open() || !in)
         r.fail(t.get("authorized_keys_file"), "user.authorized_keys_file",
                fmt::format("\"{}\": can not read", *file));
       for (std::string line; std::getline(in, line);)

@@ -236,6 +236,27 @@ TEST_F(LoadConfig, HomeNotADirectory) {
                4, "user.home", "not an existing directory");
 }
 
+TEST_F(LoadConfig, AuthorizedKeysFileIsRead) {
+  auto keys = dir_.write("keys", "ssh-ed25519 AAAA a@b\nssh-rsa BBBB c@d\n");
+  auto file =
+      write("[ftp]\nlisten = [\"1.2.3.4:21\"]\n[[user]]\nname = \"k\"\nhome = " + home_literal() +
+            "\nauthorized_keys_file = '" + keys.string() + "'\n");
+  Config c = load_config(file);
+  ASSERT_EQ(c.users.size(), 1u);
+  EXPECT_EQ(c.users[0].authorized_keys,
+            (std::vector<std::string>{"ssh-ed25519 AAAA a@b", "ssh-rsa BBBB c@d"}));
+}
+
+// A directory read as no keys at all, and /dev/zero never ended.
+TEST_F(LoadConfig, AuthorizedKeysFileMustBeARegularFile) {
+  for (const std::string& path :
+       {home().string(), std::string("/dev/zero"), (dir_.path() / "nowhere").string()}) {
+    expect_error("[[user]]\nname = \"k\"\nhome = " + home_literal() + "\nauthorized_keys_file = '" +
+                     path + "'\n",
+                 4, "user.authorized_keys_file", "can not read");
+  }
+}
+
 TEST_F(LoadConfig, DuplicateUser) {
   expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\nhome = " + home_literal() +
                    "\n\n[[user]]\nname = \"alice\"\npassword = \"q\"\nhome = " + home_literal() +
