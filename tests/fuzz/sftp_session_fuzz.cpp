@@ -4,8 +4,8 @@
 // that is emptied and filled with the same few files before every input.
 //
 // Besides crashes and sanitizer reports it checks that every framed request
-// gets exactly one well-formed reply with its id, and that nothing appears
-// next to the jail.
+// gets exactly one well-formed reply with its id, that nothing appears next
+// to the jail, and that no file descriptor is left open.
 #include "sftp/session.hpp"
 
 #include "core/check.hpp"
@@ -117,6 +117,15 @@ Sandbox& sandbox() {
   return s;
 }
 
+/// Open file descriptors of the process: a session leaves none behind.
+std::size_t open_fds() {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec))
+    ++n;
+  return n;
+}
+
 std::uint32_t be32(std::span<const std::uint8_t> b) {
   return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
          std::uint32_t{b[3]};
@@ -178,6 +187,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::signal(SIGXFSZ, SIG_IGN);
   Sandbox& box = sandbox();
   box.reset();
+  const std::size_t fds = open_fds();
   auto fs = vfs::LocalFs::open(box.root());
   BERTH_CHECK(fs.has_value());
 
@@ -205,5 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::sort(got.begin(), got.end());
   BERTH_CHECK(want == got);
   box.check_outside();
+  fs->reset();
+  BERTH_CHECK(open_fds() == fds);
   return 0;
 }
