@@ -53,7 +53,7 @@ for t in "${targets[@]}"; do
   log="$artifacts/fuzz.log"
   if TMPDIR="$scratch/$t/tmp" "$build/tests/fuzz/${t}_fuzz" "${options[@]}" "${inputs[@]}" \
     >"$log" 2>&1; then
-    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
       "$log" || true
   else
     failed+=("$t")

@@ -14,7 +14,6 @@
 #include "vfs/local/local_fs.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
 #include <stdlib.h>
@@ -22,10 +21,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <csignal>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <span>
@@ -209,6 +206,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   });
   ctx.run();
 
+  // run_session frames with max_packet + 4 as the bound of the length field.
   auto want = request_ids({data, size}, limits.max_packet + 4);
   auto got = reply_ids(bytes_of(channel.output()));
   std::sort(want.begin(), want.end());
