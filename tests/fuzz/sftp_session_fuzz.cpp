@@ -199,12 +199,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   test::PipeChannel channel(std::move(input), chunk);
 
   sftp::Limits limits;
-  asio::io_context ctx;
-  asio::co_spawn(ctx, sftp::run_session(channel, **fs, limits), [](std::exception_ptr e) {
-    if (e)
-      std::rethrow_exception(e);
-  });
-  ctx.run();
+  {
+    // Its own scope: the io_context's descriptors (epoll, timers) close with it.
+    asio::io_context ctx;
+    asio::co_spawn(ctx, sftp::run_session(channel, **fs, limits), [](std::exception_ptr e) {
+      if (e)
+        std::rethrow_exception(e);
+    });
+    ctx.run();
+  }
 
   // run_session frames with max_packet + 4 as the bound of the length field.
   auto want = request_ids({data, size}, limits.max_packet + 4);
