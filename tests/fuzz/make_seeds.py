@@ -319,6 +319,23 @@ def config():
     return {name: text.encode() for name, text in CONFIGS.items()}
 
 
+def authorized_keys():
+    key = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    return {
+        "plain": f"ssh-ed25519 {key} alice@laptop\n".encode(),
+        "options": (f'from="10.0.0.0/8,!10.9.*,2001:db8::/32",expiry-time="20301231Z" '
+                    f"ssh-ed25519 {key} bob\n").encode(),
+        "sftp_only": (f'restrict,command="internal-sftp -d /",no-pty ssh-rsa {key}\n'
+                      f"# a comment\n\n"
+                      f"ecdsa-sha2-nistp256 {key}\n").encode(),
+        "refused": (f'cert-authority,principals="a,b" ssh-ed25519 {key}\n'
+                    f'command="/bin/sh" ssh-ed25519 {key}\n'
+                    f'from="192.0.2.?,*.example.org" ssh-ed25519 {key}\n').encode(),
+        "quoting": (f'environment="A=\\"x y\\"",from="*" sk-ssh-ed25519@openssh.com {key}\n'
+                    f'from="unterminated ssh-ed25519 {key}\n').encode(),
+    }
+
+
 TARGETS = {
     "sftp_codec": sftp_codec,
     "sftp_session": sftp_session,
@@ -327,6 +344,7 @@ TARGETS = {
     "virtual_path": virtual_path,
     "listing": listing,
     "config": config,
+    "authorized_keys": authorized_keys,
 }
 
 
