@@ -14,5 +14,13 @@ add_library(berth_asio_headers INTERFACE)
 add_library(berth::asio ALIAS berth_asio_headers)
 target_include_directories(berth_asio_headers SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
 target_compile_definitions(berth_asio_headers INTERFACE
-  ASIO_STANDALONE ASIO_SEPARATE_COMPILATION ASIO_NO_DEPRECATED)
+  ASIO_STANDALONE ASIO_SEPARATE_COMPILATION ASIO_NO_DEPRECATED
+  # Asio 1.22 detects C++20 coroutines only on GCC (its clang test looks for the
+  # pre-standard __cpp_coroutines); clang 14 with libstdc++ has them too.
+  $<$<CXX_COMPILER_ID:Clang>:ASIO_HAS_CO_AWAIT=1>
+  # Asio picks aligned_alloc or operator new depending on whether libstdc++'s
+  # config was included before its own, so asio_impl.cpp and the other files
+  # disagree; inlined at -O2, memory from aligned_alloc is freed with operator
+  # delete (ASan: alloc-dealloc-mismatch). Make every file agree.
+  $<$<CXX_COMPILER_ID:Clang>:ASIO_HAS_STD_ALIGNED_ALLOC=1>)
 target_link_libraries(berth_asio_headers INTERFACE Threads::Threads OpenSSL::SSL OpenSSL::Crypto)

@@ -10,7 +10,8 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-paramiko curl lftp
-             openssh-client sshpass rclone)
+             openssh-client sshpass rclone
+             clang libclang-rt-14-dev llvm) # libFuzzer; llvm has llvm-symbolizer for reports
 fi
 
 missing=()

@@ -129,6 +129,15 @@ std::optional<std::chrono::system_clock::time_point> parse_expiry(std::string_vi
   std::time_t t = utc ? ::timegm(&tm) : std::mktime(&tm);
   if (t == static_cast<std::time_t>(-1))
     return std::nullopt;
+  // system_clock counts nanoseconds in 64 bits, 1677 to 2262, and converting a
+  // year outside that overflowed. sshd's time_t reaches further: an expiry
+  // after 2262 never comes, one before 1677 has passed.
+  constexpr auto kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max());
+  if (t > kLimit.count())
+    return std::chrono::system_clock::time_point::max();
+  if (t < -kLimit.count())
+    return std::chrono::system_clock::time_point::min();
   return std::chrono::system_clock::from_time_t(t);
 }
 

@@ -10,6 +10,27 @@
 namespace berth::core {
 namespace {
 
+// DESIGN.md rule 7: a configuration error is one line. Keys, values, file
+// names and toml++'s descriptions (which quote the offending character) can
+// hold any byte, so control characters are escaped.
+[[noreturn]] void throw_error(std::string_view message) {
+  std::string line;
+  for (char c : message) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\n')
+      line += "\\n";
+    else if (c == '\r')
+      line += "\\r";
+    else if (c == '\t')
+      line += "\\t";
+    else if (u < 0x20 || u == 0x7f)
+      line += fmt::format("\\x{:02x}", u);
+    else
+      line += c;
+  }
+  throw ConfigError(line);
+}
+
 class Reader {
 public:
   explicit Reader(std::filesystem::path file) : file_(std::move(file)) {}
@@ -19,7 +40,7 @@ public:
     std::string where = file_.string();
     if (node != nullptr && node->source().begin.line > 0)
       where += fmt::format(":{}", node->source().begin.line);
-    throw ConfigError(fmt::format("{}: {}: {}", where, key, reason));
+    throw_error(fmt::format("{}: {}: {}", where, key, reason));
   }
 
   void only_keys(const toml::table& table, std::string_view prefix,
@@ -240,8 +261,13 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
       }
     }
     if (auto file = r.string(t, "user", "authorized_keys_file")) {
-      std::ifstream in(*file);
-      if (!in)
+      // A regular file, as the other files of the configuration: a directory
+      // reads as empty, and /dev/zero or a FIFO would never end.
+      std::error_code ec;
+      std::ifstream in;
+      if (std::filesystem::is_regular_file(*file, ec))
+        in.open(*file);
+      if (!in.is_open() || !in)
         r.fail(t.get("authorized_keys_file"), "user.authorized_keys_file",
                fmt::format("\"{}\": can not read", *file));
       for (std::string line; std::getline(in, line);)
@@ -280,13 +306,13 @@ Config load_config(const std::filesystem::path& file) {
   Reader r(file);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec))
-    throw ConfigError(fmt::format("{}: cannot read: no such file", file.string()));
+    throw_error(fmt::format("{}: cannot read: no such file", file.string()));
   toml::table root;
   try {
     root = toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}: syntax error: {}", file.string(), e.source().begin.line,
-                                  e.description()));
+    throw_error(fmt::format("{}:{}: syntax error: {}", file.string(), e.source().begin.line,
+                            e.description()));
   }
   Config c = default_config();
   c.ftps.listen.clear(); // implicit FTPS and SFTP only where a file asks for them

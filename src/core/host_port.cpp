@@ -16,16 +16,19 @@ Result<std::uint16_t> parse_port(std::string_view text, bool allow_zero) {
   return static_cast<std::uint16_t>(value);
 }
 
+// inet_pton reads a C string: text with a NUL inside ("1.2.3.4\0junk") would be
+// judged by what comes before the NUL.
 bool is_ipv6_literal(const std::string& text) {
   in6_addr a{};
-  return inet_pton(AF_INET6, text.c_str(), &a) == 1;
+  return text.find('\0') == std::string::npos && inet_pton(AF_INET6, text.c_str(), &a) == 1;
 }
 
 } // namespace
 
 bool is_ipv4_literal(std::string_view text) {
   in_addr a{};
-  return inet_pton(AF_INET, std::string(text).c_str(), &a) == 1;
+  return text.find('\0') == std::string_view::npos &&
+         inet_pton(AF_INET, std::string(text).c_str(), &a) == 1;
 }
 
 Result<HostPort> parse_host_port(std::string_view text) {

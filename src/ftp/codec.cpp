@@ -148,8 +148,11 @@ core::Result<DataAddress> parse_eprt_arg(std::string_view arg) {
     return core::unexpected(std::make_error_code(std::errc::protocol_not_supported));
   }
   a.ip = std::string(parts[1]);
+  // inet_pton reads a C string: a NUL would end the address early and whatever
+  // follows it would be accepted along with it.
   unsigned char buf[16];
-  if (inet_pton(a.v6 ? AF_INET6 : AF_INET, a.ip.c_str(), buf) != 1)
+  if (a.ip.find('\0') != std::string::npos ||
+      inet_pton(a.v6 ? AF_INET6 : AF_INET, a.ip.c_str(), buf) != 1)
     return invalid();
   auto port = number(parts[2], 65535);
   if (!port || *port == 0)

@@ -123,6 +123,12 @@ core::Result<std::chrono::system_clock::time_point> parse_time_val(std::string_v
   std::time_t tt = timegm(&tm);
   if (tt == static_cast<std::time_t>(-1))
     return bad;
+  // system_clock counts nanoseconds in 64 bits: it ends in April 2262, and a
+  // later year (MFMT 99991231235959) would overflow it.
+  constexpr auto kLast =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max());
+  if (tt > kLast.count())
+    return bad;
   std::tm check{};
   gmtime_r(&tt, &check);
   if (check.tm_mday != d || check.tm_mon != mo - 1)
@@ -132,6 +138,16 @@ core::Result<std::chrono::system_clock::time_point> parse_time_val(std::string_v
 
 bool listable_name(std::string_view name) {
   return name.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+std::string quote_path(std::string_view path) {
+  std::string out = "\"";
+  for (char c : path) {
+    out.push_back(c);
+    if (c == '"')
+      out.push_back('"');
+  }
+  return out + "\"";
 }
 
 } // namespace berth::ftp

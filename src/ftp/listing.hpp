@@ -45,4 +45,7 @@ core::Result<std::chrono::system_clock::time_point> parse_time_val(std::string_v
 /// True if a name can be sent in a listing line (no CR, LF or NUL).
 bool listable_name(std::string_view name);
 
+/// A path in double quotes for 257 replies, a '"' inside doubled (RFC 959 appendix II).
+std::string quote_path(std::string_view path);
+
 } // namespace berth::ftp

@@ -12,17 +12,6 @@
 namespace berth::ftp {
 namespace {
 
-// RFC 959 appendix II: a '"' inside a quoted path is doubled.
-std::string quote_path(std::string_view p) {
-  std::string out = "\"";
-  for (char c : p) {
-    out.push_back(c);
-    if (c == '"')
-      out.push_back('"');
-  }
-  return out + "\"";
-}
-
 using PathOp = core::Task<core::Result<void>> (vfs::Filesystem::*)(const vfs::VirtualPath&);
 
 // Resolves `arg` and applies one filesystem operation to it.

@@ -101,6 +101,23 @@ TEST(AuthorizedKeys, ExpiryTime) {
   EXPECT_TRUE(check_authorized_keys(future, "ssh-ed25519", kBlob, ip("127.0.0.1"), kNow).allowed);
 }
 
+// Found by the authorized_keys fuzzer: a year outside system_clock's range
+// (1677 to 2262) overflowed while converting.
+TEST(AuthorizedKeys, ExpiryTimeBeyondTheClock) {
+  for (const char* far : {"99991231Z", "22630101", "22620411234717Z"}) {
+    std::vector<std::string> lines = {std::string("expiry-time=\"") + far + "\" ssh-ed25519 " +
+                                      kBlob};
+    EXPECT_TRUE(check_authorized_keys(lines, "ssh-ed25519", kBlob, ip("127.0.0.1"), kNow).allowed)
+        << far;
+  }
+  for (const char* past : {"10150615Z", "00010101", "16770101Z"}) {
+    std::vector<std::string> lines = {std::string("expiry-time=\"") + past + "\" ssh-ed25519 " +
+                                      kBlob};
+    EXPECT_FALSE(check_authorized_keys(lines, "ssh-ed25519", kBlob, ip("127.0.0.1"), kNow).allowed)
+        << past;
+  }
+}
+
 TEST(AuthorizedKeys, RefusedLineDoesNotHideAnAllowedOne) {
   std::vector<std::string> lines = {
       "command=\"/bin/sh\" ssh-ed25519 " + kBlob,

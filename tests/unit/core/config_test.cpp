@@ -153,6 +153,21 @@ TEST_F(LoadConfig, SyntaxErrorNamesLine) {
   EXPECT_THAT(what, HasSubstr("syntax error"));
 }
 
+// Found by the config fuzzer: toml++ quotes the character it stopped at, and
+// keys and values may hold any character; the error must stay one line.
+TEST_F(LoadConfig, ErrorsAreOneLine) {
+  for (const std::string toml : {
+           "[server]\nthreads =f\n",                                       // quotes "f\n"
+           "[ftp]\nlisten = [\"1.2.3.4:21\"]\n\"a\\nb\\u0007\" = 1\n",     // unknown key
+           "[ftp]\nlisten = [\"1.2.3.4:21\"]\ntls = \"on\\r\\n\\toff\"\n", // bad value
+       }) {
+    std::string what = error_of(toml);
+    EXPECT_EQ(what.find_first_of("\r\n\a\t"), std::string::npos) << what;
+  }
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\n\"a\\nb\\u0007\" = 1\n", 3, "ftp.a\\nb\\x07",
+               "unknown key");
+}
+
 TEST_F(LoadConfig, UnknownKey) {
   expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\nlisen = 3\n", 3, "ftp.lisen", "unknown key");
   expect_error("[server]\nthreads = 1\n\nstate_dri = \"x\"\n", 4, "server.state_dri",
@@ -219,6 +234,27 @@ TEST_F(LoadConfig, HomeNotADirectory) {
   expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\nhome = '" +
                    (dir_.path() / "nowhere").string() + "'\n",
                4, "user.home", "not an existing directory");
+}
+
+TEST_F(LoadConfig, AuthorizedKeysFileIsRead) {
+  auto keys = dir_.write("keys", "ssh-ed25519 AAAA a@b\nssh-rsa BBBB c@d\n");
+  auto file =
+      write("[ftp]\nlisten = [\"1.2.3.4:21\"]\n[[user]]\nname = \"k\"\nhome = " + home_literal() +
+            "\nauthorized_keys_file = '" + keys.string() + "'\n");
+  Config c = load_config(file);
+  ASSERT_EQ(c.users.size(), 1u);
+  EXPECT_EQ(c.users[0].authorized_keys,
+            (std::vector<std::string>{"ssh-ed25519 AAAA a@b", "ssh-rsa BBBB c@d"}));
+}
+
+// A directory read as no keys at all, and /dev/zero never ended.
+TEST_F(LoadConfig, AuthorizedKeysFileMustBeARegularFile) {
+  for (const std::string& path :
+       {home().string(), std::string("/dev/zero"), (dir_.path() / "nowhere").string()}) {
+    expect_error("[[user]]\nname = \"k\"\nhome = " + home_literal() + "\nauthorized_keys_file = '" +
+                     path + "'\n",
+                 4, "user.authorized_keys_file", "can not read");
+  }
 }
 
 TEST_F(LoadConfig, DuplicateUser) {

@@ -82,6 +82,15 @@ TEST(IsIpv4Literal, DottedQuadsOnly) {
   EXPECT_FALSE(is_ipv4_literal("example.org"));
 }
 
+// Found by the address fuzzer: inet_pton stopped at the NUL and the rest was kept.
+TEST(ParseHostPort, RejectsNulInsideTheAddress) {
+  using namespace std::string_literals;
+  for (const std::string& text : {"1.2.3.4\0junk:21"s, "1.2.3.4\0:21"s, "[::1\0junk]:21"s}) {
+    EXPECT_FALSE(parse_host_port(text)) << text.size();
+  }
+  EXPECT_FALSE(is_ipv4_literal("1.2.3.4\0junk"s));
+}
+
 TEST(FormatHostPort, BracketsIpv6) {
   EXPECT_EQ(format_host_port("1.2.3.4", 21), "1.2.3.4:21");
   EXPECT_EQ(format_host_port("::1", 2121), "[::1]:2121");

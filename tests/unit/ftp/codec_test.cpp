@@ -349,6 +349,16 @@ TEST(ParseEprtArg, Bad) {
   }
 }
 
+// Found by the address fuzzer: inet_pton stopped at the NUL and the address
+// was accepted with the bytes after it.
+TEST(ParseEprtArg, NulInsideTheAddress) {
+  for (const std::string& arg : {"|1|1.2.3.4\0junk|5282|"s, "|2|20::1\0\0\0|65535|"s}) {
+    auto a = parse_eprt_arg(arg);
+    ASSERT_FALSE(a) << arg.size();
+    EXPECT_EQ(a.error(), std::errc::invalid_argument);
+  }
+}
+
 TEST(ParseEprtArg, UnsupportedProtocol) {
   for (const char* arg :
        {"|3|1.2.3.4|21|", "|0|1.2.3.4|21|", "|12|1.2.3.4|21|", "|x|1.2.3.4|21|"}) {

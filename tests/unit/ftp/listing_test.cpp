@@ -233,6 +233,20 @@ TEST(TimeVal, RejectsSignedFields) {
   }
 }
 
+// Found by the listing fuzzer: past April 2262 the time overflowed system_clock
+// (signed overflow while converting seconds to nanoseconds).
+TEST(TimeVal, RejectsYearsPastTheClock) {
+  auto last = parse_time_val("22620411234716");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(format_time_val(*last), "22620411234716");
+  for (std::string_view s :
+       {"22620411234717"sv, "22630101000000"sv, "51230101000000"sv, "99991231235959"sv}) {
+    auto t = parse_time_val(s);
+    ASSERT_FALSE(t) << s;
+    EXPECT_EQ(t.error(), std::errc::invalid_argument) << s;
+  }
+}
+
 // --- names --------------------------------------------------------------------
 
 TEST(ListableName, RejectsLineBreaksAndNul) {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz with clang into build/fuzz, replays
+# their corpora and regression inputs (ctest -L fuzz), then fuzzes each target
+# for SECONDS seconds on a scratch copy of its seed corpus. Exits non-zero if a
+# target crashes, leaks, hangs or runs out of memory; the input that did it is
+# kept in build/fuzz/artifacts/<target>/ (see tests/fuzz/README.md).
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (default: 60 seconds, every target)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seconds="${1:-60}"
+shift || true
+build="$root/build/fuzz"
+jobs="$(nproc)"
+werror="OFF"
+if [[ "${CI:-}" == "true" ]]; then
+  werror="ON"
+fi
+
+echo "=== fuzz build ==="
+CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DBERTH_FUZZ=ON -DBERTH_BUILD_TESTS=OFF -DBERTH_WERROR="$werror"
+cmake --build "$build" --target fuzzers -j"$jobs"
+
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  for dir in "$root"/tests/fuzz/corpus/*/; do
+    targets+=("$(basename "$dir")")
+  done
+fi
+
+failed=()
+echo "=== fuzz regressions ==="
+ctest --test-dir "$build" -L fuzz --output-on-failure || failed+=(regressions)
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+for t in "${targets[@]}"; do
+  echo "=== fuzz $t (${seconds}s) ==="
+  artifacts="$build/artifacts/$t"
+  mkdir -p "$artifacts" "$scratch/$t/corpus" "$scratch/$t/tmp"
+  # New inputs go to the scratch copy; the committed corpus stays as it is.
+  cp "$root/tests/fuzz/corpus/$t"/* "$scratch/$t/corpus/"
+  inputs=("$scratch/$t/corpus")
+  if [[ -d "$root/tests/fuzz/regressions/$t" ]]; then
+    inputs+=("$root/tests/fuzz/regressions/$t")
+  fi
+  options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+           -artifact_prefix="$artifacts/")
+  if [[ -f "$root/tests/fuzz/$t.dict" ]]; then
+    options+=(-dict="$root/tests/fuzz/$t.dict")
+  fi
+  log="$artifacts/fuzz.log"
+  if TMPDIR="$scratch/$t/tmp" "$build/tests/fuzz/${t}_fuzz" "${options[@]}" "${inputs[@]}" \
+    >"$log" 2>&1; then
+    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+      "$log" || true
+  else
+    failed+=("$t")
+    tail -n 80 "$log"
+    echo "fuzz $t FAILED: input and log in $artifacts/"
+  fi
+done
+
+if ((${#failed[@]} > 0)); then
+  echo "fuzz: failed: ${failed[*]}"
+  exit 1
+fi
+echo "fuzz: every target ran ${seconds}s without a finding"
