@@ -230,6 +230,16 @@ core::Task<R> ext_copy_data(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
     co_return R{};
   }
+  // SECURITY: a copy onto its own source (one handle twice, or the file opened
+  // twice) can chase its own output until the disk is full; OpenSSH's
+  // sftp-server refuses it too.
+  auto src_stat = co_await src->file->stat();
+  auto dst_stat = co_await dst->file->stat();
+  if (src == dst || (src_stat && dst_stat && src_stat->device == dst_stat->device &&
+                     src_stat->inode == dst_stat->inode)) {
+    s.reply_status(id, Status::failure, "Source and destination are the same file");
+    co_return R{};
+  }
   std::vector<std::byte> buf(256 * 1024);
   std::uint64_t in = *from_offset;
   std::uint64_t out = *to_offset;
@@ -295,6 +305,15 @@ core::Task<R> check_file(Session& s, std::uint32_t id, Reader& r, bool by_handle
     s.reply_status(id, Status::failure, "No supported hash algorithm");
     co_return R{};
   }
+  // filexfer-extensions-00 3.1: a block size, if not 0, is at least 256. The
+  // hashes must also fit one reply: a tiny block over a large (or sparse)
+  // file would otherwise build a reply far beyond the packet limit.
+  if (*block != 0 && *block < 256) {
+    s.reply_status(id, Status::failure, "Block size below 256");
+    co_return R{};
+  }
+  const std::size_t max_digests =
+      (s.limits.max_packet - 1024) / static_cast<std::size_t>(EVP_MD_get_size(algo->md()));
   std::unique_ptr<vfs::File> opened;
   vfs::File* file = nullptr;
   if (by_handle) {
@@ -343,6 +362,10 @@ core::Task<R> check_file(Session& s, std::uint32_t id, Reader& r, bool by_handle
     }
     if (*n == 0)
       break;
+    if (*block != 0 && in_block == 0 && digests.size() >= max_digests) {
+      s.reply_status(id, Status::failure, "Too many blocks for one reply");
+      co_return R{};
+    }
     EVP_DigestUpdate(ctx.get(), buf.data(), *n);
     pos += *n;
     left -= *n;

@@ -467,6 +467,65 @@ TEST_F(SftpSession, CheckFileHashesARange) {
   EXPECT_EQ(static_cast<unsigned char>(digest[31]), 0xad);
 }
 
+// Found by the sftp_session fuzz target: a 1-byte block over a large file ran
+// for minutes and built a reply far over the packet limit.
+TEST_F(SftpSession, CheckFileRefusesTinyBlocksAndOversizedReplies) {
+  write_host("f", std::string(8 << 20, 'x'));
+  Client c;
+  for (std::uint32_t block : {1u, 256u}) {
+    auto& cf = c.request(Type::extended, block);
+    cf.string("check-file-name");
+    cf.string("/f");
+    cf.string("md5");
+    cf.u64(0);
+    cf.u64(0);
+    cf.u32(block);
+    c.end();
+  }
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(status_of(r[1]), static_cast<std::uint32_t>(Status::failure)); // below 256
+  EXPECT_EQ(status_of(r[2]), static_cast<std::uint32_t>(Status::failure)); // 32,768 digests
+}
+
+// Found by the sftp_session fuzz target: copy-data onto its own source grew
+// the file until the disk was full.
+TEST_F(SftpSession, CopyDataOntoItsOwnSourceIsRefused) {
+  write_host("f", "0123456789");
+  Client c;
+  auto& o = c.request(Type::open, 1);
+  o.string("/f");
+  o.u32(pflag_read | pflag_write);
+  o.attrs(Attrs{});
+  c.end();
+  auto& cd = c.request(Type::extended, 2);
+  cd.string("copy-data");
+  cd.string("1");
+  cd.u64(0);
+  cd.u64(0);
+  cd.string("1");
+  cd.u64(5);
+  c.end();
+  auto& o2 = c.request(Type::open, 3); // the same file through a second handle
+  o2.string("/f");
+  o2.u32(pflag_read | pflag_write);
+  o2.attrs(Attrs{});
+  c.end();
+  auto& cd2 = c.request(Type::extended, 4);
+  cd2.string("copy-data");
+  cd2.string("1");
+  cd2.u64(0);
+  cd2.u64(0);
+  cd2.string("2");
+  cd2.u64(5);
+  c.end();
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(status_of(r[2]), static_cast<std::uint32_t>(Status::failure));
+  EXPECT_EQ(status_of(r[4]), static_cast<std::uint32_t>(Status::failure));
+  EXPECT_EQ(read_host("f"), "0123456789");
+}
+
 // paramiko's SFTPFile.check sends check-file-handle under the name "check-file".
 TEST_F(SftpSession, CheckFileUnderParamikosNameHashesByHandle) {
   write_host("f", "abcabc");
