@@ -62,6 +62,15 @@ std::string fingerprint(ssh_key key) {
 
 using core::Wakeup;
 
+// Refuses every request libssh has queued. Once the subsystem runs, nothing
+// else is granted (a second channel, exec, forwarding...).
+void refuse_requests(ssh_session session) {
+  while (ssh_message m = ssh_message_get(session)) {
+    ssh_message_reply_default(m);
+    ssh_message_free(m);
+  }
+}
+
 // Waits for the session's socket, as libssh asks, then lets libssh run.
 // Exactly one coroutine at a time calls libssh for a session (the login
 // steps, then SshChannel's driver), so no call can take input off the socket
@@ -193,7 +202,7 @@ public:
     while (!stopping_ && !ended_) {
       bool moved = write_some();
       moved = read_some_input() || moved;
-      refuse_other_requests();
+      refuse_requests(session_);
       // libssh reads and handles packets inside the calls above: they may
       // have opened the peer's window or buffered client data after the
       // step that would use it. Look again (ssh_channel_poll is the last call
@@ -282,14 +291,6 @@ private:
       moved = true;
     }
     return moved;
-  }
-
-  // Requests that arrive once the subsystem runs (a second channel, exec...) are refused.
-  void refuse_other_requests() {
-    while (ssh_message m = ssh_message_get(session_)) {
-      ssh_message_reply_default(m);
-      ssh_message_free(m);
-    }
   }
 
   static constexpr std::size_t kInLimit = 512 * 1024;
@@ -601,10 +602,7 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
     auto left = linger - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero() || !co_await pump.once(left))
       break;
-    while (ssh_message m = ssh_message_get(session)) {
-      ssh_message_reply_default(m);
-      ssh_message_free(m);
-    }
+    refuse_requests(session);
   }
   ssh_channel_free(channel);
   spdlog::info("sftp: disconnect {} user {}", peer, account->name);

@@ -165,6 +165,19 @@ FileSetup write_only(OnCommit on_commit, bool append = false) {
   return s;
 }
 
+// fstat(2) of a descriptor that must be a regular file to be opened as one:
+// a directory says is_directory, a device, FIFO or socket permission_denied.
+core::Result<struct stat> stat_regular(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    return last_error();
+  if (S_ISDIR(st.st_mode))
+    return core::unexpected(Errc::is_directory);
+  if (!S_ISREG(st.st_mode))
+    return core::unexpected(Errc::permission_denied);
+  return st;
+}
+
 class LocalFile final : public File {
 public:
   LocalFile(core::WorkerPool* io, UniqueFd fd, std::uint64_t pos, FileSetup setup)
@@ -431,13 +444,9 @@ core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open_read(const Virtual
   auto fd = resolve(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
   if (!fd)
     co_return core::unexpected(fd.error());
-  struct stat st {};
-  if (::fstat(fd->get(), &st) != 0)
-    co_return last_error();
-  if (S_ISDIR(st.st_mode))
-    co_return core::unexpected(Errc::is_directory);
-  if (!S_ISREG(st.st_mode))
-    co_return core::unexpected(Errc::permission_denied);
+  auto st = stat_regular(fd->get());
+  if (!st)
+    co_return core::unexpected(st.error());
   // Regular files never block on O_NONBLOCK; drop it so sendfile/pread behave plainly.
   ::fcntl(fd->get(), F_SETFL, 0);
   co_return std::unique_ptr<File>(new LocalFile(io_, std::move(*fd), offset, read_only()));
@@ -675,13 +684,9 @@ core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open(const VirtualPath&
       resolve(path, access | append | O_NONBLOCK | O_NOCTTY | (flags.create ? O_CREAT : 0), mode);
   if (!fd)
     co_return core::unexpected(fd.error());
-  struct stat st {};
-  if (::fstat(fd->get(), &st) != 0)
-    co_return last_error();
-  if (S_ISDIR(st.st_mode))
-    co_return core::unexpected(Errc::is_directory);
-  if (!S_ISREG(st.st_mode))
-    co_return core::unexpected(Errc::permission_denied);
+  auto st = stat_regular(fd->get());
+  if (!st)
+    co_return core::unexpected(st.error());
   ::fcntl(fd->get(), F_SETFL, append);
   // Truncation only through a handle that may write (O_RDONLY | O_TRUNC would
   // still truncate on Linux), and only once the target is known to be a file.
