@@ -1,5 +1,7 @@
 #include "auth/authorized_keys.hpp"
 
+#include "net/cidr.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -170,36 +172,6 @@ bool wildcard(std::string_view text, std::string_view pat) {
   return p == pat.size();
 }
 
-// `client` within `cidr` ("10.0.0.0/8"); false for a malformed block.
-bool in_cidr(const asio::ip::address& client, std::string_view cidr) {
-  auto slash = cidr.find('/');
-  std::string_view bits_text = cidr.substr(slash + 1);
-  if (bits_text.empty() || bits_text.size() > 3 ||
-      !std::all_of(bits_text.begin(), bits_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return false;
-  int bits = std::stoi(std::string(bits_text));
-  std::error_code ec;
-  auto net = asio::ip::make_address(std::string(cidr.substr(0, slash)), ec);
-  if (ec || net.is_v4() != client.is_v4())
-    return false;
-  if (net.is_v4()) {
-    if (bits > 32)
-      return false;
-    std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t{0} << (32 - bits);
-    return (net.to_v4().to_uint() & mask) == (client.to_v4().to_uint() & mask);
-  }
-  if (bits > 128)
-    return false;
-  auto a = net.to_v6().to_bytes();
-  auto b = client.to_v6().to_bytes();
-  for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
-    auto mask = static_cast<unsigned char>(bits >= 8 ? 0xff : 0xff << (8 - bits));
-    if ((a[static_cast<std::size_t>(i)] & mask) != (b[static_cast<std::size_t>(i)] & mask))
-      return false;
-  }
-  return true;
-}
-
 } // namespace
 
 std::optional<AuthorizedKey> parse_authorized_key(std::string_view line) {
@@ -267,7 +239,8 @@ bool from_allows(std::string_view patterns, const asio::ip::address& client_in) 
       p.remove_prefix(1);
     if (p.empty())
       continue;
-    bool match = p.find('/') != std::string_view::npos ? in_cidr(client, p) : wildcard(text, p);
+    bool match =
+        p.find('/') != std::string_view::npos ? net::in_cidr(client, p) : wildcard(text, p);
     if (match && negated)
       return false; // SECURITY: a negated match denies, whatever else matches
     allowed = allowed || match;

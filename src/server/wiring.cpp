@@ -32,7 +32,10 @@ store::UserRecord default_user(const fs::path& state_dir) {
   const fs::path hash_file = state_dir / "demo.password-hash";
   const fs::path home = fs::absolute(state_dir / "home" / "demo");
   make_private_dir(home);
-  store::UserRecord u{"demo", {}, {}, home, {}};
+  store::UserRecord u;
+  u.name = "demo";
+  u.home = home;
+  u.read_only = true;
   std::ifstream in(hash_file);
   if (in && std::getline(in, u.password_hash) && u.password_hash.starts_with("$argon2id$"))
     return u;
@@ -84,9 +87,16 @@ Wired wire(const core::Config& cfg) {
   make_private_dir(cfg.server.state_dir);
   ::chmod(cfg.server.state_dir.c_str(), 0700);
   std::vector<store::UserRecord> users;
-  for (const auto& u : cfg.users)
-    users.push_back(
-        store::UserRecord{u.name, u.password, u.password_hash, u.home, u.authorized_keys});
+  for (const auto& u : cfg.users) {
+    store::UserRecord r;
+    r.name = u.name;
+    r.password = u.password;
+    r.password_hash = u.password_hash;
+    r.home = u.home;
+    r.authorized_keys = u.authorized_keys;
+    r.read_only = true;
+    users.push_back(std::move(r));
+  }
   if (cfg.source.empty())
     users.push_back(default_user(cfg.server.state_dir));
   if (users.empty())

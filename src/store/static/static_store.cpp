@@ -8,7 +8,19 @@ namespace {
 class Category final : public std::error_category {
 public:
   const char* name() const noexcept override { return "berth.store"; }
-  std::string message(int) const override { return "no such user"; }
+  std::string message(int e) const override {
+    switch (static_cast<Errc>(e)) {
+    case Errc::no_such_user:
+      return "no such user";
+    case Errc::exists:
+      return "a user of that name exists";
+    case Errc::read_only:
+      return "the user is defined in the configuration file (read-only)";
+    case Errc::database:
+      return "user database error";
+    }
+    return "store error";
+  }
 };
 
 } // namespace

@@ -9,6 +9,17 @@
 namespace berth::auth {
 namespace {
 
+store::UserRecord user(std::string name, std::string password, std::string hash,
+                       std::vector<std::string> keys = {}) {
+  store::UserRecord u;
+  u.name = std::move(name);
+  u.password = std::move(password);
+  u.password_hash = std::move(hash);
+  u.home = "/tmp";
+  u.authorized_keys = std::move(keys);
+  return u;
+}
+
 class AuthenticatorTest : public ::testing::Test {
 protected:
   void SetUp() override { init_crypto(); }
@@ -20,7 +31,7 @@ protected:
 };
 
 TEST_F(AuthenticatorTest, PlainPasswordMatchesExactly) {
-  std::vector<store::UserRecord> users{{"alice", "s3cret", "", "/tmp", {}}};
+  std::vector<store::UserRecord> users{user("alice", "s3cret", "")};
   EXPECT_TRUE(login(users, "alice", "s3cret"));
   EXPECT_EQ(login(users, "alice", "s3cre").error(), Errc::bad_credentials);
   EXPECT_EQ(login(users, "alice", "").error(), Errc::bad_credentials);
@@ -28,7 +39,7 @@ TEST_F(AuthenticatorTest, PlainPasswordMatchesExactly) {
 }
 
 TEST_F(AuthenticatorTest, Argon2idHashVerifies) {
-  std::vector<store::UserRecord> users{{"alice", "", hash_password("pw"), "/tmp", {}}};
+  std::vector<store::UserRecord> users{user("alice", "", hash_password("pw"))};
   EXPECT_TRUE(login(users, "alice", "pw"));
   EXPECT_EQ(login(users, "alice", "PW").error(), Errc::bad_credentials);
 }
@@ -37,7 +48,7 @@ TEST_F(AuthenticatorTest, Argon2idHashVerifies) {
 // password (FTP sends "PASS " happily).
 TEST_F(AuthenticatorTest, KeyOnlyUserHasNoPassword) {
   std::vector<store::UserRecord> users{
-      {"keyonly", "", "", "/tmp", {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample k"}}};
+      user("keyonly", "", "", {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample k"})};
   EXPECT_EQ(login(users, "keyonly", "").error(), Errc::bad_credentials);
   EXPECT_EQ(login(users, "keyonly", "anything").error(), Errc::bad_credentials);
 }

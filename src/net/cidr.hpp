@@ -1,0 +1,36 @@
+#pragma once
+// Address blocks ("10.0.0.0/8", "2001:db8::/32", or one address) for allow
+// lists: users' allow_from, the defender's never-ban list, proxy_from.
+
+#include <asio/ip/address.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth::net {
+
+/// `client` within `cidr` ("10.0.0.0/8"); false for a malformed block. An
+/// IPv4-mapped IPv6 client matches IPv4 blocks.
+bool in_cidr(const asio::ip::address& client, std::string_view cidr);
+
+/// True when `text` is a block in_cidr understands, or a plain address.
+bool valid_cidr(std::string_view text);
+
+/// A list of blocks; a plain address is a block of one.
+class CidrList {
+public:
+  CidrList() = default;
+  /// Fails (nullopt, `bad` set to the offending entry) when an entry is not a block.
+  static std::optional<CidrList> parse(const std::vector<std::string>& blocks,
+                                       std::string* bad = nullptr);
+  bool empty() const { return blocks_.empty(); }
+  bool contains(const asio::ip::address& client) const;
+  const std::vector<std::string>& blocks() const { return blocks_; }
+
+private:
+  std::vector<std::string> blocks_; // normalised: always with a prefix length
+};
+
+} // namespace berth::net
