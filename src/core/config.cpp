@@ -229,6 +229,19 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f) {
     f.max_line = static_cast<std::size_t>(*v);
 }
 
+void read_users_db(const Reader& r, const toml::table& t, UsersConfig& u) {
+  r.only_keys(t, "users", {"database", "hash_memory_kib", "hash_iterations"});
+  if (auto v = r.string(t, "users", "database")) {
+    if (v->empty())
+      r.fail(t.get("database"), "users.database", "must not be empty");
+    u.database = *v;
+  }
+  if (auto v = r.integer(t, "users", "hash_memory_kib", 8 * 1024, 4 * 1024 * 1024))
+    u.hash_memory_kib = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "users", "hash_iterations", 1, 100))
+    u.hash_iterations = static_cast<std::uint32_t>(*v);
+}
+
 void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& users) {
   const toml::array* a = n.as_array();
   if (a == nullptr || !a->is_array_of_tables())
@@ -318,7 +331,7 @@ Config load_config(const std::filesystem::path& file) {
   c.ftps.listen.clear(); // implicit FTPS and SFTP only where a file asks for them
   c.sftp.listen.clear();
   c.source = file;
-  r.only_keys(root, "", {"server", "ftp", "ftps", "tls", "sftp", "user"});
+  r.only_keys(root, "", {"server", "ftp", "ftps", "tls", "sftp", "user", "users"});
   if (const toml::table* t = r.table(root, "server"))
     read_server(r, *t, c.server);
   if (const toml::table* t = r.table(root, "ftp"))
@@ -329,6 +342,8 @@ Config load_config(const std::filesystem::path& file) {
     read_tls(r, *t, c.tls);
   if (const toml::table* t = r.table(root, "sftp"))
     read_sftp(r, *t, c.sftp);
+  if (const toml::table* t = r.table(root, "users"))
+    read_users_db(r, *t, c.users_db);
   if (const toml::node* n = root.get("user"))
     read_users(r, *n, c.users);
   if (c.ftp.listen.empty() && c.sftp.listen.empty())

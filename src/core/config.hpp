@@ -70,6 +70,13 @@ struct SftpConfig {
   std::vector<std::filesystem::path> host_keys; ///< Empty: generated in the state folder.
 };
 
+/// `[users]`: the embedded user database and password hashing.
+struct UsersConfig {
+  std::filesystem::path database; ///< Empty: users.db in the state folder.
+  std::uint32_t hash_memory_kib = 19 * 1024; ///< argon2id m (OWASP minimum: 19 MiB).
+  std::uint32_t hash_iterations = 2;         ///< argon2id t.
+};
+
 /// The whole configuration.
 struct Config {
   std::filesystem::path source; ///< The file it came from; empty for the embedded default.
@@ -79,6 +86,12 @@ struct Config {
   TlsConfig tls;
   SftpConfig sftp;
   std::vector<UserConfig> users;
+  UsersConfig users_db;
+
+  /// The SQLite user database: [users] database, or users.db in the state folder.
+  std::filesystem::path user_database() const {
+    return users_db.database.empty() ? server.state_dir / "users.db" : users_db.database;
+  }
 };
 
 /// A configuration error: one line naming file, line, key and reason.
