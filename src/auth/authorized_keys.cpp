@@ -1,6 +1,6 @@
 #include "auth/authorized_keys.hpp"
 
-#include "net/cidr.hpp"
+#include "core/cidr.hpp"
 
 #include <algorithm>
 #include <array>
@@ -240,7 +240,7 @@ bool from_allows(std::string_view patterns, const asio::ip::address& client_in) 
     if (p.empty())
       continue;
     bool match =
-        p.find('/') != std::string_view::npos ? net::in_cidr(client, p) : wildcard(text, p);
+        p.find('/') != std::string_view::npos ? core::in_cidr(client, p) : wildcard(text, p);
     if (match && negated)
       return false; // SECURITY: a negated match denies, whatever else matches
     allowed = allowed || match;

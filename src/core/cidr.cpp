@@ -1,11 +1,20 @@
-#include "net/cidr.hpp"
+#include "core/cidr.hpp"
 
-#include "net/types.hpp"
+
 
 #include <algorithm>
 #include <cstdint>
 
-namespace berth::net {
+namespace berth::core {
+namespace {
+
+asio::ip::address unmapped(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+} // namespace
 
 bool in_cidr(const asio::ip::address& address, std::string_view cidr) {
   const asio::ip::address client = unmapped(address);
@@ -82,4 +91,4 @@ bool CidrList::contains(const asio::ip::address& client) const {
                      [&](const std::string& b) { return in_cidr(client, b); });
 }
 
-} // namespace berth::net
+} // namespace berth::core

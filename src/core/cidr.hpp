@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace berth::net {
+namespace berth::core {
 
 /// `client` within `cidr` ("10.0.0.0/8"); false for a malformed block. An
 /// IPv4-mapped IPv6 client matches IPv4 blocks.
@@ -33,4 +33,4 @@ private:
   std::vector<std::string> blocks_; // normalised: always with a prefix length
 };
 
-} // namespace berth::net
+} // namespace berth::core
