@@ -59,6 +59,8 @@ Reply reply_for(std::error_code ec) {
       return Reply::of(553, "File name not allowed.");
     case vfs::Errc::no_space:
       return Reply::of(552, "Insufficient storage space.");
+    case vfs::Errc::quota_exceeded:
+      return Reply::of(552, "Quota exceeded."); // RFC 959: "exceeded storage allocation"
     case vfs::Errc::io_error:
       break;
     }

@@ -35,9 +35,16 @@ private:
 };
 
 /// A TokenBucket behind a mutex, awaited from any event loop. rate 0 = no limit.
+/// Thread-safe: one Throttle may be shared by sessions on different loops.
 class Throttle {
 public:
+  /// The bucket holds burst_for(bytes_per_second) bytes.
   explicit Throttle(std::uint64_t bytes_per_second);
+
+  /// The burst of a Throttle of `rate` bytes/s: a quarter second of traffic, at
+  /// least 64 KiB (one transfer buffer moves without a timer), so short bursts
+  /// do not wait and the average over a second still holds.
+  static std::uint64_t burst_for(std::uint64_t rate);
 
   /// Waits (on the caller's executor, never blocking the loop) until `n` more
   /// bytes may move. Returns at once without a limit.

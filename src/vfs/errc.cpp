@@ -29,6 +29,8 @@ public:
       return "No space left";
     case Errc::io_error:
       return "Input/output error";
+    case Errc::quota_exceeded:
+      return "Quota exceeded";
     }
     return "Unknown error";
   }

@@ -13,8 +13,9 @@ enum class Errc {
   not_empty,         ///< The directory is not empty.
   permission_denied, ///< The operating system or a rule refused the operation.
   invalid_name,      ///< The name is not acceptable (NUL, empty, too long).
-  no_space,          ///< The disk or quota is full.
+  no_space,          ///< The disk is full.
   io_error,          ///< Anything else the backend reported.
+  quota_exceeded,    ///< The user's quota (bytes or files) would be exceeded.
 };
 
 const std::error_category& vfs_category() noexcept;

@@ -22,8 +22,7 @@
 namespace berth::vfs {
 namespace {
 
-// Temporary names of atomic uploads (renamed over the target on commit).
-constexpr std::string_view kUploadPrefix = ".berth-upload-";
+constexpr std::string_view kUploadPrefix = LocalFs::kUploadPrefix;
 
 core::Unexpected last_error() {
   return core::unexpected(from_errno(errno));

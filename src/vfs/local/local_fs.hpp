@@ -4,8 +4,10 @@
 
 #include "core/worker_pool.hpp"
 #include "vfs/filesystem.hpp"
+#include "vfs/quota.hpp"
 
 #include <filesystem>
+#include <string_view>
 
 namespace berth::vfs {
 
@@ -28,6 +30,10 @@ private:
 
 class LocalFs final : public Filesystem {
 public:
+  /// Names of atomic uploads in progress (renamed over their target on commit):
+  /// never listed, never counted as usage.
+  static constexpr std::string_view kUploadPrefix = ".berth-upload-";
+
   /// Opens `home` as the root. File reads that miss the page cache, writes and
   /// fsync run on `io` (which must outlive the files), or on the caller's loop
   /// when `io` is null or the home is on tmpfs/ramfs.
@@ -64,6 +70,14 @@ public:
                                            std::chrono::system_clock::time_point atime,
                                            std::chrono::system_clock::time_point mtime) override;
   core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& path) override;
+
+  /// The usage of the tree at `home`, for a Quota: the sizes and number of the
+  /// regular files in it, recursively. Symlinks are neither followed nor counted;
+  /// hard links count once per name (as removing a name gives back its size);
+  /// uploads in progress are skipped, as are subdirectories we may not read.
+  /// Blocks for as long as the tree takes to walk: call it on a worker.
+  /// Errors: the OS error for a missing or unreadable home, or a failed read.
+  static core::Result<Usage> usage(const std::filesystem::path& home);
 
   /// As open(), but file I/O goes to `io` even on tmpfs, so tests can run it there.
   static core::Result<std::unique_ptr<LocalFs>> open_for_test(const std::filesystem::path& home,

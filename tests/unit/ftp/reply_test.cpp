@@ -105,7 +105,7 @@ TEST(ReplyFor, EachVfsError) {
                  Case{vfs::Errc::not_directory, 550}, Case{vfs::Errc::is_directory, 550},
                  Case{vfs::Errc::not_empty, 550}, Case{vfs::Errc::permission_denied, 550},
                  Case{vfs::Errc::invalid_name, 553}, Case{vfs::Errc::no_space, 552},
-                 Case{vfs::Errc::io_error, 451}}) {
+                 Case{vfs::Errc::io_error, 451}, Case{vfs::Errc::quota_exceeded, 552}}) {
     Reply r = reply_for(make_error_code(c.e));
     EXPECT_EQ(r.code, c.code) << make_error_code(c.e).message();
     EXPECT_FALSE(r.text.empty());
@@ -115,6 +115,7 @@ TEST(ReplyFor, EachVfsError) {
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::exists)).text, "File exists.");
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::not_empty)).text, "Directory not empty.");
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::permission_denied)).text, "Permission denied.");
+  EXPECT_EQ(reply_for(make_error_code(vfs::Errc::quota_exceeded)).text, "Quota exceeded.");
 }
 
 TEST(ReplyFor, OtherErrorsAreLocalErrors) {

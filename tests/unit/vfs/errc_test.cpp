@@ -24,6 +24,8 @@ TEST(VfsErrc, FromErrno) {
   EXPECT_EQ(from_errno(EIO), Errc::io_error);
   EXPECT_STREQ(vfs_category().name(), "berth.vfs");
   EXPECT_EQ(make_error_code(Errc::not_found).message(), "No such file or directory");
+  EXPECT_EQ(make_error_code(Errc::quota_exceeded).message(), "Quota exceeded");
+  EXPECT_NE(make_error_code(Errc::quota_exceeded), make_error_code(Errc::no_space));
 }
 
 } // namespace

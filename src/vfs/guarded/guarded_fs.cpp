@@ -1,0 +1,567 @@
+#include "vfs/guarded/guarded_fs.hpp"
+
+#include "core/log.hpp"
+#include "vfs/errc.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+namespace berth::vfs {
+namespace {
+
+using core::Perm;
+using Throttles = std::vector<std::shared_ptr<net::Throttle>>;
+
+constexpr auto kMaxSigned = std::numeric_limits<std::int64_t>::max();
+
+// A size as the quota counts it; one past int64 is past any limit anyway.
+std::int64_t as_signed(std::uint64_t v) {
+  return v > static_cast<std::uint64_t>(kMaxSigned) ? kMaxSigned : static_cast<std::int64_t>(v);
+}
+
+core::Unexpected denied() {
+  return core::unexpected(Errc::permission_denied);
+}
+
+bool limits(const Throttles& throttles) {
+  return std::any_of(throttles.begin(), throttles.end(),
+                     [](const auto& t) { return t != nullptr && t->rate() > 0; });
+}
+
+// Waits until every throttle lets `n` bytes pass.
+core::Task<void> pace(const Throttles& throttles, std::uint64_t n) {
+  for (const auto& t : throttles)
+    if (t != nullptr && t->rate() > 0)
+      co_await t->take(n);
+}
+
+// What a GuardedFs and the Files it opened share (hence shared_ptr): a File may
+// outlive its Filesystem, and a replace upload looks up its target at commit().
+struct Shared {
+  std::unique_ptr<Filesystem> inner;
+  Rules rules;
+
+  Quota* quota() const { return rules.quota.get(); }
+
+  /// Whether the rules allow `p`; logs a refusal.
+  bool allowed(Perm p, std::string_view op, const VirtualPath& path) const {
+    if (rules.permissions.has(p))
+      return true;
+    spdlog::info("{}: {} {} refused: no {} permission", rules.user, op, path.str(),
+                 core::Permissions::name(p));
+    return false;
+  }
+
+  core::Unexpected over_quota(std::string_view op, const VirtualPath& path) const {
+    spdlog::info("{}: {} {} refused: quota exceeded", rules.user, op, path.str());
+    return core::unexpected(Errc::quota_exceeded);
+  }
+};
+
+/// What a GuardedFile's charges are.
+enum class Kind {
+  plain,   ///< Reads, and writes that stay on disk as they happen (append, resume, in place).
+  replace, ///< An atomic replace: everything it charged is given back unless committed.
+};
+
+/// How a GuardedFile was opened.
+struct Opened {
+  Kind kind = Kind::plain;
+  bool readable = false;
+  bool writable = false;
+  bool append = false;            ///< Writes go to the end, whatever their offset.
+  std::uint64_t size = 0;         ///< The file's size at open: rewriting bytes below it is free.
+  std::int64_t charged_files = 0; ///< Files charged when it was opened.
+  VirtualPath path;               ///< For log lines; replace: the target of commit().
+};
+
+class GuardedFile final : public File {
+public:
+  GuardedFile(std::shared_ptr<const Shared> shared, std::unique_ptr<File> inner, Opened how)
+      : shared_(std::move(shared)), inner_(std::move(inner)), how_(std::move(how)),
+        end_(how_.size) {}
+
+  ~GuardedFile() override {
+    // A discarded replace upload leaves nothing on disk: give back all it charged.
+    if (how_.kind == Kind::replace && !committed_ && quota() != nullptr)
+      quota()->release(charged_bytes_, how_.charged_files);
+  }
+
+  // vfs::File
+  core::Task<core::Result<std::size_t>> read(std::span<std::byte> buf) override {
+    auto n = co_await inner_->read(buf);
+    if (n && *n > 0)
+      co_await pace(shared_->rules.download, *n);
+    co_return n;
+  }
+
+  core::Task<core::Result<void>> write(std::span<const std::byte> buf) override {
+    co_await pace(shared_->rules.upload, buf.size());
+    const std::uint64_t at = how_.append ? end_ : inner_->position();
+    auto growth = charge(at, buf.size());
+    if (!growth)
+      co_return core::unexpected(growth.error());
+    auto r = co_await inner_->write(buf);
+    if (!r)
+      co_await settle(*growth);
+    co_return r;
+  }
+
+  core::Task<core::Result<void>> commit() override {
+    Quota* q = quota();
+    if (q == nullptr || !how_.writable)
+      co_return co_await inner_->commit();
+    if (how_.kind == Kind::plain) {
+      // A resume is cut after its last byte: give back what that removed.
+      auto r = co_await inner_->commit();
+      if (r)
+        co_await shrink_to_disk();
+      co_return r;
+    }
+    if (committed_)
+      co_return co_await inner_->commit();
+    // What this upload replaces, as it is now: another session may have
+    // removed or created the target since the open.
+    auto old = co_await shared_->inner->lstat(how_.path);
+    auto r = co_await inner_->commit();
+    if (!r)
+      co_return r;
+    committed_ = true;
+    const bool replaced = old && old->type == FileType::regular;
+    // The upload is one file now, in place of the replaced one; the open charged
+    // `charged_files` for it.
+    q->adjust(replaced ? -as_signed(old->size) : 0, (replaced ? 0 : 1) - how_.charged_files);
+    co_return r;
+  }
+
+  std::uint64_t position() const override { return inner_->position(); }
+  void advance(std::uint64_t n) override { inner_->advance(n); }
+
+  int native_handle() const override {
+    // SECURITY: bytes moved through the descriptor (sendfile) would pass the
+    // throttles and the quota; without one, FTP falls back to read().
+    if (how_.readable && limits(shared_->rules.download))
+      return -1;
+    if (how_.writable && (quota() != nullptr || limits(shared_->rules.upload)))
+      return -1;
+    return inner_->native_handle();
+  }
+
+  core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
+                                                std::span<std::byte> buf) override {
+    auto n = co_await inner_->read_at(offset, buf);
+    if (n && *n > 0)
+      co_await pace(shared_->rules.download, *n);
+    co_return n;
+  }
+
+  core::Task<core::Result<void>> write_at(std::uint64_t offset,
+                                          std::span<const std::byte> buf) override {
+    co_await pace(shared_->rules.upload, buf.size());
+    const std::uint64_t at = how_.append ? end_ : offset;
+    auto growth = charge(at, buf.size());
+    if (!growth)
+      co_return core::unexpected(growth.error());
+    auto r = co_await inner_->write_at(offset, buf);
+    if (!r)
+      co_await settle(*growth);
+    co_return r;
+  }
+
+  core::Task<core::Result<Stat>> stat() override { co_return co_await inner_->stat(); }
+  core::Task<core::Result<void>> sync() override { co_return co_await inner_->sync(); }
+
+  core::Task<core::Result<void>> set_size(std::uint64_t size) override {
+    if (!shared_->allowed(Perm::chmod, "set_size", how_.path))
+      co_return denied();
+    Quota* q = quota();
+    if (q == nullptr)
+      co_return co_await inner_->set_size(size);
+    auto st = co_await inner_->stat();
+    if (!st)
+      co_return core::unexpected(st.error());
+    const std::int64_t delta = as_signed(size) - as_signed(st->size);
+    if (delta > 0 && !q->try_charge(delta, 0))
+      co_return shared_->over_quota("set_size", how_.path);
+    auto r = co_await inner_->set_size(size);
+    if (!r) {
+      if (delta > 0)
+        q->release(delta, 0);
+      co_return r;
+    }
+    if (delta < 0)
+      q->release(-delta, 0);
+    end_ = size;
+    charged_bytes_ += delta;
+    co_return r;
+  }
+
+  core::Task<core::Result<void>> set_mode(std::uint32_t mode) override {
+    if (!shared_->allowed(Perm::chmod, "set_mode", how_.path))
+      co_return denied();
+    co_return co_await inner_->set_mode(mode);
+  }
+
+  core::Task<core::Result<void>> set_times(std::chrono::system_clock::time_point atime,
+                                           std::chrono::system_clock::time_point mtime) override {
+    if (!shared_->allowed(Perm::chmod, "set_times", how_.path))
+      co_return denied();
+    co_return co_await inner_->set_times(atime, mtime);
+  }
+
+private:
+  Quota* quota() const { return shared_->quota(); }
+
+  // Charges what writing `n` bytes at `at` adds past the file's end, before
+  // anything is written: a write that does not fit is refused whole.
+  core::Result<std::int64_t> charge(std::uint64_t at, std::size_t n) {
+    Quota* q = quota();
+    if (q == nullptr || n == 0)
+      return std::int64_t{0};
+    if (at > std::numeric_limits<std::uint64_t>::max() - n)
+      return shared_->over_quota("write", how_.path);
+    const std::uint64_t new_end = at + n;
+    if (new_end <= end_)
+      return std::int64_t{0};
+    const std::int64_t growth = as_signed(new_end - end_);
+    if (!q->try_charge(growth, 0))
+      return shared_->over_quota("write", how_.path);
+    end_ = new_end;
+    charged_bytes_ += growth;
+    return growth;
+  }
+
+  // After a failed write charged `growth`: keeps the charge only for what
+  // reached the disk.
+  core::Task<void> settle(std::int64_t growth) {
+    if (growth == 0)
+      co_return;
+    const std::uint64_t before = end_ - static_cast<std::uint64_t>(growth);
+    auto st = co_await inner_->stat();
+    const std::uint64_t reached = st ? std::clamp(st->size, before, end_) : before;
+    const std::int64_t unused = as_signed(end_ - reached);
+    quota()->release(unused, 0);
+    charged_bytes_ -= unused;
+    end_ = reached;
+  }
+
+  // After a commit that may have cut the file: gives back what it lost.
+  core::Task<void> shrink_to_disk() {
+    auto st = co_await inner_->stat();
+    if (st && st->size < end_) {
+      quota()->release(as_signed(end_ - st->size), 0);
+      end_ = st->size;
+    }
+  }
+
+  std::shared_ptr<const Shared> shared_;
+  std::unique_ptr<File> inner_;
+  Opened how_;
+  std::uint64_t end_;              ///< The file's end as charged (high-water mark).
+  std::int64_t charged_bytes_ = 0; ///< Net bytes charged; a discarded replace gives them back.
+  bool committed_ = false;
+};
+
+class GuardedFs final : public Filesystem {
+public:
+  explicit GuardedFs(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+
+  // vfs::Filesystem
+  core::Task<core::Result<Stat>> stat(const VirtualPath& path) override {
+    if (!allowed(Perm::list, "stat", path))
+      co_return denied();
+    co_return co_await inner().stat(path);
+  }
+
+  core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) override {
+    if (!allowed(Perm::list, "list", dir))
+      co_return denied();
+    co_return co_await inner().list(dir);
+  }
+
+  core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& path,
+                                                            std::uint64_t offset) override {
+    if (!allowed(Perm::download, "open_read", path))
+      co_return denied();
+    auto f = co_await inner().open_read(path, offset);
+    if (!f)
+      co_return core::unexpected(f.error());
+    Opened how;
+    how.readable = true;
+    how.path = path;
+    co_return wrap(std::move(*f), std::move(how));
+  }
+
+  core::Task<core::Result<std::unique_ptr<File>>>
+  open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offset) override {
+    // Anything at the name, even a symlink, makes this an overwrite.
+    auto entry = co_await inner().lstat(path);
+    if (!allowed(entry ? Perm::overwrite : Perm::upload, "open_write", path))
+      co_return denied();
+    Quota* q = quota();
+    std::int64_t new_files = 0;
+    if (q != nullptr) {
+      if (mode == WriteMode::replace) {
+        // The upload replaces the name itself: a file unless a file was there.
+        new_files = entry && entry->type == FileType::regular ? 0 : 1;
+      } else {
+        // Append and resume write through symlinks, creating a missing target.
+        auto target = co_await inner().stat(path);
+        new_files = !target && target.error() == Errc::not_found ? 1 : 0;
+      }
+      if (new_files > 0 && !q->try_charge(0, new_files))
+        co_return shared_->over_quota("open_write", path);
+    }
+    auto f = co_await inner().open_write(path, mode, offset);
+    if (!f) {
+      if (new_files > 0)
+        q->release(0, new_files);
+      co_return core::unexpected(f.error());
+    }
+    Opened how;
+    how.kind = mode == WriteMode::replace ? Kind::replace : Kind::plain;
+    how.writable = true;
+    how.append = mode == WriteMode::append;
+    how.charged_files = new_files;
+    how.path = path;
+    if (q != nullptr && mode != WriteMode::replace) {
+      auto st = co_await (*f)->stat();
+      how.size = st ? st->size : 0;
+    }
+    co_return wrap(std::move(*f), std::move(how));
+  }
+
+  core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
+  create_unique(const VirtualPath& dir, std::string_view prefix) override {
+    if (!allowed(Perm::upload, "create_unique", dir))
+      co_return denied();
+    Quota* q = quota();
+    if (q != nullptr && !q->try_charge(0, 1))
+      co_return shared_->over_quota("create_unique", dir);
+    auto r = co_await inner().create_unique(dir, prefix);
+    if (!r) {
+      if (q != nullptr)
+        q->release(0, 1);
+      co_return core::unexpected(r.error());
+    }
+    Opened how;
+    how.writable = true;
+    how.charged_files = q != nullptr ? 1 : 0;
+    how.path = dir.child(r->second);
+    auto file = wrap(std::move(r->first), std::move(how));
+    co_return std::make_pair(std::move(file), std::move(r->second));
+  }
+
+  core::Task<core::Result<void>> make_directory(const VirtualPath& path) override {
+    if (!allowed(Perm::mkdir, "make_directory", path))
+      co_return denied();
+    co_return co_await inner().make_directory(path);
+  }
+
+  core::Task<core::Result<void>> remove_directory(const VirtualPath& path) override {
+    if (!allowed(Perm::rmdir, "remove_directory", path))
+      co_return denied();
+    co_return co_await inner().remove_directory(path);
+  }
+
+  core::Task<core::Result<void>> remove_file(const VirtualPath& path) override {
+    if (!allowed(Perm::remove, "remove_file", path))
+      co_return denied();
+    Quota* q = quota();
+    if (q == nullptr)
+      co_return co_await inner().remove_file(path);
+    // remove_file never follows a symlink: what goes is what lstat sees.
+    auto entry = co_await inner().lstat(path);
+    auto r = co_await inner().remove_file(path);
+    if (r && entry && entry->type == FileType::regular)
+      q->release(as_signed(entry->size), 1);
+    co_return r;
+  }
+
+  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override {
+    if (!allowed(Perm::rename, "rename", from))
+      co_return denied();
+    auto target = co_await inner().lstat(to);
+    const bool replaces = target && target->type != FileType::directory;
+    if (replaces && !allowed(Perm::overwrite, "rename", to))
+      co_return denied();
+    Quota* q = quota();
+    if (q == nullptr || !target || target->type != FileType::regular)
+      co_return co_await inner().rename(from, to);
+    auto source = co_await inner().lstat(from);
+    auto r = co_await inner().rename(from, to);
+    // rename(2) leaves both names when they are one file (hard links).
+    const bool same = source && source->device == target->device && source->inode == target->inode;
+    if (r && !same)
+      q->release(as_signed(target->size), 1);
+    co_return r;
+  }
+
+  core::Task<core::Result<void>> set_mtime(const VirtualPath& path,
+                                           std::chrono::system_clock::time_point mtime) override {
+    if (!allowed(Perm::chmod, "set_mtime", path))
+      co_return denied();
+    co_return co_await inner().set_mtime(path, mtime);
+  }
+
+  core::Task<core::Result<void>> set_mode(const VirtualPath& path, std::uint32_t mode) override {
+    if (!allowed(Perm::chmod, "set_mode", path))
+      co_return denied();
+    co_return co_await inner().set_mode(path, mode);
+  }
+
+  core::Task<core::Result<Stat>> lstat(const VirtualPath& path) override {
+    if (!allowed(Perm::list, "lstat", path))
+      co_return denied();
+    co_return co_await inner().lstat(path);
+  }
+
+  core::Task<core::Result<std::unique_ptr<File>>> open(const VirtualPath& path,
+                                                       const OpenFlags& flags) override {
+    auto entry = co_await inner().lstat(path);
+    const bool creates = flags.create && (flags.exclusive || !entry);
+    if (flags.read && !allowed(Perm::download, "open", path))
+      co_return denied();
+    if (creates && !allowed(Perm::upload, "open", path))
+      co_return denied();
+    // Writing without creating can only change an existing file.
+    if (flags.write && !creates && !allowed(Perm::overwrite, "open", path))
+      co_return denied();
+    if (!flags.read && !flags.write && !creates && !allowed(Perm::list, "open", path))
+      co_return denied();
+
+    // As LocalFs: create + truncate + write is an atomic replace of the name.
+    const bool replace = flags.create && flags.truncate && flags.write && !flags.exclusive;
+    Quota* q = quota();
+    std::int64_t new_files = 0;
+    std::uint64_t old_size = 0; // in place: the size an O_TRUNC open gives back
+    if (q != nullptr) {
+      if (replace) {
+        new_files = entry && entry->type == FileType::regular ? 0 : 1;
+      } else if (flags.create && flags.exclusive) {
+        new_files = 1;
+      } else {
+        auto target = co_await inner().stat(path); // in place: through symlinks
+        if (target && target->type == FileType::regular)
+          old_size = target->size;
+        else if (!target && flags.create && target.error() == Errc::not_found)
+          new_files = 1;
+      }
+      if (new_files > 0 && !q->try_charge(0, new_files))
+        co_return shared_->over_quota("open", path);
+    }
+    auto f = co_await inner().open(path, flags);
+    if (!f) {
+      if (new_files > 0)
+        q->release(0, new_files);
+      co_return core::unexpected(f.error());
+    }
+    Opened how;
+    how.kind = replace ? Kind::replace : Kind::plain;
+    how.readable = flags.read;
+    how.writable = flags.write;
+    how.append = flags.write && flags.append;
+    how.charged_files = new_files;
+    how.path = path;
+    if (q != nullptr && flags.write && !replace) {
+      auto st = co_await (*f)->stat();
+      how.size = st ? st->size : 0;
+      if (how.size < old_size)
+        q->release(as_signed(old_size - how.size), 0);
+    }
+    co_return wrap(std::move(*f), std::move(how));
+  }
+
+  core::Task<core::Result<std::string>> read_link(const VirtualPath& path) override {
+    if (!allowed(Perm::list, "read_link", path))
+      co_return denied();
+    co_return co_await inner().read_link(path);
+  }
+
+  core::Task<core::Result<void>> make_symlink(const VirtualPath& target,
+                                              const VirtualPath& link) override {
+    if (!allowed(Perm::symlink, "make_symlink", link))
+      co_return denied();
+    co_return co_await inner().make_symlink(target, link);
+  }
+
+  core::Task<core::Result<void>> make_hard_link(const VirtualPath& target,
+                                                const VirtualPath& link) override {
+    if (!allowed(Perm::symlink, "make_hard_link", link))
+      co_return denied();
+    Quota* q = quota();
+    if (q == nullptr)
+      co_return co_await inner().make_hard_link(target, link);
+    // Usage counts names (LocalFs::usage): a new name of a file is its size again.
+    auto entry = co_await inner().lstat(target);
+    const bool counted = entry && entry->type == FileType::regular;
+    const std::int64_t bytes = counted ? as_signed(entry->size) : 0;
+    const std::int64_t files = counted ? 1 : 0;
+    if (counted && !q->try_charge(bytes, files))
+      co_return shared_->over_quota("make_hard_link", link);
+    auto r = co_await inner().make_hard_link(target, link);
+    if (!r && counted)
+      q->release(bytes, files);
+    co_return r;
+  }
+
+  core::Task<core::Result<void>> set_size(const VirtualPath& path, std::uint64_t size) override {
+    if (!allowed(Perm::chmod, "set_size", path))
+      co_return denied();
+    Quota* q = quota();
+    if (q == nullptr)
+      co_return co_await inner().set_size(path, size);
+    auto st = co_await inner().stat(path); // set_size follows symlinks
+    if (!st || st->type != FileType::regular)
+      co_return co_await inner().set_size(path, size); // its own error
+    const std::int64_t delta = as_signed(size) - as_signed(st->size);
+    if (delta > 0 && !q->try_charge(delta, 0))
+      co_return shared_->over_quota("set_size", path);
+    auto r = co_await inner().set_size(path, size);
+    if (!r && delta > 0)
+      q->release(delta, 0);
+    if (r && delta < 0)
+      q->release(-delta, 0);
+    co_return r;
+  }
+
+  core::Task<core::Result<void>> set_times(const VirtualPath& path,
+                                           std::chrono::system_clock::time_point atime,
+                                           std::chrono::system_clock::time_point mtime) override {
+    if (!allowed(Perm::chmod, "set_times", path))
+      co_return denied();
+    co_return co_await inner().set_times(path, atime, mtime);
+  }
+
+  core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& path) override {
+    if (!allowed(Perm::list, "fs_stats", path))
+      co_return denied();
+    co_return co_await inner().fs_stats(path);
+  }
+
+private:
+  Filesystem& inner() const { return *shared_->inner; }
+  Quota* quota() const { return shared_->quota(); }
+  bool allowed(Perm p, std::string_view op, const VirtualPath& path) const {
+    return shared_->allowed(p, op, path);
+  }
+
+  std::unique_ptr<File> wrap(std::unique_ptr<File> file, Opened how) const {
+    return std::make_unique<GuardedFile>(shared_, std::move(file), std::move(how));
+  }
+
+  std::shared_ptr<Shared> shared_;
+};
+
+} // namespace
+
+std::unique_ptr<Filesystem> guard(std::unique_ptr<Filesystem> inner, Rules rules) {
+  auto shared = std::make_shared<Shared>();
+  shared->inner = std::move(inner);
+  shared->rules = std::move(rules);
+  return std::make_unique<GuardedFs>(std::move(shared));
+}
+
+} // namespace berth::vfs

@@ -1,0 +1,69 @@
+#include "vfs/quota.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace berth::vfs {
+namespace {
+
+// Whether adding `delta` to `used` would pass `limit` (0: none). A delta that
+// would overflow passes any limit.
+bool exceeds(std::int64_t used, std::int64_t delta, std::int64_t limit) {
+  if (delta <= 0 || limit <= 0)
+    return false;
+  return used > limit - delta; // used + delta > limit, without overflow
+}
+
+std::int64_t add_clamped(std::int64_t a, std::int64_t b) {
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum))
+    sum = b > 0 ? std::numeric_limits<std::int64_t>::max() : 0;
+  return std::max<std::int64_t>(sum, 0);
+}
+
+std::int64_t negated(std::int64_t v) {
+  return v == std::numeric_limits<std::int64_t>::min() ? std::numeric_limits<std::int64_t>::max()
+                                                       : -v;
+}
+
+} // namespace
+
+Quota::Quota(std::int64_t max_bytes, std::int64_t max_files, Usage initial)
+    : max_bytes_(std::max<std::int64_t>(max_bytes, 0)),
+      max_files_(std::max<std::int64_t>(max_files, 0)),
+      usage_{std::max<std::int64_t>(initial.bytes, 0), std::max<std::int64_t>(initial.files, 0)} {}
+
+bool Quota::try_charge(std::int64_t bytes, std::int64_t files) {
+  std::lock_guard lock(mu_);
+  if (exceeds(usage_.bytes, bytes, max_bytes_) || exceeds(usage_.files, files, max_files_))
+    return false;
+  apply(bytes, files);
+  return true;
+}
+
+void Quota::release(std::int64_t bytes, std::int64_t files) {
+  std::lock_guard lock(mu_);
+  apply(negated(bytes), negated(files));
+}
+
+void Quota::adjust(std::int64_t bytes, std::int64_t files) {
+  std::lock_guard lock(mu_);
+  apply(bytes, files);
+}
+
+void Quota::set_usage(Usage usage) {
+  std::lock_guard lock(mu_);
+  usage_ = {std::max<std::int64_t>(usage.bytes, 0), std::max<std::int64_t>(usage.files, 0)};
+}
+
+Usage Quota::usage() const {
+  std::lock_guard lock(mu_);
+  return usage_;
+}
+
+void Quota::apply(std::int64_t bytes, std::int64_t files) {
+  usage_.bytes = add_clamped(usage_.bytes, bytes);
+  usage_.files = add_clamped(usage_.files, files);
+}
+
+} // namespace berth::vfs

@@ -1,0 +1,749 @@
+#include "vfs/guarded/guarded_fs.hpp"
+
+#include "support/run_task.hpp"
+#include "support/temp_dir.hpp"
+#include "vfs/errc.hpp"
+#include "vfs/local/local_fs.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace berth::vfs {
+namespace {
+
+namespace fs = std::filesystem;
+using core::Perm;
+using core::Permissions;
+using test::run_task;
+using test::slurp;
+
+VirtualPath vp(std::string_view text) {
+  auto p = VirtualPath::resolve(VirtualPath(), text);
+  if (!p)
+    ADD_FAILURE() << "bad virtual path " << text;
+  return p ? *p : VirtualPath();
+}
+
+std::span<const std::byte> bytes(std::string_view s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+constexpr Perm kAllPerms[] = {Perm::list,   Perm::download, Perm::upload, Perm::overwrite,
+                              Perm::remove, Perm::rename,   Perm::mkdir,  Perm::rmdir,
+                              Perm::chmod,  Perm::symlink};
+
+// A home with a few files, seen through guard() with the rules a test chooses.
+class Home {
+public:
+  Home() {
+    root_ = dir_.path() / "home";
+    fs::create_directory(root_);
+    put("file.txt", "hello");
+    put("other.txt", "other!");
+    fs::create_directory(root_ / "dir");
+    put("dir/inner.txt", "inner");
+    fs::create_directory(root_ / "empty");
+    fs::create_symlink("file.txt", root_ / "link");
+  }
+
+  fs::path put(const fs::path& rel, std::string_view content) const {
+    return dir_.write(fs::path("home") / rel, content);
+  }
+
+  /// A new session of the user: a LocalFs of the home behind `rules`.
+  std::unique_ptr<Filesystem> session(Rules rules) const {
+    auto local = LocalFs::open(root_);
+    if (!local) {
+      ADD_FAILURE() << local.error().message();
+      return nullptr;
+    }
+    return guard(std::move(*local), std::move(rules));
+  }
+
+  std::unique_ptr<Filesystem> session(Permissions perms) const {
+    Rules rules;
+    rules.permissions = perms;
+    rules.user = "alice";
+    return session(std::move(rules));
+  }
+
+  /// What LocalFs::usage() finds on disk now.
+  Usage disk() const {
+    auto u = LocalFs::usage(root_);
+    if (!u) {
+      ADD_FAILURE() << u.error().message();
+      return {};
+    }
+    return *u;
+  }
+
+  const fs::path& root() const { return root_; }
+
+private:
+  test::TempDir dir_;
+  fs::path root_;
+};
+
+// --- Permissions -------------------------------------------------------------
+
+std::error_code write_and_commit(core::Result<std::unique_ptr<File>> f) {
+  if (!f)
+    return f.error();
+  if (auto w = run_task((*f)->write(bytes("data"))); !w)
+    return w.error();
+  return run_task((*f)->commit()).error();
+}
+
+std::error_code open_and_commit(Filesystem& fs, std::string_view path, OpenFlags how) {
+  auto f = run_task(fs.open(vp(path), how));
+  if (!f)
+    return f.error();
+  if (how.write)
+    if (auto w = run_task((*f)->write_at(0, bytes("data"))); !w)
+      return w.error();
+  return run_task((*f)->commit()).error();
+}
+
+OpenFlags oflags(bool read, bool write, bool create = false, bool truncate = false,
+                 bool exclusive = false, bool append = false) {
+  OpenFlags f;
+  f.read = read;
+  f.write = write;
+  f.create = create;
+  f.truncate = truncate;
+  f.exclusive = exclusive;
+  f.append = append;
+  return f;
+}
+
+struct Op {
+  const char* name;
+  std::vector<Perm> needs; ///< Refused without any of these, allowed with just these.
+  std::error_code (*run)(Filesystem&);
+};
+
+const auto kTime = std::chrono::system_clock::time_point(std::chrono::seconds(1'600'000'000));
+
+const std::vector<Op>& operations() {
+  static const std::vector<Op> ops = {
+      {"stat",
+       {Perm::list},
+       [](Filesystem& fs) { return run_task(fs.stat(vp("/file.txt"))).error(); }},
+      {"lstat",
+       {Perm::list},
+       [](Filesystem& fs) { return run_task(fs.lstat(vp("/link"))).error(); }},
+      {"list",
+       {Perm::list},
+       [](Filesystem& fs) { return run_task(fs.list(VirtualPath())).error(); }},
+      {"read_link",
+       {Perm::list},
+       [](Filesystem& fs) { return run_task(fs.read_link(vp("/link"))).error(); }},
+      {"fs_stats",
+       {Perm::list},
+       [](Filesystem& fs) { return run_task(fs.fs_stats(VirtualPath())).error(); }},
+      {"open no access",
+       {Perm::list},
+       [](Filesystem& fs) { return open_and_commit(fs, "/file.txt", oflags(false, false)); }},
+      {"open_read",
+       {Perm::download},
+       [](Filesystem& fs) { return run_task(fs.open_read(vp("/file.txt"), 0)).error(); }},
+      {"open read",
+       {Perm::download},
+       [](Filesystem& fs) { return open_and_commit(fs, "/file.txt", oflags(true, false)); }},
+      {"open_write replace new",
+       {Perm::upload},
+       [](Filesystem& fs) {
+         return write_and_commit(run_task(fs.open_write(vp("/new.txt"), WriteMode::replace, 0)));
+       }},
+      {"open_write append new",
+       {Perm::upload},
+       [](Filesystem& fs) {
+         return write_and_commit(run_task(fs.open_write(vp("/new.txt"), WriteMode::append, 0)));
+       }},
+      {"open_write resume new",
+       {Perm::upload},
+       [](Filesystem& fs) {
+         return write_and_commit(run_task(fs.open_write(vp("/new.txt"), WriteMode::resume, 0)));
+       }},
+      {"open create new",
+       {Perm::upload},
+       [](Filesystem& fs) { return open_and_commit(fs, "/new.txt", oflags(false, true, true)); }},
+      {"open create exclusive",
+       {Perm::upload},
+       [](Filesystem& fs) {
+         return open_and_commit(fs, "/new.txt", oflags(false, true, true, false, true));
+       }},
+      {"open create truncate new",
+       {Perm::upload},
+       [](Filesystem& fs) {
+         return open_and_commit(fs, "/new.txt", oflags(false, true, true, true));
+       }},
+      {"open create only",
+       {Perm::upload},
+       [](Filesystem& fs) { return open_and_commit(fs, "/new.txt", oflags(false, false, true)); }},
+      {"create_unique",
+       {Perm::upload},
+       [](Filesystem& fs) {
+         auto r = run_task(fs.create_unique(VirtualPath(), "up."));
+         if (!r)
+           return r.error();
+         return run_task(r->first->commit()).error();
+       }},
+      {"open_write replace existing",
+       {Perm::overwrite},
+       [](Filesystem& fs) {
+         return write_and_commit(run_task(fs.open_write(vp("/file.txt"), WriteMode::replace, 0)));
+       }},
+      {"open_write replace symlink",
+       {Perm::overwrite},
+       [](Filesystem& fs) {
+         return write_and_commit(run_task(fs.open_write(vp("/link"), WriteMode::replace, 0)));
+       }},
+      {"open_write append existing",
+       {Perm::overwrite},
+       [](Filesystem& fs) {
+         return write_and_commit(run_task(fs.open_write(vp("/file.txt"), WriteMode::append, 0)));
+       }},
+      {"open_write resume existing",
+       {Perm::overwrite},
+       [](Filesystem& fs) {
+         return write_and_commit(run_task(fs.open_write(vp("/file.txt"), WriteMode::resume, 2)));
+       }},
+      {"open write existing",
+       {Perm::overwrite},
+       [](Filesystem& fs) { return open_and_commit(fs, "/file.txt", oflags(false, true)); }},
+      {"open create write existing",
+       {Perm::overwrite},
+       [](Filesystem& fs) { return open_and_commit(fs, "/file.txt", oflags(false, true, true)); }},
+      {"open create truncate existing",
+       {Perm::overwrite},
+       [](Filesystem& fs) {
+         return open_and_commit(fs, "/file.txt", oflags(false, true, true, true));
+       }},
+      {"open append existing",
+       {Perm::overwrite},
+       [](Filesystem& fs) {
+         return open_and_commit(fs, "/file.txt", oflags(false, true, false, false, false, true));
+       }},
+      {"open read write existing",
+       {Perm::download, Perm::overwrite},
+       [](Filesystem& fs) { return open_and_commit(fs, "/file.txt", oflags(true, true)); }},
+      {"remove_file",
+       {Perm::remove},
+       [](Filesystem& fs) { return run_task(fs.remove_file(vp("/file.txt"))).error(); }},
+      {"rename file",
+       {Perm::rename},
+       [](Filesystem& fs) {
+         return run_task(fs.rename(vp("/file.txt"), vp("/moved.txt"))).error();
+       }},
+      {"rename directory",
+       {Perm::rename},
+       [](Filesystem& fs) { return run_task(fs.rename(vp("/empty"), vp("/moved"))).error(); }},
+      {"rename over file",
+       {Perm::rename, Perm::overwrite},
+       [](Filesystem& fs) {
+         return run_task(fs.rename(vp("/file.txt"), vp("/other.txt"))).error();
+       }},
+      {"make_directory",
+       {Perm::mkdir},
+       [](Filesystem& fs) { return run_task(fs.make_directory(vp("/newdir"))).error(); }},
+      {"remove_directory",
+       {Perm::rmdir},
+       [](Filesystem& fs) { return run_task(fs.remove_directory(vp("/empty"))).error(); }},
+      {"set_mode",
+       {Perm::chmod},
+       [](Filesystem& fs) { return run_task(fs.set_mode(vp("/file.txt"), 0600)).error(); }},
+      {"set_mtime",
+       {Perm::chmod},
+       [](Filesystem& fs) { return run_task(fs.set_mtime(vp("/file.txt"), kTime)).error(); }},
+      {"set_times",
+       {Perm::chmod},
+       [](Filesystem& fs) {
+         return run_task(fs.set_times(vp("/file.txt"), kTime, kTime)).error();
+       }},
+      {"set_size",
+       {Perm::chmod},
+       [](Filesystem& fs) { return run_task(fs.set_size(vp("/file.txt"), 2)).error(); }},
+      {"File::set_size",
+       {Perm::overwrite, Perm::chmod},
+       [](Filesystem& fs) {
+         auto f = run_task(fs.open(vp("/file.txt"), oflags(false, true)));
+         if (!f)
+           return f.error();
+         return run_task((*f)->set_size(2)).error();
+       }},
+      {"File::set_mode",
+       {Perm::download, Perm::chmod},
+       [](Filesystem& fs) {
+         auto f = run_task(fs.open_read(vp("/file.txt"), 0));
+         if (!f)
+           return f.error();
+         return run_task((*f)->set_mode(0600)).error();
+       }},
+      {"File::set_times",
+       {Perm::download, Perm::chmod},
+       [](Filesystem& fs) {
+         auto f = run_task(fs.open_read(vp("/file.txt"), 0));
+         if (!f)
+           return f.error();
+         return run_task((*f)->set_times(kTime, kTime)).error();
+       }},
+      {"make_symlink",
+       {Perm::symlink},
+       [](Filesystem& fs) {
+         return run_task(fs.make_symlink(vp("/file.txt"), vp("/newlink"))).error();
+       }},
+      {"make_hard_link",
+       {Perm::symlink},
+       [](Filesystem& fs) {
+         return run_task(fs.make_hard_link(vp("/file.txt"), vp("/hard"))).error();
+       }},
+  };
+  return ops;
+}
+
+bool needs(const Op& op, Perm p) {
+  return std::find(op.needs.begin(), op.needs.end(), p) != op.needs.end();
+}
+
+TEST(GuardedFsPermissions, EachPermissionGuardsItsOperationsAndNoOthers) {
+  for (Perm p : kAllPerms) {
+    Permissions without = Permissions::all();
+    without.set(p, false);
+    for (const Op& op : operations()) {
+      SCOPED_TRACE(std::string(op.name) + " without " + std::string(Permissions::name(p)));
+      Home home; // fresh for each case: operations change the files
+      auto fs = home.session(without);
+      ASSERT_TRUE(fs);
+      const std::error_code ec = op.run(*fs);
+      if (needs(op, p))
+        EXPECT_EQ(ec, Errc::permission_denied) << ec.message();
+      else
+        EXPECT_FALSE(ec) << ec.message();
+    }
+  }
+}
+
+TEST(GuardedFsPermissions, EachOperationNeedsNothingMore) {
+  for (const Op& op : operations()) {
+    SCOPED_TRACE(op.name);
+    Permissions just = Permissions::none();
+    for (Perm p : op.needs)
+      just.set(p, true);
+    Home home;
+    auto fs = home.session(just);
+    ASSERT_TRUE(fs);
+    const std::error_code ec = op.run(*fs);
+    EXPECT_FALSE(ec) << ec.message();
+  }
+}
+
+TEST(GuardedFsPermissions, RefusalsChangeNothing) {
+  Home home;
+  auto fs = home.session(Permissions::read_only());
+  EXPECT_EQ(run_task(fs->remove_file(vp("/file.txt"))).error(), Errc::permission_denied);
+  EXPECT_EQ(run_task(fs->rename(vp("/file.txt"), vp("/x"))).error(), Errc::permission_denied);
+  EXPECT_EQ(run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0)).error(),
+            Errc::permission_denied);
+  EXPECT_EQ(run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0)).error(),
+            Errc::permission_denied);
+  EXPECT_EQ(slurp(home.root() / "file.txt"), "hello");
+  EXPECT_FALSE(fs::exists(home.root() / "x"));
+  EXPECT_FALSE(fs::exists(home.root() / "new.txt"));
+  // What is allowed still works.
+  auto f = run_task(fs->open_read(vp("/file.txt"), 0));
+  ASSERT_TRUE(f);
+}
+
+// --- Quota -------------------------------------------------------------------
+
+class GuardedQuotaTest : public ::testing::Test {
+protected:
+  /// A session whose quota starts at the home's usage on disk.
+  std::unique_ptr<Filesystem> session(std::int64_t max_bytes, std::int64_t max_files) {
+    quota_ = std::make_shared<Quota>(max_bytes, max_files, home_.disk());
+    return session_sharing(quota_);
+  }
+
+  std::unique_ptr<Filesystem> session_sharing(std::shared_ptr<Quota> quota) const {
+    Rules rules;
+    rules.quota = std::move(quota);
+    rules.user = "alice";
+    return home_.session(std::move(rules));
+  }
+
+  static void write(File& f, std::string_view data) {
+    auto r = run_task(f.write(bytes(data)));
+    EXPECT_TRUE(r) << r.error().message();
+  }
+
+  static void commit(File& f) {
+    auto r = run_task(f.commit());
+    EXPECT_TRUE(r) << r.error().message();
+  }
+
+  void expect_consistent() const {
+    EXPECT_EQ(quota_->usage(), home_.disk())
+        << "quota " << quota_->usage().bytes << " bytes, " << quota_->usage().files << " files";
+  }
+
+  Home home_;
+  std::shared_ptr<Quota> quota_;
+};
+
+TEST_F(GuardedQuotaTest, ScanCountsRegularFilesOnly) {
+  // The home: file.txt (5), other.txt (6), dir/inner.txt (5), a symlink, two directories.
+  EXPECT_EQ(home_.disk(), (Usage{16, 3}));
+  fs::create_directories(home_.root() / "a" / "b" / "c");
+  home_.put("a/b/c/deep.bin", std::string(1000, 'x'));
+  home_.put("a/.hidden", "12");
+  home_.put(".berth-upload-0123456789ab", "in progress, not a file yet");
+  fs::create_symlink("/etc/passwd", home_.root() / "a" / "escape");
+  fs::create_directory_symlink("/usr", home_.root() / "a" / "usr");
+  fs::create_hard_link(home_.root() / "file.txt", home_.root() / "a" / "hard");
+  EXPECT_EQ(home_.disk(), (Usage{16 + 1000 + 2 + 5, 3 + 3}));
+
+  auto missing = LocalFs::usage(home_.root() / "absent");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), Errc::not_found);
+}
+
+TEST_F(GuardedQuotaTest, BytesLimitStopsTheWriteThatWouldExceed) {
+  auto fs = session(16 + 10, 0);
+  auto f = run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(f);
+  write(**f, "12345678");
+  auto over = run_task((*f)->write(bytes("abc")));
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error(), Errc::quota_exceeded);
+  EXPECT_EQ((*f)->position(), 8u) << "nothing of the refused write reached the file";
+  write(**f, "90"); // exactly at the limit
+  commit(**f);
+  EXPECT_EQ(slurp(home_.root() / "new.txt"), "1234567890");
+  EXPECT_EQ(quota_->usage(), (Usage{26, 4}));
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, DiscardedReplaceGivesBackEverything) {
+  auto fs = session(0, 0);
+  {
+    auto f = run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0));
+    ASSERT_TRUE(f);
+    write(**f, std::string(100, 'x'));
+    EXPECT_EQ(quota_->usage(), (Usage{116, 4}));
+  }
+  {
+    auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0));
+    ASSERT_TRUE(f);
+    write(**f, std::string(100, 'x'));
+  }
+  EXPECT_EQ(quota_->usage(), (Usage{16, 3}));
+  EXPECT_EQ(slurp(home_.root() / "file.txt"), "hello");
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, CommittedReplaceGivesBackTheOldFile) {
+  auto fs = session(0, 0);
+  auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(f);
+  write(**f, std::string(20, 'x'));
+  commit(**f);
+  f->reset();
+  EXPECT_EQ(quota_->usage(), (Usage{16 - 5 + 20, 3}));
+  expect_consistent();
+
+  // The same through SFTP's open (create + truncate + write is a replace).
+  auto g = run_task(fs->open(vp("/other.txt"), oflags(false, true, true, true)));
+  ASSERT_TRUE(g);
+  ASSERT_TRUE(run_task((*g)->write_at(0, bytes("ab"))));
+  commit(**g);
+  g->reset();
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, ReplaceAtTheFilesLimitOfAnExistingFile) {
+  auto fs = session(0, 3); // full: three files
+  auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(f) << "replacing a file adds none";
+  write(**f, "new");
+  commit(**f);
+  f->reset();
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, ReplaceWhoseTargetChangedMeanwhile) {
+  auto fs = session(0, 0);
+  auto other = session_sharing(quota_);
+  // Opened over an existing file that another session removes before commit.
+  auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(run_task(other->remove_file(vp("/file.txt"))));
+  write(**f, "1234");
+  commit(**f);
+  f->reset();
+  expect_consistent();
+  // Opened as new; another session creates the target before commit.
+  auto g = run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(g);
+  auto h = run_task(other->open_write(vp("/new.txt"), WriteMode::append, 0));
+  ASSERT_TRUE(h);
+  write(**h, "first");
+  commit(**h);
+  write(**g, "second!");
+  commit(**g);
+  g->reset();
+  h->reset();
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, RemoveGivesBackTheFile) {
+  auto fs = session(0, 0);
+  ASSERT_TRUE(run_task(fs->remove_file(vp("/file.txt"))));
+  EXPECT_EQ(quota_->usage(), (Usage{11, 2}));
+  ASSERT_TRUE(run_task(fs->remove_file(vp("/link")))); // a symlink: nothing counted
+  EXPECT_FALSE(run_task(fs->remove_file(vp("/missing"))));
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, RenameOverAFileGivesBackTheReplacedOne) {
+  auto fs = session(0, 0);
+  ASSERT_TRUE(run_task(fs->rename(vp("/file.txt"), vp("/other.txt"))));
+  EXPECT_EQ(quota_->usage(), (Usage{10, 2}));
+  expect_consistent();
+  ASSERT_TRUE(run_task(fs->rename(vp("/other.txt"), vp("/dir/moved.txt"))));
+  expect_consistent();
+  // Two names of one file: rename(2) leaves both, nothing is given back.
+  fs::create_hard_link(home_.root() / "dir" / "moved.txt", home_.root() / "twin");
+  quota_->set_usage(home_.disk());
+  ASSERT_TRUE(run_task(fs->rename(vp("/twin"), vp("/dir/moved.txt"))));
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, AppendChargesItsGrowth) {
+  auto fs = session(0, 0);
+  auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::append, 0));
+  ASSERT_TRUE(f);
+  write(**f, " world");
+  commit(**f);
+  f->reset();
+  EXPECT_EQ(slurp(home_.root() / "file.txt"), "hello world");
+  EXPECT_EQ(quota_->usage(), (Usage{22, 3}));
+  expect_consistent();
+  // A new file by append counts one more.
+  auto g = run_task(fs->open_write(vp("/log.txt"), WriteMode::append, 0));
+  ASSERT_TRUE(g);
+  write(**g, "x");
+  g->reset(); // not committed: append keeps what it wrote
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, RewritingExistingBytesIsFree) {
+  auto fs = session(16, 0); // full
+  // Resume inside the file: free; the commit cuts the file after the last byte.
+  auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::resume, 1));
+  ASSERT_TRUE(f);
+  write(**f, "EL");
+  commit(**f);
+  f->reset();
+  EXPECT_EQ(slurp(home_.root() / "file.txt"), "hEL");
+  EXPECT_EQ(quota_->usage(), (Usage{14, 3}));
+  expect_consistent();
+
+  // Random access in place: within the end free, past it charged.
+  auto g = run_task(fs->open(vp("/other.txt"), oflags(true, true)));
+  ASSERT_TRUE(g);
+  ASSERT_TRUE(run_task((*g)->write_at(0, bytes("OTHER!"))));
+  ASSERT_TRUE(run_task((*g)->write_at(5, bytes("!!")))); // one byte past the end
+  auto over = run_task((*g)->write_at(7, bytes("xy")));  // 2 more do not fit
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error(), Errc::quota_exceeded);
+  ASSERT_TRUE(run_task((*g)->write_at(7, bytes("z"))));
+  EXPECT_EQ(slurp(home_.root() / "other.txt"), "OTHER!!z");
+  g->reset();
+  EXPECT_EQ(quota_->usage(), (Usage{16, 3}));
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, InPlaceTruncateGivesBack) {
+  auto fs = session(0, 0);
+  auto f = run_task(fs->open(vp("/other.txt"), oflags(false, true, false, true)));
+  ASSERT_TRUE(f);
+  expect_consistent();
+  ASSERT_TRUE(run_task((*f)->write_at(0, bytes("ab"))));
+  f->reset();
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, SetSizeAdjustsAndRefusesGrowthPastTheLimit) {
+  auto fs = session(20, 0);
+  ASSERT_TRUE(run_task(fs->set_size(vp("/file.txt"), 2)));
+  EXPECT_EQ(quota_->usage(), (Usage{13, 3}));
+  expect_consistent();
+  auto over = run_task(fs->set_size(vp("/file.txt"), 10));
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error(), Errc::quota_exceeded);
+  EXPECT_EQ(fs::file_size(home_.root() / "file.txt"), 2u);
+  ASSERT_TRUE(run_task(fs->set_size(vp("/link"), 9))); // through the symlink
+  EXPECT_EQ(quota_->usage(), (Usage{20, 3}));
+  expect_consistent();
+
+  auto f = run_task(fs->open(vp("/other.txt"), oflags(false, true)));
+  ASSERT_TRUE(f);
+  auto grow = run_task((*f)->set_size(7));
+  ASSERT_FALSE(grow);
+  EXPECT_EQ(grow.error(), Errc::quota_exceeded);
+  ASSERT_TRUE(run_task((*f)->set_size(1)));
+  expect_consistent();
+  // The cut bytes are growth again when written back.
+  ASSERT_TRUE(run_task((*f)->write_at(1, bytes("12345"))));
+  ASSERT_FALSE(run_task((*f)->write_at(6, bytes("67"))));
+  f->reset();
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, FilesLimit) {
+  auto fs = session(0, 4);
+  auto f = run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(f);
+  // The fifth file, however it is made, is refused.
+  auto refused = [&](std::error_code ec) { EXPECT_EQ(ec, Errc::quota_exceeded) << ec.message(); };
+  refused(run_task(fs->open_write(vp("/b.txt"), WriteMode::replace, 0)).error());
+  refused(run_task(fs->open_write(vp("/b.txt"), WriteMode::append, 0)).error());
+  refused(run_task(fs->open_write(vp("/b.txt"), WriteMode::resume, 0)).error());
+  refused(run_task(fs->open(vp("/b.txt"), oflags(false, true, true))).error());
+  refused(run_task(fs->open(vp("/b.txt"), oflags(false, true, true, false, true))).error());
+  refused(run_task(fs->create_unique(VirtualPath(), "up.")).error());
+  refused(run_task(fs->make_hard_link(vp("/file.txt"), vp("/hard"))).error());
+  EXPECT_FALSE(fs::exists(home_.root() / "b.txt"));
+  EXPECT_FALSE(fs::exists(home_.root() / "hard"));
+  // Not files: allowed.
+  ASSERT_TRUE(run_task(fs->make_directory(vp("/sub"))));
+  ASSERT_TRUE(run_task(fs->make_symlink(vp("/file.txt"), vp("/sym"))));
+  // A discarded upload frees its place.
+  f->reset();
+  EXPECT_EQ(quota_->usage(), (Usage{16, 3}));
+  auto g = run_task(fs->create_unique(VirtualPath(), "up."));
+  ASSERT_TRUE(g);
+  commit(*g->first);
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, HardLinksCountOncePerName) {
+  auto fs = session(0, 0);
+  ASSERT_TRUE(run_task(fs->make_hard_link(vp("/file.txt"), vp("/hard"))));
+  EXPECT_EQ(quota_->usage(), (Usage{21, 4}));
+  expect_consistent();
+  ASSERT_TRUE(run_task(fs->make_hard_link(vp("/link"), vp("/hard_link")))); // the symlink itself
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, FailedOpensChargeNothing) {
+  auto fs = session(0, 0);
+  EXPECT_FALSE(run_task(fs->open_write(vp("/dir"), WriteMode::replace, 0)));
+  EXPECT_FALSE(run_task(fs->open_write(vp("/missing/x"), WriteMode::append, 0)));
+  EXPECT_FALSE(run_task(fs->open(vp("/file.txt"), oflags(false, true, true, false, true))));
+  EXPECT_FALSE(run_task(fs->create_unique(vp("/missing"), "up.")));
+  EXPECT_EQ(quota_->usage(), (Usage{16, 3}));
+}
+
+TEST_F(GuardedQuotaTest, RacingSessionsNeverPassTheLimit) {
+  constexpr std::int64_t kRoom = 64 * 1024;
+  auto first = session(16 + kRoom, 0);
+  auto second = session_sharing(quota_);
+  const std::string chunk(1000, 'x');
+  auto upload = [&chunk](Filesystem* fs, const char* path, std::int64_t* written) {
+    auto f = run_task(fs->open_write(vp(path), WriteMode::replace, 0));
+    ASSERT_TRUE(f);
+    for (;;) {
+      auto r = run_task((*f)->write(bytes(chunk)));
+      if (!r) {
+        EXPECT_EQ(r.error(), Errc::quota_exceeded);
+        break;
+      }
+      *written += static_cast<std::int64_t>(chunk.size());
+    }
+    ASSERT_TRUE(run_task((*f)->commit()));
+  };
+  std::int64_t a = 0;
+  std::int64_t b = 0;
+  std::thread one(upload, first.get(), "/a.bin", &a);
+  std::thread two(upload, second.get(), "/b.bin", &b);
+  one.join();
+  two.join();
+  EXPECT_LE(a + b, kRoom);
+  EXPECT_GT(a + b, kRoom - 2 * static_cast<std::int64_t>(chunk.size()));
+  EXPECT_EQ(static_cast<std::int64_t>(fs::file_size(home_.root() / "a.bin")), a);
+  EXPECT_EQ(static_cast<std::int64_t>(fs::file_size(home_.root() / "b.bin")), b);
+  expect_consistent();
+}
+
+// --- Throttles ---------------------------------------------------------------
+
+TEST(GuardedFsThrottle, NativeHandleOnlyWhenNothingIsBypassed) {
+  Home home;
+  auto handle_of = [&home](Rules rules, bool write) {
+    auto fs = home.session(std::move(rules));
+    auto f = write ? run_task(fs->open_write(vp("/file.txt"), WriteMode::append, 0))
+                   : run_task(fs->open_read(vp("/file.txt"), 0));
+    EXPECT_TRUE(f);
+    return f ? (*f)->native_handle() : -2;
+  };
+  EXPECT_GE(handle_of(Rules{}, false), 0);
+  EXPECT_GE(handle_of(Rules{}, true), 0);
+
+  Rules unlimited;
+  unlimited.download.push_back(std::make_shared<net::Throttle>(0));
+  unlimited.download.push_back(nullptr);
+  EXPECT_GE(handle_of(unlimited, false), 0);
+
+  Rules slow_down;
+  slow_down.download.push_back(std::make_shared<net::Throttle>(1'000'000));
+  EXPECT_EQ(handle_of(slow_down, false), -1);
+  EXPECT_GE(handle_of(slow_down, true), 0);
+
+  Rules slow_up;
+  slow_up.upload.push_back(std::make_shared<net::Throttle>(1'000'000));
+  EXPECT_GE(handle_of(slow_up, false), 0);
+  EXPECT_EQ(handle_of(slow_up, true), -1);
+
+  Rules quota;
+  quota.quota = std::make_shared<Quota>(0, 0);
+  EXPECT_GE(handle_of(quota, false), 0);
+  EXPECT_EQ(handle_of(quota, true), -1);
+}
+
+TEST(GuardedFsThrottle, ThrottledTransfersMoveTheirBytes) {
+  Home home;
+  Rules rules;
+  // 4 MB/s: a 1 MiB burst, then the 4 KiB past it wait about a millisecond.
+  auto shared = std::make_shared<net::Throttle>(4'000'000);
+  rules.upload = {shared};
+  rules.download = {std::make_shared<net::Throttle>(shared->rate()),
+                    std::make_shared<net::Throttle>(0)};
+  auto fs = home.session(std::move(rules));
+  auto w = run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(w);
+  const std::string big(net::Throttle::burst_for(shared->rate()) + 4096, 'b');
+  ASSERT_TRUE(run_task((*w)->write(bytes(big))));
+  ASSERT_TRUE(run_task((*w)->write_at(big.size(), bytes("!"))));
+  ASSERT_TRUE(run_task((*w)->commit()));
+  auto r = run_task(fs->open_read(vp("/new.txt"), 0));
+  ASSERT_TRUE(r);
+  std::vector<std::byte> buf(big.size() + 10);
+  auto n = run_task((*r)->read(buf));
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, big.size() + 1);
+  auto m = run_task((*r)->read_at(0, std::span(buf).first(3)));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(*m, 3u);
+}
+
+} // namespace
+} // namespace berth::vfs
