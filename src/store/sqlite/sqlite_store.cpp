@@ -264,7 +264,7 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesyst
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // WAL: the server reads while `berth user` writes. synchronous=NORMAL is
   // durable across a crash of the process in WAL mode, and cheaper.
-  if (auto r = store->exec("PRAGMA journal_mode = WAL", "can not use WAL"); !r)
+  if (auto r = store->exec("PRAGMA journal_mode = WAL", "can not open"); !r)
     return core::unexpected(r.error());
   if (auto r = store->exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
                            "can not set up the connection");
