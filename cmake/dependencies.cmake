@@ -7,6 +7,8 @@ find_package(CLI11 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
 
 # Standalone Asio, compiled once (ASIO_SEPARATE_COMPILATION) in net/asio_impl.cpp.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)

@@ -23,10 +23,18 @@ int main(int argc, char** argv) {
   auto* hash = app.add_subcommand(
       "hash-password", "Read a password from standard input and print its argon2id hash");
 
+  auto user = berth::app::add_user_commands(app);
+  auto ban = berth::app::add_ban_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) // --help, --version
+      return app.exit(e);
+    // Bad usage: one line and exit code 2, as a bad configuration (CLI11's
+    // own codes are 100 and up).
+    std::fprintf(stderr, "berth: %s (see --help)\n", e.what());
+    return 2;
   }
   if (*serve)
     return berth::app::run_serve(config);
@@ -34,5 +42,9 @@ int main(int argc, char** argv) {
     return berth::app::run_check_config(check_file);
   if (*hash)
     return berth::app::run_hash_password();
+  if (*user.command)
+    return user.run();
+  if (*ban.command)
+    return ban.run();
   return 0;
 }
