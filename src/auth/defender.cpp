@@ -152,7 +152,7 @@ Defender::~Defender() = default;
 
 namespace {
 
-// The level of `k`'s last ban if it still counts as "in a row", else 0.
+// The level of a ban that ended at `until` if it still counts as "in a row", else 0.
 std::uint32_t level_now(std::uint32_t level, TimePoint until, TimePoint now,
                         const DefenderConfig& config) {
   if (level == 0 || until + config.max_ban_time < now)
