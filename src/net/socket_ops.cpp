@@ -1,5 +1,8 @@
 #include "net/socket_ops.hpp"
 
+#include "core/errc.hpp"
+
+#include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
@@ -81,6 +84,21 @@ core::Task<core::Result<std::uint64_t>> send_file(Socket& s, int fd, std::uint64
       co_return core::unexpected(ec);
   }
   co_return sent;
+}
+
+core::Result<std::size_t> peek(Socket& s, std::span<std::byte> buf) {
+  for (;;) {
+    ssize_t n = ::recv(s.native_handle(), buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0)
+      return static_cast<std::size_t>(n);
+    if (n == 0)
+      return core::unexpected(core::Errc::closed);
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return core::unexpected(make_error_code(asio::error::would_block));
+    return core::unexpected(std::error_code(errno, std::system_category()));
+  }
 }
 
 } // namespace berth::net

@@ -6,7 +6,9 @@
 #include "core/task.hpp"
 #include "net/types.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace berth::net {
 
@@ -26,5 +28,11 @@ core::Task<core::Result<Socket>> connect_from(Endpoint local, Endpoint remote);
 /// only at end of file). `offset` advances.
 core::Task<core::Result<std::uint64_t>> send_file(Socket& s, int fd, std::uint64_t& offset,
                                                   std::uint64_t count);
+
+/// Copies the bytes waiting in the receive queue of `s` into `buf`, at most
+/// buf.size() (not 0), without consuming them (recv with MSG_PEEK). Never blocks.
+/// Errors: asio::error::would_block when nothing waits, core::Errc::closed
+/// when the peer closed and nothing waits, or the socket error.
+core::Result<std::size_t> peek(Socket& s, std::span<std::byte> buf);
 
 } // namespace berth::net

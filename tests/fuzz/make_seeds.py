@@ -2,11 +2,13 @@
 """Writes the seed corpus of every fuzz target to tests/fuzz/corpus/<target>/.
 
 Seeds are small, real inputs: SFTP packets as OpenSSH's client sends them, FTP
-control lines, PORT/EPRT arguments, paths, listing data and configuration files.
+control lines, PORT/EPRT arguments, paths, listing data, configuration files and
+PROXY protocol headers as a load balancer sends them.
 Run it after changing a harness's input format; the files are committed.
 Usage: tests/fuzz/make_seeds.py
 """
 
+import ipaddress
 import pathlib
 import shutil
 import struct
@@ -336,6 +338,45 @@ def authorized_keys():
     }
 
 
+# PROXY protocol v2 (HAProxy's proxy-protocol.txt, section 2.2)
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v2(ver_cmd, family, body):
+    return V2_SIGNATURE + bytes([ver_cmd, family]) + struct.pack(">H", len(body)) + body
+
+
+def tlv(type_, value):
+    return bytes([type_]) + struct.pack(">H", len(value)) + value
+
+
+def proxy_header():
+    """A connection's first bytes: a header and what the protocol sends after it."""
+    inet = (ipaddress.ip_address("192.0.2.1").packed + ipaddress.ip_address("198.51.100.7").packed
+            + struct.pack(">HH", 56324, 21))
+    inet6 = (ipaddress.ip_address("2001:db8::1").packed + ipaddress.ip_address("::1").packed
+             + struct.pack(">HH", 2222, 22))
+    unix = b"/run/lb.sock".ljust(108, b"\x00") + b"/run/berth.sock".ljust(108, b"\x00")
+    v6_max = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+    return {
+        "v1_tcp4": b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 21\r\n",
+        "v1_tcp6_ssh": b"PROXY TCP6 2001:db8::1 ::ffff:192.0.2.1 65535 22\r\nSSH-2.0-OpenSSH_9.2\r\n",
+        "v1_unknown": b"PROXY UNKNOWN\r\n",
+        "v1_unknown_longest": f"PROXY UNKNOWN {v6_max} {v6_max} 65535 65535\r\n".encode(),
+        "v1_bad_port": b"PROXY TCP4 1.2.3.4 5.6.7.8 01 65536\r\n",
+        "v1_lone_lf": b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\nUSER demo\r\n",
+        "v2_inet_ssh": proxy_v2(0x21, 0x11, inet) + b"SSH-2.0-x\r\n",
+        "v2_inet6_tlvs_tls": proxy_v2(0x21, 0x21, inet6 + tlv(0x01, b"h2") + tlv(0x04, b"")
+                                      + tlv(0x20, bytes([1, 0, 0, 0, 0]) + tlv(0x21, b"TLSv1.3")))
+                             + b"\x16\x03\x01\x00\x05",
+        "v2_local": proxy_v2(0x20, 0x00, b""),
+        "v2_unspec": proxy_v2(0x21, 0x00, b""),
+        "v2_unix": proxy_v2(0x21, 0x31, unix),
+        "v2_truncated": proxy_v2(0x21, 0x11, inet)[:20],
+        "v2_bad_tlv": proxy_v2(0x21, 0x11, inet + b"\x04\x00\x09ab"),
+    }
+
+
 TARGETS = {
     "sftp_codec": sftp_codec,
     "sftp_session": sftp_session,
@@ -345,6 +386,7 @@ TARGETS = {
     "listing": listing,
     "config": config,
     "authorized_keys": authorized_keys,
+    "proxy_header": proxy_header,
 }
 
 
