@@ -4,7 +4,7 @@
 #include "app/json.hpp"
 #include "auth/authorized_keys.hpp"
 #include "auth/password.hpp"
-#include "net/cidr.hpp"
+#include "core/cidr.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -190,7 +190,7 @@ std::vector<std::string> parse_allow_from(const std::string& text) {
       usage("--allow-from: empty entry in the list");
   }
   std::string bad;
-  auto list = net::CidrList::parse(blocks, &bad);
+  auto list = core::CidrList::parse(blocks, &bad);
   if (!list)
     usage(fmt::format("--allow-from: {} is not an IP address or CIDR block", json::quote(bad)));
   return list->blocks();

@@ -1,6 +1,16 @@
 #include "auth/authenticator.hpp"
 
+#include "auth/authorized_keys.hpp"
+#include "auth/defender.hpp"
 #include "auth/password.hpp"
+#include "core/cidr.hpp"
+#include "core/log.hpp"
+#include "net/throttle.hpp"
+#include "vfs/guarded/guarded_fs.hpp"
+#include "vfs/local/local_fs.hpp"
+#include "vfs/quota.hpp"
+
+#include <sodium.h>
 
 namespace berth::auth {
 namespace {
@@ -8,7 +18,21 @@ namespace {
 class Category final : public std::error_category {
 public:
   const char* name() const noexcept override { return "berth.auth"; }
-  std::string message(int) const override { return "login incorrect"; }
+  std::string message(int e) const override {
+    switch (static_cast<Errc>(e)) {
+    case Errc::bad_credentials:
+      return "login incorrect";
+    case Errc::disabled:
+      return "user disabled";
+    case Errc::address_not_allowed:
+      return "user may not log in from this address";
+    case Errc::banned:
+      return "address banned after failed logins";
+    case Errc::limit_reached:
+      return "limit reached";
+    }
+    return "authentication error";
+  }
 };
 
 // Verifies a hash nobody has, so an unknown user costs the same as a wrong password.
@@ -16,6 +40,8 @@ const std::string& dummy_hash() {
   static const std::string hash = hash_password(random_password(24));
   return hash;
 }
+
+constexpr std::size_t kMaxCacheEntries = 10000;
 
 } // namespace
 
@@ -25,30 +51,244 @@ const std::error_category& auth_category() noexcept {
 }
 
 Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers,
-                             LoginPolicy policy)
-    : users_(std::move(users)), pool_(workers), policy_(policy) {}
+                             AuthSettings settings, Defender* defender, core::WorkerPool* io)
+    : users_(std::move(users)), pool_(workers), settings_(std::move(settings)), defender_(defender),
+      io_(io), limits_(settings_.limits.max_connections, settings_.limits.max_connections_per_ip) {
+  if (settings_.bandwidth.upload_rate != 0)
+    global_upload_ = std::make_shared<net::Throttle>(settings_.bandwidth.upload_rate);
+  if (settings_.bandwidth.download_rate != 0)
+    global_download_ = std::make_shared<net::Throttle>(settings_.bandwidth.download_rate);
+  randombytes_buf(cache_secret_.data(), cache_secret_.size());
+}
+
+Authenticator::~Authenticator() = default;
+
+core::Task<core::Result<Limits::Ticket>> Authenticator::admit(const asio::ip::address& client,
+                                                              std::string& reason) {
+  if (defender_ != nullptr) {
+    auto left = co_await defender_->banned(client);
+    if (left) {
+      reason = "Your address is banned after too many failed logins.";
+      co_return core::unexpected(Errc::banned);
+    }
+  }
+  auto ticket = limits_.connect(client, &reason);
+  if (!ticket)
+    co_return core::unexpected(Errc::limit_reached);
+  co_return std::move(ticket);
+}
+
+std::string Authenticator::cache_key(const std::string& user, const std::string& password) const {
+  // SECURITY: the cache holds a keyed hash of the password (secret key made at
+  // start), never the password; a memory dump does not give it away cheaply.
+  std::array<unsigned char, 32> h{};
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, cache_secret_.data(), cache_secret_.size(), h.size());
+  auto u8 = [](const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); };
+  crypto_generichash_update(&st, u8(user), user.size());
+  const unsigned char sep = 0;
+  crypto_generichash_update(&st, &sep, 1);
+  crypto_generichash_update(&st, u8(password), password.size());
+  crypto_generichash_final(&st, h.data(), h.size());
+  return user + '\0' + std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+bool Authenticator::cached(const std::string& key, std::uint64_t revision) {
+  if (settings_.login_cache_ttl.count() == 0)
+    return false;
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end())
+    return false;
+  if (it->second.revision != revision || it->second.expires <= std::chrono::steady_clock::now()) {
+    cache_.erase(it); // the user changed, or the entry is old
+    return false;
+  }
+  return true;
+}
+
+void Authenticator::remember(const std::string& key, std::uint64_t revision) {
+  if (settings_.login_cache_ttl.count() == 0)
+    return;
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  if (cache_.size() >= kMaxCacheEntries) {
+    std::erase_if(cache_, [&](const auto& e) { return e.second.expires <= now; });
+    if (cache_.size() >= kMaxCacheEntries)
+      cache_.clear(); // bounded memory: a flood of distinct logins only costs re-hashing
+  }
+  cache_[key] = CacheEntry{revision, now + settings_.login_cache_ttl};
+}
+
+core::Task<core::Result<Account>> Authenticator::check_rules(const store::UserRecord& record,
+                                                             const asio::ip::address& client) {
+  if (record.disabled)
+    co_return core::unexpected(Errc::disabled);
+  if (!record.allow_from.empty()) {
+    auto allowed = core::CidrList::parse(record.allow_from);
+    if (!allowed || !allowed->contains(client))
+      co_return core::unexpected(Errc::address_not_allowed);
+  }
+  Account a;
+  a.name = record.name;
+  a.home = record.home;
+  a.permissions = record.permissions;
+  a.quota_bytes = record.quota_bytes;
+  a.quota_files = record.quota_files;
+  a.max_sessions = record.max_sessions;
+  a.upload_rate = record.upload_rate;
+  a.download_rate = record.download_rate;
+  co_return a;
+}
 
 core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
-                                                              const std::string& password) {
+                                                              const std::string& password,
+                                                              const asio::ip::address& client) {
+  if (defender_ != nullptr) {
+    auto left = co_await defender_->banned(client);
+    if (left)
+      co_return core::unexpected(Errc::banned);
+  }
   auto record = co_await users_->find(user);
+  bool ok = false;
   if (record && record->password_hash.empty() && !record->password.empty()) {
-    if (equal_constant_time(record->password, password))
-      co_return Account{record->name, record->home};
+    ok = equal_constant_time(record->password, password);
+  } else {
+    const bool has_hash = record && !record->password_hash.empty();
+    const std::string key = has_hash ? cache_key(user, password) : std::string();
+    if (has_hash && cached(key, record->revision)) {
+      ok = true;
+    } else {
+      // argon2id on the pool: the user's hash, or for an unknown user and for
+      // a key-only user (SECURITY: no password may match) a dummy one, so that
+      // the time taken reveals nothing.
+      std::string hash = has_hash ? record->password_hash : std::string();
+      // An empty hash stands for dummy_hash(), made (once) on the pool, not on a loop.
+      auto verify = [&hash, &password] {
+        return verify_hash(hash.empty() ? dummy_hash() : hash, password);
+      };
+      ok = co_await pool_.run(verify) && has_hash;
+      if (ok)
+        remember(key, record->revision);
+    }
+  }
+  if (!ok) {
+    co_await record_failure(client);
     co_return core::unexpected(Errc::bad_credentials);
   }
-  // argon2id on the pool: the user's hash, or for an unknown user and for a
-  // key-only user (SECURITY: no password may match) a dummy one, so that the
-  // time taken reveals nothing.
-  const bool has_hash = record && !record->password_hash.empty();
-  std::string hash = has_hash ? record->password_hash : std::string();
-  // An empty hash stands for dummy_hash(), made (once) on the pool, not on a loop.
-  auto verify = [&hash, &password] {
-    return verify_hash(hash.empty() ? dummy_hash() : hash, password);
-  };
-  bool ok = co_await pool_.run(verify);
-  if (!ok || !has_hash)
+  co_return co_await check_rules(*record, client);
+}
+
+core::Task<core::Result<Account>> Authenticator::authenticate_key(const std::string& user,
+                                                                  std::string_view type,
+                                                                  std::string_view blob,
+                                                                  const asio::ip::address& client) {
+  if (defender_ != nullptr) {
+    auto left = co_await defender_->banned(client);
+    if (left)
+      co_return core::unexpected(Errc::banned);
+  }
+  auto record = co_await users_->find(user);
+  if (!record)
     co_return core::unexpected(Errc::bad_credentials);
-  co_return Account{record->name, record->home};
+  auto decision = check_authorized_keys(record->authorized_keys, type, blob, client,
+                                        std::chrono::system_clock::now());
+  if (!decision.allowed) {
+    if (!decision.reason.empty())
+      spdlog::warn("auth: {} public key for {} refused: {}", client.to_string(), user,
+                   decision.reason);
+    co_return core::unexpected(Errc::bad_credentials);
+  }
+  co_return co_await check_rules(*record, client);
+}
+
+core::Task<void> Authenticator::record_failure(const asio::ip::address& client) {
+  if (defender_ != nullptr)
+    co_await defender_->failed(client);
+}
+
+bool Authenticator::is_anonymous(std::string_view user) const {
+  return settings_.anonymous.enabled && (user == "anonymous" || user == "ftp");
+}
+
+Account Authenticator::anonymous() const {
+  Account a;
+  a.name = "anonymous";
+  a.home = settings_.anonymous.home;
+  a.permissions = settings_.anonymous.permissions;
+  a.anonymous = true;
+  return a;
+}
+
+core::Task<core::Result<UserSession>> Authenticator::open_session(const Account& account,
+                                                                  std::string& reason) {
+  UserSession session;
+  session.ticket = limits_.log_in(account.name, account.max_sessions, &reason);
+  if (!session.ticket)
+    co_return core::unexpected(Errc::limit_reached);
+  auto local = vfs::LocalFs::open(account.home, io_);
+  if (!local)
+    co_return core::unexpected(local.error());
+
+  vfs::Rules rules;
+  rules.permissions = account.permissions;
+  rules.user = account.name;
+  // One quota and one pair of throttles per user, shared by their sessions
+  // (two sessions racing for the last bytes of a quota can not both win).
+  std::shared_ptr<vfs::Quota> quota;
+  bool scan = false;
+  {
+    std::lock_guard lock(mu_);
+    if (account.quota_bytes != 0 || account.quota_files != 0) {
+      const auto max_bytes = static_cast<std::int64_t>(account.quota_bytes);
+      const auto max_files = static_cast<std::int64_t>(account.quota_files);
+      auto& slot = quotas_[account.name];
+      quota = slot.lock();
+      if (!quota) {
+        quota = std::make_shared<vfs::Quota>(max_bytes, max_files);
+        scan = true;
+      } else if (quota->max_bytes() != max_bytes || quota->max_files() != max_files) {
+        // New limits (`berth user set`): new sessions count on from the usage so far.
+        quota = std::make_shared<vfs::Quota>(max_bytes, max_files, quota->usage());
+      }
+      slot = quota;
+    }
+    auto& [up, down] = throttles_[account.name];
+    auto throttle = [](std::weak_ptr<net::Throttle>& slot, std::uint64_t rate) {
+      auto t = slot.lock();
+      if (rate == 0)
+        return std::shared_ptr<net::Throttle>();
+      if (!t || t->rate() != rate) {
+        t = std::make_shared<net::Throttle>(rate);
+        slot = t;
+      }
+      return t;
+    };
+    if (auto t = throttle(up, account.upload_rate))
+      rules.upload.push_back(std::move(t));
+    if (auto t = throttle(down, account.download_rate))
+      rules.download.push_back(std::move(t));
+  }
+  if (global_upload_)
+    rules.upload.push_back(global_upload_);
+  if (global_download_)
+    rules.download.push_back(global_download_);
+  if (scan) {
+    // The first session of a user with a quota counts what the home holds.
+    const std::filesystem::path home = account.home;
+    auto count = [&home] { return vfs::LocalFs::usage(home); };
+    auto usage = io_ != nullptr ? co_await io_->run(count) : count();
+    // adjust, not set_usage: another session of the user may have charged
+    // an upload while the scan ran.
+    if (usage)
+      quota->adjust(usage->bytes, usage->files);
+    else
+      spdlog::warn("quota: can not count the home of {}: {}", account.name,
+                   usage.error().message());
+  }
+  rules.quota = std::move(quota);
+  session.fs = vfs::guard(std::move(*local), std::move(rules));
+  co_return std::move(session);
 }
 
 } // namespace berth::auth

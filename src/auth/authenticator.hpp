@@ -1,51 +1,152 @@
 #pragma once
-// Checks credentials against the user store for every protocol.
+// Who may log in, from where, and what their session gets: checks credentials
+// against the user store for every protocol, applies the user's address rules,
+// the defender's bans and the connection limits, and opens the user's
+// filesystem with their permissions, quota and bandwidth limits.
 
+#include "auth/limits.hpp"
 #include "auth/login_attempts.hpp"
+#include "core/config.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "core/worker_pool.hpp"
 #include "store/user_store.hpp"
+#include "vfs/filesystem.hpp"
 
+#include <asio/ip/address.hpp>
+
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
+namespace berth::net {
+class Throttle;
+}
+namespace berth::vfs {
+class Quota;
+}
+
 namespace berth::auth {
 
-/// A logged-in user.
+class Defender;
+
+/// A logged-in user and the rules of their sessions.
 struct Account {
   std::string name;
   std::filesystem::path home;
+  core::Permissions permissions = core::Permissions::all();
+  std::uint64_t quota_bytes = 0;
+  std::uint64_t quota_files = 0;
+  std::uint32_t max_sessions = 0;
+  std::uint64_t upload_rate = 0;
+  std::uint64_t download_rate = 0;
+  bool anonymous = false;
 };
 
 enum class Errc {
   bad_credentials = 1, ///< Unknown user or wrong password (never says which).
+  disabled,            ///< The user is disabled (the client is told bad_credentials).
+  address_not_allowed, ///< The user may not log in from this address (ditto).
+  banned,              ///< The client's address is banned by the defender.
+  limit_reached,       ///< A connection or session limit is reached.
 };
 const std::error_category& auth_category() noexcept;
 inline std::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), auth_category()};
 }
 
+/// How the Authenticator is set up; the defaults suit tests.
+struct AuthSettings {
+  LoginPolicy policy;
+  core::AnonymousConfig anonymous;
+  /// How long a verified password is remembered (SFTPGo's password cache): a
+  /// client that logs in for every file pays argon2id once. 0: off.
+  std::chrono::seconds login_cache_ttl{300};
+  core::LimitsConfig limits;
+  core::BandwidthConfig bandwidth;
+};
+
+/// A logged-in session's resources; destroying it frees the session's place.
+struct UserSession {
+  std::unique_ptr<vfs::Filesystem> fs;
+  Limits::Ticket ticket;
+};
+
 /// Thread-safe. Hash verification runs on its own bounded worker pool, so a
 /// login storm never stalls an event loop.
 class Authenticator {
 public:
+  /// `defender` (may be null) and `io` (may be null: file scans inline) outlive this.
   Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers,
-                LoginPolicy policy = {});
+                AuthSettings settings = {}, Defender* defender = nullptr,
+                core::WorkerPool* io = nullptr);
+  ~Authenticator();
 
   /// How failed logins are counted and slowed down, for every protocol.
-  const LoginPolicy& policy() const { return policy_; }
+  const LoginPolicy& policy() const { return settings_.policy; }
 
-  /// Verifies `password` for `user`. Errors: Errc::bad_credentials.
+  /// A new connection from `client`: refused (Errc::banned, Errc::limit_reached
+  /// with `reason` set for the reply) or admitted with a ticket to keep while it lasts.
+  core::Task<core::Result<Limits::Ticket>> admit(const asio::ip::address& client,
+                                                 std::string& reason);
+
+  /// Verifies `password` for `user` connecting from `client`. Errors:
+  /// bad_credentials, disabled, address_not_allowed, banned. Failures count
+  /// towards the client's ban.
   core::Task<core::Result<Account>> authenticate(const std::string& user,
-                                                 const std::string& password);
+                                                 const std::string& password,
+                                                 const asio::ip::address& client);
+
+  /// True when anonymous FTP is on and `user` is one of its names.
+  bool is_anonymous(std::string_view user) const;
+  /// The anonymous account (FTP only; see is_anonymous()).
+  Account anonymous() const;
+
+  /// Public-key login (SFTP): `type`/`blob` checked against the user's
+  /// authorized_keys lines and options. Errors as authenticate(); the reason a
+  /// matching key was refused is logged. Does not count as a failure: a client
+  /// offers several keys (record_failure() after a signature that failed).
+  core::Task<core::Result<Account>> authenticate_key(const std::string& user, std::string_view type,
+                                                     std::string_view blob,
+                                                     const asio::ip::address& client);
+
+  /// Counts a failed attempt that did not go through authenticate().
+  core::Task<void> record_failure(const asio::ip::address& client);
+
+  /// Opens `account`'s filesystem with its rules (permissions, quota, rates)
+  /// and takes a session place. Errors: Errc::limit_reached (`reason` set),
+  /// or the filesystem's error when the home is unavailable.
+  core::Task<core::Result<UserSession>> open_session(const Account& account, std::string& reason);
 
 private:
+  struct CacheEntry {
+    std::uint64_t revision;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::string cache_key(const std::string& user, const std::string& password) const;
+  bool cached(const std::string& key, std::uint64_t revision);
+  void remember(const std::string& key, std::uint64_t revision);
+  core::Task<core::Result<Account>> check_rules(const store::UserRecord& record,
+                                                const asio::ip::address& client);
+
   std::shared_ptr<store::UserStore> users_; // shared: the server keeps it for reloads
   core::WorkerPool pool_;
-  LoginPolicy policy_;
+  AuthSettings settings_;
+  Defender* defender_;
+  core::WorkerPool* io_;
+  Limits limits_;
+  std::shared_ptr<net::Throttle> global_upload_, global_download_;
+
+  std::mutex mu_;
+  std::map<std::string, CacheEntry> cache_;                 // guarded by mu_
+  std::map<std::string, std::weak_ptr<vfs::Quota>> quotas_; // guarded by mu_
+  std::map<std::string, std::pair<std::weak_ptr<net::Throttle>, std::weak_ptr<net::Throttle>>>
+      throttles_; // guarded by mu_
+  std::array<unsigned char, 32> cache_secret_{};
 };
 
 } // namespace berth::auth

@@ -4,8 +4,8 @@
 // kept in a store::BanStore so that they outlive a restart and `berth ban del`
 // can lift them while the server runs.
 
-#include "core/task.hpp"
 #include "core/cidr.hpp"
+#include "core/task.hpp"
 #include "store/user_store.hpp"
 
 #include <asio/ip/address.hpp>
@@ -25,7 +25,7 @@ struct DefenderConfig {
   std::chrono::seconds ban_time{600};       ///< The first ban; each ban in a row doubles it.
   std::chrono::seconds max_ban_time{86400}; ///< Cap of the doubling. A ban that ended longer
                                             ///< than this ago no longer counts as "in a row".
-  core::CidrList allow;                      ///< Never counted, never banned.
+  core::CidrList allow;                     ///< Never counted, never banned.
   /// How long the store's "no ban for this address" is believed before it is
   /// asked again. Bans made by this process are known at once; this bounds how
   /// late one made by another node sharing the store is seen.

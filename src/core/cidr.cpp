@@ -1,9 +1,8 @@
 #include "core/cidr.hpp"
 
-
-
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 namespace berth::core {
 namespace {
@@ -60,9 +59,22 @@ std::optional<std::string> normalise(std::string_view text) {
   if (slash == std::string_view::npos)
     return std::string(text) + (addr.is_v4() ? "/32" : "/128");
   std::string block(text);
-  // A block is valid when it matches its own network address.
   if (!in_cidr(addr, block))
-    return std::nullopt;
+    return std::nullopt; // bad prefix length
+  // SECURITY: host bits must be zero ("10.0.0.1/8" is refused, as sshd does):
+  // a typo must not silently widen or shift an allow list.
+  std::vector<unsigned char> bytes;
+  if (addr.is_v4()) {
+    auto v = addr.to_v4().to_bytes();
+    bytes.assign(v.begin(), v.end());
+  } else {
+    auto v = addr.to_v6().to_bytes();
+    bytes.assign(v.begin(), v.end());
+  }
+  const auto bits = static_cast<std::size_t>(std::stoi(block.substr(slash + 1)));
+  for (std::size_t i = bits; i < bytes.size() * 8; ++i)
+    if (((bytes[i / 8] >> (7 - i % 8)) & 1) != 0)
+      return std::nullopt;
   return block;
 }
 

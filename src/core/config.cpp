@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include "core/cidr.hpp"
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -82,6 +84,79 @@ public:
     return v;
   }
 
+  std::optional<bool> boolean(const toml::table& t, std::string_view prefix,
+                              std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr)
+      return std::nullopt;
+    if (!n->is_boolean())
+      fail(n, join(prefix, key), "must be true or false");
+    return n->as_boolean()->get();
+  }
+
+  std::optional<std::vector<std::string>> strings(const toml::table& t, std::string_view prefix,
+                                                  std::string_view key,
+                                                  std::string_view what) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr)
+      return std::nullopt;
+    const toml::array* a = n->as_array();
+    if (a == nullptr)
+      fail(n, join(prefix, key), fmt::format("must be an array of {}", what));
+    std::vector<std::string> out;
+    for (const toml::node& e : *a) {
+      if (!e.is_string())
+        fail(&e, join(prefix, key), fmt::format("must be an array of {}", what));
+      out.push_back(e.as_string()->get());
+    }
+    return out;
+  }
+
+  /// An array of CIDR blocks or addresses.
+  std::optional<std::vector<std::string>> cidrs(const toml::table& t, std::string_view prefix,
+                                                std::string_view key) const {
+    auto list = strings(t, prefix, key, "\"ADDRESS/BITS\" blocks");
+    if (list)
+      for (const auto& b : *list)
+        if (!valid_cidr(b))
+          fail(t.get(key), join(prefix, key),
+               fmt::format("bad address block \"{}\" (want e.g. \"10.0.0.0/8\" or \"::1\")", b));
+    return list;
+  }
+
+  /// An array of permission names, or one comma-separated string.
+  std::optional<Permissions> permissions(const toml::table& t, std::string_view prefix,
+                                         std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr)
+      return std::nullopt;
+    std::string text;
+    if (n->is_string()) {
+      text = n->as_string()->get();
+    } else {
+      auto list = strings(t, prefix, key, "permission names");
+      for (const auto& w : *list)
+        text += (text.empty() ? "" : ",") + w;
+    }
+    std::string bad;
+    auto p = Permissions::parse(text, &bad);
+    if (!p)
+      fail(n, join(prefix, key),
+           fmt::format("unknown permission \"{}\" (want list, download, upload, overwrite, "
+                       "delete, rename, mkdir, rmdir, chmod, symlink, all or none)",
+                       bad));
+    return *p;
+  }
+
+  /// A rate in KiB/s, returned in bytes/s.
+  std::optional<std::uint64_t> rate(const toml::table& t, std::string_view prefix,
+                                    std::string_view key) const {
+    auto v = integer(t, prefix, key, 0, std::int64_t{1} << 32);
+    if (!v)
+      return std::nullopt;
+    return static_cast<std::uint64_t>(*v) * 1024;
+  }
+
   const toml::table* table(const toml::table& t, std::string_view key) const {
     const toml::node* n = t.get(key);
     if (n == nullptr)
@@ -126,8 +201,19 @@ std::vector<HostPort> read_listen(const Reader& r, const toml::node& n, std::str
   return out;
 }
 
+void read_proxy(const Reader& r, const toml::table& t, std::string_view section, ProxyConfig& p) {
+  if (auto v = r.boolean(t, section, "proxy_protocol"))
+    p.enabled = *v;
+  if (auto v = r.cidrs(t, section, "proxy_from"))
+    p.from = *v;
+  if (p.enabled && p.from.empty())
+    r.fail(t.get("proxy_protocol"), Reader::join(section, "proxy_from"),
+           "must list the load balancers' addresses when proxy_protocol = true");
+}
+
 void read_ftps(const Reader& r, const toml::table& t, FtpsConfig& f) {
-  r.only_keys(t, "ftps", {"listen", "active_data_port"});
+  r.only_keys(t, "ftps", {"listen", "active_data_port", "proxy_protocol", "proxy_from"});
+  read_proxy(r, t, "ftps", f.proxy);
   if (const toml::node* n = t.get("listen"))
     f.listen = read_listen(r, *n, "ftps.listen");
   if (auto v = r.integer(t, "ftps", "active_data_port", 0, 65535))
@@ -167,7 +253,8 @@ void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
 }
 
 void read_sftp(const Reader& r, const toml::table& t, SftpConfig& s) {
-  r.only_keys(t, "sftp", {"listen", "host_keys"});
+  r.only_keys(t, "sftp", {"listen", "host_keys", "proxy_protocol", "proxy_from"});
+  read_proxy(r, t, "sftp", s.proxy);
   if (const toml::node* n = t.get("listen"))
     s.listen = read_listen(r, *n, "sftp.listen");
   if (const toml::node* n = t.get("host_keys")) {
@@ -185,10 +272,31 @@ void read_sftp(const Reader& r, const toml::table& t, SftpConfig& s) {
   }
 }
 
-void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f) {
+void read_anonymous(const Reader& r, const toml::table& t, AnonymousConfig& a) {
+  r.only_keys(t, "ftp.anonymous", {"enabled", "home", "permissions"});
+  if (auto v = r.boolean(t, "ftp.anonymous", "enabled"))
+    a.enabled = *v;
+  if (auto v = r.permissions(t, "ftp.anonymous", "permissions"))
+    a.permissions = *v;
+  if (auto home = r.string(t, "ftp.anonymous", "home")) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(*home, ec))
+      r.fail(t.get("home"), "ftp.anonymous.home",
+             fmt::format("\"{}\" is not an existing directory", *home));
+    a.home = std::filesystem::absolute(*home, ec);
+  }
+  if (a.enabled && a.home.empty())
+    r.fail(t.get("enabled"), "ftp.anonymous.home", "missing (anonymous FTP needs a home)");
+}
+
+void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConfig& anonymous) {
   r.only_keys(t, "ftp",
               {"listen", "passive_ports", "passive_address", "active_data_port", "idle_timeout",
-               "login_timeout", "data_timeout", "failed_login_delay_ms", "max_line", "tls"});
+               "login_timeout", "data_timeout", "failed_login_delay_ms", "max_line", "tls",
+               "proxy_protocol", "proxy_from", "anonymous"});
+  read_proxy(r, t, "ftp", f.proxy);
+  if (const toml::table* a = r.table(t, "anonymous"))
+    read_anonymous(r, *a, anonymous);
   if (const toml::node* n = t.get("listen"))
     f.listen = read_listen(r, *n, "ftp.listen");
   if (auto v = r.string(t, "ftp", "tls")) {
@@ -229,8 +337,45 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f) {
     f.max_line = static_cast<std::size_t>(*v);
 }
 
+void read_limits(const Reader& r, const toml::table& t, LimitsConfig& l) {
+  r.only_keys(t, "limits", {"max_connections", "max_connections_per_ip"});
+  if (auto v = r.integer(t, "limits", "max_connections", 0, 10000000))
+    l.max_connections = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "limits", "max_connections_per_ip", 0, 10000000))
+    l.max_connections_per_ip = static_cast<std::uint32_t>(*v);
+}
+
+void read_bandwidth(const Reader& r, const toml::table& t, BandwidthConfig& b) {
+  r.only_keys(t, "bandwidth", {"upload_rate", "download_rate"});
+  if (auto v = r.rate(t, "bandwidth", "upload_rate"))
+    b.upload_rate = *v;
+  if (auto v = r.rate(t, "bandwidth", "download_rate"))
+    b.download_rate = *v;
+}
+
+void read_defender(const Reader& r, const toml::table& t, DefenderConfig& d) {
+  r.only_keys(t, "defender",
+              {"enabled", "max_failures", "window", "ban_time", "max_ban_time", "allow"});
+  if (auto v = r.boolean(t, "defender", "enabled"))
+    d.enabled = *v;
+  if (auto v = r.integer(t, "defender", "max_failures", 1, 1000))
+    d.max_failures = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "defender", "window", 1, 30 * 86400))
+    d.window = std::chrono::seconds(*v);
+  if (auto v = r.integer(t, "defender", "ban_time", 1, 365 * 86400))
+    d.ban_time = std::chrono::seconds(*v);
+  if (auto v = r.integer(t, "defender", "max_ban_time", 1, 365 * 86400))
+    d.max_ban_time = std::chrono::seconds(*v);
+  if (d.max_ban_time < d.ban_time)
+    r.fail(t.get("max_ban_time"), "defender.max_ban_time", "must not be less than ban_time");
+  if (auto v = r.cidrs(t, "defender", "allow"))
+    d.allow = *v;
+}
+
 void read_users_db(const Reader& r, const toml::table& t, UsersConfig& u) {
-  r.only_keys(t, "users", {"database", "hash_memory_kib", "hash_iterations"});
+  r.only_keys(t, "users", {"database", "hash_memory_kib", "hash_iterations", "login_cache"});
+  if (auto v = r.integer(t, "users", "login_cache", 0, 86400))
+    u.login_cache = std::chrono::seconds(*v);
   if (auto v = r.string(t, "users", "database")) {
     if (v->empty())
       r.fail(t.get("database"), "users.database", "must not be empty");
@@ -249,9 +394,10 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
   std::set<std::string> seen;
   for (const toml::node& e : *a) {
     const toml::table& t = *e.as_table();
-    r.only_keys(
-        t, "user",
-        {"name", "password", "password_hash", "home", "authorized_keys", "authorized_keys_file"});
+    r.only_keys(t, "user",
+                {"name", "password", "password_hash", "home", "authorized_keys",
+                 "authorized_keys_file", "permissions", "quota_bytes", "quota_files",
+                 "max_sessions", "upload_rate", "download_rate", "allow_from", "disabled"});
     UserConfig u;
     auto name = r.string(t, "user", "name");
     if (!name || name->empty())
@@ -301,6 +447,23 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
     if (!std::filesystem::is_directory(*home, ec))
       r.fail(t.get("home"), "user.home", fmt::format("\"{}\" is not an existing directory", *home));
     u.home = std::filesystem::absolute(*home, ec);
+    if (auto v = r.permissions(t, "user", "permissions"))
+      u.permissions = *v;
+    constexpr std::int64_t kMax = std::int64_t{1} << 62;
+    if (auto v = r.integer(t, "user", "quota_bytes", 0, kMax))
+      u.quota_bytes = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer(t, "user", "quota_files", 0, kMax))
+      u.quota_files = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer(t, "user", "max_sessions", 0, 1000000))
+      u.max_sessions = static_cast<std::uint32_t>(*v);
+    if (auto v = r.rate(t, "user", "upload_rate"))
+      u.upload_rate = *v;
+    if (auto v = r.rate(t, "user", "download_rate"))
+      u.download_rate = *v;
+    if (auto v = r.cidrs(t, "user", "allow_from"))
+      u.allow_from = *v;
+    if (auto v = r.boolean(t, "user", "disabled"))
+      u.disabled = *v;
     users.push_back(std::move(u));
   }
 }
@@ -331,17 +494,25 @@ Config load_config(const std::filesystem::path& file) {
   c.ftps.listen.clear(); // implicit FTPS and SFTP only where a file asks for them
   c.sftp.listen.clear();
   c.source = file;
-  r.only_keys(root, "", {"server", "ftp", "ftps", "tls", "sftp", "user", "users"});
+  r.only_keys(
+      root, "",
+      {"server", "ftp", "ftps", "tls", "sftp", "user", "users", "limits", "bandwidth", "defender"});
   if (const toml::table* t = r.table(root, "server"))
     read_server(r, *t, c.server);
   if (const toml::table* t = r.table(root, "ftp"))
-    read_ftp(r, *t, c.ftp);
+    read_ftp(r, *t, c.ftp, c.anonymous);
   if (const toml::table* t = r.table(root, "ftps"))
     read_ftps(r, *t, c.ftps);
   if (const toml::table* t = r.table(root, "tls"))
     read_tls(r, *t, c.tls);
   if (const toml::table* t = r.table(root, "sftp"))
     read_sftp(r, *t, c.sftp);
+  if (const toml::table* t = r.table(root, "limits"))
+    read_limits(r, *t, c.limits);
+  if (const toml::table* t = r.table(root, "bandwidth"))
+    read_bandwidth(r, *t, c.bandwidth);
+  if (const toml::table* t = r.table(root, "defender"))
+    read_defender(r, *t, c.defender);
   if (const toml::table* t = r.table(root, "users"))
     read_users_db(r, *t, c.users_db);
   if (const toml::node* n = root.get("user"))

@@ -2,6 +2,7 @@
 // The configuration: a TOML file (toml++) or the embedded default.
 
 #include "core/host_port.hpp"
+#include "core/permissions.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -20,6 +21,21 @@ struct UserConfig {
   std::string password_hash; ///< "$argon2id$..." (libsodium format); or empty.
   std::filesystem::path home;
   std::vector<std::string> authorized_keys; ///< authorized_keys lines, inline and from the file.
+  Permissions permissions = Permissions::all();
+  std::uint64_t quota_bytes = 0;       ///< 0: no limit.
+  std::uint64_t quota_files = 0;       ///< 0: no limit.
+  std::uint32_t max_sessions = 0;      ///< 0: no limit.
+  std::uint64_t upload_rate = 0;       ///< Bytes/s (KiB/s in the file); 0: no limit.
+  std::uint64_t download_rate = 0;     ///< Bytes/s (KiB/s in the file); 0: no limit.
+  std::vector<std::string> allow_from; ///< CIDR blocks; empty: anywhere.
+  bool disabled = false;
+};
+
+/// `proxy_protocol` and `proxy_from` of a listener section: the PROXY
+/// protocol (v1 or v2) header that a load balancer puts before the connection.
+struct ProxyConfig {
+  bool enabled = false;
+  std::vector<std::string> from; ///< CIDR blocks that may (and must) send a header.
 };
 
 /// `[server]`.
@@ -47,12 +63,21 @@ struct FtpConfig {
   std::chrono::milliseconds failed_login_delay{1000};
   std::size_t max_line = 4096; ///< Longest accepted control line, CRLF excluded.
   TlsPolicy tls = TlsPolicy::optional;
+  ProxyConfig proxy;
+};
+
+/// `[ftp.anonymous]`: anonymous FTP (user "anonymous" or "ftp", any password).
+struct AnonymousConfig {
+  bool enabled = false;
+  std::filesystem::path home;
+  Permissions permissions = Permissions::read_only();
 };
 
 /// `[ftps]`: implicit FTPS, TLS from the first byte.
 struct FtpsConfig {
   std::vector<HostPort> listen;
   std::uint16_t active_data_port = 989; ///< Source port of active data; 0 = any.
+  ProxyConfig proxy;
 };
 
 /// `[tls]`: certificate and TLS rules for FTPS.
@@ -68,13 +93,38 @@ struct TlsConfig {
 struct SftpConfig {
   std::vector<HostPort> listen;
   std::vector<std::filesystem::path> host_keys; ///< Empty: generated in the state folder.
+  ProxyConfig proxy;
+};
+
+/// `[limits]`: connections, counted for every protocol together. 0: no limit.
+struct LimitsConfig {
+  std::uint32_t max_connections = 0;
+  std::uint32_t max_connections_per_ip = 0;
+};
+
+/// `[bandwidth]`: the server's global caps, for every protocol. 0: no limit.
+struct BandwidthConfig {
+  std::uint64_t upload_rate = 0;   ///< Bytes/s (KiB/s in the file).
+  std::uint64_t download_rate = 0; ///< Bytes/s (KiB/s in the file).
+};
+
+/// `[defender]`: bans of addresses that fail to log in too often.
+struct DefenderConfig {
+  bool enabled = true;
+  std::uint32_t max_failures = 5;
+  std::chrono::seconds window{600};
+  std::chrono::seconds ban_time{600};
+  std::chrono::seconds max_ban_time{86400};
+  std::vector<std::string> allow; ///< CIDR blocks never banned.
 };
 
 /// `[users]`: the embedded user database and password hashing.
 struct UsersConfig {
-  std::filesystem::path database; ///< Empty: users.db in the state folder.
+  std::filesystem::path database;            ///< Empty: users.db in the state folder.
   std::uint32_t hash_memory_kib = 19 * 1024; ///< argon2id m (OWASP minimum: 19 MiB).
   std::uint32_t hash_iterations = 2;         ///< argon2id t.
+  /// How long a verified password spares the next login its hash; 0: off.
+  std::chrono::seconds login_cache{300};
 };
 
 /// The whole configuration.
@@ -87,6 +137,10 @@ struct Config {
   SftpConfig sftp;
   std::vector<UserConfig> users;
   UsersConfig users_db;
+  AnonymousConfig anonymous; ///< [ftp.anonymous]
+  LimitsConfig limits;
+  BandwidthConfig bandwidth;
+  DefenderConfig defender;
 
   /// The SQLite user database: [users] database, or users.db in the state folder.
   std::filesystem::path user_database() const {

@@ -26,14 +26,15 @@ constexpr std::size_t kMaxQueuedLines = 32;
 
 } // namespace
 
-core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDeps> deps) {
+core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDeps> deps,
+                             net::Endpoint client) {
   net::tune_control_socket(socket);
-  Session session(net::Stream(std::move(socket)), std::move(deps));
+  Session session(net::Stream(std::move(socket)), std::move(deps), client);
   co_await session.run();
 }
 
-Session::Session(net::Stream control, std::shared_ptr<const SessionDeps> deps)
-    : control_(std::move(control)), deps_(std::move(deps)), peer_(control_.remote_endpoint()),
+Session::Session(net::Stream control, std::shared_ptr<const SessionDeps> deps, net::Endpoint client)
+    : control_(std::move(control)), deps_(std::move(deps)), peer_(client),
       local_(control_.local_endpoint()), reader_(deps_->config.max_line) {
   if (deps_->tls) {
     tls_ = deps_->tls->current();
@@ -65,8 +66,21 @@ core::Task<void> Session::upgrade_control() {
 core::Task<void> Session::run() {
   spdlog::info("ftp: connect from {}{}", peer_.address().to_string(),
                deps_->implicit_tls ? " (implicit TLS)" : "");
-  if (deps_->implicit_tls && tls_)
+  std::string refusal;
+  const net::Address client = net::unmapped(peer_.address());
+  auto admitted = co_await authenticator().admit(client, refusal);
+  if (deps_->implicit_tls && tls_ && admitted)
     co_await upgrade_control();
+  if (!admitted) {
+    // vsftpd answers max_per_ip with 421 before the greeting; so do we, for
+    // bans and every limit (on the implicit port: without TLS, as vsftpd).
+    spdlog::warn("ftp: {} refused: {}", client.to_string(), admitted.error().message());
+    quit = true;
+    co_await send(Reply::of(421, refusal));
+    control_.close();
+    co_return;
+  }
+  connection_ = std::move(*admitted);
   co_await send(Reply::of(220, "berth FTP server ready."));
   auto login_deadline = std::chrono::steady_clock::now() + config().login_timeout;
   while (!quit) {
@@ -251,16 +265,16 @@ net::Address Session::unmapped_local() const {
   return net::unmapped(local_.address());
 }
 
-void Session::log_in(auth::Account account, std::unique_ptr<vfs::Filesystem> fs) {
+void Session::log_in(auth::Account account, auth::UserSession session) {
   account_ = std::move(account);
-  fs_ = std::move(fs);
+  user_session_ = std::move(session);
   cwd = vfs::VirtualPath();
 }
 
 void Session::reset_login() {
   data_.reset();
   account_ = {};
-  fs_.reset();
+  user_session_ = {};
   cwd = vfs::VirtualPath();
   pending_user.reset();
   rename_from.reset();

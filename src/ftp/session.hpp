@@ -38,14 +38,16 @@ enum class TransferType { ascii, binary };
 using TransferBody = std::function<core::Task<core::Result<void>>(net::Stream&, std::uint64_t&)>;
 
 /// Runs one control connection to its end. Takes ownership of the socket.
-core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDeps> deps);
+/// `client` is the peer, or the address a PROXY protocol header gave.
+core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDeps> deps,
+                             net::Endpoint client);
 
 /// Session state and the services handlers use. Fields are the typed sequence
 /// state of RFC 959 (USER->PASS, RNFR->RNTO, REST->RETR/STOR); dispatch() clears
 /// them after any other verb.
 class Session {
 public:
-  Session(net::Stream control, std::shared_ptr<const SessionDeps> deps);
+  Session(net::Stream control, std::shared_ptr<const SessionDeps> deps, net::Endpoint client);
 
   /// Serves the connection until QUIT, timeout or disconnect.
   core::Task<void> run();
@@ -85,14 +87,14 @@ public:
   }
 
   /// Logs in, or clears the login (REIN).
-  void log_in(auth::Account account, std::unique_ptr<vfs::Filesystem> fs);
+  void log_in(auth::Account account, auth::UserSession session);
   void reset_login();
 
   const core::FtpConfig& config() const { return deps_->config; }
   auth::Authenticator& authenticator() const { return *deps_->authenticator; }
   core::WorkerPool* io() const { return deps_->io; }
-  vfs::Filesystem& fs() { return *fs_; }
-  bool logged_in() const { return fs_ != nullptr; }
+  vfs::Filesystem& fs() { return *user_session_.fs; }
+  bool logged_in() const { return user_session_.fs != nullptr; }
   const std::string& user() const { return account_.name; }
   net::Stream& control() { return control_; }
   net::Endpoint peer() const { return peer_; }
@@ -131,7 +133,8 @@ private:
   std::deque<Line> queued_; ///< Lines that arrived during a transfer.
   DataChannel data_;
   auth::Account account_;
-  std::unique_ptr<vfs::Filesystem> fs_;
+  auth::UserSession user_session_;
+  auth::Limits::Ticket connection_; ///< This connection's place in the limits.
   bool transferring_ = false;
   std::shared_ptr<net::TlsContext> tls_; ///< Taken at connect; a reload does not change it.
   std::uint64_t tls_token_ = 0;          ///< Ties data-connection TLS sessions to this one.

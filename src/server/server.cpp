@@ -30,7 +30,7 @@ using Contexts = std::vector<std::unique_ptr<asio::io_context>>;
 
 // Accepts on context 0 and hands each connection to the next loop in turn; a
 // session stays on that loop for its whole life (no locks, no strands).
-using Spawn = std::function<core::Task<void>(net::Socket)>;
+using Spawn = std::function<core::Task<void>(net::Socket, net::Endpoint)>;
 
 core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops, Spawn spawn) {
   std::size_t next = 0;
@@ -47,7 +47,11 @@ core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops, Spawn spa
       co_await pause.async_wait(kTuple);
       continue;
     }
-    asio::co_spawn(loop, spawn(std::move(sock)), [](std::exception_ptr e) {
+    std::error_code peer_ec;
+    net::Endpoint peer = sock.remote_endpoint(peer_ec);
+    if (peer_ec)
+      continue; // gone already
+    asio::co_spawn(loop, spawn(std::move(sock), peer), [](std::exception_ptr e) {
       if (!e)
         return;
       try {
@@ -93,17 +97,19 @@ int serve(const core::Config& cfg) {
     }
   };
   auto ftp_deps = wired.ftp;
-  listen(cfg.ftp.listen, "ftp",
-         [ftp_deps](net::Socket s) { return ftp::run_session(std::move(s), ftp_deps); });
+  listen(cfg.ftp.listen, "ftp", [ftp_deps](net::Socket s, net::Endpoint peer) {
+    return ftp::run_session(std::move(s), ftp_deps, peer);
+  });
   if (wired.sftp) {
     auto sftp_deps = wired.sftp;
-    listen(cfg.sftp.listen, "sftp", [sftp_deps](net::Socket s) {
-      return sftp::ssh::run_ssh_session(std::move(s), sftp_deps);
+    listen(cfg.sftp.listen, "sftp", [sftp_deps](net::Socket s, net::Endpoint peer) {
+      return sftp::ssh::run_ssh_session(std::move(s), sftp_deps, peer);
     });
   }
   auto ftps_deps = wired.ftps;
-  listen(cfg.ftps.listen, "ftps",
-         [ftps_deps](net::Socket s) { return ftp::run_session(std::move(s), ftps_deps); });
+  listen(cfg.ftps.listen, "ftps", [ftps_deps](net::Socket s, net::Endpoint peer) {
+    return ftp::run_session(std::move(s), ftps_deps, peer);
+  });
 
   // SIGHUP: reload the certificate and key; running sessions keep theirs.
   asio::signal_set hangup(*loops[0], SIGHUP);

@@ -1,6 +1,7 @@
 #include "server/wiring.hpp"
 
 #include "auth/password.hpp"
+#include "core/cidr.hpp"
 #include "core/log.hpp"
 #include "store/static/static_store.hpp"
 
@@ -53,6 +54,17 @@ store::UserRecord default_user(const fs::path& state_dir) {
   return u;
 }
 
+auth::DefenderConfig defender_config(const core::DefenderConfig& c) {
+  auth::DefenderConfig d;
+  d.enabled = c.enabled;
+  d.max_failures = c.max_failures;
+  d.window = c.window;
+  d.ban_time = c.ban_time;
+  d.max_ban_time = c.max_ban_time;
+  d.allow = core::CidrList::parse(c.allow).value_or(core::CidrList()); // checked by the config
+  return d;
+}
+
 std::shared_ptr<net::TlsHolder> make_tls(const core::Config& cfg) {
   net::TlsSettings settings;
   settings.certificate = cfg.tls.certificate;
@@ -94,6 +106,14 @@ Wired wire(const core::Config& cfg) {
     r.password_hash = u.password_hash;
     r.home = u.home;
     r.authorized_keys = u.authorized_keys;
+    r.permissions = u.permissions;
+    r.quota_bytes = u.quota_bytes;
+    r.quota_files = u.quota_files;
+    r.max_sessions = u.max_sessions;
+    r.upload_rate = u.upload_rate;
+    r.download_rate = u.download_rate;
+    r.allow_from = u.allow_from;
+    r.disabled = u.disabled;
     r.read_only = true;
     users.push_back(std::move(r));
   }
@@ -107,9 +127,22 @@ Wired wire(const core::Config& cfg) {
   // writes, fsync): a few per core, as disks overlap requests.
   w.io = std::make_unique<core::WorkerPool>(
       std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency())));
-  w.users = std::make_shared<store::StaticStore>(std::move(users));
-  w.authenticator = std::make_unique<auth::Authenticator>(
-      w.users, 2, auth::LoginPolicy{3, cfg.ftp.failed_login_delay});
+  w.db = std::make_unique<core::WorkerPool>(1);
+  auto database = store::SqliteStore::open(cfg.user_database(), w.db.get());
+  if (!database)
+    throw std::runtime_error(fmt::format("{}: can not open the user database: {}",
+                                         cfg.user_database().string(), database.error().message()));
+  w.database = std::move(*database);
+  w.users = std::make_shared<store::StaticStore>(std::move(users), w.database);
+  w.defender = std::make_unique<auth::Defender>(defender_config(cfg.defender), w.database.get());
+  auth::AuthSettings settings;
+  settings.policy = auth::LoginPolicy{3, cfg.ftp.failed_login_delay};
+  settings.anonymous = cfg.anonymous;
+  settings.login_cache_ttl = cfg.users_db.login_cache;
+  settings.limits = cfg.limits;
+  settings.bandwidth = cfg.bandwidth;
+  w.authenticator = std::make_unique<auth::Authenticator>(w.users, 2, std::move(settings),
+                                                          w.defender.get(), w.io.get());
   if (cfg.ftp.tls != core::TlsPolicy::off || !cfg.ftps.listen.empty())
     w.tls = make_tls(cfg);
   auto deps = std::make_shared<ftp::SessionDeps>();
@@ -132,8 +165,6 @@ Wired wire(const core::Config& cfg) {
       fmt::print("ssh host key {}\n", fp);
     std::fflush(stdout);
     s->authenticator = w.authenticator.get();
-    s->io = w.io.get();
-    s->users = w.users;
     s->login_timeout = cfg.ftp.login_timeout;
     s->idle_timeout = cfg.ftp.idle_timeout;
     w.sftp = std::move(s);

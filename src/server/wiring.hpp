@@ -2,10 +2,12 @@
 // Turns a configuration into the objects that serve it.
 
 #include "auth/authenticator.hpp"
+#include "auth/defender.hpp"
 #include "core/config.hpp"
 #include "ftp/session.hpp"
 #include "net/tls_context.hpp"
 #include "sftp/ssh/ssh_server.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "store/user_store.hpp"
 
 #include <memory>
@@ -15,7 +17,10 @@ namespace berth::server {
 /// The long-lived objects built from one configuration.
 struct Wired {
   std::unique_ptr<core::WorkerPool> io; ///< First: outlives everything that uses it.
-  std::shared_ptr<store::UserStore> users;
+  std::unique_ptr<core::WorkerPool> db; ///< Runs the user database's queries.
+  std::shared_ptr<store::SqliteStore> database;
+  std::shared_ptr<store::UserStore> users; ///< The configuration's users, then the database.
+  std::unique_ptr<auth::Defender> defender;
   std::unique_ptr<auth::Authenticator> authenticator;
   std::shared_ptr<net::TlsHolder> tls;            ///< Null when FTPS is off.
   std::shared_ptr<const ftp::SessionDeps> ftp;    ///< FTP with explicit FTPS.

@@ -81,11 +81,13 @@ def toml_value(v):
 def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
                   passive_address=None, active_data_port=0, idle_timeout=300,
                   login_timeout=60, data_timeout=30, ftp_tls=None, ftps=None, tls=None,
-                  sftp=None):
+                  sftp=None, sections=None):
     """ftp_tls: [ftp] tls policy ("off"/"optional"/"required"); ftps, tls:
     dicts of key -> Python value for the [ftps] and [tls] sections; sftp:
-    likewise for an [sftp] section.  A user entry may carry
-    "authorized_keys" (list of OpenSSH public key lines) and no password."""
+    likewise for an [sftp] section; sections: {"name": {key: value}} for
+    further tables ("limits", "defender", "ftp.anonymous"...).  A user entry
+    may carry "authorized_keys" (list of OpenSSH public key lines) and no
+    password, and "rules" ({key: value} added to its [[user]] table)."""
     lines = ["[server]", "state_dir = " + toml_str(state_dir), "", "[ftp]",
              "listen = [" + ", ".join(toml_str(a) for a in listen) + "]",
              "passive_ports = " + toml_str(passive_ports)]
@@ -103,7 +105,8 @@ def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
         lines.append("%s = %s" % (k, v))
     if ftp_tls is not None:
         lines.append("tls = " + toml_str(ftp_tls))
-    for name, section in (("ftps", ftps), ("tls", tls), ("sftp", sftp)):
+    for name, section in (("ftps", ftps), ("tls", tls), ("sftp", sftp)) + tuple(
+            (sections or {}).items()):
         if section is not None:
             lines += ["", "[%s]" % name]
             lines += ["%s = %s" % (k, toml_value(v)) for k, v in section.items()]
@@ -116,6 +119,8 @@ def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
         lines.append("home = " + toml_str(u["home"]))
         if "authorized_keys" in u:
             lines.append("authorized_keys = " + toml_value(list(u["authorized_keys"])))
+        for k, v in u.get("rules", {}).items():
+            lines.append("%s = %s" % (k, toml_value(v)))
     return "\n".join(lines) + "\n"
 
 
@@ -133,9 +138,11 @@ class BerthServer:
     """A running `berth serve` process started from a generated config."""
 
     def __init__(self, workdir, users=None, listen=("127.0.0.1:0", "[::1]:0"),
-                 password_hashes=None, authorized_keys=None, no_password=(), **cfg):
+                 password_hashes=None, authorized_keys=None, no_password=(), user_rules=None,
+                 **cfg):
         """authorized_keys: {user: [public key lines]}; no_password: users
-        configured without any password (key-only)."""
+        configured without any password (key-only); user_rules: {user: {key:
+        value}} for permissions, quotas, limits of [[user]] tables."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.workdir / "state"
@@ -155,6 +162,8 @@ class BerthServer:
                 entry["password"] = pw
             if authorized_keys and name in authorized_keys:
                 entry["authorized_keys"] = authorized_keys[name]
+            if user_rules and name in user_rules:
+                entry["rules"] = user_rules[name]
             user_entries.append(entry)
         lo, hi = cfg.pop("passive_range", None) or next_passive_range()
         self.passive_lo, self.passive_hi = lo, hi

@@ -4,7 +4,6 @@
 #include "core/log.hpp"
 #include "ftp/session.hpp"
 #include "vfs/errc.hpp"
-#include "vfs/local/local_fs.hpp"
 
 namespace berth::ftp {
 core::Task<Reply> handle_user(Session& s, std::string_view arg) {
@@ -22,18 +21,33 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
   std::string name = std::move(*s.pending_user);
   s.pending_user.reset();
   const std::string password(arg);
-  auto account = co_await s.authenticator().authenticate(name, password);
-  std::string peer = s.peer().address().to_string();
+  const net::Address client = net::unmapped(s.peer().address());
+  const std::string peer = client.to_string();
+  core::Result<auth::Account> account = core::unexpected(auth::Errc::bad_credentials);
+  if (s.authenticator().is_anonymous(name))
+    account = s.authenticator().anonymous(); // any password (an e-mail address by custom)
+  else
+    account = co_await s.authenticator().authenticate(name, password, client);
   if (account) {
-    auto fs = vfs::LocalFs::open(account->home, s.io());
-    if (fs) {
-      spdlog::info("ftp: {} logged in as {}", peer, name);
-      s.log_in(std::move(*account), std::move(*fs));
+    std::string refusal;
+    auto session = co_await s.authenticator().open_session(*account, refusal);
+    if (session) {
+      spdlog::info("ftp: {} logged in as {}", peer, account->name);
+      s.log_in(std::move(*account), std::move(*session));
       co_return Reply::of(230, "Login successful.");
     }
-    spdlog::error("ftp: home of user {} is unavailable: {}", name, fs.error().message());
+    if (session.error() == auth::Errc::limit_reached) {
+      spdlog::warn("ftp: {} login as {} refused: {}", peer, name, refusal);
+      s.quit = true;
+      co_return Reply::of(421, refusal);
+    }
+    spdlog::error("ftp: home of user {} is unavailable: {}", name, session.error().message());
+  } else if (account.error() == auth::Errc::banned) {
+    spdlog::warn("ftp: {} login as {} refused: {}", peer, name, account.error().message());
+    s.quit = true;
+    co_return Reply::of(421, "Your address is banned after too many failed logins.");
   } else {
-    spdlog::warn("ftp: {} failed login as {}", peer, name);
+    spdlog::warn("ftp: {} failed login as {}: {}", peer, name, account.error().message());
   }
   // A delay makes guessing slow; the connection ends after a few failures.
   if (!s.attempts)

@@ -1,12 +1,10 @@
 #include "sftp/ssh/ssh_server.hpp"
 
-#include "auth/authorized_keys.hpp"
 #include "auth/login_attempts.hpp"
 #include "core/errc.hpp"
 #include "core/log.hpp"
 #include "core/timeout.hpp"
 #include "core/wakeup.hpp"
-#include "vfs/local/local_fs.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -17,6 +15,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
 #include <fmt/format.h>
 
 #include <libssh/libssh.h>
@@ -389,38 +388,47 @@ authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
       else if (!kbd_response && ssh_message_auth_password(m) != nullptr)
         password = ssh_message_auth_password(m);
       const char* how = kbd_response ? "keyboard-interactive" : "password";
-      auto account = co_await deps.authenticator->authenticate(user, password);
+      auto account = co_await deps.authenticator->authenticate(user, password, client);
       if (account) {
         ssh_message_auth_reply_success(m, 0);
         spdlog::info("sftp: {} logged in as {} ({})", peer, user, how);
         co_return std::move(*account);
       }
-      spdlog::warn("sftp: {} failed {} login as {}", peer, how, user);
+      spdlog::warn("sftp: {} failed {} login as {}: {}", peer, how, user,
+                   account.error().message());
+      if (account.error() == auth::Errc::banned)
+        co_return std::nullopt;
       failed = true;
     } else if (sub == SSH_AUTH_METHOD_PUBLICKEY) {
       ssh_key key = ssh_message_auth_pubkey(m);
       int state = ssh_message_auth_publickey_state(m);
       char* b64 = nullptr;
-      auth::KeyDecision decision;
-      auto record = co_await deps.users->find(user);
-      if (key != nullptr && record && ssh_pki_export_pubkey_base64(key, &b64) == SSH_OK)
-        decision = auth::check_authorized_keys(record->authorized_keys,
-                                               ssh_key_type_to_char(ssh_key_type(key)), b64, client,
-                                               std::chrono::system_clock::now());
+      core::Result<auth::Account> account = core::unexpected(auth::Errc::bad_credentials);
+      if (key != nullptr && ssh_pki_export_pubkey_base64(key, &b64) == SSH_OK) {
+        const std::string blob(b64);
+        const std::string type(ssh_key_type_to_char(ssh_key_type(key)));
+        account = co_await deps.authenticator->authenticate_key(user, type, blob, client);
+      }
       ssh_string_free_char(b64);
-      if (decision.allowed && state == SSH_PUBLICKEY_STATE_NONE) {
+      if (account && state == SSH_PUBLICKEY_STATE_NONE) {
         ssh_message_auth_reply_pk_ok_simple(m); // "this key would do": the client signs next
         continue;
       }
-      if (decision.allowed && state == SSH_PUBLICKEY_STATE_VALID) {
+      if (account && state == SSH_PUBLICKEY_STATE_VALID) {
         ssh_message_auth_reply_success(m, 0);
         spdlog::info("sftp: {} logged in as {} (public key)", peer, user);
-        co_return auth::Account{record->name, record->home};
+        co_return std::move(*account);
       }
-      if (!decision.reason.empty())
-        spdlog::warn("sftp: {} public key for {} refused: {}", peer, user, decision.reason);
+      if (!account && account.error() == auth::Errc::banned) {
+        spdlog::warn("sftp: {} login as {} refused: {}", peer, user, account.error().message());
+        co_return std::nullopt;
+      }
+      if (!account && account.error() != auth::Errc::bad_credentials)
+        spdlog::warn("sftp: {} public key for {} refused: {}", peer, user,
+                     account.error().message());
       if (state == SSH_PUBLICKEY_STATE_VALID || state == SSH_PUBLICKEY_STATE_WRONG) {
         spdlog::warn("sftp: {} refused public key for {}", peer, user);
+        co_await deps.authenticator->record_failure(client);
         failed = true;
       } else if (++key_offers > kMaxKeyOffers) {
         spdlog::warn("sftp: {} offered too many keys for {}; disconnecting", peer, user);
@@ -524,13 +532,28 @@ HostKeys HostKeys::load(const std::vector<std::filesystem::path>& configured,
   return keys;
 }
 
-core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDeps> deps) {
+core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDeps> deps,
+                                 net::Endpoint client_endpoint) {
   std::error_code ec;
   socket.set_option(net::Tcp::no_delay(true), ec); // libssh sets neither this nor O_NONBLOCK
-  socket.native_non_blocking(true, ec);
-  const asio::ip::address client = socket.remote_endpoint(ec).address();
+  const asio::ip::address client = net::unmapped(client_endpoint.address());
   const std::string peer = client.to_string();
   auto ex = socket.get_executor();
+
+  std::string refusal;
+  auto admitted = co_await deps->authenticator->admit(client, refusal);
+  if (!admitted) {
+    // Before any SSH: RFC 4253 4.2 lets a server send text lines before its
+    // version string, and a refused client learns why without costing us a
+    // key exchange (sshd's MaxStartups just closes).
+    spdlog::warn("sftp: {} refused: {}", peer, admitted.error().message());
+    std::string line = refusal + "\r\n";
+    co_await asio::async_write(socket, asio::buffer(line),
+                               asio::experimental::as_tuple(asio::use_awaitable));
+    socket.shutdown(net::Socket::shutdown_both, ec);
+    co_return;
+  }
+  socket.native_non_blocking(true, ec);
 
   ssh_bind bind = ssh_bind_new();
   int no = 0;
@@ -573,9 +596,17 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
   auto account = co_await authenticate(session, pump, *deps, deadline, client);
   if (!account)
     co_return;
-  auto fs = vfs::LocalFs::open(account->home, deps->io);
-  if (!fs) {
-    spdlog::error("sftp: home of user {} is unavailable: {}", account->name, fs.error().message());
+  std::string session_refusal;
+  auto user_session = co_await deps->authenticator->open_session(*account, session_refusal);
+  if (!user_session) {
+    if (user_session.error() == auth::Errc::limit_reached) {
+      spdlog::warn("sftp: {} login as {} refused: {}", peer, account->name, session_refusal);
+      ssh_session_set_disconnect_message(session, session_refusal.c_str());
+      ssh_disconnect(session);
+    } else {
+      spdlog::error("sftp: home of user {} is unavailable: {}", account->name,
+                    user_session.error().message());
+    }
     co_return;
   }
   ssh_channel channel = co_await open_sftp_channel(session, pump, deps->idle_timeout);
@@ -586,7 +617,7 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
     bool driver_done = false;
     Wakeup driver_end(ex);
     asio::co_spawn(ex, drive(&ch, &driver_done, &driver_end), asio::detached);
-    co_await run_session(ch, **fs, deps->limits);
+    co_await run_session(ch, *user_session->fs, deps->limits);
     ch.stop();
     while (!driver_done)
       co_await driver_end.wait(driver_end.generation());

@@ -7,7 +7,6 @@
 #include "core/task.hpp"
 #include "net/types.hpp"
 #include "sftp/session.hpp"
-#include "store/user_store.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -32,8 +31,6 @@ struct HostKeys {
 struct SshDeps {
   HostKeys host_keys;
   auth::Authenticator* authenticator = nullptr; ///< Outlives every session.
-  std::shared_ptr<store::UserStore> users;      ///< For authorized keys.
-  core::WorkerPool* io = nullptr;               ///< File I/O that may block; outlives sessions.
   Limits limits;
   std::chrono::seconds login_timeout{60};
   std::chrono::seconds idle_timeout{300};
@@ -43,6 +40,8 @@ struct SshDeps {
 void init_libssh();
 
 /// Serves one SSH connection to its end. Takes ownership of the socket.
-core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDeps> deps);
+/// `client` is the peer, or the address a PROXY protocol header gave.
+core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDeps> deps,
+                                 net::Endpoint client);
 
 } // namespace berth::sftp::ssh

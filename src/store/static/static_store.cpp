@@ -34,6 +34,8 @@ core::Task<core::Result<UserRecord>> StaticStore::find(std::string_view name) {
   for (const auto& u : users_)
     if (u.name == name)
       co_return u;
+  if (next_)
+    co_return co_await next_->find(name);
   co_return core::unexpected(Errc::no_such_user);
 }
 

@@ -9,6 +9,8 @@
 namespace berth::auth {
 namespace {
 
+const asio::ip::address kClient = asio::ip::make_address("192.0.2.7");
+
 store::UserRecord user(std::string name, std::string password, std::string hash,
                        std::vector<std::string> keys = {}) {
   store::UserRecord u;
@@ -26,7 +28,7 @@ protected:
   core::Result<Account> login(std::vector<store::UserRecord> users, const std::string& name,
                               const std::string& password) {
     Authenticator a(std::make_shared<store::StaticStore>(std::move(users)), 1);
-    return test::run_task(a.authenticate(name, password));
+    return test::run_task(a.authenticate(name, password, kClient));
   }
 };
 
@@ -51,6 +53,106 @@ TEST_F(AuthenticatorTest, KeyOnlyUserHasNoPassword) {
       user("keyonly", "", "", {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample k"})};
   EXPECT_EQ(login(users, "keyonly", "").error(), Errc::bad_credentials);
   EXPECT_EQ(login(users, "keyonly", "anything").error(), Errc::bad_credentials);
+}
+
+TEST_F(AuthenticatorTest, DisabledUserIsRefusedWithTheRightPassword) {
+  auto u = user("alice", "s3cret", "");
+  u.disabled = true;
+  EXPECT_EQ(login({u}, "alice", "s3cret").error(), Errc::disabled);
+}
+
+TEST_F(AuthenticatorTest, AllowFromLimitsWhereAUserLogsInFrom) {
+  auto u = user("alice", "s3cret", "");
+  u.allow_from = {"10.0.0.0/8", "192.0.2.0/24"};
+  EXPECT_TRUE(login({u}, "alice", "s3cret"));
+  u.allow_from = {"10.0.0.0/8"};
+  EXPECT_EQ(login({u}, "alice", "s3cret").error(), Errc::address_not_allowed);
+}
+
+TEST_F(AuthenticatorTest, AccountCarriesTheUsersRules) {
+  auto u = user("alice", "s3cret", "");
+  u.permissions = core::Permissions::read_only();
+  u.quota_bytes = 1000;
+  u.quota_files = 3;
+  u.max_sessions = 2;
+  u.upload_rate = 4096;
+  u.download_rate = 8192;
+  auto a = login({u}, "alice", "s3cret");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->permissions, core::Permissions::read_only());
+  EXPECT_EQ(a->quota_bytes, 1000u);
+  EXPECT_EQ(a->quota_files, 3u);
+  EXPECT_EQ(a->max_sessions, 2u);
+  EXPECT_EQ(a->upload_rate, 4096u);
+  EXPECT_EQ(a->download_rate, 8192u);
+  EXPECT_FALSE(a->anonymous);
+}
+
+// A store whose record can change between logins, counting lookups.
+class MutableStore final : public store::UserStore {
+public:
+  store::UserRecord record;
+  core::Task<core::Result<store::UserRecord>> find(std::string_view name) override {
+    if (name != record.name)
+      co_return core::unexpected(store::Errc::no_such_user);
+    co_return record;
+  }
+};
+
+TEST_F(AuthenticatorTest, VerifiedLoginCacheIsDroppedWhenTheUserChanges) {
+  auto s = std::make_shared<MutableStore>();
+  s->record = user("alice", "", hash_password("old"));
+  s->record.revision = 1;
+  Authenticator a(s, 1);
+  EXPECT_TRUE(test::run_task(a.authenticate("alice", "old", kClient)));
+  EXPECT_TRUE(test::run_task(a.authenticate("alice", "old", kClient))); // from the cache
+  EXPECT_EQ(test::run_task(a.authenticate("alice", "wrong", kClient)).error(),
+            Errc::bad_credentials);
+  // The password changes: the cached "old" must not work any more.
+  s->record.password_hash = hash_password("new");
+  s->record.revision = 2;
+  EXPECT_EQ(test::run_task(a.authenticate("alice", "old", kClient)).error(), Errc::bad_credentials);
+  EXPECT_TRUE(test::run_task(a.authenticate("alice", "new", kClient)));
+  // Disabling the user (a new revision) takes effect although "new" is cached.
+  s->record.disabled = true;
+  s->record.revision = 3;
+  EXPECT_EQ(test::run_task(a.authenticate("alice", "new", kClient)).error(), Errc::disabled);
+}
+
+TEST_F(AuthenticatorTest, AnonymousOnlyWhenEnabled) {
+  Authenticator off(std::make_shared<store::StaticStore>(std::vector<store::UserRecord>{}), 1);
+  EXPECT_FALSE(off.is_anonymous("anonymous"));
+  AuthSettings settings;
+  settings.anonymous.enabled = true;
+  settings.anonymous.home = "/srv/pub";
+  Authenticator on(std::make_shared<store::StaticStore>(std::vector<store::UserRecord>{}), 1,
+                   settings);
+  EXPECT_TRUE(on.is_anonymous("anonymous"));
+  EXPECT_TRUE(on.is_anonymous("ftp"));
+  EXPECT_FALSE(on.is_anonymous("alice"));
+  auto a = on.anonymous();
+  EXPECT_TRUE(a.anonymous);
+  EXPECT_EQ(a.home, "/srv/pub");
+  EXPECT_EQ(a.permissions, core::Permissions::read_only());
+}
+
+TEST_F(AuthenticatorTest, SessionLimitPerUser) {
+  auto dir = std::filesystem::temp_directory_path();
+  auto u = user("alice", "s3cret", "");
+  u.home = dir;
+  u.max_sessions = 1;
+  Authenticator a(std::make_shared<store::StaticStore>(std::vector<store::UserRecord>{u}), 1);
+  auto account = test::run_task(a.authenticate("alice", "s3cret", kClient));
+  ASSERT_TRUE(account);
+  std::string reason;
+  auto first = test::run_task(a.open_session(*account, reason));
+  ASSERT_TRUE(first);
+  auto second = test::run_task(a.open_session(*account, reason));
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), Errc::limit_reached);
+  EXPECT_NE(reason.find("Too many sessions"), std::string::npos);
+  *first = {}; // the first session ends
+  EXPECT_TRUE(test::run_task(a.open_session(*account, reason)));
 }
 
 } // namespace
