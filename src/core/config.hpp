@@ -115,7 +115,9 @@ struct DefenderConfig {
   std::chrono::seconds window{600};
   std::chrono::seconds ban_time{600};
   std::chrono::seconds max_ban_time{86400};
-  std::vector<std::string> allow; ///< CIDR blocks never banned.
+  /// CIDR blocks never banned. By default the loopback addresses, as
+  /// fail2ban's ignoreip: local tools and health checks are never locked out.
+  std::vector<std::string> allow{"127.0.0.1/32", "::1/128"};
 };
 
 /// `[users]`: the embedded user database and password hashing.

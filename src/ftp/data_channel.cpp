@@ -3,6 +3,7 @@
 #include "core/log.hpp"
 #include "core/timeout.hpp"
 #include "net/passive_ports.hpp"
+#include "net/proxy_reader.hpp"
 #include "net/socket_ops.hpp"
 
 #include <asio/error.hpp>
@@ -14,6 +15,7 @@
 namespace berth::ftp {
 namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds kProxyHeaderTimeout{10000};
 std::atomic<bool> g_warned_source_port{false};
 } // namespace
 
@@ -42,29 +44,43 @@ core::Result<std::uint16_t> DataChannel::listen_passive(const asio::any_io_execu
 }
 
 core::Task<core::Result<net::Socket>> DataChannel::open(net::Address peer, net::Endpoint source,
-                                                        std::chrono::steady_clock::duration limit) {
+                                                        std::chrono::steady_clock::duration limit,
+                                                        const core::CidrList* proxy_from) {
   if (acceptor_)
-    co_return co_await core::with_timeout(accept_from(peer), limit);
+    co_return co_await core::with_timeout(accept_from(peer, proxy_from), limit);
   if (active_)
     co_return co_await core::with_timeout(connect_active(source), limit);
   co_return core::unexpected(asio::error::not_connected);
 }
 
-core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer) {
+core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer,
+                                                               const core::CidrList* proxy_from) {
   for (;;) {
     auto [ec, sock] = co_await acceptor_->async_accept(kTuple);
     if (ec)
       co_return core::unexpected(ec);
     std::error_code rec;
     auto remote = sock.remote_endpoint(rec);
+    net::Address client = rec ? net::Address() : remote.address();
+    if (!rec && proxy_from != nullptr) {
+      // Through the load balancer: the client is in the PROXY header.
+      rec = asio::error::access_denied;
+      if (proxy_from->contains(remote.address())) {
+        auto header = co_await net::read_proxy_header(sock, kProxyHeaderTimeout);
+        if (header && header->source) {
+          client = header->source->address();
+          rec = {};
+        }
+      }
+    }
     // SECURITY: only the control connection's client may use the data port
     // (RFC 2577 "port stealing"); a stranger is closed and we keep waiting.
-    if (!rec && net::unmapped(remote.address()) == net::unmapped(peer)) {
+    if (!rec && net::unmapped(client) == net::unmapped(peer)) {
       net::tune_data_socket(sock);
       co_return std::move(sock);
     }
     spdlog::warn("ftp: refused passive data connection from {} (control peer is {})",
-                 rec ? std::string("?") : remote.address().to_string(), peer.to_string());
+                 rec ? remote.address().to_string() : client.to_string(), peer.to_string());
   }
 }
 

@@ -2,6 +2,7 @@
 // The data connection of one FTP session: passive (we listen, PASV/EPSV) or
 // active (we connect, PORT/EPRT).
 
+#include "core/cidr.hpp"
 #include "core/host_port.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
@@ -32,14 +33,18 @@ public:
 
   /// Establishes the connection. Passive: accepts only a connection from
   /// `peer` (the control connection's client); others are closed and logged,
-  /// and the wait goes on (RFC 2577). Active: connects to the target from
-  /// `source` (address and port; a port that can not be bound falls back to any
-  /// port with one warning). Gives up after `limit`.
+  /// and the wait goes on (RFC 2577). With `proxy_from` (the control
+  /// connection came through a load balancer), a data connection must come
+  /// from one of those peers with a PROXY header whose source is `peer`. Active: connects to the
+  /// target from `source` (address and port; a port that can not be bound falls back to any port
+  /// with one warning). Gives up after `limit`.
   core::Task<core::Result<net::Socket>> open(net::Address peer, net::Endpoint source,
-                                             std::chrono::steady_clock::duration limit);
+                                             std::chrono::steady_clock::duration limit,
+                                             const core::CidrList* proxy_from = nullptr);
 
 private:
-  core::Task<core::Result<net::Socket>> accept_from(net::Address peer);
+  core::Task<core::Result<net::Socket>> accept_from(net::Address peer,
+                                                    const core::CidrList* proxy_from);
   core::Task<core::Result<net::Socket>> connect_active(net::Endpoint source);
 
   std::optional<net::Acceptor> acceptor_;

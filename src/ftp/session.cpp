@@ -195,8 +195,9 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   };
 
   net::Endpoint source(unmapped_local(), config().active_data_port);
-  auto opened =
-      co_await (data_.open(peer_.address(), source, config().data_timeout) || watch_control());
+  auto opened = co_await (
+      data_.open(peer_.address(), source, config().data_timeout, deps_->proxy_from.get()) ||
+      watch_control());
   if (opened.index() == 1)
     co_return co_await aborted(std::get<1>(opened));
   auto sock = std::move(std::get<0>(opened));

@@ -28,7 +28,9 @@ struct SessionDeps {
   auth::Authenticator* authenticator = nullptr; ///< Outlives every session (owned by Server).
   std::shared_ptr<net::TlsHolder> tls;          ///< Null when FTPS is off.
   bool implicit_tls = false;                    ///< TLS from the first byte (port 990).
-  core::WorkerPool* io = nullptr;               ///< File I/O that may block (owned by Server).
+  /// Set when the listener takes PROXY headers: passive data connections come
+  /// through the same load balancers, with a header too.
+  std::shared_ptr<const core::CidrList> proxy_from;
 };
 
 enum class TransferType { ascii, binary };
@@ -92,7 +94,6 @@ public:
 
   const core::FtpConfig& config() const { return deps_->config; }
   auth::Authenticator& authenticator() const { return *deps_->authenticator; }
-  core::WorkerPool* io() const { return deps_->io; }
   vfs::Filesystem& fs() { return *user_session_.fs; }
   bool logged_in() const { return user_session_.fs != nullptr; }
   const std::string& user() const { return account_.name; }

@@ -1,8 +1,10 @@
 #include "server/server.hpp"
 
+#include "core/cidr.hpp"
 #include "core/log.hpp"
 #include "ftp/session.hpp"
 #include "net/listener.hpp"
+#include "net/proxy_reader.hpp"
 #include "server/wiring.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -25,6 +27,7 @@ namespace {
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr int kBacklog = 1024;
+constexpr std::chrono::milliseconds kProxyHeaderTimeout{10000};
 
 using Contexts = std::vector<std::unique_ptr<asio::io_context>>;
 
@@ -63,6 +66,27 @@ core::Task<void> accept_loop(net::Acceptor& acceptor, Contexts& loops, Spawn spa
   }
 }
 
+// A listener behind a load balancer: only `from` peers may connect, each
+// starting with a PROXY header whose source is the client (HAProxy's
+// accept-proxy). Limits, bans, logs and FTP's data-connection checks then see
+// that client.
+core::Task<void> accept_proxied(net::Socket sock, net::Endpoint peer,
+                                std::shared_ptr<const core::CidrList> from, Spawn spawn) {
+  // SECURITY: a header from anyone else would let them pose as any address.
+  if (!from->contains(peer.address())) {
+    spdlog::warn("proxy: {} refused: not in proxy_from", peer.address().to_string());
+    co_return;
+  }
+  auto header = co_await net::read_proxy_header(sock, kProxyHeaderTimeout);
+  if (!header) {
+    spdlog::warn("proxy: {} sent no valid PROXY header: {}", peer.address().to_string(),
+                 header.error().message());
+    co_return;
+  }
+  net::Endpoint client = header->local || !header->source ? peer : *header->source;
+  co_await spawn(std::move(sock), client);
+}
+
 } // namespace
 
 int serve(const core::Config& cfg) {
@@ -81,7 +105,15 @@ int serve(const core::Config& cfg) {
 
   std::list<net::Acceptor> acceptors;
   auto listen = [&](const std::vector<core::HostPort>& addresses, std::string_view name,
-                    const Spawn& spawn) {
+                    const core::ProxyConfig& proxy, const Spawn& direct) {
+    Spawn spawn = direct;
+    if (proxy.enabled) {
+      auto from = std::make_shared<const core::CidrList>(
+          core::CidrList::parse(proxy.from).value_or(core::CidrList()));
+      spawn = [from, direct](net::Socket s, net::Endpoint peer) {
+        return accept_proxied(std::move(s), peer, from, direct);
+      };
+    }
     for (const auto& hp : addresses) {
       net::Endpoint ep(asio::ip::make_address(hp.host), hp.port);
       auto a = net::bind_listener(*loops[0], ep, kBacklog);
@@ -97,17 +129,17 @@ int serve(const core::Config& cfg) {
     }
   };
   auto ftp_deps = wired.ftp;
-  listen(cfg.ftp.listen, "ftp", [ftp_deps](net::Socket s, net::Endpoint peer) {
+  listen(cfg.ftp.listen, "ftp", cfg.ftp.proxy, [ftp_deps](net::Socket s, net::Endpoint peer) {
     return ftp::run_session(std::move(s), ftp_deps, peer);
   });
   if (wired.sftp) {
     auto sftp_deps = wired.sftp;
-    listen(cfg.sftp.listen, "sftp", [sftp_deps](net::Socket s, net::Endpoint peer) {
+    listen(cfg.sftp.listen, "sftp", cfg.sftp.proxy, [sftp_deps](net::Socket s, net::Endpoint peer) {
       return sftp::ssh::run_ssh_session(std::move(s), sftp_deps, peer);
     });
   }
   auto ftps_deps = wired.ftps;
-  listen(cfg.ftps.listen, "ftps", [ftps_deps](net::Socket s, net::Endpoint peer) {
+  listen(cfg.ftps.listen, "ftps", cfg.ftps.proxy, [ftps_deps](net::Socket s, net::Endpoint peer) {
     return ftp::run_session(std::move(s), ftps_deps, peer);
   });
 

@@ -149,12 +149,19 @@ Wired wire(const core::Config& cfg) {
   deps->config = cfg.ftp;
   deps->tls_config = cfg.tls;
   deps->authenticator = w.authenticator.get();
-  deps->io = w.io.get();
   deps->tls = cfg.ftp.tls != core::TlsPolicy::off ? w.tls : nullptr;
   auto implicit = std::make_shared<ftp::SessionDeps>(*deps);
   implicit->tls = w.tls;
   implicit->implicit_tls = true;
   implicit->config.active_data_port = cfg.ftps.active_data_port;
+  auto proxy_from = [](const core::ProxyConfig& p) -> std::shared_ptr<const core::CidrList> {
+    if (!p.enabled)
+      return nullptr;
+    return std::make_shared<const core::CidrList>(
+        core::CidrList::parse(p.from).value_or(core::CidrList()));
+  };
+  deps->proxy_from = proxy_from(cfg.ftp.proxy);
+  implicit->proxy_from = proxy_from(cfg.ftps.proxy);
   w.ftp = std::move(deps);
   w.ftps = std::move(implicit);
   if (!cfg.sftp.listen.empty()) {

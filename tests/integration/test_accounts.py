@@ -7,6 +7,7 @@ import io
 import json
 import os
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -47,8 +48,9 @@ def sftp_close(s):
 
 
 def start(start_server, rules=None, sections=None, **kw):
-    return start_server(listen=("127.0.0.1:0",), sftp={"listen": ["127.0.0.1:0"]},
-                        user_rules={"alice": rules or {}}, sections=sections, **kw)
+    kw.setdefault("sftp", {"listen": ["127.0.0.1:0"]})
+    return start_server(listen=("127.0.0.1:0",), user_rules={"alice": rules or {}},
+                        sections=sections, **kw)
 
 
 def berth_cli(srv, *args, stdin=None):
@@ -446,3 +448,182 @@ def test_anonymous_is_off_by_default(start_server):
     srv = start(start_server)
     with pytest.raises(ftplib.error_perm):
         ftp_login(srv, user="anonymous", password="guest@example.org")
+
+
+# ---------------------------------------------------------------- defender
+
+def ssh_from(srv, source, user="alice", password="wrong"):
+    """One paramiko login attempt from `source` (a loopback address)."""
+    sock = socket.create_connection(("127.0.0.1", srv.sftp_port), timeout=15,
+                                    source_address=(source, 0))
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    try:
+        c.connect(hostname="127.0.0.1", port=srv.sftp_port, username=user, password=password,
+                  sock=sock, timeout=15, banner_timeout=15, auth_timeout=15,
+                  allow_agent=False, look_for_keys=False)
+        c.close()
+        return "ok"
+    except paramiko.AuthenticationException:
+        return "denied"
+    except (paramiko.SSHException, EOFError, OSError):
+        return "closed"
+    finally:
+        c.close()
+        sock.close()
+
+
+def test_defender_bans_one_address_across_protocols(start_server):
+    srv = start(start_server, sections={"defender": {"max_failures": 5}},
+                extra_ftp={"failed_login_delay_ms": "0"})
+    bad = "127.0.0.2"
+    # Three wrong passwords over FTP end that connection ...
+    ftp = ftplib.FTP(timeout=15, source_address=(bad, 0))
+    ftp.connect(srv.host, srv.port)
+    for _ in range(3):
+        with pytest.raises(ftplib.error_perm):
+            ftp.login("alice", "wrong")
+    ftp.close()
+    # ... two more over SFTP make five, from one address.
+    assert ssh_from(srv, bad) == "denied"
+    assert ssh_from(srv, bad) in ("denied", "closed")
+    # The sixth attempt is refused, even with the right password, on every protocol.
+    with pytest.raises(ftplib.error_temp) as e:
+        ftp_login(srv, source=bad)
+    assert str(e.value).startswith("421") and "banned" in str(e.value)
+    assert ssh_from(srv, bad, password=srv.users["alice"]["password"]) == "closed"
+    # Another address still logs in.
+    ftp_login(srv, source="127.0.0.3").quit()
+    assert "defender: banned 127.0.0.2" in srv.stderr_text()
+    # The ban is visible to `berth ban list`, and `berth ban del` lifts it at once.
+    r = berth_cli(srv, "ban", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    bans = json.loads(r.stdout)
+    assert [b["address"] for b in bans] == [bad]
+    assert berth_cli(srv, "ban", "del", bad).returncode == 0
+    ftp_login(srv, source=bad).quit()
+
+
+def test_defender_allow_list_is_never_banned(start_server):
+    srv = start(start_server, sections={"defender": {"max_failures": 2,
+                                                     "allow": ["127.0.0.2/32"]}},
+                extra_ftp={"failed_login_delay_ms": "0"})
+    for _ in range(4):
+        ftp = ftplib.FTP(timeout=15, source_address=("127.0.0.2", 0))
+        ftp.connect(srv.host, srv.port)
+        with pytest.raises(ftplib.error_perm):
+            ftp.login("alice", "wrong")
+        ftp.close()
+    ftp_login(srv, source="127.0.0.2").quit()
+
+
+# ---------------------------------------------------------------- PROXY protocol
+
+def proxy_v2(src, dst="127.0.0.1", sport=40000, dport=21):
+    addr = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!HH", sport, dport)
+    return (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addr))
+            + addr)
+
+
+def proxy_v1(src, dst="127.0.0.1", sport=40000, dport=22):
+    return ("PROXY TCP4 %s %s %d %d\r\n" % (src, dst, sport, dport)).encode()
+
+
+def ftp_through_proxy(srv, header, source="127.0.0.1"):
+    """ftplib session on a socket that sent `header` first."""
+    sock = socket.create_connection((srv.host, srv.port), timeout=15, source_address=(source, 0))
+    sock.sendall(header)
+    ftp = ftplib.FTP(timeout=15)
+    ftp.sock = sock
+    ftp.af = sock.family
+    ftp.host = srv.host
+    ftp.file = sock.makefile("r", encoding=ftp.encoding)
+    ftp.welcome = ftp.getresp()
+    return ftp
+
+
+def proxied(start_server, **kw):
+    return start(start_server, extra_ftp={"proxy_protocol": "true",
+                                          "proxy_from": '["127.0.0.1/32"]',
+                                          "failed_login_delay_ms": "0"},
+                 sftp={"listen": ["127.0.0.1:0"], "proxy_protocol": True,
+                       "proxy_from": ["127.0.0.1/32"]}, **kw)
+
+
+def test_proxy_v2_header_gives_the_client_address(start_server):
+    srv = proxied(start_server, sections={"defender": {"max_failures": 3}})
+    ftp = ftp_through_proxy(srv, proxy_v2("203.0.113.9"))
+    assert ftp.welcome.startswith("220")
+    ftp.login("alice", srv.users["alice"]["password"])
+    # A passive data connection through the balancer carries a header too.
+    host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+    data = socket.create_connection((host, port), timeout=15)
+    data.sendall(proxy_v2("203.0.113.9", sport=40001, dport=port))
+    ftp.sendcmd("STOR hello.txt")
+    data.sendall(b"via the balancer\n")
+    data.close()
+    assert ftp.voidresp().startswith("226")
+    ftp.quit()
+    assert (srv.home() / "hello.txt").read_bytes() == b"via the balancer\n"
+    err = srv.stderr_text()
+    assert "ftp: connect from 203.0.113.9" in err
+    assert "203.0.113.9 logged in as alice" in err
+    # Failed logins count against the header's address, not the balancer's.
+    for _ in range(3):
+        ftp = ftp_through_proxy(srv, proxy_v2("198.51.100.7"))
+        with pytest.raises(ftplib.error_perm):
+            ftp.login("alice", "wrong")
+        ftp.close()
+    with pytest.raises(ftplib.error_temp) as e:
+        ftp_through_proxy(srv, proxy_v2("198.51.100.7"))
+    assert str(e.value).startswith("421")
+    assert "defender: banned 198.51.100.7" in srv.stderr_text()
+    bans = json.loads(berth_cli(srv, "ban", "list", "--json").stdout)
+    assert [b["address"] for b in bans] == ["198.51.100.7"]
+    # The balancer itself and other clients behind it are not banned.
+    ftp = ftp_through_proxy(srv, proxy_v2("203.0.113.9"))
+    ftp.login("alice", srv.users["alice"]["password"])
+    ftp.quit()
+
+
+def test_proxy_v1_over_sftp(start_server):
+    srv = proxied(start_server)
+    sock = socket.create_connection(("127.0.0.1", srv.sftp_port), timeout=15)
+    sock.sendall(proxy_v1("198.51.100.4"))
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    c.connect(hostname="127.0.0.1", port=srv.sftp_port, username="alice",
+              password=srv.users["alice"]["password"], sock=sock, timeout=15,
+              banner_timeout=15, auth_timeout=15, allow_agent=False, look_for_keys=False)
+    s = c.open_sftp()
+    s.listdir("/")
+    s.close()
+    c.close()
+    assert "sftp: 198.51.100.4 logged in as alice" in srv.stderr_text()
+
+
+def closed_without_a_word(sock):
+    """True when the server closes `sock` without sending anything (a reset
+    counts: it closed with our bytes unread)."""
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    finally:
+        sock.close()
+
+
+def test_proxy_header_from_a_stranger_is_refused(start_server):
+    srv = proxied(start_server)
+    # 127.0.0.2 is not in proxy_from: its header is not believed, the
+    # connection is closed without a greeting.
+    sock = socket.create_connection((srv.host, srv.port), timeout=15,
+                                    source_address=("127.0.0.2", 0))
+    sock.sendall(proxy_v2("203.0.113.9"))
+    assert closed_without_a_word(sock)
+    # Without a header, a permitted peer is refused too (the header is required).
+    sock = socket.create_connection((srv.host, srv.port), timeout=15)
+    sock.sendall(b"USER alice\r\n")
+    assert closed_without_a_word(sock)
+    assert "not in proxy_from" in srv.stderr_text()
+    assert srv.alive()
