@@ -437,9 +437,14 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
     } else if (u.password.empty() == u.password_hash.empty())
       r.fail(&e, "user.password",
              fmt::format("user \"{}\" needs exactly one of password and password_hash", u.name));
-    if (!u.password_hash.empty() && u.password_hash.rfind("$argon2id$", 0) != 0)
+    // argon2id, or a crypt(3) hash carried over from another server (the
+    // methods auth/password verifies).
+    auto hash_is = [&](std::string_view prefix) { return u.password_hash.rfind(prefix, 0) == 0; };
+    if (!u.password_hash.empty() && !hash_is("$argon2id$") && !hash_is("$6$") && !hash_is("$5$") &&
+        !hash_is("$y$") && !hash_is("$2b$"))
       r.fail(t.get("password_hash"), "user.password_hash",
-             "must be an argon2id hash (\"$argon2id$...\", see `berth hash-password`)");
+             "must be an argon2id hash (\"$argon2id$...\", see `berth hash-password`) or a "
+             "crypt(3) hash ($6$, $5$, $y$, $2b$)");
     auto home = r.string(t, "user", "home");
     if (!home || home->empty())
       r.fail(&e, "user.home", fmt::format("user \"{}\" has no home", u.name));

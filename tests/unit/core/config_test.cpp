@@ -286,9 +286,9 @@ TEST_F(LoadConfig, NeitherPasswordNorHash) {
 }
 
 TEST_F(LoadConfig, HashMustBeArgon2id) {
-  expect_error("[[user]]\nname = \"alice\"\npassword_hash = \"$2y$10$abcdef\"\nhome = " +
-                   home_literal() + "\n",
-               3, "user.password_hash", "argon2id");
+  expect_error(
+      "[[user]]\nname = \"alice\"\npassword_hash = \"$1$abcdef\"\nhome = " + home_literal() + "\n",
+      3, "user.password_hash", "argon2id");
 }
 
 TEST_F(LoadConfig, UserMustBeArrayOfTables) {
@@ -297,6 +297,108 @@ TEST_F(LoadConfig, UserMustBeArrayOfTables) {
 
 TEST_F(LoadConfig, ServerMustBeTable) {
   expect_error("server = 3\n", 1, "server", "must be a table");
+}
+
+TEST_F(LoadConfig, UserRules) {
+  auto c =
+      load_config(write("[[user]]\nname = \"alice\"\npassword = \"pw\"\nhome = " + home_literal() +
+                        "\npermissions = [\"list\", \"download\"]\nquota_bytes = 1000\n"
+                        "quota_files = 7\nmax_sessions = 2\nupload_rate = 64\n"
+                        "download_rate = 128\nallow_from = [\"10.0.0.0/8\", \"::1\"]\n"
+                        "disabled = true\n"));
+  ASSERT_EQ(c.users.size(), 1u);
+  const auto& u = c.users[0];
+  EXPECT_EQ(u.permissions, Permissions::read_only());
+  EXPECT_EQ(u.quota_bytes, 1000u);
+  EXPECT_EQ(u.quota_files, 7u);
+  EXPECT_EQ(u.max_sessions, 2u);
+  EXPECT_EQ(u.upload_rate, 64u * 1024);
+  EXPECT_EQ(u.download_rate, 128u * 1024);
+  EXPECT_EQ(u.allow_from, (std::vector<std::string>{"10.0.0.0/8", "::1"}));
+  EXPECT_TRUE(u.disabled);
+}
+
+TEST_F(LoadConfig, UserRulesDefaultToNoLimits) {
+  auto c = load_config(
+      write("[[user]]\nname = \"alice\"\npassword = \"pw\"\nhome = " + home_literal() + "\n"));
+  const auto& u = c.users.at(0);
+  EXPECT_EQ(u.permissions, Permissions::all());
+  EXPECT_EQ(u.quota_bytes, 0u);
+  EXPECT_EQ(u.max_sessions, 0u);
+  EXPECT_TRUE(u.allow_from.empty());
+  EXPECT_FALSE(u.disabled);
+}
+
+TEST_F(LoadConfig, BadPermissionIsNamed) {
+  expect_error("[[user]]\nname = \"alice\"\npassword = \"pw\"\nhome = " + home_literal() +
+                   "\npermissions = [\"list\", \"uplaod\"]\n",
+               5, "user.permissions", "unknown permission \"uplaod\"");
+}
+
+TEST_F(LoadConfig, BadAllowFromIsNamed) {
+  expect_error("[[user]]\nname = \"alice\"\npassword = \"pw\"\nhome = " + home_literal() +
+                   "\nallow_from = [\"10.0.0.1/8\"]\n",
+               5, "user.allow_from", "bad address block \"10.0.0.1/8\"");
+}
+
+TEST_F(LoadConfig, GuardSections) {
+  auto c = load_config(write("[limits]\nmax_connections = 100\nmax_connections_per_ip = 5\n"
+                             "[bandwidth]\nupload_rate = 10\ndownload_rate = 20\n"
+                             "[defender]\nmax_failures = 3\nwindow = 60\nban_time = 30\n"
+                             "max_ban_time = 120\nallow = [\"192.0.2.0/24\"]\n"
+                             "[users]\ndatabase = \"u.db\"\nlogin_cache = 0\n"));
+  EXPECT_EQ(c.limits.max_connections, 100u);
+  EXPECT_EQ(c.limits.max_connections_per_ip, 5u);
+  EXPECT_EQ(c.bandwidth.upload_rate, 10u * 1024);
+  EXPECT_EQ(c.bandwidth.download_rate, 20u * 1024);
+  EXPECT_EQ(c.defender.max_failures, 3u);
+  EXPECT_EQ(c.defender.window, std::chrono::seconds(60));
+  EXPECT_EQ(c.defender.ban_time, std::chrono::seconds(30));
+  EXPECT_EQ(c.defender.max_ban_time, std::chrono::seconds(120));
+  EXPECT_EQ(c.defender.allow, (std::vector<std::string>{"192.0.2.0/24"}));
+  EXPECT_EQ(c.user_database(), "u.db");
+  EXPECT_EQ(c.users_db.login_cache, std::chrono::seconds(0));
+}
+
+TEST_F(LoadConfig, GuardDefaults) {
+  auto c = load_config(write("[ftp]\nlisten = [\"127.0.0.1:0\"]\n"));
+  EXPECT_EQ(c.limits.max_connections, 0u);
+  EXPECT_TRUE(c.defender.enabled);
+  EXPECT_EQ(c.defender.max_failures, 5u);
+  EXPECT_EQ(c.defender.allow, (std::vector<std::string>{"127.0.0.1/32", "::1/128"}));
+  EXPECT_FALSE(c.ftp.proxy.enabled);
+  EXPECT_FALSE(c.anonymous.enabled);
+  EXPECT_EQ(c.user_database(), c.server.state_dir / "users.db");
+}
+
+TEST_F(LoadConfig, MaxBanTimeBelowBanTime) {
+  expect_error("[defender]\nban_time = 60\nmax_ban_time = 30\n", 3, "defender.max_ban_time",
+               "must not be less than ban_time");
+}
+
+TEST_F(LoadConfig, ProxyNeedsItsPeers) {
+  expect_error("[ftp]\nproxy_protocol = true\n", 2, "ftp.proxy_from", "load balancers");
+  auto c = load_config(write("[ftp]\nproxy_protocol = true\nproxy_from = [\"10.0.0.5\"]\n"
+                             "[sftp]\nlisten = [\"127.0.0.1:0\"]\nproxy_protocol = true\n"
+                             "proxy_from = [\"10.0.0.0/24\"]\n"));
+  EXPECT_TRUE(c.ftp.proxy.enabled);
+  EXPECT_EQ(c.ftp.proxy.from, (std::vector<std::string>{"10.0.0.5"}));
+  EXPECT_TRUE(c.sftp.proxy.enabled);
+}
+
+TEST_F(LoadConfig, Anonymous) {
+  auto c = load_config(write("[ftp.anonymous]\nenabled = true\nhome = " + home_literal() + "\n"));
+  EXPECT_TRUE(c.anonymous.enabled);
+  EXPECT_EQ(c.anonymous.home, std::filesystem::absolute(home()));
+  EXPECT_EQ(c.anonymous.permissions, Permissions::read_only());
+  expect_error("[ftp.anonymous]\nenabled = true\n", 2, "ftp.anonymous.home", "missing");
+}
+
+TEST_F(LoadConfig, CryptHashesAreAccepted) {
+  auto c =
+      load_config(write("[[user]]\nname = \"alice\"\npassword_hash = \"$6$salt$abc\"\nhome = " +
+                        home_literal() + "\n"));
+  EXPECT_EQ(c.users.at(0).password_hash, "$6$salt$abc");
 }
 
 } // namespace
