@@ -63,14 +63,18 @@ Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_
 
 Authenticator::~Authenticator() = default;
 
+core::Task<bool> Authenticator::is_banned(const asio::ip::address& client) {
+  if (defender_ == nullptr)
+    co_return false;
+  auto left = co_await defender_->banned(client);
+  co_return left.has_value();
+}
+
 core::Task<core::Result<Limits::Ticket>> Authenticator::admit(const asio::ip::address& client,
                                                               std::string& reason) {
-  if (defender_ != nullptr) {
-    auto left = co_await defender_->banned(client);
-    if (left) {
-      reason = "Your address is banned after too many failed logins.";
-      co_return core::unexpected(Errc::banned);
-    }
+  if (co_await is_banned(client)) {
+    reason = "Your address is banned after too many failed logins.";
+    co_return core::unexpected(Errc::banned);
   }
   auto ticket = limits_.connect(client, &reason);
   if (!ticket)
@@ -144,11 +148,8 @@ core::Task<core::Result<Account>> Authenticator::check_rules(const store::UserRe
 core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
                                                               const std::string& password,
                                                               const asio::ip::address& client) {
-  if (defender_ != nullptr) {
-    auto left = co_await defender_->banned(client);
-    if (left)
-      co_return core::unexpected(Errc::banned);
-  }
+  if (co_await is_banned(client))
+    co_return core::unexpected(Errc::banned);
   auto record = co_await users_->find(user);
   bool ok = false;
   if (record && record->password_hash.empty() && !record->password.empty()) {
@@ -183,11 +184,8 @@ core::Task<core::Result<Account>> Authenticator::authenticate_key(const std::str
                                                                   std::string_view type,
                                                                   std::string_view blob,
                                                                   const asio::ip::address& client) {
-  if (defender_ != nullptr) {
-    auto left = co_await defender_->banned(client);
-    if (left)
-      co_return core::unexpected(Errc::banned);
-  }
+  if (co_await is_banned(client))
+    co_return core::unexpected(Errc::banned);
   auto record = co_await users_->find(user);
   if (!record)
     co_return core::unexpected(Errc::bad_credentials);

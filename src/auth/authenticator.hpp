@@ -127,6 +127,7 @@ private:
     std::uint64_t revision;
     std::chrono::steady_clock::time_point expires;
   };
+  core::Task<bool> is_banned(const asio::ip::address& client);
   std::string cache_key(const std::string& user, const std::string& password) const;
   bool cached(const std::string& key, std::uint64_t revision);
   void remember(const std::string& key, std::uint64_t revision);
