@@ -19,7 +19,7 @@ target_link_options(berth_hardening INTERFACE -pie -Wl,-z,relro -Wl,-z,now)
 
 add_library(berth_sanitize INTERFACE)
 add_library(berth::sanitize ALIAS berth_sanitize)
-if(BERTH_SANITIZE OR BERTH_FUZZ)
+if(BERTH_SANITIZE OR BERTH_BUILD_FUZZERS)
   target_compile_options(berth_sanitize INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
     # clang 14 can not emit -fsanitize=function checks for coroutines ("Cannot
@@ -29,9 +29,9 @@ if(BERTH_SANITIZE OR BERTH_FUZZ)
 endif()
 # libFuzzer: every library gets coverage instrumentation; the fuzz targets add
 # -fsanitize=fuzzer (libFuzzer's main) themselves.
-if(BERTH_FUZZ)
+if(BERTH_BUILD_FUZZERS)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-    message(FATAL_ERROR "BERTH_FUZZ needs clang (CXX=clang++); libFuzzer is part of clang")
+    message(FATAL_ERROR "BERTH_BUILD_FUZZERS needs clang (CXX=clang++); libFuzzer is part of clang")
   endif()
   target_compile_options(berth_sanitize INTERFACE -fsanitize=fuzzer-no-link)
 endif()

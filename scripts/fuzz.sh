@@ -18,7 +18,7 @@ fi
 
 echo "=== fuzz build ==="
 CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DBERTH_FUZZ=ON -DBERTH_BUILD_TESTS=OFF -DBERTH_WERROR="$werror"
+  -DBERTH_BUILD_FUZZERS=ON -DBERTH_BUILD_TESTS=OFF -DBERTH_WERROR="$werror"
 cmake --build "$build" --target fuzzers -j"$jobs"
 
 targets=("$@")
