@@ -14,7 +14,17 @@ int main(int argc, char** argv) {
       "serve", "Serve FTP, FTPS and SFTP. Without --config: the embedded default (FTP with "
                "explicit TLS on port 2121, implicit FTPS on 2990, SFTP on 2222, state in "
                "./berth-data, a generated user `demo`).");
-  serve->add_option("-c,--config", config, "Configuration file (TOML)");
+  serve->add_option("-c,--config", config,
+                    "Configuration file (TOML; `man berth` and README.md list every key). "
+                    "Absent: the embedded default.");
+  serve->footer(
+      "Signals: SIGHUP re-reads the configuration, users, TLS certificate and SSH host keys\n"
+      "(running sessions keep theirs; a bad configuration is logged and the old one kept);\n"
+      "SIGTERM/SIGINT stop accepting, let running transfers finish for [server]\n"
+      "shutdown_timeout seconds, then exit 0.\n"
+      "Environment: BERTH_LOG_LEVEL=trace|debug|info|warn|error (the log goes to stderr).\n"
+      "Started as root with [server] user set, berth drops to that user after binding.\n"
+      "Exit status: 0 after a clean stop, 2 for a bad configuration or a start-up failure.");
 
   std::string check_file;
   auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit");

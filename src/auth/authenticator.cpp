@@ -6,6 +6,7 @@
 #include "core/cidr.hpp"
 #include "core/log.hpp"
 #include "net/throttle.hpp"
+#include "vfs/errc.hpp"
 #include "vfs/guarded/guarded_fs.hpp"
 #include "vfs/local/local_fs.hpp"
 #include "vfs/quota.hpp"
@@ -42,6 +43,10 @@ const std::string& dummy_hash() {
 }
 
 constexpr std::size_t kMaxCacheEntries = 10000;
+// Per-user registries are swept of unused entries above this size.
+constexpr std::size_t kSweepAbove = 1000;
+// A user's quota is counted again from the home when it was unused this long.
+constexpr std::chrono::minutes kQuotaRecount{5};
 
 } // namespace
 
@@ -151,6 +156,13 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
   if (co_await is_banned(client))
     co_return core::unexpected(Errc::banned);
   auto record = co_await users_->find(user);
+  if (!record && record.error() != store::Errc::no_such_user) {
+    // The store failed (a database locked too long): not the client's fault,
+    // so not counted against its address.
+    spdlog::error("auth: can not look up user {}: {}", core::printable(user),
+                  record.error().message());
+    co_return core::unexpected(record.error());
+  }
   bool ok = false;
   if (record && record->password_hash.empty() && !record->password.empty()) {
     ok = equal_constant_time(record->password, password);
@@ -187,14 +199,19 @@ core::Task<core::Result<Account>> Authenticator::authenticate_key(const std::str
   if (co_await is_banned(client))
     co_return core::unexpected(Errc::banned);
   auto record = co_await users_->find(user);
+  if (!record && record.error() != store::Errc::no_such_user) {
+    spdlog::error("auth: can not look up user {}: {}", core::printable(user),
+                  record.error().message());
+    co_return core::unexpected(record.error());
+  }
   if (!record)
     co_return core::unexpected(Errc::bad_credentials);
   auto decision = check_authorized_keys(record->authorized_keys, type, blob, client,
                                         std::chrono::system_clock::now());
   if (!decision.allowed) {
     if (!decision.reason.empty())
-      spdlog::warn("auth: {} public key for {} refused: {}", client.to_string(), user,
-                   decision.reason);
+      spdlog::warn("auth: {} public key for {} refused: {}", client.to_string(),
+                   core::printable(user), decision.reason);
     co_return core::unexpected(Errc::bad_credentials);
   }
   co_return co_await check_rules(*record, client);
@@ -218,6 +235,53 @@ Account Authenticator::anonymous() const {
   return a;
 }
 
+core::Task<core::Result<std::shared_ptr<vfs::Quota>>>
+Authenticator::user_quota(const Account& account) {
+  const auto max_bytes = static_cast<std::int64_t>(account.quota_bytes);
+  const auto max_files = static_cast<std::int64_t>(account.quota_files);
+  const auto now = std::chrono::steady_clock::now();
+  {
+    // One quota per user, shared by all their sessions (two sessions racing
+    // for the last bytes can not both win). It is kept for a while after the
+    // last session, so that a client reconnecting for every file does not
+    // make berth count the whole home each time.
+    std::lock_guard lock(mu_);
+    auto it = quotas_.find(account.name);
+    if (it != quotas_.end() &&
+        (it->second.quota.use_count() > 1 || now - it->second.counted < kQuotaRecount)) {
+      it->second.quota->set_limits(max_bytes, max_files);
+      co_return it->second.quota;
+    }
+  }
+  // Counted before it is published: a session that starts meanwhile counts
+  // too and the first to finish is used, so nobody ever sees a quota that has
+  // not counted the home yet.
+  const std::filesystem::path home = account.home;
+  auto count = [&home] { return vfs::LocalFs::usage(home); };
+  core::Result<vfs::Usage> usage = core::unexpected(vfs::Errc::io_error);
+  if (io_ != nullptr)
+    usage = co_await io_->run(count);
+  else
+    usage = count();
+  if (!usage) {
+    spdlog::error("quota: can not count the home of {}: {}", account.name, usage.error().message());
+    co_return core::unexpected(usage.error());
+  }
+  std::lock_guard lock(mu_);
+  if (quotas_.size() > kSweepAbove)
+    std::erase_if(quotas_, [&](const auto& e) {
+      return e.second.quota.use_count() == 1 && now - e.second.counted >= kQuotaRecount;
+    });
+  auto& slot = quotas_[account.name];
+  if (!slot.quota || (slot.quota.use_count() == 1 && slot.counted < now)) {
+    slot.quota = std::make_shared<vfs::Quota>(max_bytes, max_files, *usage);
+    slot.counted = now;
+  } else {
+    slot.quota->set_limits(max_bytes, max_files);
+  }
+  co_return slot.quota;
+}
+
 core::Task<core::Result<UserSession>> Authenticator::open_session(const Account& account,
                                                                   std::string& reason) {
   UserSession session;
@@ -231,26 +295,20 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
   vfs::Rules rules;
   rules.permissions = account.permissions;
   rules.user = account.name;
-  // One quota and one pair of throttles per user, shared by their sessions
-  // (two sessions racing for the last bytes of a quota can not both win).
   std::shared_ptr<vfs::Quota> quota;
-  bool scan = false;
+  if (account.quota_bytes != 0 || account.quota_files != 0) {
+    auto q = co_await user_quota(account);
+    if (!q)
+      co_return core::unexpected(q.error());
+    quota = std::move(*q);
+  }
   {
+    // One pair of throttles per user, shared by their sessions.
     std::lock_guard lock(mu_);
-    if (account.quota_bytes != 0 || account.quota_files != 0) {
-      const auto max_bytes = static_cast<std::int64_t>(account.quota_bytes);
-      const auto max_files = static_cast<std::int64_t>(account.quota_files);
-      auto& slot = quotas_[account.name];
-      quota = slot.lock();
-      if (!quota) {
-        quota = std::make_shared<vfs::Quota>(max_bytes, max_files);
-        scan = true;
-      } else if (quota->max_bytes() != max_bytes || quota->max_files() != max_files) {
-        // New limits (`berth user set`): new sessions count on from the usage so far.
-        quota = std::make_shared<vfs::Quota>(max_bytes, max_files, quota->usage());
-      }
-      slot = quota;
-    }
+    if (throttles_.size() > kSweepAbove)
+      std::erase_if(throttles_, [](const auto& e) {
+        return e.second.first.expired() && e.second.second.expired();
+      });
     auto& [up, down] = throttles_[account.name];
     auto throttle = [](std::weak_ptr<net::Throttle>& slot, std::uint64_t rate) {
       auto t = slot.lock();
@@ -271,19 +329,6 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
     rules.upload.push_back(global_upload_);
   if (global_download_)
     rules.download.push_back(global_download_);
-  if (scan) {
-    // The first session of a user with a quota counts what the home holds.
-    const std::filesystem::path home = account.home;
-    auto count = [&home] { return vfs::LocalFs::usage(home); };
-    auto usage = io_ != nullptr ? co_await io_->run(count) : count();
-    // adjust, not set_usage: another session of the user may have charged
-    // an upload while the scan ran.
-    if (usage)
-      quota->adjust(usage->bytes, usage->files);
-    else
-      spdlog::warn("quota: can not count the home of {}: {}", account.name,
-                   usage.error().message());
-  }
   rules.quota = std::move(quota);
   session.fs = vfs::guard(std::move(*local), std::move(rules));
   co_return std::move(session);

@@ -95,8 +95,9 @@ public:
                                                  std::string& reason);
 
   /// Verifies `password` for `user` connecting from `client`. Errors:
-  /// bad_credentials, disabled, address_not_allowed, banned. Failures count
-  /// towards the client's ban.
+  /// bad_credentials, disabled, address_not_allowed, banned; failures count
+  /// towards the client's ban. A store error (store::Errc::database) is
+  /// passed on and not counted: the client should try again later.
   core::Task<core::Result<Account>> authenticate(const std::string& user,
                                                  const std::string& password,
                                                  const asio::ip::address& client);
@@ -128,6 +129,7 @@ private:
     std::chrono::steady_clock::time_point expires;
   };
   core::Task<bool> is_banned(const asio::ip::address& client);
+  core::Task<core::Result<std::shared_ptr<vfs::Quota>>> user_quota(const Account& account);
   std::string cache_key(const std::string& user, const std::string& password) const;
   bool cached(const std::string& key, std::uint64_t revision);
   void remember(const std::string& key, std::uint64_t revision);
@@ -143,8 +145,12 @@ private:
   std::shared_ptr<net::Throttle> global_upload_, global_download_;
 
   std::mutex mu_;
-  std::map<std::string, CacheEntry> cache_;                 // guarded by mu_
-  std::map<std::string, std::weak_ptr<vfs::Quota>> quotas_; // guarded by mu_
+  std::map<std::string, CacheEntry> cache_; // guarded by mu_
+  struct QuotaSlot {
+    std::shared_ptr<vfs::Quota> quota;             ///< Kept a while after the user's last session.
+    std::chrono::steady_clock::time_point counted; ///< When the home was last scanned.
+  };
+  std::map<std::string, QuotaSlot> quotas_; // guarded by mu_
   std::map<std::string, std::pair<std::weak_ptr<net::Throttle>, std::weak_ptr<net::Throttle>>>
       throttles_; // guarded by mu_
   std::array<unsigned char, 32> cache_secret_{};

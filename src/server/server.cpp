@@ -84,7 +84,8 @@ core::Task<void> accept_proxied(net::Socket sock, net::Endpoint peer,
     co_return;
   }
   net::Endpoint client = header->local || !header->source ? peer : *header->source;
-  co_await spawn(std::move(sock), client);
+  auto session = spawn(std::move(sock), client);
+  co_await std::move(session);
 }
 
 } // namespace

@@ -17,8 +17,8 @@ namespace berth::server {
 /// The long-lived objects built from one configuration.
 struct Wired {
   std::unique_ptr<core::WorkerPool> io; ///< First: outlives everything that uses it.
-  std::unique_ptr<core::WorkerPool> db; ///< Runs the user database's queries.
   std::shared_ptr<store::SqliteStore> database;
+  std::unique_ptr<core::WorkerPool> db; ///< Runs the database's queries; joined before it closes.
   std::shared_ptr<store::UserStore> users; ///< The configuration's users, then the database.
   std::unique_ptr<auth::Defender> defender;
   std::unique_ptr<auth::Authenticator> authenticator;

@@ -374,8 +374,13 @@ core::Task<R> handle_mkdir(Session& s, std::uint32_t id, Reader& r) {
     co_return R{};
   }
   auto res = co_await s.fs.make_directory(*p);
-  if (res && a->permissions)
-    res = co_await s.fs.set_mode(*p, *a->permissions & 0777);
+  if (res && a->permissions) {
+    // The mode is part of making the directory (OpenSSH's client always sends
+    // 0777): a user without the chmod permission still gets the directory.
+    auto mode = co_await s.fs.set_mode(*p, *a->permissions & 0777);
+    if (!mode && mode.error() != vfs::Errc::permission_denied)
+      res = mode;
+  }
   s.reply_status(id, res ? std::error_code{} : res.error());
   co_return R{};
 }

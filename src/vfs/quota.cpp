@@ -56,6 +56,22 @@ void Quota::set_usage(Usage usage) {
   usage_ = {std::max<std::int64_t>(usage.bytes, 0), std::max<std::int64_t>(usage.files, 0)};
 }
 
+void Quota::set_limits(std::int64_t max_bytes, std::int64_t max_files) {
+  std::lock_guard lock(mu_);
+  max_bytes_ = std::max<std::int64_t>(max_bytes, 0);
+  max_files_ = std::max<std::int64_t>(max_files, 0);
+}
+
+std::int64_t Quota::max_bytes() const {
+  std::lock_guard lock(mu_);
+  return max_bytes_;
+}
+
+std::int64_t Quota::max_files() const {
+  std::lock_guard lock(mu_);
+  return max_files_;
+}
+
 Usage Quota::usage() const {
   std::lock_guard lock(mu_);
   return usage_;

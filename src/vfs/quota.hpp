@@ -40,16 +40,18 @@ public:
   void set_usage(Usage usage);
 
   Usage usage() const;
-  std::int64_t max_bytes() const { return max_bytes_; }
-  std::int64_t max_files() const { return max_files_; }
+  /// New limits (the user was changed); the usage stays. 0 means none.
+  void set_limits(std::int64_t max_bytes, std::int64_t max_files);
+  std::int64_t max_bytes() const;
+  std::int64_t max_files() const;
 
 private:
   void apply(std::int64_t bytes, std::int64_t files); // caller holds mu_
 
-  const std::int64_t max_bytes_;
-  const std::int64_t max_files_;
   mutable std::mutex mu_;
-  Usage usage_; // guarded by mu_
+  std::int64_t max_bytes_; // guarded by mu_
+  std::int64_t max_files_; // guarded by mu_
+  Usage usage_;            // guarded by mu_
 };
 
 } // namespace berth::vfs

@@ -30,8 +30,14 @@ core::Result<VirtualPath> VirtualPath::resolve(const VirtualPath& cwd, std::stri
     push_all(cwd.path_);
   push_all(input);
   std::string out;
-  for (auto p : parts)
+  for (auto p : parts) {
+    // SECURITY: upload temporaries are hidden from listings and from the quota
+    // scan; a client that could create or open such names could hide files
+    // from both, or touch another session's upload in progress.
+    if (p.starts_with(kReservedPrefix))
+      return core::unexpected(Errc::invalid_name);
     out.append("/").append(p);
+  }
   if (out.empty())
     out = "/";
   return VirtualPath(std::move(out));

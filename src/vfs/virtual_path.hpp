@@ -15,9 +15,13 @@ public:
   /// The root "/".
   VirtualPath() : path_("/") {}
 
+  /// Names starting with this are the server's own (uploads in progress):
+  /// no client path may name them.
+  static constexpr std::string_view kReservedPrefix = ".berth-upload-";
+
   /// Resolves `input` (absolute, or relative to `cwd`) lexically: "." is dropped,
   /// ".." goes up and stops at the root, as every FTP and SFTP server does.
-  /// Errors: Errc::invalid_name for a NUL byte.
+  /// Errors: Errc::invalid_name for a NUL byte or a reserved name.
   static core::Result<VirtualPath> resolve(const VirtualPath& cwd, std::string_view input);
 
   const std::string& str() const { return path_; }

@@ -37,17 +37,22 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
       co_return Reply::of(230, "Login successful.");
     }
     if (session.error() == auth::Errc::limit_reached) {
-      spdlog::warn("ftp: {} login as {} refused: {}", peer, name, refusal);
+      spdlog::warn("ftp: {} login as {} refused: {}", peer, core::printable(name), refusal);
       s.quit = true;
       co_return Reply::of(421, refusal);
     }
     spdlog::error("ftp: home of user {} is unavailable: {}", name, session.error().message());
+  } else if (account.error().category() != auth::auth_category()) {
+    s.quit = true; // the user store failed: logged by the authenticator
+    co_return Reply::of(421, "Service not available, try again later.");
   } else if (account.error() == auth::Errc::banned) {
-    spdlog::warn("ftp: {} login as {} refused: {}", peer, name, account.error().message());
+    spdlog::warn("ftp: {} login as {} refused: {}", peer, core::printable(name),
+                 account.error().message());
     s.quit = true;
     co_return Reply::of(421, "Your address is banned after too many failed logins.");
   } else {
-    spdlog::warn("ftp: {} failed login as {}: {}", peer, name, account.error().message());
+    spdlog::warn("ftp: {} failed login as {}: {}", peer, core::printable(name),
+                 account.error().message());
   }
   // A delay makes guessing slow; the connection ends after a few failures.
   if (!s.attempts)

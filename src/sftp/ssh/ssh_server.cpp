@@ -391,13 +391,14 @@ authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
       auto account = co_await deps.authenticator->authenticate(user, password, client);
       if (account) {
         ssh_message_auth_reply_success(m, 0);
-        spdlog::info("sftp: {} logged in as {} ({})", peer, user, how);
+        spdlog::info("sftp: {} logged in as {} ({})", peer, core::printable(user), how);
         co_return std::move(*account);
       }
-      spdlog::warn("sftp: {} failed {} login as {}: {}", peer, how, user,
+      spdlog::warn("sftp: {} failed {} login as {}: {}", peer, how, core::printable(user),
                    account.error().message());
-      if (account.error() == auth::Errc::banned)
-        co_return std::nullopt;
+      if (account.error() == auth::Errc::banned ||
+          account.error().category() != auth::auth_category())
+        co_return std::nullopt; // banned, or the user store failed: try again later
       failed = true;
     } else if (sub == SSH_AUTH_METHOD_PUBLICKEY) {
       ssh_key key = ssh_message_auth_pubkey(m);
@@ -416,22 +417,25 @@ authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
       }
       if (account && state == SSH_PUBLICKEY_STATE_VALID) {
         ssh_message_auth_reply_success(m, 0);
-        spdlog::info("sftp: {} logged in as {} (public key)", peer, user);
+        spdlog::info("sftp: {} logged in as {} (public key)", peer, core::printable(user));
         co_return std::move(*account);
       }
-      if (!account && account.error() == auth::Errc::banned) {
-        spdlog::warn("sftp: {} login as {} refused: {}", peer, user, account.error().message());
+      if (!account && (account.error() == auth::Errc::banned ||
+                       account.error().category() != auth::auth_category())) {
+        spdlog::warn("sftp: {} login as {} refused: {}", peer, core::printable(user),
+                     account.error().message());
         co_return std::nullopt;
       }
       if (!account && account.error() != auth::Errc::bad_credentials)
-        spdlog::warn("sftp: {} public key for {} refused: {}", peer, user,
+        spdlog::warn("sftp: {} public key for {} refused: {}", peer, core::printable(user),
                      account.error().message());
       if (state == SSH_PUBLICKEY_STATE_VALID || state == SSH_PUBLICKEY_STATE_WRONG) {
-        spdlog::warn("sftp: {} refused public key for {}", peer, user);
+        spdlog::warn("sftp: {} refused public key for {}", peer, core::printable(user));
         co_await deps.authenticator->record_failure(client);
         failed = true;
       } else if (++key_offers > kMaxKeyOffers) {
-        spdlog::warn("sftp: {} offered too many keys for {}; disconnecting", peer, user);
+        spdlog::warn("sftp: {} offered too many keys for {}; disconnecting", peer,
+                     core::printable(user));
         co_return std::nullopt;
       }
     }

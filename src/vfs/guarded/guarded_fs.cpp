@@ -30,6 +30,16 @@ bool limits(const Throttles& throttles) {
                      [](const auto& t) { return t != nullptr && t->rate() > 0; });
 }
 
+// The most bytes moved between two waits on the throttles: a quarter of a
+// second at the slowest rate, at least 4 KiB. Small enough that a throttled
+// transfer never looks stalled to the data connection's watchdog.
+std::size_t piece(const Throttles& throttles, std::size_t n) {
+  for (const auto& t : throttles)
+    if (t != nullptr && t->rate() > 0)
+      n = std::min<std::size_t>(n, std::max<std::uint64_t>(t->rate() / 4, 4096));
+  return n;
+}
+
 // Waits until every throttle lets `n` bytes pass.
 core::Task<void> pace(const Throttles& throttles, std::uint64_t n) {
   for (const auto& t : throttles)
@@ -49,13 +59,13 @@ struct Shared {
   bool allowed(Perm p, std::string_view op, const VirtualPath& path) const {
     if (rules.permissions.has(p))
       return true;
-    spdlog::info("{}: {} {} refused: no {} permission", rules.user, op, path.str(),
+    spdlog::info("{}: {} {} refused: no {} permission", rules.user, op, core::printable(path.str()),
                  core::Permissions::name(p));
     return false;
   }
 
   core::Unexpected over_quota(std::string_view op, const VirtualPath& path) const {
-    spdlog::info("{}: {} {} refused: quota exceeded", rules.user, op, path.str());
+    spdlog::info("{}: {} {} refused: quota exceeded", rules.user, op, core::printable(path.str()));
     return core::unexpected(Errc::quota_exceeded);
   }
 };
@@ -91,22 +101,27 @@ public:
 
   // vfs::File
   core::Task<core::Result<std::size_t>> read(std::span<std::byte> buf) override {
-    auto n = co_await inner_->read(buf);
+    auto n = co_await inner_->read(buf.first(piece(shared_->rules.download, buf.size())));
     if (n && *n > 0)
       co_await pace(shared_->rules.download, *n);
     co_return n;
   }
 
   core::Task<core::Result<void>> write(std::span<const std::byte> buf) override {
-    co_await pace(shared_->rules.upload, buf.size());
-    const std::uint64_t at = how_.append ? end_ : inner_->position();
-    auto growth = charge(at, buf.size());
-    if (!growth)
-      co_return core::unexpected(growth.error());
-    auto r = co_await inner_->write(buf);
-    if (!r)
-      co_await settle(*growth);
-    co_return r;
+    while (!buf.empty()) {
+      auto part = buf.first(piece(shared_->rules.upload, buf.size()));
+      co_await pace(shared_->rules.upload, part.size());
+      auto growth = co_await charge(inner_->position(), part.size());
+      if (!growth)
+        co_return core::unexpected(growth.error());
+      auto r = co_await inner_->write(part);
+      if (!r) {
+        co_await settle(*growth);
+        co_return r;
+      }
+      buf = buf.subspan(part.size());
+    }
+    co_return core::Result<void>{};
   }
 
   core::Task<core::Result<void>> commit() override {
@@ -114,10 +129,17 @@ public:
     if (q == nullptr || !how_.writable)
       co_return co_await inner_->commit();
     if (how_.kind == Kind::plain) {
-      // A resume is cut after its last byte: give back what that removed.
+      // A resume is cut after its last byte: give back what that cut removed
+      // (only that: what others removed meanwhile was given back by them).
+      auto before = co_await inner_->stat();
       auto r = co_await inner_->commit();
-      if (r)
-        co_await shrink_to_disk();
+      if (!r)
+        co_return r;
+      auto after = co_await inner_->stat();
+      if (before && after && after->size < before->size)
+        q->release(as_signed(before->size - after->size), 0);
+      if (after)
+        end_ = after->size;
       co_return r;
     }
     if (committed_)
@@ -151,7 +173,8 @@ public:
 
   core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
                                                 std::span<std::byte> buf) override {
-    auto n = co_await inner_->read_at(offset, buf);
+    auto n =
+        co_await inner_->read_at(offset, buf.first(piece(shared_->rules.download, buf.size())));
     if (n && *n > 0)
       co_await pace(shared_->rules.download, *n);
     co_return n;
@@ -159,15 +182,21 @@ public:
 
   core::Task<core::Result<void>> write_at(std::uint64_t offset,
                                           std::span<const std::byte> buf) override {
-    co_await pace(shared_->rules.upload, buf.size());
-    const std::uint64_t at = how_.append ? end_ : offset;
-    auto growth = charge(at, buf.size());
-    if (!growth)
-      co_return core::unexpected(growth.error());
-    auto r = co_await inner_->write_at(offset, buf);
-    if (!r)
-      co_await settle(*growth);
-    co_return r;
+    while (!buf.empty()) {
+      auto part = buf.first(piece(shared_->rules.upload, buf.size()));
+      co_await pace(shared_->rules.upload, part.size());
+      auto growth = co_await charge(offset, part.size());
+      if (!growth)
+        co_return core::unexpected(growth.error());
+      auto r = co_await inner_->write_at(offset, part);
+      if (!r) {
+        co_await settle(*growth);
+        co_return r;
+      }
+      buf = buf.subspan(part.size());
+      offset += part.size();
+    }
+    co_return core::Result<void>{};
   }
 
   core::Task<core::Result<Stat>> stat() override { co_return co_await inner_->stat(); }
@@ -214,23 +243,34 @@ public:
 private:
   Quota* quota() const { return shared_->quota(); }
 
-  // Charges what writing `n` bytes at `at` adds past the file's end, before
-  // anything is written: a write that does not fit is refused whole.
-  core::Result<std::int64_t> charge(std::uint64_t at, std::size_t n) {
+  // Charges what writing `n` bytes at `at` (at the end for an append) adds
+  // past the file's end, before anything is written: a write that does not
+  // fit is refused whole.
+  core::Task<core::Result<std::int64_t>> charge(std::uint64_t at, std::size_t n) {
     Quota* q = quota();
     if (q == nullptr || n == 0)
-      return std::int64_t{0};
+      co_return std::int64_t{0};
+    if (how_.kind == Kind::plain) {
+      // SECURITY: the end as it is now, not as this handle last saw it: another
+      // handle or session may have cut the file and been given its bytes back,
+      // and rewriting them must be charged again.
+      auto st = co_await inner_->stat();
+      if (st)
+        end_ = st->size;
+    }
+    if (how_.append)
+      at = end_;
     if (at > std::numeric_limits<std::uint64_t>::max() - n)
-      return shared_->over_quota("write", how_.path);
+      co_return shared_->over_quota("write", how_.path);
     const std::uint64_t new_end = at + n;
     if (new_end <= end_)
-      return std::int64_t{0};
+      co_return std::int64_t{0};
     const std::int64_t growth = as_signed(new_end - end_);
     if (!q->try_charge(growth, 0))
-      return shared_->over_quota("write", how_.path);
+      co_return shared_->over_quota("write", how_.path);
     end_ = new_end;
     charged_bytes_ += growth;
-    return growth;
+    co_return growth;
   }
 
   // After a failed write charged `growth`: keeps the charge only for what
@@ -245,15 +285,6 @@ private:
     quota()->release(unused, 0);
     charged_bytes_ -= unused;
     end_ = reached;
-  }
-
-  // After a commit that may have cut the file: gives back what it lost.
-  core::Task<void> shrink_to_disk() {
-    auto st = co_await inner_->stat();
-    if (st && st->size < end_) {
-      quota()->release(as_signed(end_ - st->size), 0);
-      end_ = st->size;
-    }
   }
 
   std::shared_ptr<const Shared> shared_;
@@ -491,20 +522,15 @@ public:
                                                 const VirtualPath& link) override {
     if (!allowed(Perm::symlink, "make_hard_link", link))
       co_return denied();
-    Quota* q = quota();
-    if (q == nullptr)
-      co_return co_await inner().make_hard_link(target, link);
-    // Usage counts names (LocalFs::usage): a new name of a file is its size again.
-    auto entry = co_await inner().lstat(target);
-    const bool counted = entry && entry->type == FileType::regular;
-    const std::int64_t bytes = counted ? as_signed(entry->size) : 0;
-    const std::int64_t files = counted ? 1 : 0;
-    if (counted && !q->try_charge(bytes, files))
-      co_return shared_->over_quota("make_hard_link", link);
-    auto r = co_await inner().make_hard_link(target, link);
-    if (!r && counted)
-      q->release(bytes, files);
-    co_return r;
+    // SECURITY: usage counts names (LocalFs::usage); a file that grows through
+    // one name while another exists would be charged once and given back once
+    // per name. Users with a quota get no hard links (symbolic links are fine).
+    if (quota() != nullptr) {
+      spdlog::warn("{}: make_hard_link {} refused: no hard links with a quota", shared_->rules.user,
+                   core::printable(link.str()));
+      co_return denied();
+    }
+    co_return co_await inner().make_hard_link(target, link);
   }
 
   core::Task<core::Result<void>> set_size(const VirtualPath& path, std::uint64_t size) override {

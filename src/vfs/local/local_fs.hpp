@@ -32,7 +32,7 @@ class LocalFs final : public Filesystem {
 public:
   /// Names of atomic uploads in progress (renamed over their target on commit):
   /// never listed, never counted as usage.
-  static constexpr std::string_view kUploadPrefix = ".berth-upload-";
+  static constexpr std::string_view kUploadPrefix = VirtualPath::kReservedPrefix;
 
   /// Opens `home` as the root. File reads that miss the page cache, writes and
   /// fsync run on `io` (which must outlive the files), or on the caller's loop

@@ -79,6 +79,19 @@ TEST(VirtualPath, Resolve) {
     EXPECT_EQ(resolved(c.cwd, c.input), c.want) << "cwd " << c.cwd << " input " << c.input;
 }
 
+// Regression (review of #5): names of uploads in progress are the server's;
+// a client making them could hide files from listings and the quota scan.
+TEST(VirtualPath, RejectsReservedNames) {
+  for (const char* input : {"/.berth-upload-x", ".berth-upload-", "/a/.berth-upload-1/b"}) {
+    auto p = VirtualPath::resolve(VirtualPath(), input);
+    ASSERT_FALSE(p) << input;
+    EXPECT_EQ(p.error(), Errc::invalid_name);
+  }
+  EXPECT_TRUE(VirtualPath::resolve(VirtualPath(), "/.berth-upload-x/.."));
+  EXPECT_TRUE(VirtualPath::resolve(VirtualPath(), "/x.berth-upload-"));
+  EXPECT_TRUE(VirtualPath::resolve(VirtualPath(), "/.berth-uploads"));
+}
+
 TEST(VirtualPath, RejectsNul) {
   using namespace std::string_view_literals;
   for (auto input : {"a\0b"sv, "\0"sv, "/x/\0"sv, "../\0/.."sv}) {
