@@ -51,9 +51,10 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
     progress = file->position();
     auto start = progress;
     auto sent = co_await net::send_file(sock.socket(), file->native_handle(), progress, UINT64_MAX);
+    // Also after an error or ABOR: the transfer log counts what went out.
+    file->advance(progress - start);
     if (!sent)
       co_return core::unexpected(sent.error());
-    file->advance(progress - start);
     co_return core::Result<void>{};
   }
   std::vector<std::byte> buf(kBufferSize);
