@@ -43,7 +43,9 @@ TEST(LoggableCommand, PasswordsAreMasked) {
 TEST(LoggableCommand, OtherCommandsAreShownWithoutControlCharacters) {
   EXPECT_EQ(loggable_command("USER alice"), "USER alice");
   EXPECT_EQ(loggable_command("RETR my file.txt"), "RETR my file.txt");
-  EXPECT_EQ(loggable_command("STOR a\rb\x01" "c\x7f"), "STOR a?b?c?");
+  EXPECT_EQ(loggable_command("STOR a\rb\x01"
+                             "c\x7f"),
+            "STOR a?b?c?");
   EXPECT_EQ(loggable_command("PAS x"), "PAS x");
   EXPECT_EQ(loggable_command(""), "");
 }
