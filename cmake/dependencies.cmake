@@ -9,6 +9,9 @@ pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
+# The metrics endpoint's HTTP server (libcpp-httplib-dev; a compiled library in
+# Debian, whose .pc file carries the defines its header must see).
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 # Standalone Asio, compiled once (ASIO_SEPARATE_COMPILATION) in net/asio_impl.cpp.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)

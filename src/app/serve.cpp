@@ -20,6 +20,7 @@ int run_serve(const std::optional<std::string>& config_file) {
     std::fprintf(stderr, "berth: %s\n", e.what());
     return 2;
   }
+  core::set_log_format(cfg.log.format);
   try {
     auth::init_crypto();
     return server::serve(cfg);

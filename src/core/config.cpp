@@ -473,6 +473,35 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
   }
 }
 
+void read_log(const Reader& r, const toml::table& t, LogConfig& l) {
+  r.only_keys(t, "log", {"format", "transfer_log"});
+  if (auto v = r.string(t, "log", "format")) {
+    if (*v == "text")
+      l.format = LogFormat::text;
+    else if (*v == "json")
+      l.format = LogFormat::json;
+    else
+      r.fail(t.get("format"), "log.format",
+             fmt::format("bad value \"{}\" (want \"text\" or \"json\")", *v));
+  }
+  if (auto v = r.string(t, "log", "transfer_log")) {
+    if (v->empty())
+      r.fail(t.get("transfer_log"), "log.transfer_log", "must not be empty");
+    l.transfer_log = *v;
+  }
+}
+
+void read_metrics(const Reader& r, const toml::table& t, MetricsConfig& m) {
+  r.only_keys(t, "metrics", {"listen"});
+  if (auto v = r.string(t, "metrics", "listen")) {
+    auto hp = parse_host_port(*v);
+    if (!hp)
+      r.fail(t.get("listen"), "metrics.listen",
+             fmt::format("bad address \"{}\" (want IPv4:PORT or [IPv6]:PORT)", *v));
+    m.listen = *hp;
+  }
+}
+
 } // namespace
 
 Config default_config() {
@@ -499,9 +528,9 @@ Config load_config(const std::filesystem::path& file) {
   c.ftps.listen.clear(); // implicit FTPS and SFTP only where a file asks for them
   c.sftp.listen.clear();
   c.source = file;
-  r.only_keys(
-      root, "",
-      {"server", "ftp", "ftps", "tls", "sftp", "user", "users", "limits", "bandwidth", "defender"});
+  r.only_keys(root, "",
+              {"server", "ftp", "ftps", "tls", "sftp", "user", "users", "limits", "bandwidth",
+               "defender", "log", "metrics"});
   if (const toml::table* t = r.table(root, "server"))
     read_server(r, *t, c.server);
   if (const toml::table* t = r.table(root, "ftp"))
@@ -522,6 +551,10 @@ Config load_config(const std::filesystem::path& file) {
     read_users_db(r, *t, c.users_db);
   if (const toml::node* n = root.get("user"))
     read_users(r, *n, c.users);
+  if (const toml::table* t = r.table(root, "log"))
+    read_log(r, *t, c.log);
+  if (const toml::table* t = r.table(root, "metrics"))
+    read_metrics(r, *t, c.metrics);
   if (c.ftp.listen.empty() && c.sftp.listen.empty())
     r.fail(root.get("ftp"), "ftp.listen", "no listen address");
   return c;

@@ -2,6 +2,7 @@
 // The configuration: a TOML file (toml++) or the embedded default.
 
 #include "core/host_port.hpp"
+#include "core/log_format.hpp"
 #include "core/permissions.hpp"
 
 #include <chrono>
@@ -129,6 +130,19 @@ struct UsersConfig {
   std::chrono::seconds login_cache{300};
 };
 
+/// `[log]`: the format of log lines and the transfer log.
+struct LogConfig {
+  LogFormat format = LogFormat::text;
+  /// The xferlog file (wu-ftpd format) every finished transfer is appended
+  /// to; empty: none.
+  std::filesystem::path transfer_log;
+};
+
+/// `[metrics]`: the Prometheus endpoint (GET /metrics, GET /healthz).
+struct MetricsConfig {
+  std::optional<HostPort> listen; ///< Absent: no endpoint.
+};
+
 /// The whole configuration.
 struct Config {
   std::filesystem::path source; ///< The file it came from; empty for the embedded default.
@@ -143,6 +157,8 @@ struct Config {
   LimitsConfig limits;
   BandwidthConfig bandwidth;
   DefenderConfig defender;
+  LogConfig log;
+  MetricsConfig metrics;
 
   /// The SQLite user database: [users] database, or users.db in the state folder.
   std::filesystem::path user_database() const {

@@ -113,6 +113,26 @@ Command parse_command(std::string_view line) {
   return c;
 }
 
+std::string loggable_command(std::string_view line) {
+  // SECURITY: the password never reaches a log. Leading bytes that are not
+  // letters are skipped first, so " PASS x" or "\xffPASS x" (which dispatch
+  // answers with 500) are caught too.
+  std::size_t start = 0;
+  auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  while (start < line.size() && !is_letter(line[start]))
+    ++start;
+  std::string_view word = line.substr(start, 4);
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  if (word.size() == 4 && lower(word[0]) == 'p' && lower(word[1]) == 'a' && lower(word[2]) == 's' &&
+      lower(word[3]) == 's')
+    return "PASS ****";
+  std::string out(line);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      c = '?';
+  return out;
+}
+
 core::Result<DataAddress> parse_port_arg(std::string_view arg) {
   auto parts = split(arg, ',');
   if (parts.size() != 6)

@@ -53,6 +53,11 @@ struct Command {
 /// Splits a line into verb and argument. The verb is upper-cased.
 Command parse_command(std::string_view line);
 
+/// `line` as a log may show it: "PASS ****" for a password (whatever the case
+/// of the verb and whatever precedes it but letters), control characters as
+/// '?'. Pure.
+std::string loggable_command(std::string_view line);
+
 /// An address and port from PORT or EPRT.
 struct DataAddress {
   std::string ip; ///< Textual IPv4 or IPv6 address.

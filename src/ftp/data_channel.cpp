@@ -1,6 +1,7 @@
 #include "ftp/data_channel.hpp"
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/timeout.hpp"
 #include "net/passive_ports.hpp"
 #include "net/proxy_reader.hpp"
@@ -23,6 +24,8 @@ void DataChannel::reset() {
   if (acceptor_) {
     std::error_code ignored;
     acceptor_->close(ignored);
+    if (gauge_ != nullptr)
+      gauge_->sub();
   }
   acceptor_.reset();
   active_.reset();
@@ -40,6 +43,8 @@ core::Result<std::uint16_t> DataChannel::listen_passive(const asio::any_io_execu
   if (ec)
     return core::unexpected(ec);
   acceptor_.emplace(std::move(*a));
+  if (gauge_ != nullptr)
+    gauge_->add();
   return port;
 }
 

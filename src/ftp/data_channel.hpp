@@ -11,10 +11,23 @@
 #include <chrono>
 #include <optional>
 
+namespace berth::core {
+class Gauge;
+}
+
 namespace berth::ftp {
 
 class DataChannel {
 public:
+  DataChannel() = default;
+  DataChannel(const DataChannel&) = delete;
+  DataChannel& operator=(const DataChannel&) = delete;
+  ~DataChannel() { reset(); }
+
+  /// Counts this channel's passive listener in `gauge` while it is open
+  /// (berth_passive_ports_in_use). `gauge` outlives the channel.
+  void count_in(core::Gauge* gauge) { gauge_ = gauge; }
+
   /// Forgets any passive listener or active target.
   void reset();
 
@@ -49,6 +62,7 @@ private:
 
   std::optional<net::Acceptor> acceptor_;
   std::optional<net::Endpoint> active_;
+  core::Gauge* gauge_ = nullptr;
 };
 
 } // namespace berth::ftp

@@ -14,6 +14,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <fmt/format.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -36,6 +37,8 @@ core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDe
 Session::Session(net::Stream control, std::shared_ptr<const SessionDeps> deps, net::Endpoint client)
     : control_(std::move(control)), deps_(std::move(deps)), peer_(client),
       local_(control_.local_endpoint()), reader_(deps_->config.max_line) {
+  if (deps_->telemetry)
+    data_.count_in(&deps_->telemetry->passive_ports());
   if (deps_->tls) {
     tls_ = deps_->tls->current();
     RAND_bytes(reinterpret_cast<unsigned char*>(&tls_token_), sizeof tls_token_);
@@ -59,13 +62,23 @@ core::Task<void> Session::upgrade_control() {
   if (!r) {
     spdlog::info("ftp: {} TLS handshake failed: {}", peer_.address().to_string(),
                  r.error().message());
+    if (telemetry() != nullptr)
+      telemetry()->tls_handshake_failed(listener_protocol());
     quit = true;
+    co_return;
   }
+  count_.move_to(core::Protocol::ftps);
 }
 
 core::Task<void> Session::run() {
-  spdlog::info("ftp: connect from {}{}", peer_.address().to_string(),
-               deps_->implicit_tls ? " (implicit TLS)" : "");
+  started_ = std::chrono::steady_clock::now();
+  const std::string client_text = peer_.address().to_string();
+  core::log_event(spdlog::level::info,
+                  fmt::format("ftp: connect from {}{}", client_text,
+                              deps_->implicit_tls ? " (implicit TLS)" : ""),
+                  {{"event", "session_start"},
+                   {"protocol", core::to_string(listener_protocol())},
+                   {"client", client_text}});
   std::string refusal;
   const net::Address client = net::unmapped(peer_.address());
   auto admitted = co_await authenticator().admit(client, refusal);
@@ -81,6 +94,7 @@ core::Task<void> Session::run() {
     co_return;
   }
   connection_ = std::move(*admitted);
+  count_ = core::SessionCount(deps_->telemetry, listener_protocol());
   co_await send(Reply::of(220, "berth FTP server ready."));
   auto login_deadline = std::chrono::steady_clock::now() + config().login_timeout;
   while (!quit) {
@@ -106,12 +120,38 @@ core::Task<void> Session::run() {
       continue;
     }
     Reply r = co_await dispatch(*this, line->text);
+    log_command(line->text, r.code);
     co_await send(r);
   }
   data_.reset();
   control_.close();
-  spdlog::info("ftp: disconnect {}{}", peer_.address().to_string(),
-               logged_in() ? " user " + user() : std::string());
+  const std::chrono::duration<double> lasted = std::chrono::steady_clock::now() - started_;
+  core::log_event(spdlog::level::info,
+                  fmt::format("ftp: disconnect {}{}", client_text,
+                              logged_in() ? " user " + user() : std::string()),
+                  {{"event", "session_end"},
+                   {"protocol", core::to_string(protocol())},
+                   {"client", client_text},
+                   {"user", user()},
+                   {"duration_s", lasted.count()}});
+}
+
+void Session::log_command(std::string_view line, int code) {
+  // Every command and its reply: info in JSON logs (made for machines), debug
+  // in text logs (for people).
+  const auto level =
+      core::log_format() == core::LogFormat::json ? spdlog::level::info : spdlog::level::debug;
+  if (!spdlog::default_logger_raw()->should_log(level))
+    return;
+  const std::string shown = loggable_command(line);
+  const std::string client_text = peer_.address().to_string();
+  core::log_event(level, fmt::format("ftp: {} command {} -> {}", client_text, shown, code),
+                  {{"event", "command"},
+                   {"protocol", core::to_string(protocol())},
+                   {"client", client_text},
+                   {"user", user()},
+                   {"command", shown},
+                   {"code", code}});
 }
 
 core::Task<void> Session::send(const Reply& r) {
@@ -172,8 +212,11 @@ core::Task<void> Session::watch_stall(const std::uint64_t& progress) {
 
 core::Task<Reply> Session::transfer(const std::string& opening, const TransferBody& body) {
   using namespace asio::experimental::awaitable_operators;
+  transfer_result_.reset();
   if (!data_.configured())
     co_return Reply::of(425, "Use PORT, PASV, EPRT or EPSV first.");
+  // Until it is known better: what the client did ends it.
+  transfer_result_ = core::TransferResult::aborted;
   const Reply preliminary = Reply::of(150, opening);
   co_await send(preliminary);
   if (quit)
@@ -203,6 +246,7 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   auto sock = std::move(std::get<0>(opened));
   if (!sock) {
     data_.reset();
+    transfer_result_ = core::TransferResult::failed;
     spdlog::info("ftp: {} data connection failed: {}", peer_.address().to_string(),
                  sock.error().message());
     co_return Reply::of(425, "Can't open data connection.");
@@ -214,6 +258,9 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
     if (!hs) {
       data_.reset();
       data.close();
+      transfer_result_ = core::TransferResult::failed;
+      if (telemetry() != nullptr)
+        telemetry()->tls_handshake_failed(listener_protocol());
       spdlog::info("ftp: {} data TLS handshake failed: {}", peer_.address().to_string(),
                    hs.error().message());
       co_return Reply::of(425, "Can't open data connection: TLS handshake failed.");
@@ -225,6 +272,7 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
         !net::TlsContext::resumed_session_of(data.native_ssl(), tls_token_)) {
       data_.reset();
       data.close();
+      transfer_result_ = core::TransferResult::failed;
       spdlog::warn("ftp: {} refused data connection: TLS session not resumed from the control "
                    "connection",
                    peer_.address().to_string());
@@ -244,11 +292,36 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   if (result.index() == 2)
     co_return Reply::of(426, "Data connection stalled; transfer aborted.");
   auto& r = std::get<0>(result);
-  if (r)
+  if (r) {
+    transfer_result_ = core::TransferResult::ok;
     co_return Reply::of(226, "Transfer complete.");
-  if (r.error().category() == vfs::vfs_category())
+  }
+  if (r.error().category() == vfs::vfs_category()) {
+    transfer_result_ = core::TransferResult::failed;
     co_return reply_for(r.error());
+  }
   co_return Reply::of(426, "Connection closed; transfer aborted.");
+}
+
+core::TransferTracker Session::start_transfer(const vfs::VirtualPath& path, bool upload) {
+  core::TransferRecord rec;
+  rec.protocol = protocol();
+  rec.client = net::unmapped(peer_.address()).to_string();
+  rec.user = user();
+  rec.anonymous = anonymous();
+  rec.path = path.str();
+  rec.upload = upload;
+  rec.binary = type == TransferType::binary;
+  return core::TransferTracker(deps_->telemetry, std::move(rec));
+}
+
+void Session::end_transfer(core::TransferTracker& tracker, std::uint64_t bytes) {
+  if (!transfer_result_) {
+    tracker.discard();
+    return;
+  }
+  tracker.record().bytes = bytes;
+  tracker.finish(*transfer_result_);
 }
 
 core::Task<core::Result<std::pair<vfs::VirtualPath, vfs::Stat>>>

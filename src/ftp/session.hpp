@@ -4,6 +4,7 @@
 
 #include "auth/authenticator.hpp"
 #include "core/config.hpp"
+#include "core/telemetry.hpp"
 #include "core/worker_pool.hpp"
 #include "ftp/codec.hpp"
 #include "ftp/data_channel.hpp"
@@ -31,6 +32,8 @@ struct SessionDeps {
   /// Set when the listener takes PROXY headers: passive data connections come
   /// through the same load balancers, with a header too.
   std::shared_ptr<const core::CidrList> proxy_from;
+  /// Metrics and the transfer log; null: nothing is counted.
+  std::shared_ptr<core::Telemetry> telemetry;
 };
 
 enum class TransferType { ascii, binary };
@@ -72,6 +75,14 @@ public:
   /// temporaries passed by value into coroutines inside co_await expressions.
   core::Task<Reply> transfer(const std::string& opening, const TransferBody& body);
 
+  /// Starts tracking a file transfer of `path` (before transfer()): the
+  /// record of the transfer log and the metrics.
+  core::TransferTracker start_transfer(const vfs::VirtualPath& path, bool upload);
+  /// Reports the tracked transfer with the outcome of the last transfer()
+  /// and `bytes` moved; a transfer() that never tried to connect (no PORT or
+  /// PASV first) reports nothing.
+  void end_transfer(core::TransferTracker& tracker, std::uint64_t bytes);
+
   /// AUTH TLS: after the 234 reply, runs the TLS handshake on the control
   /// connection. Bytes the client sent after AUTH in plain text are discarded.
   /// On failure the session ends.
@@ -88,6 +99,17 @@ public:
     return config().tls;
   }
 
+  /// ftps once the control connection is TLS, else ftp.
+  core::Protocol protocol() {
+    return control_.is_tls() ? core::Protocol::ftps : core::Protocol::ftp;
+  }
+  /// The listener's protocol: ftps on the implicit FTPS port, else ftp.
+  core::Protocol listener_protocol() const {
+    return deps_->implicit_tls ? core::Protocol::ftps : core::Protocol::ftp;
+  }
+  /// Metrics and the transfer log; may be null.
+  core::Telemetry* telemetry() const { return deps_->telemetry.get(); }
+
   /// Logs in, or clears the login (REIN).
   void log_in(auth::Account account, auth::UserSession session);
   void reset_login();
@@ -97,6 +119,7 @@ public:
   vfs::Filesystem& fs() { return *user_session_.fs; }
   bool logged_in() const { return user_session_.fs != nullptr; }
   const std::string& user() const { return account_.name; }
+  bool anonymous() const { return account_.anonymous; }
   net::Stream& control() { return control_; }
   net::Endpoint peer() const { return peer_; }
   net::Endpoint local() const { return local_; }
@@ -125,6 +148,7 @@ private:
   core::Task<core::Result<Line>> read_line();
   core::Task<ControlEvent> watch_control();
   core::Task<void> watch_stall(const std::uint64_t& progress);
+  void log_command(std::string_view line, int code);
 
   net::Stream control_;
   std::shared_ptr<const SessionDeps> deps_;
@@ -139,6 +163,10 @@ private:
   bool transferring_ = false;
   std::shared_ptr<net::TlsContext> tls_; ///< Taken at connect; a reload does not change it.
   std::uint64_t tls_token_ = 0;          ///< Ties data-connection TLS sessions to this one.
+  core::SessionCount count_;             ///< In berth_sessions_open while admitted.
+  std::chrono::steady_clock::time_point started_;
+  /// How the last transfer() ended; nullopt when it did not try to connect.
+  std::optional<core::TransferResult> transfer_result_;
 };
 
 } // namespace berth::ftp

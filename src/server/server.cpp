@@ -5,6 +5,7 @@
 #include "ftp/session.hpp"
 #include "net/listener.hpp"
 #include "net/proxy_reader.hpp"
+#include "server/metrics_endpoint.hpp"
 #include "server/wiring.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -16,6 +17,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -144,6 +146,19 @@ int serve(const core::Config& cfg) {
     return ftp::run_session(std::move(s), ftps_deps, peer);
   });
 
+  // GET /metrics and /healthz ([metrics] listen); healthy from "berth ready"
+  // until the listeners close. Declared after `wired`: stopped before it goes.
+  std::atomic<bool> listening{false};
+  std::unique_ptr<MetricsEndpoint> metrics;
+  if (cfg.metrics.listen) {
+    auto telemetry = wired.telemetry;
+    metrics = std::make_unique<MetricsEndpoint>(
+        *cfg.metrics.listen, [telemetry] { return telemetry->metrics().render(); },
+        [&listening] { return listening.load(); });
+    fmt::print("metrics listening on {}\n",
+               core::format_host_port(cfg.metrics.listen->host, metrics->port()));
+  }
+
   // SIGHUP: reload the certificate and key; running sessions keep theirs.
   asio::signal_set hangup(*loops[0], SIGHUP);
   std::function<void()> wait_hangup = [&] {
@@ -169,6 +184,7 @@ int serve(const core::Config& cfg) {
     if (ec)
       return;
     spdlog::info("signal {}: stopping", sig);
+    listening = false;
     for (auto& a : acceptors) {
       std::error_code ignored;
       a.close(ignored);
@@ -178,6 +194,7 @@ int serve(const core::Config& cfg) {
       l->stop();
   });
 
+  listening = true;
   fmt::print("berth ready\n");
   std::fflush(stdout);
   spdlog::info("berth serving with {} event-loop thread(s)", n);

@@ -93,6 +93,26 @@ std::shared_ptr<net::TlsHolder> make_tls(const core::Config& cfg) {
   return std::make_shared<net::TlsHolder>(std::move(settings), std::move(ctx));
 }
 
+// The metrics and the transfer log, opened now so that a bad path stops the
+// start with one line.
+std::shared_ptr<core::Telemetry> make_telemetry(const core::Config& cfg,
+                                                const auth::Defender* defender) {
+  std::unique_ptr<core::XferlogFile> xferlog;
+  if (!cfg.log.transfer_log.empty()) {
+    auto file = core::XferlogFile::open(cfg.log.transfer_log);
+    if (!file)
+      throw std::runtime_error(fmt::format("log.transfer_log: {}: can not open: {}",
+                                           cfg.log.transfer_log.string(), file.error().message()));
+    xferlog = std::move(*file);
+  }
+  auto telemetry = std::make_shared<core::Telemetry>(std::move(xferlog));
+  // Read when scraped; the endpoint stops before the defender goes.
+  telemetry->metrics().gauge_callback(
+      "berth_bans_active", "Client addresses the defender bans now.", {},
+      [defender] { return static_cast<double>(defender->active_bans()); });
+  return telemetry;
+}
+
 } // namespace
 
 Wired wire(const core::Config& cfg) {
@@ -145,7 +165,9 @@ Wired wire(const core::Config& cfg) {
                                                           w.defender.get(), w.io.get());
   if (cfg.ftp.tls != core::TlsPolicy::off || !cfg.ftps.listen.empty())
     w.tls = make_tls(cfg);
+  w.telemetry = make_telemetry(cfg, w.defender.get());
   auto deps = std::make_shared<ftp::SessionDeps>();
+  deps->telemetry = w.telemetry;
   deps->config = cfg.ftp;
   deps->tls_config = cfg.tls;
   deps->authenticator = w.authenticator.get();
@@ -174,6 +196,7 @@ Wired wire(const core::Config& cfg) {
     s->authenticator = w.authenticator.get();
     s->login_timeout = cfg.ftp.login_timeout;
     s->idle_timeout = cfg.ftp.idle_timeout;
+    s->telemetry = w.telemetry;
     w.sftp = std::move(s);
   }
   return w;

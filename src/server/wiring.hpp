@@ -4,6 +4,7 @@
 #include "auth/authenticator.hpp"
 #include "auth/defender.hpp"
 #include "core/config.hpp"
+#include "core/telemetry.hpp"
 #include "ftp/session.hpp"
 #include "net/tls_context.hpp"
 #include "sftp/ssh/ssh_server.hpp"
@@ -26,13 +27,16 @@ struct Wired {
   std::shared_ptr<const ftp::SessionDeps> ftp;    ///< FTP with explicit FTPS.
   std::shared_ptr<const ftp::SessionDeps> ftps;   ///< Implicit FTPS.
   std::shared_ptr<const sftp::ssh::SshDeps> sftp; ///< Null when SFTP is off.
+  /// Metrics (always counted) and the transfer log ([log] transfer_log);
+  /// shared with every session, which may outlive this.
+  std::shared_ptr<core::Telemetry> telemetry;
 };
 
 /// Builds the objects for `cfg`: creates the state folder, and for the embedded
 /// default the `demo` user (printing its password once on stdout), and the TLS
 /// context (generating a certificate when none is configured; its fingerprint is
-/// printed). Throws
-/// std::runtime_error with one line on failure (start-up failure).
+/// printed), and opens the transfer log. Throws std::runtime_error with one
+/// line on failure (start-up failure).
 Wired wire(const core::Config& cfg);
 
 } // namespace berth::server

@@ -2,6 +2,28 @@
 
 namespace berth::sftp {
 
+HandleTransfer::~HandleTransfer() {
+  try {
+    finish(core::TransferResult::aborted);
+  } catch (const std::exception&) {
+    // Out of memory while reporting; the session is going anyway.
+  }
+}
+
+void HandleTransfer::finish(core::TransferResult result) {
+  if (!read_ && !written_ && !opened_for_write_) {
+    tracker_.discard(); // opened for reading, never read: no transfer
+    return;
+  }
+  const bool upload = written_ || !read_;
+  auto& rec = tracker_.record();
+  rec.upload = upload;
+  rec.bytes = upload ? written_bytes_ : read_bytes_;
+  if (failed_ && result == core::TransferResult::ok)
+    result = core::TransferResult::failed;
+  tracker_.finish(result);
+}
+
 core::Result<std::string> HandleTable::add(HandleEntry entry) {
   if (entries_.size() >= capacity_)
     return core::unexpected(std::make_error_code(std::errc::too_many_files_open));

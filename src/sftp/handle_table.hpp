@@ -2,6 +2,7 @@
 // Open files and directories of one SFTP session, behind opaque handles.
 
 #include "core/result.hpp"
+#include "core/telemetry.hpp"
 #include "vfs/filesystem.hpp"
 
 #include <cstdint>
@@ -20,11 +21,47 @@ struct DirCursor {
   std::size_t next = 0;
 };
 
+/// What a file handle did, for the transfer log and metrics. A handle that
+/// was written, or opened for writing and never read, is an upload of the
+/// bytes written; one that was read is a download of the bytes read; one
+/// opened only for reading and never read is no transfer. Reported once: at
+/// finish(), or as aborted when destroyed (the session ended with it open).
+class HandleTransfer {
+public:
+  HandleTransfer(core::TransferTracker tracker, bool opened_for_write)
+      : tracker_(std::move(tracker)), opened_for_write_(opened_for_write) {}
+  HandleTransfer(HandleTransfer&&) noexcept = default;
+  HandleTransfer& operator=(HandleTransfer&&) noexcept = default;
+  ~HandleTransfer();
+
+  void on_read(std::uint64_t n) {
+    read_ = true;
+    read_bytes_ += n;
+  }
+  void on_write(std::uint64_t n) {
+    written_ = true;
+    written_bytes_ += n;
+  }
+  /// A READ or WRITE failed: the transfer ends as failed, not ok.
+  void on_error() { failed_ = true; }
+  void finish(core::TransferResult result);
+
+private:
+  core::TransferTracker tracker_;
+  bool opened_for_write_ = false;
+  bool read_ = false;
+  bool written_ = false;
+  bool failed_ = false;
+  std::uint64_t read_bytes_ = 0;
+  std::uint64_t written_bytes_ = 0;
+};
+
 /// One open handle.
 struct HandleEntry {
   vfs::VirtualPath path;
-  std::unique_ptr<vfs::File> file; ///< Null for a directory.
-  std::optional<DirCursor> dir;    ///< Set for a directory.
+  std::unique_ptr<vfs::File> file;        ///< Null for a directory.
+  std::optional<DirCursor> dir;           ///< Set for a directory.
+  std::optional<HandleTransfer> transfer; ///< Files, when the session reports transfers.
 };
 
 /// A bounded table: more than `capacity` open handles is an error, not growth.

@@ -109,14 +109,27 @@ core::Task<R> handle_open(Session& s, std::uint32_t id, Reader& r) {
   }
   auto file = co_await s.fs.open(*p, f);
   if (!file) {
+    spdlog::debug("sftp: {} open {} failed: {}", s.user(), core::printable(p->str()),
+                  file.error().message());
     s.reply_status(id, file.error());
     co_return R{};
   }
-  auto h = s.handles.add(HandleEntry{*p, std::move(*file), std::nullopt});
+  HandleEntry entry{*p, std::move(*file), std::nullopt, std::nullopt};
+  if (s.info != nullptr && s.info->telemetry) {
+    core::TransferRecord rec;
+    rec.protocol = core::Protocol::sftp;
+    rec.client = s.info->client;
+    rec.user = s.info->user;
+    rec.path = p->str();
+    entry.transfer.emplace(core::TransferTracker(s.info->telemetry, std::move(rec)), f.write);
+  }
+  auto h = s.handles.add(std::move(entry));
   if (!h) {
     s.reply_status(id, h.error());
     co_return R{};
   }
+  spdlog::debug("sftp: {} open {} ({}{}) as handle {}", s.user(), core::printable(p->str()),
+                f.read ? "r" : "", f.write ? "w" : "", *h);
   encode_handle(s.out, id, *h);
   co_return R{};
 }
@@ -139,6 +152,10 @@ core::Task<R> handle_close(Session& s, std::uint32_t id, Reader& r) {
     if (!c)
       ec = c.error();
   }
+  spdlog::debug("sftp: {} close {} (handle {}){}{}", s.user(), core::printable(entry->path.str()),
+                *h, ec ? ": " : "", ec ? ec.message() : std::string());
+  if (entry->transfer)
+    entry->transfer->finish(ec ? core::TransferResult::failed : core::TransferResult::ok);
   s.reply_status(id, ec);
   co_return R{};
 }
@@ -158,6 +175,13 @@ core::Task<R> handle_read(Session& s, std::uint32_t id, Reader& r) {
   std::string data(want, '\0');
   auto n = co_await entry->file->read_at(
       *offset, std::as_writable_bytes(std::span(data.data(), data.size())));
+  // `entry` is still there: a CLOSE waits for the READs and WRITEs before it.
+  if (entry->transfer) {
+    if (n)
+      entry->transfer->on_read(*n);
+    else
+      entry->transfer->on_error();
+  }
   if (!n) {
     s.reply_status(id, n.error());
     co_return R{};
@@ -185,6 +209,12 @@ core::Task<R> handle_write(Session& s, std::uint32_t id, Reader& r) {
     co_return R{};
   auto w =
       co_await entry->file->write_at(*offset, std::as_bytes(std::span(data->data(), data->size())));
+  if (entry->transfer) {
+    if (w)
+      entry->transfer->on_write(data->size());
+    else
+      entry->transfer->on_error();
+  }
   s.reply_status(id, w ? std::error_code{} : w.error());
   co_return R{};
 }
@@ -300,7 +330,7 @@ core::Task<R> handle_opendir(Session& s, std::uint32_t id, Reader& r) {
   cursor.entries = std::move(*list);
   std::sort(cursor.entries.begin(), cursor.entries.end(),
             [](const vfs::DirEntry& a, const vfs::DirEntry& b) { return a.name < b.name; });
-  auto h = s.handles.add(HandleEntry{*p, nullptr, std::move(cursor)});
+  auto h = s.handles.add(HandleEntry{*p, nullptr, std::move(cursor), std::nullopt});
   if (!h) {
     s.reply_status(id, h.error());
     co_return R{};
@@ -350,6 +380,9 @@ path_op(Session& s, std::uint32_t id, Reader& r,
     co_return R{};
   }
   auto res = co_await (s.fs.*op)(*p);
+  spdlog::debug("sftp: {} {} {}: {}", s.user(),
+                op == &vfs::Filesystem::remove_file ? "remove" : "rmdir", core::printable(p->str()),
+                res ? "ok" : res.error().message());
   s.reply_status(id, res ? std::error_code{} : res.error());
   co_return R{};
 }
@@ -381,6 +414,8 @@ core::Task<R> handle_mkdir(Session& s, std::uint32_t id, Reader& r) {
     if (!mode && mode.error() != vfs::Errc::permission_denied)
       res = mode;
   }
+  spdlog::debug("sftp: {} mkdir {}: {}", s.user(), core::printable(p->str()),
+                res ? "ok" : res.error().message());
   s.reply_status(id, res ? std::error_code{} : res.error());
   co_return R{};
 }
@@ -414,6 +449,8 @@ core::Task<R> handle_rename(Session& s, std::uint32_t id, Reader& r) {
     co_return R{};
   }
   auto res = co_await s.fs.rename(*from, *to);
+  spdlog::debug("sftp: {} rename {} to {}: {}", s.user(), core::printable(from->str()),
+                core::printable(to->str()), res ? "ok" : res.error().message());
   s.reply_status(id, res ? std::error_code{} : res.error());
   co_return R{};
 }

@@ -2,6 +2,7 @@
 // the filexfer-extensions drafts (copy-data, home-directory, check-file).
 #include "sftp/handlers.hpp"
 
+#include "core/log.hpp"
 #include "sftp/session.hpp"
 
 #include <fmt/format.h>
@@ -34,6 +35,8 @@ core::Task<R> ext_posix_rename(Session& s, std::uint32_t id, Reader& r) {
     co_return R{};
   }
   auto res = co_await s.fs.rename(*from, *to);
+  spdlog::debug("sftp: {} posix-rename {} to {}: {}", s.user(), core::printable(from->str()),
+                core::printable(to->str()), res ? "ok" : res.error().message());
   s.reply_status(id, res ? std::error_code{} : res.error());
   co_return R{};
 }

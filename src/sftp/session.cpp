@@ -97,8 +97,9 @@ std::optional<DataOp> data_op(std::span<const std::uint8_t> packet) {
 
 // The state the reader, the writer and the concurrent requests share.
 struct Running {
-  Running(vfs::Filesystem& fs, Limits limits, Channel& ch, const asio::any_io_executor& ex)
-      : session(fs, limits), channel(ch), changed(ex) {}
+  Running(vfs::Filesystem& fs, Limits limits, const SessionInfo* info, Channel& ch,
+          const asio::any_io_executor& ex)
+      : session(fs, limits, info), channel(ch), changed(ex) {}
 
   Session session;
   Channel& channel;
@@ -146,9 +147,10 @@ core::Task<void> write_replies(Running* stp) {
 
 } // namespace
 
-core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits) {
+core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits,
+                             const SessionInfo* info) {
   auto ex = co_await asio::this_coro::executor;
-  Running st(fs, limits, channel, ex);
+  Running st(fs, limits, info, channel, ex);
   asio::co_spawn(ex, write_replies(&st), asio::detached);
   std::vector<std::uint8_t> in;
   std::vector<std::uint8_t> buf(64 * 1024);
@@ -213,7 +215,8 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
   while (!st.writer_done)
     co_await st.changed.wait();
   // Files left open by a vanished client are closed without commit: a
-  // half-written atomic upload never replaces the old file.
+  // half-written atomic upload never replaces the old file. Their transfers
+  // are reported as aborted as the handle table goes.
 }
 
 } // namespace berth::sftp

@@ -5,12 +5,14 @@
 
 #include "core/result.hpp"
 #include "core/task.hpp"
+#include "core/telemetry.hpp"
 #include "sftp/channel.hpp"
 #include "sftp/codec.hpp"
 #include "sftp/handle_table.hpp"
 #include "vfs/filesystem.hpp"
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <system_error>
 
@@ -26,7 +28,20 @@ struct Limits {
   std::size_t max_in_flight_bytes = 8 << 20; ///< Their packets' bytes, held meanwhile.
 };
 
-/// Runs a session until the channel closes. `fs` must outlive it.
+/// Who a session serves: for log lines, the transfer log and metrics.
+struct SessionInfo {
+  std::string user;
+  std::string client;                         ///< The client's address.
+  std::shared_ptr<core::Telemetry> telemetry; ///< Null: transfers are not reported.
+};
+
+/// Runs a session until the channel closes. `fs` (and `info`, when given)
+/// must outlive it.
+///
+/// Transfers are reported to info->telemetry: a file handle that was written
+/// (or opened for writing and not read) is an upload, one that was read a
+/// download; each is reported when it is closed, or as aborted when the
+/// session ends with it open.
 ///
 /// READ and WRITE requests run concurrently (up to `limits.max_in_flight`)
 /// and are answered as they complete, so a slow disk read does not hold up
@@ -35,19 +50,23 @@ struct Limits {
 /// order); every other request waits for all before it and runs alone, so
 /// the client sees the effects in the order it sent the requests
 /// (filexfer-02 6: requests on one file are processed in order).
-core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits);
+core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits,
+                             const SessionInfo* info = nullptr);
 
 /// The state handlers work on.
 class Session {
 public:
-  Session(vfs::Filesystem& filesystem, Limits bounds)
-      : fs(filesystem), limits(bounds), handles(bounds.max_handles) {}
+  Session(vfs::Filesystem& filesystem, Limits bounds, const SessionInfo* who = nullptr)
+      : fs(filesystem), limits(bounds), handles(bounds.max_handles), info(who) {}
 
   /// Handles one whole packet (type byte onwards); replies are appended to `out`.
   core::Task<void> handle_packet(std::span<const std::uint8_t> packet);
 
   /// Resolves a client path; relative paths are relative to "/" (the user's home).
   core::Result<vfs::VirtualPath> path(std::string_view p) const;
+
+  /// The user's name for log lines ("-" without SessionInfo).
+  std::string_view user() const { return info != nullptr ? info->user : "-"; }
 
   /// Appends a STATUS reply for `ec` (OK when ec is empty).
   void reply_status(std::uint32_t id, std::error_code ec);
@@ -58,6 +77,7 @@ public:
   HandleTable handles;
   Writer out;
   bool initialized = false;
+  const SessionInfo* info = nullptr; ///< May be null (tests, fuzzers).
 };
 
 /// The STATUS code and message for an error of any layer (OpenSSH errno_to_portable).

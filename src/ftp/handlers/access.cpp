@@ -5,7 +5,30 @@
 #include "ftp/session.hpp"
 #include "vfs/errc.hpp"
 
+#include <fmt/format.h>
+
 namespace berth::ftp {
+namespace {
+
+// One login event: counted, and logged with its reason when it failed. Never
+// the password.
+void report_login(Session& s, const std::string& peer, const std::string& name, bool ok,
+                  spdlog::level::level_enum level, std::string_view message,
+                  std::string_view reason = {}) {
+  if (s.telemetry() != nullptr)
+    s.telemetry()->login(s.protocol(), ok);
+  core::log_event(level, message,
+                  {{"event", "login"},
+                   {"protocol", core::to_string(s.protocol())},
+                   {"client", peer},
+                   {"user", name},
+                   {"method", "password"},
+                   {"result", ok ? "ok" : "failed"},
+                   {"reason", reason}});
+}
+
+} // namespace
+
 core::Task<Reply> handle_user(Session& s, std::string_view arg) {
   if (s.logged_in())
     co_return Reply::of(530, "Can't change to another user.");
@@ -32,27 +55,40 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
     std::string refusal;
     auto session = co_await s.authenticator().open_session(*account, refusal);
     if (session) {
-      spdlog::info("ftp: {} logged in as {}", peer, account->name);
+      report_login(s, peer, account->name, true, spdlog::level::info,
+                   fmt::format("ftp: {} logged in as {}", peer, account->name));
       s.log_in(std::move(*account), std::move(*session));
       co_return Reply::of(230, "Login successful.");
     }
     if (session.error() == auth::Errc::limit_reached) {
-      spdlog::warn("ftp: {} login as {} refused: {}", peer, core::printable(name), refusal);
+      report_login(
+          s, peer, name, false, spdlog::level::warn,
+          fmt::format("ftp: {} login as {} refused: {}", peer, core::printable(name), refusal),
+          refusal);
       s.quit = true;
       co_return Reply::of(421, refusal);
     }
-    spdlog::error("ftp: home of user {} is unavailable: {}", name, session.error().message());
+    const std::string reason = session.error().message();
+    report_login(
+        s, peer, name, false, spdlog::level::err,
+        fmt::format("ftp: home of user {} is unavailable: {}", core::printable(name), reason),
+        reason);
   } else if (account.error().category() != auth::auth_category()) {
     s.quit = true; // the user store failed: logged by the authenticator
     co_return Reply::of(421, "Service not available, try again later.");
   } else if (account.error() == auth::Errc::banned) {
-    spdlog::warn("ftp: {} login as {} refused: {}", peer, core::printable(name),
-                 account.error().message());
+    const std::string reason = account.error().message();
+    report_login(
+        s, peer, name, false, spdlog::level::warn,
+        fmt::format("ftp: {} login as {} refused: {}", peer, core::printable(name), reason),
+        reason);
     s.quit = true;
     co_return Reply::of(421, "Your address is banned after too many failed logins.");
   } else {
-    spdlog::warn("ftp: {} failed login as {}: {}", peer, core::printable(name),
-                 account.error().message());
+    const std::string reason = account.error().message();
+    report_login(s, peer, name, false, spdlog::level::warn,
+                 fmt::format("ftp: {} failed login as {}: {}", peer, core::printable(name), reason),
+                 reason);
   }
   // A delay makes guessing slow; the connection ends after a few failures.
   if (!s.attempts)

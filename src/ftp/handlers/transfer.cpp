@@ -51,9 +51,10 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
     progress = file->position();
     auto start = progress;
     auto sent = co_await net::send_file(sock.socket(), file->native_handle(), progress, UINT64_MAX);
+    // Also after an error or ABOR: the transfer log counts what went out.
+    file->advance(progress - start);
     if (!sent)
       co_return core::unexpected(sent.error());
-    file->advance(progress - start);
     co_return core::Result<void>{};
   }
   std::vector<std::byte> buf(kBufferSize);
@@ -118,8 +119,10 @@ core::Task<Reply> upload(Session& s, const vfs::VirtualPath& path, vfs::WriteMod
     return receive_body(file, type, sock, progress);
   };
   const std::string opening = "Ok to send data.";
+  const std::uint64_t start = file->position();
+  auto tracker = s.start_transfer(path, true);
   Reply r = co_await s.transfer(opening, body);
-  spdlog::info("ftp: {} upload {} {} bytes: {}", s.user(), path.str(), file->position(), r.code);
+  s.end_transfer(tracker, file->position() - start);
   co_return r;
 }
 
@@ -141,8 +144,10 @@ core::Task<Reply> handle_retr(Session& s, std::string_view arg) {
   const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
     return send_body(file, type, sock, progress);
   };
+  const std::uint64_t start = file->position();
+  auto tracker = s.start_transfer(*p, false);
   Reply r = co_await s.transfer(opening, body);
-  spdlog::info("ftp: {} download {} {} bytes: {}", s.user(), p->str(), file->position(), r.code);
+  s.end_transfer(tracker, file->position() - start);
   co_return r;
 }
 
@@ -181,7 +186,10 @@ core::Task<Reply> handle_stou(Session& s, std::string_view arg) {
     return receive_body(file, type, sock, progress);
   };
   const std::string opening = "FILE: " + created->second;
-  co_return co_await s.transfer(opening, body);
+  auto tracker = s.start_transfer(dir.child(created->second), true);
+  Reply r = co_await s.transfer(opening, body);
+  s.end_transfer(tracker, file->position());
+  co_return r;
 }
 
 core::Task<Reply> handle_rest(Session& s, std::string_view arg) {

@@ -331,6 +331,23 @@ struct SessionGuard {
 // offer them one after another.
 constexpr unsigned kMaxKeyOffers = 10;
 
+// One login event: counted, and logged with its reason when it failed. Never
+// the password or a keyboard-interactive answer.
+void report_login(const SshDeps& deps, const std::string& peer, const std::string& user,
+                  std::string_view method, bool ok, spdlog::level::level_enum level,
+                  std::string_view message, std::string_view reason = {}) {
+  if (deps.telemetry)
+    deps.telemetry->login(core::Protocol::sftp, ok);
+  core::log_event(level, message,
+                  {{"event", "login"},
+                   {"protocol", "sftp"},
+                   {"client", peer},
+                   {"user", user},
+                   {"method", method},
+                   {"result", ok ? "ok" : "failed"},
+                   {"reason", reason}});
+}
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored                                                                     \
     "-Wdeprecated-declarations" // the message API is the non-blocking one
@@ -391,11 +408,16 @@ authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
       auto account = co_await deps.authenticator->authenticate(user, password, client);
       if (account) {
         ssh_message_auth_reply_success(m, 0);
-        spdlog::info("sftp: {} logged in as {} ({})", peer, core::printable(user), how);
+        report_login(
+            deps, peer, user, how, true, spdlog::level::info,
+            fmt::format("sftp: {} logged in as {} ({})", peer, core::printable(user), how));
         co_return std::move(*account);
       }
-      spdlog::warn("sftp: {} failed {} login as {}: {}", peer, how, core::printable(user),
-                   account.error().message());
+      const std::string reason = account.error().message();
+      report_login(deps, peer, user, how, false, spdlog::level::warn,
+                   fmt::format("sftp: {} failed {} login as {}: {}", peer, how,
+                               core::printable(user), reason),
+                   reason);
       if (account.error() == auth::Errc::banned ||
           account.error().category() != auth::auth_category())
         co_return std::nullopt; // banned, or the user store failed: try again later
@@ -417,20 +439,27 @@ authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
       }
       if (account && state == SSH_PUBLICKEY_STATE_VALID) {
         ssh_message_auth_reply_success(m, 0);
-        spdlog::info("sftp: {} logged in as {} (public key)", peer, core::printable(user));
+        report_login(
+            deps, peer, user, "publickey", true, spdlog::level::info,
+            fmt::format("sftp: {} logged in as {} (public key)", peer, core::printable(user)));
         co_return std::move(*account);
       }
       if (!account && (account.error() == auth::Errc::banned ||
                        account.error().category() != auth::auth_category())) {
-        spdlog::warn("sftp: {} login as {} refused: {}", peer, core::printable(user),
-                     account.error().message());
+        const std::string reason = account.error().message();
+        report_login(
+            deps, peer, user, "publickey", false, spdlog::level::warn,
+            fmt::format("sftp: {} login as {} refused: {}", peer, core::printable(user), reason),
+            reason);
         co_return std::nullopt;
       }
       if (!account && account.error() != auth::Errc::bad_credentials)
         spdlog::warn("sftp: {} public key for {} refused: {}", peer, core::printable(user),
                      account.error().message());
       if (state == SSH_PUBLICKEY_STATE_VALID || state == SSH_PUBLICKEY_STATE_WRONG) {
-        spdlog::warn("sftp: {} refused public key for {}", peer, core::printable(user));
+        report_login(deps, peer, user, "publickey", false, spdlog::level::warn,
+                     fmt::format("sftp: {} refused public key for {}", peer, core::printable(user)),
+                     "public key refused");
         co_await deps.authenticator->record_failure(client);
         failed = true;
       } else if (++key_offers > kMaxKeyOffers) {
@@ -536,8 +565,17 @@ HostKeys HostKeys::load(const std::vector<std::filesystem::path>& configured,
   return keys;
 }
 
-core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDeps> deps,
-                                 net::Endpoint client_endpoint) {
+namespace {
+
+// What serve_connection() tells run_ssh_session() for the session's last line.
+struct Outcome {
+  bool admitted = false;
+  std::string user; ///< Set once logged in.
+};
+
+// The connection from admission to its end. Awaited directly: references.
+core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<const SshDeps>& deps,
+                                  net::Endpoint client_endpoint, Outcome& outcome) {
   std::error_code ec;
   socket.set_option(net::Tcp::no_delay(true), ec); // libssh sets neither this nor O_NONBLOCK
   const asio::ip::address client = net::unmapped(client_endpoint.address());
@@ -557,6 +595,8 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
     socket.shutdown(net::Socket::shutdown_both, ec);
     co_return;
   }
+  outcome.admitted = true;
+  core::SessionCount count(deps->telemetry, core::Protocol::sftp);
   socket.native_non_blocking(true, ec);
 
   ssh_bind bind = ssh_bind_new();
@@ -600,10 +640,13 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
   auto account = co_await authenticate(session, pump, *deps, deadline, client);
   if (!account)
     co_return;
+  outcome.user = account->name;
   std::string session_refusal;
   auto user_session = co_await deps->authenticator->open_session(*account, session_refusal);
   if (!user_session) {
     if (user_session.error() == auth::Errc::limit_reached) {
+      // Authenticated, then refused: the login event said "ok"; this says why
+      // the session ends at once.
       spdlog::warn("sftp: {} login as {} refused: {}", peer, account->name, session_refusal);
       ssh_session_set_disconnect_message(session, session_refusal.c_str());
       ssh_disconnect(session);
@@ -621,7 +664,8 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
     bool driver_done = false;
     Wakeup driver_end(ex);
     asio::co_spawn(ex, drive(&ch, &driver_done, &driver_end), asio::detached);
-    co_await run_session(ch, *user_session->fs, deps->limits);
+    const SessionInfo info{account->name, peer, deps->telemetry};
+    co_await run_session(ch, *user_session->fs, deps->limits, &info);
     ch.stop();
     while (!driver_done)
       co_await driver_end.wait(driver_end.generation());
@@ -640,7 +684,29 @@ core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDe
     refuse_requests(session);
   }
   ssh_channel_free(channel);
-  spdlog::info("sftp: disconnect {} user {}", peer, account->name);
+}
+
+} // namespace
+
+core::Task<void> run_ssh_session(net::Socket socket, std::shared_ptr<const SshDeps> deps,
+                                 net::Endpoint client_endpoint) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string peer = net::unmapped(client_endpoint.address()).to_string();
+  core::log_event(spdlog::level::info, fmt::format("sftp: connect from {}", peer),
+                  {{"event", "session_start"}, {"protocol", "sftp"}, {"client", peer}});
+  Outcome outcome;
+  co_await serve_connection(std::move(socket), deps, client_endpoint, outcome);
+  if (!outcome.admitted)
+    co_return;
+  const std::chrono::duration<double> lasted = std::chrono::steady_clock::now() - started;
+  core::log_event(spdlog::level::info,
+                  fmt::format("sftp: disconnect {}{}", peer,
+                              outcome.user.empty() ? std::string() : " user " + outcome.user),
+                  {{"event", "session_end"},
+                   {"protocol", "sftp"},
+                   {"client", peer},
+                   {"user", outcome.user},
+                   {"duration_s", lasted.count()}});
 }
 
 } // namespace berth::sftp::ssh

@@ -5,6 +5,7 @@
 
 #include "auth/authenticator.hpp"
 #include "core/task.hpp"
+#include "core/telemetry.hpp"
 #include "net/types.hpp"
 #include "sftp/session.hpp"
 
@@ -34,6 +35,8 @@ struct SshDeps {
   Limits limits;
   std::chrono::seconds login_timeout{60};
   std::chrono::seconds idle_timeout{300};
+  /// Metrics and the transfer log; null: nothing is counted.
+  std::shared_ptr<core::Telemetry> telemetry;
 };
 
 /// Initialises libssh once per process.

@@ -371,6 +371,26 @@ TEST_F(LoadConfig, GuardDefaults) {
   EXPECT_EQ(c.user_database(), c.server.state_dir / "users.db");
 }
 
+TEST_F(LoadConfig, LogAndMetrics) {
+  auto c = load_config(write("[ftp]\nlisten = [\"127.0.0.1:0\"]\n"));
+  EXPECT_EQ(c.log.format, LogFormat::text);
+  EXPECT_TRUE(c.log.transfer_log.empty());
+  EXPECT_FALSE(c.metrics.listen);
+  c = load_config(write("[log]\nformat = \"json\"\ntransfer_log = \"/var/log/berth/xferlog\"\n"
+                        "[metrics]\nlisten = \"[::1]:9121\"\n"));
+  EXPECT_EQ(c.log.format, LogFormat::json);
+  EXPECT_EQ(c.log.transfer_log, "/var/log/berth/xferlog");
+  ASSERT_TRUE(c.metrics.listen);
+  EXPECT_EQ(c.metrics.listen->host, "::1");
+  EXPECT_EQ(c.metrics.listen->port, 9121);
+  expect_error("[log]\nformat = \"xml\"\n", 2, "log.format", "want \"text\" or \"json\"");
+  expect_error("[log]\ntransfer_log = \"\"\n", 2, "log.transfer_log", "must not be empty");
+  expect_error("[log]\nlevel = \"debug\"\n", 2, "log.level", "unknown key");
+  expect_error("[metrics]\nlisten = \"localhost:9121\"\n", 2, "metrics.listen", "bad address");
+  expect_error("[metrics]\nlisten = [\"127.0.0.1:9121\"]\n", 2, "metrics.listen",
+               "must be a string");
+}
+
 TEST_F(LoadConfig, MaxBanTimeBelowBanTime) {
   expect_error("[defender]\nban_time = 60\nmax_ban_time = 30\n", 3, "defender.max_ban_time",
                "must not be less than ban_time");

@@ -30,6 +30,26 @@ using Lines = std::vector<std::string>;
 
 // --- LineReader -------------------------------------------------------------
 
+TEST(LoggableCommand, PasswordsAreMasked) {
+  EXPECT_EQ(loggable_command("PASS s3cret"), "PASS ****");
+  EXPECT_EQ(loggable_command("pass s3cret"), "PASS ****");
+  EXPECT_EQ(loggable_command("PaSs"), "PASS ****");
+  EXPECT_EQ(loggable_command("PASS\ts3cret"), "PASS ****");
+  EXPECT_EQ(loggable_command("  PASS s3cret"), "PASS ****");
+  EXPECT_EQ(loggable_command("\xff\xf4PASS s3cret"), "PASS ****");
+  EXPECT_EQ(loggable_command("PASSs3cret"), "PASS ****");
+}
+
+TEST(LoggableCommand, OtherCommandsAreShownWithoutControlCharacters) {
+  EXPECT_EQ(loggable_command("USER alice"), "USER alice");
+  EXPECT_EQ(loggable_command("RETR my file.txt"), "RETR my file.txt");
+  EXPECT_EQ(loggable_command("STOR a\rb\x01"
+                             "c\x7f"),
+            "STOR a?b?c?");
+  EXPECT_EQ(loggable_command("PAS x"), "PAS x");
+  EXPECT_EQ(loggable_command(""), "");
+}
+
 TEST(LineReader, CrlfAndBareLf) {
   EXPECT_EQ(lines_of("USER a\r\nPASS b\r\n"), (Lines{"USER a", "PASS b"}));
   EXPECT_EQ(lines_of("USER a\nPASS b\n"), (Lines{"USER a", "PASS b"}));

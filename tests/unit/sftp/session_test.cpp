@@ -269,6 +269,76 @@ TEST_F(SftpSession, UploadThenDownloadByteForByte) {
   EXPECT_TRUE(eof);
 }
 
+// Transfers go to the transfer log: a handle written is an upload, one read
+// a download, one opened for reading and never read nothing; a handle left
+// open when the session ends is an incomplete transfer.
+TEST_F(SftpSession, TransfersAreReportedAtCloseOrSessionEnd) {
+  write_host("down.bin", std::string(5000, 'd'));
+  write_host("peek.bin", "x");
+  auto xferlog = core::XferlogFile::open(dir_.path() / "xferlog");
+  ASSERT_TRUE(xferlog);
+  auto telemetry = std::make_shared<core::Telemetry>(std::move(*xferlog));
+  const SessionInfo info{"alice", "192.0.2.9", telemetry};
+  Client c;
+  auto open = [&](std::uint32_t id, std::string_view path, std::uint32_t flags) {
+    auto& o = c.request(Type::open, id);
+    o.string(path);
+    o.u32(flags);
+    o.attrs(Attrs{});
+    c.end();
+  };
+  open(1, "/up load.bin", pflag_write | pflag_creat | pflag_trunc); // handle "1"
+  auto& w = c.request(Type::write, 2);
+  w.string("1");
+  w.u64(0);
+  w.string(std::string(1234, 'u'));
+  c.end();
+  c.request(Type::close, 3).string("1");
+  c.end();
+  open(4, "/down.bin", pflag_read);   // "2"
+  for (std::uint32_t id : {5u, 6u}) { // all of it, then EOF
+    auto& rd = c.request(Type::read, id);
+    rd.string("2");
+    rd.u64(id == 5 ? 0 : 5000);
+    rd.u32(65536);
+    c.end();
+  }
+  c.request(Type::close, 7).string("2");
+  c.end();
+  open(8, "/peek.bin", pflag_read); // "3": never read
+  c.request(Type::close, 9).string("3");
+  c.end();
+  open(10, "/partial.bin", pflag_write | pflag_creat | pflag_trunc); // "4": never closed
+  auto& w2 = c.request(Type::write, 11);
+  w2.string("4");
+  w2.u64(0);
+  w2.string("abc");
+  c.end();
+
+  auto fs = vfs::LocalFs::open(root_.path());
+  ASSERT_TRUE(fs);
+  test::PipeChannel ch(c.bytes());
+  test::run_task(run_session(ch, **fs, {}, &info));
+
+  std::ifstream in(dir_.path() / "xferlog");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line.substr(25)); // after the date
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "1 192.0.2.9 1234 /up_load.bin b _ i r alice sftp 0 * c");
+  EXPECT_EQ(lines[1], "1 192.0.2.9 5000 /down.bin b _ o r alice sftp 0 * c");
+  EXPECT_EQ(lines[2], "1 192.0.2.9 3 /partial.bin b _ i r alice sftp 0 * i");
+  auto text = telemetry->metrics().render();
+  EXPECT_NE(text.find("berth_bytes_total{protocol=\"sftp\",direction=\"in\"} 1237\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("berth_transfers_total{protocol=\"sftp\",direction=\"out\",result="
+                      "\"ok\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("berth_transfers_total{protocol=\"sftp\",direction=\"in\",result="
+                      "\"aborted\"} 1\n"),
+            std::string::npos);
+}
+
 TEST_F(SftpSession, ByteAtATimeInputGivesTheSameReplies) {
   write_host("f", "hello");
   Client c;
