@@ -66,7 +66,12 @@ public:
   core::Result<vfs::VirtualPath> path(std::string_view p) const;
 
   /// The user's name for log lines ("-" without SessionInfo).
-  std::string_view user() const { return info != nullptr ? info->user : "-"; }
+  /// (Not `cond ? info->user : "-"`: that makes a temporary std::string.)
+  std::string_view user() const {
+    if (info != nullptr)
+      return info->user;
+    return "-";
+  }
 
   /// Appends a STATUS reply for `ec` (OK when ec is empty).
   void reply_status(std::uint32_t id, std::error_code ec);
