@@ -13,7 +13,8 @@ pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libxcrypt)
 # Debian, whose .pc file carries the defines its header must see).
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
-# Standalone Asio, compiled once (ASIO_SEPARATE_COMPILATION) in net/asio_impl.cpp.
+# Standalone Asio, compiled once (ASIO_SEPARATE_COMPILATION) in core/asio_impl.cpp
+# (asio::ssl in net/asio_ssl_impl.cpp).
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 add_library(berth_asio_headers INTERFACE)
 add_library(berth::asio ALIAS berth_asio_headers)
@@ -24,7 +25,7 @@ target_compile_definitions(berth_asio_headers INTERFACE
   # pre-standard __cpp_coroutines); clang 14 with libstdc++ has them too.
   $<$<CXX_COMPILER_ID:Clang>:ASIO_HAS_CO_AWAIT=1>
   # Asio picks aligned_alloc or operator new depending on whether libstdc++'s
-  # config was included before its own, so asio_impl.cpp and the other files
+  # config was included before its own, so the Asio implementation files and the others
   # disagree; inlined at -O2, memory from aligned_alloc is freed with operator
   # delete (ASan: alloc-dealloc-mismatch). Make every file agree.
   $<$<CXX_COMPILER_ID:Clang>:ASIO_HAS_STD_ALIGNED_ALLOC=1>)
