@@ -50,14 +50,35 @@ const std::error_category& auth_category() noexcept {
   return category;
 }
 
+LiveState::LiveState(std::size_t hash_workers) : pool_(hash_workers) {}
+
+LiveState::~LiveState() = default;
+
 Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers,
                              AuthSettings settings, Defender* defender, core::WorkerPool* io)
-    : users_(std::move(users)), pool_(workers), settings_(std::move(settings)), defender_(defender),
-      io_(io), limits_(settings_.limits.max_connections, settings_.limits.max_connections_per_ip) {
-  if (settings_.bandwidth.upload_rate != 0)
-    global_upload_ = std::make_shared<net::Throttle>(settings_.bandwidth.upload_rate);
-  if (settings_.bandwidth.download_rate != 0)
-    global_download_ = std::make_shared<net::Throttle>(settings_.bandwidth.download_rate);
+    : Authenticator(std::move(users), std::make_shared<LiveState>(workers), std::move(settings),
+                    defender, io) {}
+
+Authenticator::Authenticator(std::shared_ptr<store::UserStore> users,
+                             std::shared_ptr<LiveState> live, AuthSettings settings,
+                             Defender* defender, core::WorkerPool* io)
+    : users_(std::move(users)), live_(std::move(live)), settings_(std::move(settings)),
+      defender_(defender), io_(io), limits_(live_->counts_, settings_.limits.max_connections,
+                                            settings_.limits.max_connections_per_ip) {
+  // One global bucket per direction while its rate stays: a reload that does
+  // not change it does not hand the server a fresh burst.
+  auto global = [](std::shared_ptr<net::Throttle>& slot, std::uint64_t rate) {
+    if (rate == 0)
+      slot = nullptr;
+    else if (!slot || slot->rate() != rate)
+      slot = std::make_shared<net::Throttle>(rate);
+    return slot;
+  };
+  {
+    std::lock_guard lock(live_->mu_);
+    global_upload_ = global(live_->global_upload_, settings_.bandwidth.upload_rate);
+    global_download_ = global(live_->global_download_, settings_.bandwidth.download_rate);
+  }
   randombytes_buf(cache_secret_.data(), cache_secret_.size());
 }
 
@@ -168,7 +189,7 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
       auto verify = [&hash, &password] {
         return verify_hash(hash.empty() ? dummy_hash() : hash, password);
       };
-      ok = co_await pool_.run(verify) && has_hash;
+      ok = co_await live_->pool_.run(verify) && has_hash;
       if (ok)
         remember(key, record->revision);
     }
@@ -236,11 +257,11 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
   std::shared_ptr<vfs::Quota> quota;
   bool scan = false;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(live_->mu_);
     if (account.quota_bytes != 0 || account.quota_files != 0) {
       const auto max_bytes = static_cast<std::int64_t>(account.quota_bytes);
       const auto max_files = static_cast<std::int64_t>(account.quota_files);
-      auto& slot = quotas_[account.name];
+      auto& slot = live_->quotas_[account.name];
       quota = slot.lock();
       if (!quota) {
         quota = std::make_shared<vfs::Quota>(max_bytes, max_files);
@@ -251,7 +272,7 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
       }
       slot = quota;
     }
-    auto& [up, down] = throttles_[account.name];
+    auto& [up, down] = live_->throttles_[account.name];
     auto throttle = [](std::weak_ptr<net::Throttle>& slot, std::uint64_t rate) {
       auto t = slot.lock();
       if (rate == 0)
