@@ -84,6 +84,12 @@ core::Task<void> Session::run() {
   co_await send(Reply::of(220, "berth FTP server ready."));
   auto login_deadline = std::chrono::steady_clock::now() + config().login_timeout;
   while (!quit) {
+    // Between commands: no transfer runs, so a stopping server closes the
+    // session now (vsftpd and ProFTPD answer 421 too).
+    if (draining()) {
+      co_await send(Reply::of(421, "Server shutting down."));
+      break;
+    }
     std::chrono::steady_clock::duration limit = config().idle_timeout;
     if (!logged_in())
       limit = std::min(limit, login_deadline - std::chrono::steady_clock::now());
@@ -92,12 +98,14 @@ core::Task<void> Session::run() {
       line = std::move(queued_.front());
       queued_.pop_front();
     } else if (limit > std::chrono::steady_clock::duration::zero()) {
-      line = co_await core::with_timeout(read_line(), limit);
+      line = co_await read_command(limit);
     }
     if (!line) {
       if (line.error() == core::Errc::timed_out) {
         spdlog::info("ftp: {} timed out", peer_.address().to_string());
         co_await send(Reply::of(421, "Timeout."));
+      } else if (line.error() == core::Errc::stopping) {
+        co_await send(Reply::of(421, "Server shutting down."));
       }
       break;
     }
@@ -135,6 +143,17 @@ core::Task<core::Result<Line>> Session::read_line() {
       co_return core::unexpected(n.error());
     reader_.feed(std::string_view(buf.data(), *n));
   }
+}
+
+core::Task<core::Result<Line>> Session::read_command(std::chrono::steady_clock::duration limit) {
+  using namespace asio::experimental::awaitable_operators;
+  auto read = core::with_timeout(read_line(), limit);
+  if (!deps_->drain)
+    co_return co_await std::move(read);
+  auto r = co_await (std::move(read) || deps_->drain->wait());
+  if (r.index() == 1)
+    co_return core::unexpected(core::Errc::stopping);
+  co_return std::move(std::get<0>(r));
 }
 
 core::Task<Session::ControlEvent> Session::watch_control() {

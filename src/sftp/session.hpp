@@ -3,6 +3,7 @@
 // tables in handlers.cpp and writes the replies. The same code serves SSH
 // channels and the in-memory pipes of tests and fuzzers.
 
+#include "core/drain.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "sftp/channel.hpp"
@@ -11,6 +12,7 @@
 #include "vfs/filesystem.hpp"
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <system_error>
 
@@ -28,6 +30,11 @@ struct Limits {
 
 /// Runs a session until the channel closes. `fs` must outlive it.
 ///
+/// With a `drain` (the server's graceful stop), the session ends once the
+/// drain has started and no file is open (an idle session at once; one with
+/// an upload or download open when the client closes its last file).
+/// `channel.read_some` must end when cancelled.
+///
 /// READ and WRITE requests run concurrently (up to `limits.max_in_flight`)
 /// and are answered as they complete, so a slow disk read does not hold up
 /// the replies behind it (OpenSSH's client matches read replies by id).
@@ -35,7 +42,8 @@ struct Limits {
 /// order); every other request waits for all before it and runs alone, so
 /// the client sees the effects in the order it sent the requests
 /// (filexfer-02 6: requests on one file are processed in order).
-core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits);
+core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits,
+                             std::shared_ptr<core::Drain> drain = nullptr);
 
 /// The state handlers work on.
 class Session {
