@@ -178,6 +178,16 @@ core::Task<Session::ControlEvent> Session::watch_control() {
   }
 }
 
+core::Task<void> Session::watch_drain() {
+  if (deps_->drain) {
+    co_await deps_->drain->wait();
+  } else {
+    asio::steady_timer forever(co_await asio::this_coro::executor,
+                               std::chrono::steady_clock::time_point::max());
+    co_await forever.async_wait(kTuple);
+  }
+}
+
 core::Task<void> Session::watch_stall(const std::uint64_t& progress) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
@@ -216,9 +226,14 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   net::Endpoint source(unmapped_local(), config().active_data_port);
   auto opened = co_await (
       data_.open(peer_.address(), source, config().data_timeout, deps_->proxy_from.get()) ||
-      watch_control());
+      watch_control() || watch_drain());
   if (opened.index() == 1)
     co_return co_await aborted(std::get<1>(opened));
+  if (opened.index() == 2) {
+    // Nothing moved yet: a stopping server does not wait for the client to connect.
+    data_.reset();
+    co_return Reply::of(425, "Can't open data connection: server shutting down.");
+  }
   auto sock = std::move(std::get<0>(opened));
   if (!sock) {
     data_.reset();

@@ -132,6 +132,7 @@ private:
   bool draining() const { return deps_->drain && deps_->drain->draining(); }
   core::Task<ControlEvent> watch_control();
   core::Task<void> watch_stall(const std::uint64_t& progress);
+  core::Task<void> watch_drain(); ///< Returns when the server starts draining.
 
   net::Stream control_;
   std::shared_ptr<const SessionDeps> deps_;

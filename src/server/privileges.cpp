@@ -80,12 +80,10 @@ IdentityPlan plan_identity(const core::Config& cfg, std::uint32_t euid, std::uin
   if (!cfg.server.run_as)
     return euid == 0 ? IdentityPlan::keep_root : IdentityPlan::keep;
   const core::RunAs& who = *cfg.server.run_as;
-  if (euid == 0 && who.uid != 0)
-    return IdentityPlan::drop;
+  if (euid == 0)
+    return who.uid == 0 ? IdentityPlan::keep : IdentityPlan::drop; // user = "root": as asked
   if (euid == who.uid && egid == who.gid)
     return IdentityPlan::keep;
-  if (euid == 0)
-    return IdentityPlan::keep_root; // [server] user = "root"
   throw std::runtime_error(fmt::format(
       "{}: server.user: berth runs as uid {} gid {}, not as root, and can not become \"{}\" "
       "(uid {} gid {}): start it as root, or remove server.user",

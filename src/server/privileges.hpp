@@ -23,7 +23,7 @@ std::uint64_t capabilities_to_keep(const core::Config& cfg);
 
 /// What serve() does about its identity, decided before it binds anything.
 enum class IdentityPlan {
-  keep,      ///< Not root, and no [server] user (or already that user): nothing to do.
+  keep,      ///< Nothing to do: no [server] user and not root, already that user, or "root".
   keep_root, ///< Root without [server] user: serve as root (with one warning).
   drop,      ///< Root with [server] user: drop once the listeners are bound.
 };
