@@ -228,7 +228,9 @@ std::string Server::open_listener(Kind kind, const core::HostPort& hp) {
   std::fflush(stdout);
   auto acceptor = std::make_shared<net::Acceptor>(std::move(*a));
   listeners_.push_back(Listener{kind, configured, acceptor});
-  asio::co_spawn(*loops_[0], accept_loop(acceptor, loops_, spawn_for(kind), wired_.drain.get()),
+  // A named Spawn moved in: GCC 12 mishandles prvalues passed by value into coroutines.
+  Spawn spawn = spawn_for(kind);
+  asio::co_spawn(*loops_[0], accept_loop(acceptor, loops_, std::move(spawn), wired_.drain.get()),
                  asio::detached);
   return {};
 }
