@@ -308,7 +308,9 @@ Reloaded Server::build_reload() const {
   try {
     r.generation = rewire(cfg, wired_);
   } catch (const std::exception& e) {
-    r.error = e.what();
+    // As check-config says it of a certificate that does not load.
+    r.error = cfg.source.empty() ? std::string(e.what())
+                                 : fmt::format("{}: {}", cfg.source.string(), e.what());
   }
   return r;
 }
@@ -357,7 +359,6 @@ void Server::wait_hangup() {
   hangup_->async_wait([this](const std::error_code& ec, int) {
     if (ec)
       return;
-    spdlog::info("SIGHUP: reloading");
     if (reloading_) {
       reload_again_ = true;
     } else {

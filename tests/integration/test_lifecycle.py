@@ -188,7 +188,10 @@ def test_drops_root_to_the_configured_user(open_dir, active_data_port, caps):
         assert "SIGHUP: reloaded" in srv.stderr_text()
     finally:
         srv.stop()
-    assert srv.proc.returncode == 0, srv.stderr_text()[-2000:]
+    err = srv.stderr_text()
+    assert srv.proc.returncode == 0, err[-2000:]
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        assert marker not in err, err[-4000:]
 
 
 def test_root_without_user_warns_once(start_server):
