@@ -55,14 +55,35 @@ const std::error_category& auth_category() noexcept {
   return category;
 }
 
+LiveState::LiveState(std::size_t hash_workers) : pool_(hash_workers) {}
+
+LiveState::~LiveState() = default;
+
 Authenticator::Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers,
                              AuthSettings settings, Defender* defender, core::WorkerPool* io)
-    : users_(std::move(users)), pool_(workers), settings_(std::move(settings)), defender_(defender),
-      io_(io), limits_(settings_.limits.max_connections, settings_.limits.max_connections_per_ip) {
-  if (settings_.bandwidth.upload_rate != 0)
-    global_upload_ = std::make_shared<net::Throttle>(settings_.bandwidth.upload_rate);
-  if (settings_.bandwidth.download_rate != 0)
-    global_download_ = std::make_shared<net::Throttle>(settings_.bandwidth.download_rate);
+    : Authenticator(std::move(users), std::make_shared<LiveState>(workers), std::move(settings),
+                    defender, io) {}
+
+Authenticator::Authenticator(std::shared_ptr<store::UserStore> users,
+                             std::shared_ptr<LiveState> live, AuthSettings settings,
+                             Defender* defender, core::WorkerPool* io)
+    : users_(std::move(users)), live_(std::move(live)), settings_(std::move(settings)),
+      defender_(defender), io_(io), limits_(live_->counts_, settings_.limits.max_connections,
+                                            settings_.limits.max_connections_per_ip) {
+  // One global bucket per direction while its rate stays: a reload that does
+  // not change it does not hand the server a fresh burst.
+  auto global = [](std::shared_ptr<net::Throttle>& slot, std::uint64_t rate) {
+    if (rate == 0)
+      slot = nullptr;
+    else if (!slot || slot->rate() != rate)
+      slot = std::make_shared<net::Throttle>(rate);
+    return slot;
+  };
+  {
+    std::lock_guard lock(live_->mu_);
+    global_upload_ = global(live_->global_upload_, settings_.bandwidth.upload_rate);
+    global_download_ = global(live_->global_download_, settings_.bandwidth.download_rate);
+  }
   randombytes_buf(cache_secret_.data(), cache_secret_.size());
 }
 
@@ -180,7 +201,7 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
       auto verify = [&hash, &password] {
         return verify_hash(hash.empty() ? dummy_hash() : hash, password);
       };
-      ok = co_await pool_.run(verify) && has_hash;
+      ok = co_await live_->pool_.run(verify) && has_hash;
       if (ok)
         remember(key, record->revision);
     }
@@ -245,9 +266,9 @@ Authenticator::user_quota(const Account& account) {
     // for the last bytes can not both win). It is kept for a while after the
     // last session, so that a client reconnecting for every file does not
     // make berth count the whole home each time.
-    std::lock_guard lock(mu_);
-    auto it = quotas_.find(account.name);
-    if (it != quotas_.end() &&
+    std::lock_guard lock(live_->mu_);
+    auto it = live_->quotas_.find(account.name);
+    if (it != live_->quotas_.end() &&
         (it->second.quota.use_count() > 1 || now - it->second.counted < kQuotaRecount)) {
       it->second.quota->set_limits(max_bytes, max_files);
       co_return it->second.quota;
@@ -267,12 +288,12 @@ Authenticator::user_quota(const Account& account) {
     spdlog::error("quota: can not count the home of {}: {}", account.name, usage.error().message());
     co_return core::unexpected(usage.error());
   }
-  std::lock_guard lock(mu_);
-  if (quotas_.size() > kSweepAbove)
-    std::erase_if(quotas_, [&](const auto& e) {
+  std::lock_guard lock(live_->mu_);
+  if (live_->quotas_.size() > kSweepAbove)
+    std::erase_if(live_->quotas_, [&](const auto& e) {
       return e.second.quota.use_count() == 1 && now - e.second.counted >= kQuotaRecount;
     });
-  auto& slot = quotas_[account.name];
+  auto& slot = live_->quotas_[account.name];
   if (!slot.quota || (slot.quota.use_count() == 1 && slot.counted < now)) {
     slot.quota = std::make_shared<vfs::Quota>(max_bytes, max_files, *usage);
     slot.counted = now;
@@ -304,12 +325,12 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
   }
   {
     // One pair of throttles per user, shared by their sessions.
-    std::lock_guard lock(mu_);
-    if (throttles_.size() > kSweepAbove)
-      std::erase_if(throttles_, [](const auto& e) {
+    std::lock_guard lock(live_->mu_);
+    if (live_->throttles_.size() > kSweepAbove)
+      std::erase_if(live_->throttles_, [](const auto& e) {
         return e.second.first.expired() && e.second.second.expired();
       });
-    auto& [up, down] = throttles_[account.name];
+    auto& [up, down] = live_->throttles_[account.name];
     auto throttle = [](std::weak_ptr<net::Throttle>& slot, std::uint64_t rate) {
       auto t = slot.lock();
       if (rate == 0)

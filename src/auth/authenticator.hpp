@@ -76,14 +76,51 @@ struct UserSession {
   Limits::Ticket ticket;
 };
 
-/// Thread-safe. Hash verification runs on its own bounded worker pool, so a
-/// login storm never stalls an event loop.
+/// What a reload must not reset, shared by every Authenticator of one server
+/// (the current one and the older ones that running sessions still hold):
+/// the counts of connections and sessions, each user's quota and throttles,
+/// the global throttles, and the password-hash workers. Thread-safe.
+class LiveState {
+public:
+  /// `hash_workers` threads verify passwords.
+  explicit LiveState(std::size_t hash_workers);
+  ~LiveState();
+  LiveState(const LiveState&) = delete;
+  LiveState& operator=(const LiveState&) = delete;
+
+  /// Lets running hash verifications finish and ends the workers (the server
+  /// calls it after its event loops stopped). No login may follow.
+  void join_workers() { pool_.join(); }
+
+private:
+  friend class Authenticator;
+  core::WorkerPool pool_;
+  Limits counts_{0, 0}; // its counts are shared by every Authenticator's Limits
+
+  std::mutex mu_;
+  struct QuotaSlot {
+    std::shared_ptr<vfs::Quota> quota;             ///< Kept a while after the user's last session.
+    std::chrono::steady_clock::time_point counted; ///< When the home was last scanned.
+  };
+  std::map<std::string, QuotaSlot> quotas_; // guarded by mu_
+  std::map<std::string, std::pair<std::weak_ptr<net::Throttle>, std::weak_ptr<net::Throttle>>>
+      throttles_;                                                  // guarded by mu_
+  std::shared_ptr<net::Throttle> global_upload_, global_download_; // guarded by mu_
+};
+
+/// Thread-safe. Hash verification runs on a bounded worker pool, so a login
+/// storm never stalls an event loop.
 class Authenticator {
 public:
   /// `defender` (may be null) and `io` (may be null: file scans inline) outlive this.
   Authenticator(std::shared_ptr<store::UserStore> users, std::size_t workers,
                 AuthSettings settings = {}, Defender* defender = nullptr,
                 core::WorkerPool* io = nullptr);
+  /// An Authenticator for a (re)loaded configuration: counts, quotas,
+  /// throttles and workers come from `live`, shared with the Authenticators
+  /// before it. Global throttles are kept when their rate is unchanged.
+  Authenticator(std::shared_ptr<store::UserStore> users, std::shared_ptr<LiveState> live,
+                AuthSettings settings, Defender* defender, core::WorkerPool* io);
   ~Authenticator();
 
   /// How failed logins are counted and slowed down, for every protocol.
@@ -137,22 +174,17 @@ private:
                                                 const asio::ip::address& client);
 
   std::shared_ptr<store::UserStore> users_; // shared: the server keeps it for reloads
-  core::WorkerPool pool_;
+  std::shared_ptr<LiveState> live_;         // shared with the Authenticators of other reloads
   AuthSettings settings_;
   Defender* defender_;
   core::WorkerPool* io_;
   Limits limits_;
   std::shared_ptr<net::Throttle> global_upload_, global_download_;
 
+  // The login cache is this configuration's own: a reload that changes a
+  // password of the configuration (whose revision stays 0) must not keep it.
   std::mutex mu_;
   std::map<std::string, CacheEntry> cache_; // guarded by mu_
-  struct QuotaSlot {
-    std::shared_ptr<vfs::Quota> quota;             ///< Kept a while after the user's last session.
-    std::chrono::steady_clock::time_point counted; ///< When the home was last scanned.
-  };
-  std::map<std::string, QuotaSlot> quotas_; // guarded by mu_
-  std::map<std::string, std::pair<std::weak_ptr<net::Throttle>, std::weak_ptr<net::Throttle>>>
-      throttles_; // guarded by mu_
   std::array<unsigned char, 32> cache_secret_{};
 };
 

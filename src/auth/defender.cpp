@@ -138,17 +138,36 @@ struct Defender::State {
   BoundedMap<Known> known;       // ordered by last write
 };
 
+namespace {
+
+std::shared_ptr<const DefenderConfig> normalized(DefenderConfig c) {
+  c.max_failures = std::max(c.max_failures, 1u);
+  c.ban_time = std::max(c.ban_time, seconds(1));
+  c.max_ban_time = std::max(c.max_ban_time, c.ban_time);
+  return std::make_shared<const DefenderConfig>(std::move(c));
+}
+
+} // namespace
+
 Defender::Defender(DefenderConfig config, store::BanStore* bans, Clock clock)
-    : config_(std::move(config)), bans_(bans), clock_(std::move(clock)),
-      state_(std::make_unique<State>(config_.max_tracked)) {
+    : config_(normalized(std::move(config))), bans_(bans), clock_(std::move(clock)),
+      state_(std::make_unique<State>(config_->max_tracked)) {
   if (!clock_)
     clock_ = [] { return std::chrono::system_clock::now(); };
-  config_.max_failures = std::max(config_.max_failures, 1u);
-  config_.ban_time = std::max(config_.ban_time, seconds(1));
-  config_.max_ban_time = std::max(config_.max_ban_time, config_.ban_time);
 }
 
 Defender::~Defender() = default;
+
+void Defender::reconfigure(DefenderConfig config) {
+  auto fresh = normalized(std::move(config));
+  std::lock_guard lock(config_mu_);
+  config_ = std::move(fresh);
+}
+
+std::shared_ptr<const DefenderConfig> Defender::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
 
 namespace {
 
@@ -170,19 +189,22 @@ seconds ban_duration(std::uint32_t level, const DefenderConfig& config) {
 } // namespace
 
 core::Task<std::optional<seconds>> Defender::banned(const asio::ip::address& client) {
-  if (!config_.enabled || config_.allow.contains(client))
+  // This call's settings: a reload may change them meanwhile.
+  const std::shared_ptr<const DefenderConfig> settings = config();
+  const DefenderConfig& c = *settings;
+  if (!c.enabled || c.allow.contains(client))
     co_return std::nullopt;
   const std::string key = key_of(client);
   {
     std::lock_guard lock(state_->mutex);
     const TimePoint now = clock_();
-    state_->prune(now, config_, bans_ != nullptr);
+    state_->prune(now, c, bans_ != nullptr);
     if (const Known* k = state_->known.find(key)) {
       if (k->until > now) {
         if (bans_ == nullptr || !k->persisted)
           co_return remaining(k->until, now);
         // A stored ban: `berth ban del` may have lifted it; ask below.
-      } else if (bans_ == nullptr || now - k->checked < config_.store_recheck) {
+      } else if (bans_ == nullptr || now - k->checked < c.store_recheck) {
         co_return std::nullopt;
       }
     } else if (bans_ == nullptr) {
@@ -216,7 +238,10 @@ core::Task<std::optional<seconds>> Defender::banned(const asio::ip::address& cli
 }
 
 core::Task<void> Defender::failed(const asio::ip::address& client) {
-  if (!config_.enabled || config_.allow.contains(client))
+  // This call's settings: a reload may change them meanwhile.
+  const std::shared_ptr<const DefenderConfig> settings = config();
+  const DefenderConfig& c = *settings;
+  if (!c.enabled || c.allow.contains(client))
     co_return;
   const std::string key = key_of(client);
   unsigned failures = 0;
@@ -225,21 +250,21 @@ core::Task<void> Defender::failed(const asio::ip::address& client) {
   {
     std::lock_guard lock(state_->mutex);
     const TimePoint now = clock_();
-    state_->prune(now, config_, bans_ != nullptr);
+    state_->prune(now, c, bans_ != nullptr);
     const Known* k = state_->known.find(key);
     if (k != nullptr && k->until > now)
       co_return; // banned already: a session that was in before goes on failing
     Failures* f = state_->failures.find(key);
-    if (f == nullptr || now - f->window_start >= config_.window)
+    if (f == nullptr || now - f->window_start >= c.window)
       f = &state_->failures.put(key, Failures{0, now});
     failures = ++f->count;
-    if (failures < config_.max_failures)
+    if (failures < c.max_failures)
       co_return;
     state_->failures.erase(key);
     // The store knows the level after a restart (or after memory forgot).
-    ask_store = bans_ != nullptr && (k == nullptr || now - k->checked >= config_.store_recheck);
+    ask_store = bans_ != nullptr && (k == nullptr || now - k->checked >= c.store_recheck);
     if (k != nullptr)
-      previous = level_now(k->level, k->until, now, config_);
+      previous = level_now(k->level, k->until, now, c);
   }
 
   if (ask_store) {
@@ -247,7 +272,7 @@ core::Task<void> Defender::failed(const asio::ip::address& client) {
     if (!stored)
       spdlog::warn("defender: reading the ban of {}: {}", key, stored.error().message());
     else if (const std::optional<store::Ban>& old = *stored)
-      previous = level_now(old->level, old->until, clock_(), config_);
+      previous = level_now(old->level, old->until, clock_(), c);
     else
       previous = 0; // none, or lifted with `berth ban del`
   }
@@ -261,7 +286,7 @@ core::Task<void> Defender::failed(const asio::ip::address& client) {
       co_return; // another failure of the same address banned it meanwhile
     const std::uint32_t level =
         previous == std::numeric_limits<std::uint32_t>::max() ? previous : previous + 1;
-    duration = ban_duration(level, config_);
+    duration = ban_duration(level, c);
     Known fresh;
     fresh.checked = now;
     fresh.until = now + duration;

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 namespace berth::auth {
@@ -71,6 +72,10 @@ public:
   /// an address already banned are not counted.
   core::Task<void> failed(const asio::ip::address& client);
 
+  /// New settings (a reload) for the calls that start after it; bans and
+  /// failure counts are kept. `max_tracked` stays as constructed.
+  void reconfigure(DefenderConfig config);
+
   /// Bans memory knows to be in force now (not confirmed with the store).
   std::size_t active_bans() const;
 
@@ -79,7 +84,10 @@ public:
 
 private:
   struct State;
-  DefenderConfig config_;
+  std::shared_ptr<const DefenderConfig> config() const;
+
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const DefenderConfig> config_; // guarded by config_mu_
   store::BanStore* bans_;
   Clock clock_;
   std::unique_ptr<State> state_; // behind its own mutex

@@ -18,6 +18,10 @@ Limits::Limits(std::uint32_t max_connections, std::uint32_t max_per_address)
     : max_connections_(max_connections), max_per_address_(max_per_address),
       counts_(std::make_shared<Counts>()) {}
 
+Limits::Limits(const Limits& counted, std::uint32_t max_connections, std::uint32_t max_per_address)
+    : max_connections_(max_connections), max_per_address_(max_per_address),
+      counts_(counted.counts_) {}
+
 Limits::~Limits() = default;
 
 void Limits::Ticket::release() {

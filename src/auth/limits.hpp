@@ -20,6 +20,9 @@ class Limits {
 public:
   /// 0 means no limit.
   Limits(std::uint32_t max_connections, std::uint32_t max_per_address);
+  /// New limits over the counts of `counted`: the places its tickets hold
+  /// count here too (a reload changes the limits, not who is connected).
+  Limits(const Limits& counted, std::uint32_t max_connections, std::uint32_t max_per_address);
   ~Limits();
   Limits(const Limits&) = delete;
   Limits& operator=(const Limits&) = delete;

@@ -5,6 +5,11 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <grp.h>
+#include <pwd.h>
+
+#include <cerrno>
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <system_error>
@@ -172,8 +177,70 @@ private:
   std::filesystem::path file_;
 };
 
+// A numeric id ("65534"), or nullopt for a name.
+std::optional<std::uint32_t> numeric_id(std::string_view text) {
+  std::uint32_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    return std::nullopt;
+  return id;
+}
+
+// The passwd entry of a name or numeric id: name, uid, primary gid.
+std::optional<RunAs> find_user(const std::string& user) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  auto id = numeric_id(user);
+  int rc = id ? ::getpwuid_r(*id, &pw, buf.data(), buf.size(), &found)
+              : ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+  if (rc != 0 || found == nullptr)
+    return std::nullopt;
+  RunAs a;
+  a.user = pw.pw_name;
+  a.uid = pw.pw_uid;
+  a.gid = pw.pw_gid;
+  return a;
+}
+
+std::optional<std::uint32_t> find_group(const std::string& group) {
+  struct group gr {};
+  struct group* found = nullptr;
+  std::vector<char> buf(16384);
+  auto id = numeric_id(group);
+  int rc = id ? ::getgrgid_r(*id, &gr, buf.data(), buf.size(), &found)
+              : ::getgrnam_r(group.c_str(), &gr, buf.data(), buf.size(), &found);
+  if (rc != 0 || found == nullptr)
+    return std::nullopt;
+  return gr.gr_gid;
+}
+
+void read_run_as(const Reader& r, const toml::table& t, ServerConfig& s) {
+  auto user = r.string(t, "server", "user");
+  auto group = r.string(t, "server", "group");
+  if (!user) {
+    if (group)
+      r.fail(t.get("group"), "server.group", "given without server.user");
+    return;
+  }
+  auto a = find_user(*user);
+  if (!a)
+    r.fail(t.get("user"), "server.user", fmt::format("unknown user \"{}\"", *user));
+  if (group) {
+    auto gid = find_group(*group);
+    if (!gid)
+      r.fail(t.get("group"), "server.group", fmt::format("unknown group \"{}\"", *group));
+    a->group = *group;
+    a->gid = *gid;
+  }
+  s.run_as = std::move(a);
+}
+
 void read_server(const Reader& r, const toml::table& t, ServerConfig& s) {
-  r.only_keys(t, "server", {"state_dir", "threads"});
+  r.only_keys(t, "server", {"state_dir", "threads", "user", "group", "shutdown_timeout"});
+  read_run_as(r, t, s);
+  if (auto v = r.integer(t, "server", "shutdown_timeout", 0, 86400))
+    s.shutdown_timeout = std::chrono::seconds(*v);
   if (auto v = r.string(t, "server", "state_dir")) {
     if (v->empty())
       r.fail(t.get("state_dir"), "server.state_dir", "must not be empty");

@@ -39,10 +39,22 @@ struct ProxyConfig {
   std::vector<std::string> from; ///< CIDR blocks that may (and must) send a header.
 };
 
+/// `[server] user` and `group`: who berth becomes once its listeners are
+/// bound. Resolved (passwd and group databases) when the configuration is read.
+struct RunAs {
+  std::string user;  ///< The user's name in the passwd database.
+  std::string group; ///< As configured; empty: the user's primary group.
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0; ///< `group`'s id, or the user's primary group.
+};
+
 /// `[server]`.
 struct ServerConfig {
   std::filesystem::path state_dir = "berth-data";
-  unsigned threads = 0; ///< Event-loop threads; 0 = one per core.
+  unsigned threads = 0;        ///< Event-loop threads; 0 = one per core.
+  std::optional<RunAs> run_as; ///< Absent: berth keeps the identity it was started with.
+  /// How long running transfers may take to finish after SIGTERM/SIGINT.
+  std::chrono::seconds shutdown_timeout{30};
 };
 
 /// Explicit FTPS policy on the FTP control port (RFC 4217).

@@ -16,6 +16,8 @@ public:
       return "connection closed";
     case Errc::too_long:
       return "input too long";
+    case Errc::stopping:
+      return "server stopping";
     }
     return "unknown core error";
   }

@@ -9,6 +9,7 @@ enum class Errc {
   timed_out = 1, ///< An operation did not finish before its deadline.
   closed,        ///< The peer closed the connection.
   too_long,      ///< Input exceeded a configured bound.
+  stopping,      ///< The server is stopping (SIGTERM): the wait was ended for it.
 };
 
 const std::error_category& core_category() noexcept;

@@ -31,6 +31,11 @@ public:
   WorkerPool& operator=(const WorkerPool&) = delete;
   ~WorkerPool() { pool_.join(); }
 
+  /// Lets the queued work finish and ends the threads (the server calls it
+  /// after its event loops stopped, before they are destroyed: no completion
+  /// may be posted to a destroyed loop). run() must not be called afterwards.
+  void join() { pool_.join(); }
+
   /// Runs `fn()` (copied) on a pool thread and returns its result. `fn` may
   /// refer to the caller's frame: the caller is suspended until it returns.
   /// Pass a named callable (GCC 12 mishandles temporaries passed into

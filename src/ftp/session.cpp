@@ -98,6 +98,12 @@ core::Task<void> Session::run() {
   co_await send(Reply::of(220, "berth FTP server ready."));
   auto login_deadline = std::chrono::steady_clock::now() + config().login_timeout;
   while (!quit) {
+    // Between commands: no transfer runs, so a stopping server closes the
+    // session now (vsftpd and ProFTPD answer 421 too).
+    if (draining()) {
+      co_await send(Reply::of(421, "Server shutting down."));
+      break;
+    }
     std::chrono::steady_clock::duration limit = config().idle_timeout;
     if (!logged_in())
       limit = std::min(limit, login_deadline - std::chrono::steady_clock::now());
@@ -106,12 +112,14 @@ core::Task<void> Session::run() {
       line = std::move(queued_.front());
       queued_.pop_front();
     } else if (limit > std::chrono::steady_clock::duration::zero()) {
-      line = co_await core::with_timeout(read_line(), limit);
+      line = co_await read_command(limit);
     }
     if (!line) {
       if (line.error() == core::Errc::timed_out) {
         spdlog::info("ftp: {} timed out", peer_.address().to_string());
         co_await send(Reply::of(421, "Timeout."));
+      } else if (line.error() == core::Errc::stopping) {
+        co_await send(Reply::of(421, "Server shutting down."));
       }
       break;
     }
@@ -177,6 +185,17 @@ core::Task<core::Result<Line>> Session::read_line() {
   }
 }
 
+core::Task<core::Result<Line>> Session::read_command(std::chrono::steady_clock::duration limit) {
+  using namespace asio::experimental::awaitable_operators;
+  auto read = core::with_timeout(read_line(), limit);
+  if (!deps_->drain)
+    co_return co_await std::move(read);
+  auto r = co_await (std::move(read) || deps_->drain->wait());
+  if (r.index() == 1)
+    co_return core::unexpected(core::Errc::stopping);
+  co_return std::move(std::get<0>(r));
+}
+
 core::Task<Session::ControlEvent> Session::watch_control() {
   std::array<char, 4096> buf;
   for (;;) {
@@ -196,6 +215,16 @@ core::Task<Session::ControlEvent> Session::watch_control() {
     if (!n)
       co_return ControlEvent::closed;
     reader_.feed(std::string_view(buf.data(), *n));
+  }
+}
+
+core::Task<void> Session::watch_drain() {
+  if (deps_->drain) {
+    co_await deps_->drain->wait();
+  } else {
+    asio::steady_timer forever(co_await asio::this_coro::executor,
+                               std::chrono::steady_clock::time_point::max());
+    co_await forever.async_wait(kTuple);
   }
 }
 
@@ -240,9 +269,14 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   net::Endpoint source(unmapped_local(), config().active_data_port);
   auto opened = co_await (
       data_.open(peer_.address(), source, config().data_timeout, deps_->proxy_from.get()) ||
-      watch_control());
+      watch_control() || watch_drain());
   if (opened.index() == 1)
     co_return co_await aborted(std::get<1>(opened));
+  if (opened.index() == 2) {
+    // Nothing moved yet: a stopping server does not wait for the client to connect.
+    data_.reset();
+    co_return Reply::of(425, "Can't open data connection: server shutting down.");
+  }
   auto sock = std::move(std::get<0>(opened));
   if (!sock) {
     data_.reset();

@@ -4,6 +4,7 @@
 
 #include "auth/authenticator.hpp"
 #include "core/config.hpp"
+#include "core/drain.hpp"
 #include "core/telemetry.hpp"
 #include "core/worker_pool.hpp"
 #include "ftp/codec.hpp"
@@ -22,13 +23,17 @@
 namespace berth::ftp {
 
 /// What every session of a listener shares. Immutable; sessions hold it by
-/// shared_ptr so that a reload can hand new sessions a new one.
+/// shared_ptr so that a reload can hand new sessions a new one while running
+/// sessions keep theirs (and everything it owns) to their end.
 struct SessionDeps {
   core::FtpConfig config; ///< For implicit FTPS, active_data_port is [ftps]'s.
   core::TlsConfig tls_config;
-  auth::Authenticator* authenticator = nullptr; ///< Outlives every session (owned by Server).
-  std::shared_ptr<net::TlsHolder> tls;          ///< Null when FTPS is off.
-  bool implicit_tls = false;                    ///< TLS from the first byte (port 990).
+  std::shared_ptr<auth::Authenticator> authenticator; ///< This configuration's users and rules.
+  std::shared_ptr<net::TlsHolder> tls;                ///< Null when FTPS is off.
+  /// The server's graceful stop; null: never drains (tests). Idle sessions
+  /// end with 421 when it starts, others after their transfer.
+  std::shared_ptr<core::Drain> drain;
+  bool implicit_tls = false; ///< TLS from the first byte (port 990).
   /// Set when the listener takes PROXY headers: passive data connections come
   /// through the same load balancers, with a header too.
   std::shared_ptr<const core::CidrList> proxy_from;
@@ -146,9 +151,12 @@ public:
 private:
   enum class ControlEvent { abort, closed };
   core::Task<core::Result<Line>> read_line();
+  core::Task<core::Result<Line>> read_command(std::chrono::steady_clock::duration limit);
+  bool draining() const { return deps_->drain && deps_->drain->draining(); }
   core::Task<ControlEvent> watch_control();
   core::Task<void> watch_stall(const std::uint64_t& progress);
   void log_command(std::string_view line, int code);
+  core::Task<void> watch_drain(); ///< Returns when the server starts draining.
 
   net::Stream control_;
   std::shared_ptr<const SessionDeps> deps_;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -52,17 +53,6 @@ store::UserRecord default_user(const fs::path& state_dir) {
   fmt::print("created user demo with password {}\n", password);
   std::fflush(stdout);
   return u;
-}
-
-auth::DefenderConfig defender_config(const core::DefenderConfig& c) {
-  auth::DefenderConfig d;
-  d.enabled = c.enabled;
-  d.max_failures = c.max_failures;
-  d.window = c.window;
-  d.ban_time = c.ban_time;
-  d.max_ban_time = c.max_ban_time;
-  d.allow = core::CidrList::parse(c.allow).value_or(core::CidrList()); // checked by the config
-  return d;
 }
 
 std::shared_ptr<net::TlsHolder> make_tls(const core::Config& cfg) {
@@ -115,9 +105,18 @@ std::shared_ptr<core::Telemetry> make_telemetry(const core::Config& cfg,
 
 } // namespace
 
-Wired wire(const core::Config& cfg) {
-  make_private_dir(cfg.server.state_dir);
-  ::chmod(cfg.server.state_dir.c_str(), 0700);
+auth::DefenderConfig defender_settings(const core::DefenderConfig& c) {
+  auth::DefenderConfig d;
+  d.enabled = c.enabled;
+  d.max_failures = c.max_failures;
+  d.window = c.window;
+  d.ban_time = c.ban_time;
+  d.max_ban_time = c.max_ban_time;
+  d.allow = core::CidrList::parse(c.allow).value_or(core::CidrList()); // checked by the config
+  return d;
+}
+
+std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w) {
   std::vector<store::UserRecord> users;
   for (const auto& u : cfg.users) {
     store::UserRecord r;
@@ -142,6 +141,67 @@ Wired wire(const core::Config& cfg) {
   if (users.empty())
     spdlog::warn("no users are configured: nobody can log in (add [[user]] tables)");
 
+  auto g = std::make_shared<Generation>();
+  g->config = cfg;
+  // Files first (they may fail), the Authenticator last: it sets the global
+  // rates in the lasting state.
+  if (cfg.ftp.tls != core::TlsPolicy::off || !cfg.ftps.listen.empty())
+    g->tls = make_tls(cfg);
+  auto s = std::make_shared<sftp::ssh::SshDeps>();
+  if (!cfg.sftp.listen.empty()) {
+    sftp::ssh::init_libssh();
+    s->host_keys = sftp::ssh::HostKeys::load(cfg.sftp.host_keys, cfg.server.state_dir / "ssh");
+    for (const auto& fp : s->host_keys.fingerprints)
+      fmt::print("ssh host key {}\n", fp);
+    std::fflush(stdout);
+  }
+  g->users = std::make_shared<store::StaticStore>(std::move(users), w.database);
+  auth::AuthSettings settings;
+  settings.policy = auth::LoginPolicy{3, cfg.ftp.failed_login_delay};
+  settings.anonymous = cfg.anonymous;
+  settings.login_cache_ttl = cfg.users_db.login_cache;
+  settings.limits = cfg.limits;
+  settings.bandwidth = cfg.bandwidth;
+  g->authenticator = std::make_shared<auth::Authenticator>(g->users, w.live, std::move(settings),
+                                                           w.defender.get(), w.io.get());
+  auto deps = std::make_shared<ftp::SessionDeps>();
+  deps->config = cfg.ftp;
+  deps->tls_config = cfg.tls;
+  deps->authenticator = g->authenticator;
+  deps->drain = w.drain;
+  deps->telemetry = w.telemetry;
+  deps->tls = cfg.ftp.tls != core::TlsPolicy::off ? g->tls : nullptr;
+  auto implicit = std::make_shared<ftp::SessionDeps>(*deps);
+  implicit->tls = g->tls;
+  implicit->implicit_tls = true;
+  implicit->config.active_data_port = cfg.ftps.active_data_port;
+  auto proxy_from = [](const core::ProxyConfig& p) -> std::shared_ptr<const core::CidrList> {
+    if (!p.enabled)
+      return nullptr;
+    return std::make_shared<const core::CidrList>(
+        core::CidrList::parse(p.from).value_or(core::CidrList()));
+  };
+  g->ftp_proxy_from = proxy_from(cfg.ftp.proxy);
+  g->ftps_proxy_from = proxy_from(cfg.ftps.proxy);
+  g->sftp_proxy_from = proxy_from(cfg.sftp.proxy);
+  deps->proxy_from = g->ftp_proxy_from;
+  implicit->proxy_from = g->ftps_proxy_from;
+  g->ftp = std::move(deps);
+  g->ftps = std::move(implicit);
+  if (!cfg.sftp.listen.empty()) {
+    s->authenticator = g->authenticator;
+    s->drain = w.drain;
+    s->telemetry = w.telemetry;
+    s->login_timeout = cfg.ftp.login_timeout;
+    s->idle_timeout = cfg.ftp.idle_timeout;
+    g->sftp = std::move(s);
+  }
+  return g;
+}
+
+Wired wire(const core::Config& cfg) {
+  make_private_dir(cfg.server.state_dir);
+  ::chmod(cfg.server.state_dir.c_str(), 0700);
   Wired w;
   // Threads for file I/O that may wait for a disk (reads missing the page cache,
   // writes, fsync): a few per core, as disks overlap requests.
@@ -153,53 +213,44 @@ Wired wire(const core::Config& cfg) {
     throw std::runtime_error(fmt::format("{}: can not open the user database: {}",
                                          cfg.user_database().string(), database.error().message()));
   w.database = std::move(*database);
-  w.users = std::make_shared<store::StaticStore>(std::move(users), w.database);
-  w.defender = std::make_unique<auth::Defender>(defender_config(cfg.defender), w.database.get());
-  auth::AuthSettings settings;
-  settings.policy = auth::LoginPolicy{3, cfg.ftp.failed_login_delay};
-  settings.anonymous = cfg.anonymous;
-  settings.login_cache_ttl = cfg.users_db.login_cache;
-  settings.limits = cfg.limits;
-  settings.bandwidth = cfg.bandwidth;
-  w.authenticator = std::make_unique<auth::Authenticator>(w.users, 2, std::move(settings),
-                                                          w.defender.get(), w.io.get());
-  if (cfg.ftp.tls != core::TlsPolicy::off || !cfg.ftps.listen.empty())
-    w.tls = make_tls(cfg);
+  w.defender = std::make_unique<auth::Defender>(defender_settings(cfg.defender), w.database.get());
+  w.live = std::make_shared<auth::LiveState>(2);
+  w.drain = std::make_shared<core::Drain>();
   w.telemetry = make_telemetry(cfg, w.defender.get());
-  auto deps = std::make_shared<ftp::SessionDeps>();
-  deps->telemetry = w.telemetry;
-  deps->config = cfg.ftp;
-  deps->tls_config = cfg.tls;
-  deps->authenticator = w.authenticator.get();
-  deps->tls = cfg.ftp.tls != core::TlsPolicy::off ? w.tls : nullptr;
-  auto implicit = std::make_shared<ftp::SessionDeps>(*deps);
-  implicit->tls = w.tls;
-  implicit->implicit_tls = true;
-  implicit->config.active_data_port = cfg.ftps.active_data_port;
-  auto proxy_from = [](const core::ProxyConfig& p) -> std::shared_ptr<const core::CidrList> {
-    if (!p.enabled)
-      return nullptr;
-    return std::make_shared<const core::CidrList>(
-        core::CidrList::parse(p.from).value_or(core::CidrList()));
-  };
-  deps->proxy_from = proxy_from(cfg.ftp.proxy);
-  implicit->proxy_from = proxy_from(cfg.ftps.proxy);
-  w.ftp = std::move(deps);
-  w.ftps = std::move(implicit);
-  if (!cfg.sftp.listen.empty()) {
-    sftp::ssh::init_libssh();
-    auto s = std::make_shared<sftp::ssh::SshDeps>();
-    s->host_keys = sftp::ssh::HostKeys::load(cfg.sftp.host_keys, cfg.server.state_dir / "ssh");
-    for (const auto& fp : s->host_keys.fingerprints)
-      fmt::print("ssh host key {}\n", fp);
-    std::fflush(stdout);
-    s->authenticator = w.authenticator.get();
-    s->login_timeout = cfg.ftp.login_timeout;
-    s->idle_timeout = cfg.ftp.idle_timeout;
-    s->telemetry = w.telemetry;
-    w.sftp = std::move(s);
-  }
+  w.current = rewire(cfg, w);
   return w;
+}
+
+void Wired::join_workers() {
+  live->join_workers();
+  io->join();
+  db->join();
+}
+
+std::vector<fs::path> generated_paths(const core::Config& cfg) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  const fs::path& state = cfg.server.state_dir;
+  if (fs::is_directory(fs::symlink_status(state, ec)))
+    out.push_back(state);
+  // Not following symlinks: a link in the state folder must not get a file
+  // elsewhere handed over.
+  fs::recursive_directory_iterator it(state, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const fs::path rel = it->path().lexically_relative(state);
+    out.push_back(it->path());
+    // home/ and each home in it, not the users' files.
+    if (*rel.begin() == "home" && it.depth() >= 1)
+      it.disable_recursion_pending();
+  }
+  const fs::path db = cfg.user_database();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    fs::path p = db;
+    p += suffix;
+    if (fs::exists(fs::symlink_status(p, ec)) && std::find(out.begin(), out.end(), p) == out.end())
+      out.push_back(p);
+  }
+  return out;
 }
 
 } // namespace berth::server

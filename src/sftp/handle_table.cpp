@@ -48,4 +48,11 @@ core::Result<HandleEntry> HandleTable::remove(std::string_view handle) {
   return e;
 }
 
+std::size_t HandleTable::files() const {
+  std::size_t n = 0;
+  for (const auto& [handle, entry] : entries_)
+    n += entry.file != nullptr ? 1 : 0;
+  return n;
+}
+
 } // namespace berth::sftp

@@ -76,6 +76,8 @@ public:
   /// Removes and returns the entry. Errors: bad_file_descriptor for an unknown handle.
   core::Result<HandleEntry> remove(std::string_view handle);
   std::size_t size() const { return entries_.size(); }
+  /// Open files (not directories): transfers in progress.
+  std::size_t files() const;
   std::size_t capacity() const { return capacity_; }
 
 private:

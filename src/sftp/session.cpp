@@ -7,6 +7,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -145,18 +146,38 @@ core::Task<void> write_replies(Running* stp) {
   st.changed.notify();
 }
 
+// Reads from the channel; while the server is not draining, a drain that
+// starts ends the wait (core::Errc::stopping).
+core::Task<core::Result<std::size_t>> read_or_drain(Channel& channel, std::span<std::uint8_t> buf,
+                                                    core::Drain* drain) {
+  using namespace asio::experimental::awaitable_operators;
+  if (drain == nullptr || drain->draining())
+    co_return co_await channel.read_some(buf);
+  auto r = co_await (channel.read_some(buf) || drain->wait());
+  if (r.index() == 1)
+    co_return core::unexpected(core::Errc::stopping);
+  co_return std::move(std::get<0>(r));
+}
+
 } // namespace
 
 core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits,
-                             const SessionInfo* info) {
+                             const SessionInfo* info, std::shared_ptr<core::Drain> drain) {
   auto ex = co_await asio::this_coro::executor;
   Running st(fs, limits, info, channel, ex);
   asio::co_spawn(ex, write_replies(&st), asio::detached);
   std::vector<std::uint8_t> in;
   std::vector<std::uint8_t> buf(64 * 1024);
+  const std::span<std::uint8_t> view(buf);
   std::size_t consumed = 0;
   while (!st.broken) {
-    auto n = co_await channel.read_some(buf);
+    // A stopping server lets open files (transfers) finish, then ends the
+    // session; requests of other kinds do not keep it.
+    if (drain && drain->draining() && st.session.handles.files() == 0 && st.running.empty())
+      break;
+    auto n = co_await read_or_drain(channel, view, drain.get());
+    if (!n && n.error() == core::Errc::stopping)
+      continue;
     if (!n)
       break;
     in.insert(in.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));

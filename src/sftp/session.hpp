@@ -3,6 +3,7 @@
 // tables in handlers.cpp and writes the replies. The same code serves SSH
 // channels and the in-memory pipes of tests and fuzzers.
 
+#include "core/drain.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "core/telemetry.hpp"
@@ -43,6 +44,11 @@ struct SessionInfo {
 /// download; each is reported when it is closed, or as aborted when the
 /// session ends with it open.
 ///
+/// With a `drain` (the server's graceful stop), the session ends once the
+/// drain has started and no file is open (an idle session at once; one with
+/// an upload or download open when the client closes its last file).
+/// `channel.read_some` must end when cancelled.
+///
 /// READ and WRITE requests run concurrently (up to `limits.max_in_flight`)
 /// and are answered as they complete, so a slow disk read does not hold up
 /// the replies behind it (OpenSSH's client matches read replies by id).
@@ -51,7 +57,8 @@ struct SessionInfo {
 /// the client sees the effects in the order it sent the requests
 /// (filexfer-02 6: requests on one file are processed in order).
 core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits,
-                             const SessionInfo* info = nullptr);
+                             const SessionInfo* info = nullptr,
+                             std::shared_ptr<core::Drain> drain = nullptr);
 
 /// The state handlers work on.
 class Session {

@@ -81,14 +81,21 @@ def toml_value(v):
 def render_config(state_dir, listen, passive_ports, users, extra_ftp=None,
                   passive_address=None, active_data_port=0, idle_timeout=300,
                   login_timeout=60, data_timeout=30, ftp_tls=None, ftps=None, tls=None,
-                  sftp=None, sections=None):
-    """ftp_tls: [ftp] tls policy ("off"/"optional"/"required"); ftps, tls:
+                  sftp=None, sections=None, server=None, shutdown_timeout=5):
+    """server: further [server] keys ({"user": "nobody"}); shutdown_timeout:
+    [server] shutdown_timeout, short by default so that a server stopped with
+    a transfer still running exits within BerthServer.stop()'s wait (None:
+    berth's default); ftp_tls: [ftp] tls policy ("off"/"optional"/"required"); ftps, tls:
     dicts of key -> Python value for the [ftps] and [tls] sections; sftp:
     likewise for an [sftp] section; sections: {"name": {key: value}} for
     further tables ("limits", "defender", "ftp.anonymous"...).  A user entry
     may carry "authorized_keys" (list of OpenSSH public key lines) and no
     password, and "rules" ({key: value} added to its [[user]] table)."""
-    lines = ["[server]", "state_dir = " + toml_str(state_dir), "", "[ftp]",
+    lines = ["[server]", "state_dir = " + toml_str(state_dir)]
+    if shutdown_timeout is not None:
+        lines.append("shutdown_timeout = %d" % shutdown_timeout)
+    lines += ["%s = %s" % (k, toml_value(v)) for k, v in (server or {}).items()]
+    lines += ["", "[ftp]",
              "listen = [" + ", ".join(toml_str(a) for a in listen) + "]",
              "passive_ports = " + toml_str(passive_ports)]
     if passive_address is not None:

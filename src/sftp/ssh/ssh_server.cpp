@@ -29,6 +29,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 
@@ -81,12 +83,18 @@ public:
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;
 
+  /// While set, a drain that starts ends waits (once() returns false): for
+  /// the steps before the SFTP channel runs, which hold no transfer.
+  void stop_on(core::Drain* drain) { drain_ = drain; }
+
   /// Waits until the socket is ready (readable; writable while output is
   /// pending or `want_write`) or `wake` is notified after generation `seen`,
   /// at most `limit`, then lets libssh read and handle what arrived and write
   /// what is pending. False on timeout, error or a closed session.
   core::Task<bool> once(std::chrono::steady_clock::duration limit, bool want_write = false,
                         Wakeup* wake = nullptr, std::uint64_t seen = 0) {
+    if (drain_ != nullptr && drain_->draining())
+      co_return false;
     want_write = want_write || (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0;
     int ready = level(want_write);
     if (ready < 0)
@@ -120,6 +128,12 @@ private:
 
   core::Task<core::Result<void>> wait_socket_or(bool write, Wakeup* wake, std::uint64_t seen) {
     using namespace asio::experimental::awaitable_operators;
+    if (wake == nullptr && drain_ != nullptr) {
+      auto r = co_await (wait_socket(write) || drain_->wait());
+      if (r.index() == 0)
+        co_return std::get<0>(r);
+      co_return core::unexpected(core::Errc::stopping);
+    }
     if (wake == nullptr)
       co_return co_await wait_socket(write);
     auto r = co_await (wait_socket(write) || wake->wait(seen));
@@ -145,6 +159,7 @@ private:
 
   ssh_session session_;
   asio::posix::stream_descriptor sd_;
+  core::Drain* drain_ = nullptr;
 };
 
 // The SFTP byte channel over an SSH channel, with libssh's flow control.
@@ -556,11 +571,15 @@ HostKeys HostKeys::load(const std::vector<std::filesystem::path>& configured,
     }
   }
   for (const auto& f : keys.files) {
+    std::ifstream in(f, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     ssh_key key = nullptr;
-    if (ssh_pki_import_privkey_file(f.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK)
+    if (!in.is_open() ||
+        ssh_pki_import_privkey_base64(text.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK)
       throw std::runtime_error(fmt::format("sftp.host_keys: {}: can not load the key", f.string()));
     keys.fingerprints.push_back(fingerprint(key));
     ssh_key_free(key);
+    keys.private_keys.push_back(std::move(text));
   }
   return keys;
 }
@@ -602,8 +621,13 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
   ssh_bind bind = ssh_bind_new();
   int no = 0;
   ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no);
-  for (const auto& f : deps->host_keys.files)
-    ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HOSTKEY, f.c_str());
+  for (const auto& text : deps->host_keys.private_keys) {
+    // From memory, not the file: after the privilege drop it may be unreadable.
+    ssh_key key = nullptr;
+    if (ssh_pki_import_privkey_base64(text.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK ||
+        ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, key) != SSH_OK)
+      ssh_key_free(key); // on success the bind owns it
+  }
   ssh_bind_options_set(bind, SSH_BIND_OPTIONS_KEY_EXCHANGE, kKex);
   ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_C_S, kCiphers);
   ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_S_C, kCiphers);
@@ -622,6 +646,7 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
   }
   ssh_set_blocking(session, 0);
   Pump pump(ex, session, fd);
+  pump.stop_on(deps->drain.get()); // until the SFTP channel runs
 
   auto deadline = std::chrono::steady_clock::now() + deps->login_timeout;
   for (;;) {
@@ -659,13 +684,14 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
   ssh_channel channel = co_await open_sftp_channel(session, pump, deps->idle_timeout);
   if (channel == nullptr)
     co_return;
+  pump.stop_on(nullptr); // from here on, open files keep the session through a drain
   {
     SshChannel ch(ex, session, channel, pump, deps->idle_timeout);
     bool driver_done = false;
     Wakeup driver_end(ex);
     asio::co_spawn(ex, drive(&ch, &driver_done, &driver_end), asio::detached);
     const SessionInfo info{account->name, peer, deps->telemetry};
-    co_await run_session(ch, *user_session->fs, deps->limits, &info);
+    co_await run_session(ch, *user_session->fs, deps->limits, &info, deps->drain);
     ch.stop();
     while (!driver_done)
       co_await driver_end.wait(driver_end.generation());

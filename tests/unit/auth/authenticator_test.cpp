@@ -155,5 +155,40 @@ TEST_F(AuthenticatorTest, SessionLimitPerUser) {
   EXPECT_TRUE(test::run_task(a.open_session(*account, reason)));
 }
 
+// A reload builds a new Authenticator: the connections, sessions and quotas
+// of the old one's sessions must still count (issue #6).
+TEST_F(AuthenticatorTest, ReloadKeepsCountsAndQuotasInTheLiveState) {
+  auto live = std::make_shared<LiveState>(1);
+  auto u = user("alice", "s3cret", "");
+  u.home = std::filesystem::temp_directory_path();
+  u.max_sessions = 1;
+  u.quota_bytes = 1 << 30;
+  AuthSettings settings;
+  settings.limits.max_connections = 1;
+  auto users = std::make_shared<store::StaticStore>(std::vector<store::UserRecord>{u});
+  Authenticator before(users, live, settings, nullptr, nullptr);
+  std::string reason;
+  auto connection = test::run_task(before.admit(kClient, reason));
+  ASSERT_TRUE(connection);
+  auto account = test::run_task(before.authenticate("alice", "s3cret", kClient));
+  ASSERT_TRUE(account);
+  auto session = test::run_task(before.open_session(*account, reason));
+  ASSERT_TRUE(session);
+
+  Authenticator after(users, live, settings, nullptr, nullptr);
+  EXPECT_EQ(test::run_task(after.admit(kClient, reason)).error(), Errc::limit_reached);
+  EXPECT_EQ(test::run_task(after.open_session(*account, reason)).error(), Errc::limit_reached);
+  // New limits apply to new connections; the old places still count.
+  settings.limits.max_connections = 2;
+  Authenticator raised(users, live, settings, nullptr, nullptr);
+  EXPECT_TRUE(test::run_task(raised.admit(kClient, reason)));
+  *connection = {};
+  *session = {};
+  EXPECT_TRUE(test::run_task(after.admit(kClient, reason)));
+  auto again = test::run_task(after.open_session(*account, reason));
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->fs, nullptr);
+}
+
 } // namespace
 } // namespace berth::auth

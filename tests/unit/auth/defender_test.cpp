@@ -89,6 +89,23 @@ TEST_F(DefenderTest, FifthFailureBans) {
   EXPECT_EQ(banned(d, "192.0.2.1"), 500s); // rounded up
 }
 
+// SIGHUP reconfigures the one Defender: counts and bans stay (issue #6).
+TEST_F(DefenderTest, ReconfigureKeepsCountsAndBans) {
+  Defender d = make(config(), &store_);
+  fail(d, "192.0.2.1", 5);
+  fail(d, "192.0.2.2", 3);
+  DefenderConfig c = config();
+  c.max_failures = 4;
+  c.ban_time = 60s;
+  d.reconfigure(c);
+  EXPECT_EQ(banned(d, "192.0.2.1"), 600s); // the ban made before keeps its end
+  fail(d, "192.0.2.2");                    // the 4th: the new threshold
+  EXPECT_EQ(banned(d, "192.0.2.2"), 60s);
+  c.enabled = false;
+  d.reconfigure(c);
+  EXPECT_EQ(banned(d, "192.0.2.1"), std::nullopt);
+}
+
 TEST_F(DefenderTest, OtherAddressesAreUnaffected) {
   Defender d = make(config(), &store_);
   fail(d, "192.0.2.1", 5);

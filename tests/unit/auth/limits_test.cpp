@@ -57,5 +57,21 @@ TEST(LimitsTest, SessionsPerUser) {
   EXPECT_TRUE(l.log_in("alice", 1, &why));
 }
 
+TEST(LimitsTest, NewLimitsOverTheSameCounts) {
+  Limits old(0, 1);
+  std::string why;
+  auto t = old.connect(kA, &why);
+  ASSERT_TRUE(t);
+  Limits reloaded(old, 0, 1);
+  EXPECT_FALSE(reloaded.connect(kA, &why)); // the old place counts here
+  Limits raised(old, 0, 2);
+  auto u = raised.connect(kA, &why);
+  EXPECT_TRUE(u);
+  EXPECT_EQ(old.connections(), 2u);
+  t = {};
+  u = {};
+  EXPECT_EQ(reloaded.connections(), 0u);
+}
+
 } // namespace
 } // namespace berth::auth

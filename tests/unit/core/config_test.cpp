@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <pwd.h>
+
 #include <string>
 
 namespace berth::core {
@@ -419,6 +421,43 @@ TEST_F(LoadConfig, CryptHashesAreAccepted) {
       load_config(write("[[user]]\nname = \"alice\"\npassword_hash = \"$6$salt$abc\"\nhome = " +
                         home_literal() + "\n"));
   EXPECT_EQ(c.users.at(0).password_hash, "$6$salt$abc");
+}
+
+TEST_F(LoadConfig, ServerUserAndGroupAreResolved) {
+  const passwd* nobody = ::getpwnam("nobody");
+  if (nobody == nullptr)
+    GTEST_SKIP() << "no user nobody";
+  auto cfg = load_config(write("[server]\nuser = \"nobody\"\nshutdown_timeout = 7\n[ftp]\n"
+                               "listen = [\"127.0.0.1:0\"]\n"));
+  ASSERT_TRUE(cfg.server.run_as);
+  EXPECT_EQ(cfg.server.run_as->user, "nobody");
+  EXPECT_EQ(cfg.server.run_as->uid, nobody->pw_uid);
+  EXPECT_EQ(cfg.server.run_as->gid, nobody->pw_gid); // the primary group by default
+  EXPECT_EQ(cfg.server.shutdown_timeout, std::chrono::seconds(7));
+  cfg = load_config(write("[server]\nuser = \"0\"\ngroup = \"root\"\n[ftp]\n"
+                          "listen = [\"127.0.0.1:0\"]\n"));
+  ASSERT_TRUE(cfg.server.run_as);
+  EXPECT_EQ(cfg.server.run_as->user, "root"); // a numeric id names its user
+  EXPECT_EQ(cfg.server.run_as->uid, 0u);
+  EXPECT_EQ(cfg.server.run_as->gid, 0u);
+  EXPECT_EQ(cfg.server.run_as->group, "root");
+}
+
+TEST_F(LoadConfig, ServerDefaultsKeepTheIdentity) {
+  auto cfg = load_config(write("[ftp]\nlisten = [\"127.0.0.1:0\"]\n"));
+  EXPECT_FALSE(cfg.server.run_as);
+  EXPECT_EQ(cfg.server.shutdown_timeout, std::chrono::seconds(30));
+}
+
+TEST_F(LoadConfig, UnknownUserOrGroupIsOneLine) {
+  expect_error("[server]\nuser = \"berth-no-such-user\"\n", 2, "server.user",
+               "unknown user \"berth-no-such-user\"");
+  expect_error("[server]\nuser = \"root\"\ngroup = \"berth-no-such-group\"\n", 3, "server.group",
+               "unknown group \"berth-no-such-group\"");
+  expect_error("[server]\ngroup = \"root\"\n", 2, "server.group", "without server.user");
+  expect_error("[server]\nuser = 0\n", 2, "server.user", "must be a string");
+  expect_error("[server]\nshutdown_timeout = -1\n", 2, "server.shutdown_timeout",
+               "between 0 and 86400");
 }
 
 } // namespace

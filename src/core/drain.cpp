@@ -1,0 +1,92 @@
+#include "core/drain.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <utility>
+
+namespace berth::core {
+
+void Drain::Hold::release() {
+  if (drain_ != nullptr)
+    std::exchange(drain_, nullptr)->released();
+}
+
+Drain::Hold Drain::hold() {
+  std::lock_guard lock(mu_);
+  ++running_;
+  return Hold(this);
+}
+
+std::size_t Drain::running() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
+void Drain::released() {
+  std::function<void()> idle;
+  {
+    std::lock_guard lock(mu_);
+    if (--running_ == 0 && draining())
+      idle = std::exchange(idle_, nullptr);
+  }
+  if (idle)
+    idle();
+}
+
+void Drain::start(std::function<void()> idle) {
+  std::function<void()> now;
+  {
+    std::lock_guard lock(mu_);
+    draining_.store(true, std::memory_order_release);
+    idle_ = std::move(idle);
+    if (running_ == 0)
+      now = std::exchange(idle_, nullptr);
+    // A waiter's timer belongs to its loop: cancel it there. The waiter may
+    // be gone by then; wake() looks it up again on that loop, where it can
+    // not end concurrently.
+    for (const auto& [id, w] : waiters_)
+      asio::post(w.executor, [this, id = id] { wake(id); });
+  }
+  if (now)
+    now();
+}
+
+void Drain::forget_idle() {
+  std::lock_guard lock(mu_);
+  idle_ = nullptr;
+}
+
+void Drain::wake(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  if (auto it = waiters_.find(id); it != waiters_.end())
+    it->second.timer->cancel();
+}
+
+Task<void> Drain::wait() {
+  asio::steady_timer timer(co_await asio::this_coro::executor,
+                           asio::steady_timer::time_point::max());
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (!draining()) {
+      id = ++next_id_;
+      waiters_.emplace(id, Waiter{timer.get_executor(), &timer});
+    }
+  }
+  if (id == 0)
+    co_return;
+  struct Unregister {
+    Drain& drain;
+    std::uint64_t id;
+    ~Unregister() {
+      std::lock_guard lock(drain.mu_);
+      drain.waiters_.erase(id);
+    }
+  } unregister{*this, id};
+  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+} // namespace berth::core

@@ -1,0 +1,91 @@
+#pragma once
+// The server's graceful stop (SIGTERM, SIGINT): a flag every session looks at
+// between commands, a wait that ends idle reads at once, and a count of the
+// sessions still running.
+
+#include "core/task.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <utility>
+
+namespace berth::core {
+
+/// Thread-safe: one Drain serves the sessions of every event loop. Sessions
+/// hold it by shared_ptr; it outlives the loops.
+///
+/// A session that is idle when the drain starts ends at once (FTP answers 421);
+/// one in the middle of a transfer finishes it first. The server closes what
+/// is left when its shutdown timeout ends.
+class Drain {
+public:
+  /// A running session, counted until it is destroyed. Movable.
+  class Hold {
+  public:
+    Hold() = default;
+    Hold(Hold&& o) noexcept : drain_(std::exchange(o.drain_, nullptr)) {}
+    Hold& operator=(Hold&& o) noexcept {
+      if (this != &o) {
+        release();
+        drain_ = std::exchange(o.drain_, nullptr);
+      }
+      return *this;
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+    ~Hold() { release(); }
+
+  private:
+    friend class Drain;
+    explicit Hold(Drain* d) : drain_(d) {}
+    void release();
+    Drain* drain_ = nullptr;
+  };
+
+  Drain() = default;
+  Drain(const Drain&) = delete;
+  Drain& operator=(const Drain&) = delete;
+
+  /// True once start() was called.
+  bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
+
+  /// Counts one more running session until the Hold is destroyed.
+  Hold hold();
+  /// Sessions running now.
+  std::size_t running() const;
+
+  /// Starts draining: sets the flag and ends every wait() (each on its own
+  /// executor). `idle` is called once, from whichever thread ends the last
+  /// session (or from here, when none runs); it must only post or stop.
+  void start(std::function<void()> idle);
+
+  /// Forgets the `idle` callback (the loops it would stop are going away).
+  void forget_idle();
+
+  /// Returns when start() has been called: at once if it has. Ends early when
+  /// cancelled (e.g. the other side of an `||` finished first).
+  Task<void> wait();
+
+private:
+  struct Waiter {
+    asio::any_io_executor executor;
+    asio::steady_timer* timer;
+  };
+  void released();
+  void wake(std::uint64_t id);
+
+  std::atomic<bool> draining_{false};
+  mutable std::mutex mu_;
+  std::map<std::uint64_t, Waiter> waiters_; // guarded by mu_
+  std::uint64_t next_id_ = 0;               // guarded by mu_
+  std::size_t running_ = 0;                 // guarded by mu_
+  std::function<void()> idle_;              // guarded by mu_
+};
+
+} // namespace berth::core

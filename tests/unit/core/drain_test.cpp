@@ -1,0 +1,82 @@
+#include "core/drain.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace berth::core {
+namespace {
+
+Task<void> wait_and_count(Drain* d, std::atomic<int>* woken) {
+  co_await d->wait();
+  ++*woken;
+}
+
+TEST(Drain, StartWakesWaitersOnOtherLoops) {
+  Drain d;
+  asio::io_context a(1), b(1);
+  std::atomic<int> woken{0};
+  asio::co_spawn(a, wait_and_count(&d, &woken), asio::detached);
+  asio::co_spawn(a, wait_and_count(&d, &woken), asio::detached);
+  asio::co_spawn(b, wait_and_count(&d, &woken), asio::detached);
+  a.poll();
+  b.poll();
+  EXPECT_EQ(woken, 0);
+  EXPECT_FALSE(d.draining());
+  std::thread other([&] { d.start([] {}); }); // from another thread, as a signal handler
+  other.join();
+  EXPECT_TRUE(d.draining());
+  a.run();
+  b.run();
+  EXPECT_EQ(woken, 3);
+}
+
+TEST(Drain, WaitAfterStartReturnsAtOnce) {
+  Drain d;
+  d.start([] {});
+  asio::io_context ctx(1);
+  std::atomic<int> woken{0};
+  asio::co_spawn(ctx, wait_and_count(&d, &woken), asio::detached);
+  ctx.run();
+  EXPECT_EQ(woken, 1);
+}
+
+TEST(Drain, IdleRunsOnceWhenTheLastSessionEnds) {
+  Drain d;
+  int idle = 0;
+  auto first = d.hold();
+  auto second = d.hold();
+  EXPECT_EQ(d.running(), 2u);
+  d.start([&idle] { ++idle; });
+  EXPECT_EQ(idle, 0);
+  first = Drain::Hold();
+  EXPECT_EQ(idle, 0);
+  Drain::Hold moved = std::move(second);
+  moved = Drain::Hold();
+  EXPECT_EQ(idle, 1);
+  EXPECT_EQ(d.running(), 0u);
+  auto late = d.hold(); // a session accepted just before the listeners closed
+  late = Drain::Hold();
+  EXPECT_EQ(idle, 1);
+}
+
+TEST(Drain, IdleRunsAtOnceWithoutSessionsAndNotAfterForget) {
+  Drain d;
+  int idle = 0;
+  d.start([&idle] { ++idle; });
+  EXPECT_EQ(idle, 1);
+  Drain other;
+  auto h = other.hold();
+  other.start([&idle] { ++idle; });
+  other.forget_idle();
+  h = Drain::Hold();
+  EXPECT_EQ(idle, 1);
+}
+
+} // namespace
+} // namespace berth::core
