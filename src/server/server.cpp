@@ -438,6 +438,9 @@ int Server::run() {
                core::format_host_port(start_config_.metrics.listen->host, metrics_->port()));
   }
 
+  if (plan_ == IdentityPlan::keep_root)
+    spdlog::warn("serving as root: set [server] user (and group) to drop root once the "
+                 "listeners are bound");
   if (plan_ == IdentityPlan::drop) {
     // Root made the state folder, the user database and generated keys:
     // hand them over, so that the server and later reloads can use them.
@@ -497,9 +500,6 @@ int serve(const core::Config& cfg) {
   // not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   const IdentityPlan plan = plan_identity(cfg, ::geteuid(), ::getegid());
-  if (plan == IdentityPlan::keep_root)
-    spdlog::warn("serving as root: set [server] user (and group) to drop root once the "
-                 "listeners are bound");
   Server server(cfg, plan);
   return server.run();
 }

@@ -2,7 +2,9 @@
 one stderr line naming file/key/line), listeners, embedded default config."""
 
 import ftplib
+import grp
 import os
+import pwd
 import re
 import signal
 import socket
@@ -68,6 +70,21 @@ def test_check_config_valid(berth, tmp_path):
 def test_check_config_valid_generated(berth, tmp_path):
     srv = BerthServer(tmp_path / "g")
     r = run(berth, "check-config", str(srv.config_path))
+    assert r.returncode == 0, r.stderr
+
+
+def test_sample_production_config_is_valid(berth, tmp_path):
+    """dist/berth.toml passes check-config, with its service user replaced by
+    one every machine has and its paths moved into the test's folder."""
+    from ftphelpers import REPO_ROOT
+    text = (REPO_ROOT / "dist" / "berth.toml").read_text()
+    text = text.replace('user = "berth"', 'user = "nobody"').replace(
+        'group = "berth"', 'group = "%s"' % grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name)
+    text = text.replace('"/var/lib/berth"', '"%s"' % (tmp_path / "state"))
+    text = text.replace('"/var/log/berth/xferlog"', '"%s"' % (tmp_path / "xferlog"))
+    cfg = tmp_path / "berth.toml"
+    cfg.write_text(text)
+    r = run(berth, "check-config", str(cfg))
     assert r.returncode == 0, r.stderr
 
 
