@@ -171,19 +171,24 @@ core::Task<core::Result<Account>> Authenticator::check_rules(const store::UserRe
   co_return a;
 }
 
+core::Task<core::Result<store::UserRecord>> Authenticator::look_up(const std::string& user) {
+  auto record = co_await users_->find(user);
+  // A store failure (a database locked too long) is not the client's fault:
+  // the callers pass it on, not counted against the client's address.
+  if (!record && record.error() != store::Errc::no_such_user)
+    spdlog::error("auth: can not look up user {}: {}", core::printable(user),
+                  record.error().message());
+  co_return record;
+}
+
 core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
                                                               const std::string& password,
                                                               const asio::ip::address& client) {
   if (co_await is_banned(client))
     co_return core::unexpected(Errc::banned);
-  auto record = co_await users_->find(user);
-  if (!record && record.error() != store::Errc::no_such_user) {
-    // The store failed (a database locked too long): not the client's fault,
-    // so not counted against its address.
-    spdlog::error("auth: can not look up user {}: {}", core::printable(user),
-                  record.error().message());
+  auto record = co_await look_up(user);
+  if (!record && record.error() != store::Errc::no_such_user)
     co_return core::unexpected(record.error());
-  }
   bool ok = false;
   if (record && record->password_hash.empty() && !record->password.empty()) {
     ok = equal_constant_time(record->password, password);
@@ -201,7 +206,8 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
       auto verify = [&hash, &password] {
         return verify_hash(hash.empty() ? dummy_hash() : hash, password);
       };
-      ok = co_await live_->pool_.run(verify) && has_hash;
+      const bool verified = co_await live_->pool_.run(verify);
+      ok = verified && has_hash;
       if (ok)
         remember(key, record->revision);
     }
@@ -219,12 +225,9 @@ core::Task<core::Result<Account>> Authenticator::authenticate_key(const std::str
                                                                   const asio::ip::address& client) {
   if (co_await is_banned(client))
     co_return core::unexpected(Errc::banned);
-  auto record = co_await users_->find(user);
-  if (!record && record.error() != store::Errc::no_such_user) {
-    spdlog::error("auth: can not look up user {}: {}", core::printable(user),
-                  record.error().message());
+  auto record = co_await look_up(user);
+  if (!record && record.error() != store::Errc::no_such_user)
     co_return core::unexpected(record.error());
-  }
   if (!record)
     co_return core::unexpected(Errc::bad_credentials);
   auto decision = check_authorized_keys(record->authorized_keys, type, blob, client,

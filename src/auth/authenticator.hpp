@@ -166,6 +166,7 @@ private:
     std::chrono::steady_clock::time_point expires;
   };
   core::Task<bool> is_banned(const asio::ip::address& client);
+  core::Task<core::Result<store::UserRecord>> look_up(const std::string& user);
   core::Task<core::Result<std::shared_ptr<vfs::Quota>>> user_quota(const Account& account);
   std::string cache_key(const std::string& user, const std::string& password) const;
   bool cached(const std::string& key, std::uint64_t revision);
