@@ -35,31 +35,51 @@ ctest --test-dir "$build" -L fuzz --output-on-failure || failed+=(regressions)
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-for t in "${targets[@]}"; do
-  echo "=== fuzz $t (${seconds}s) ==="
-  artifacts="$build/artifacts/$t"
+# One target: fuzzes it, leaves "ok" or "failed" in $scratch/$t/status.
+run_target() {
+  local t="$1"
+  local artifacts="$build/artifacts/$t"
   mkdir -p "$artifacts" "$scratch/$t/corpus" "$scratch/$t/tmp"
   # New inputs go to the scratch copy; the committed corpus stays as it is.
   cp "$root/tests/fuzz/corpus/$t"/* "$scratch/$t/corpus/"
-  inputs=("$scratch/$t/corpus")
+  local inputs=("$scratch/$t/corpus")
   if [[ -d "$root/tests/fuzz/regressions/$t" ]]; then
     inputs+=("$root/tests/fuzz/regressions/$t")
   fi
-  options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-           -artifact_prefix="$artifacts/")
+  local options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+                 -artifact_prefix="$artifacts/")
   if [[ -f "$root/tests/fuzz/$t.dict" ]]; then
     options+=(-dict="$root/tests/fuzz/$t.dict")
   fi
-  log="$artifacts/fuzz.log"
   if TMPDIR="$scratch/$t/tmp" "$build/tests/fuzz/${t}_fuzz" "${options[@]}" "${inputs[@]}" \
-    >"$log" 2>&1; then
-    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
-      "$log" || true
+    >"$artifacts/fuzz.log" 2>&1; then
+    echo ok >"$scratch/$t/status"
   else
-    failed+=("$t")
-    tail -n 80 "$log"
-    echo "fuzz $t FAILED: input and log in $artifacts/"
+    echo failed >"$scratch/$t/status"
   fi
+}
+
+# As many targets at once as there are cores (each libFuzzer run uses one), so
+# that every target still gets its SECONDS of a core.
+for ((i = 0; i < ${#targets[@]}; i += jobs)); do
+  batch=("${targets[@]:i:jobs}")
+  echo "=== fuzz ${batch[*]} (${seconds}s) ==="
+  for t in "${batch[@]}"; do
+    run_target "$t" &
+  done
+  wait
+  for t in "${batch[@]}"; do
+    artifacts="$build/artifacts/$t"
+    if [[ "$(cat "$scratch/$t/status" 2>/dev/null)" == ok ]]; then
+      echo "--- $t"
+      grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+        "$artifacts/fuzz.log" || true
+    else
+      failed+=("$t")
+      tail -n 80 "$artifacts/fuzz.log"
+      echo "fuzz $t FAILED: input and log in $artifacts/"
+    fi
+  done
 done
 
 if ((${#failed[@]} > 0)); then
