@@ -760,3 +760,33 @@ def read_raw_reply(sock):
             if len(lines) == 1 and first[3:4] != b"-":
                 return int(first[:3]), first.decode("utf-8", "replace")
             line = b""
+
+
+# ---------------------------------------------------------------- shared client helpers
+
+def make_cert_pair(directory, name):
+    """A fresh self-signed ECDSA P-256 certificate and key (PEM files)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / (name + "-cert.pem"), directory / (name + "-key.pem")
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-subj", "/CN=" + name, "-days", "1", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    return cert, key
+
+
+SSH_TIMEOUT = 30
+
+
+def ssh_password_client(srv, user="alice", password=None):
+    """paramiko SSHClient logged in to srv's SFTP port with a password
+    (default: the user's own)."""
+    import paramiko  # only the SFTP tests need it
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    c.connect(hostname="127.0.0.1", port=srv.sftp_port, username=user,
+              password=password if password is not None else srv.users[user]["password"],
+              timeout=SSH_TIMEOUT, banner_timeout=SSH_TIMEOUT, auth_timeout=SSH_TIMEOUT,
+              allow_agent=False, look_for_keys=False)
+    return c

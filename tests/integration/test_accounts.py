@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from ftphelpers import MiB, berth_bin
+from ftphelpers import MiB, berth_bin, ssh_password_client
 
 paramiko = pytest.importorskip("paramiko")
 
@@ -30,12 +30,7 @@ def ftp_login(srv, user="alice", password=None, source=None):
 
 
 def sftp_login(srv, user="alice", password=None):
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    c.connect(hostname="127.0.0.1", port=srv.sftp_port, username=user,
-              password=password if password is not None else srv.users[user]["password"],
-              timeout=SSH_TIMEOUT, banner_timeout=SSH_TIMEOUT, auth_timeout=SSH_TIMEOUT,
-              allow_agent=False, look_for_keys=False)
+    c = ssh_password_client(srv, user, password)
     s = c.open_sftp()
     s.get_channel().settimeout(SSH_TIMEOUT)
     s.ssh_client = c

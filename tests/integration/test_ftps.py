@@ -18,7 +18,7 @@ import pytest
 
 from ftphelpers import (CTRL_TIMEOUT, DATA_TIMEOUT, BerthServer, PlainFTP, client_context, cmd,
                         colon_fingerprint, free_port, quit_quietly, read_raw_reply, read_reply,
-                        sha256_file, tls_peer_cert, wait_closed)
+                        sha256_file, tls_peer_cert, wait_closed, make_cert_pair)
 
 FTPS = {"listen": ["127.0.0.1:0"], "active_data_port": 0}
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -29,16 +29,6 @@ def der_of_pem_file(path):
     return ssl.PEM_cert_to_DER_cert(path.read_text())
 
 
-def make_cert_pair(directory, name):
-    """A fresh self-signed ECDSA P-256 certificate and key (PEM files)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    cert, key = directory / (name + "-cert.pem"), directory / (name + "-key.pem")
-    r = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-subj", "/CN=" + name, "-days", "1", "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, r.stderr
-    return cert, key
 
 
 def run_berth(berth, *args, timeout=20):

@@ -22,7 +22,7 @@ import pytest
 
 from ftphelpers import (CTRL_TIMEOUT, MiB, BerthServer, DataChannel, berth_bin, client_context,
                         colon_fingerprint, free_port, quit_quietly, read_reply, sha256_file,
-                        tls_peer_cert)
+                        tls_peer_cert, make_cert_pair)
 
 FTPS = {"listen": ["127.0.0.1:0"], "active_data_port": 0}
 SFTP = {"listen": ["127.0.0.1:0"]}
@@ -62,16 +62,6 @@ def proc_status(pid, task=None):
     return out
 
 
-def make_cert_pair(directory, name):
-    """A fresh self-signed ECDSA P-256 certificate and key (PEM files)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    cert, key = directory / (name + "-cert.pem"), directory / (name + "-key.pem")
-    r = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-subj", "/CN=" + name, "-days", "1", "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, r.stderr
-    return cert, key
 
 
 RELOAD_DONE = ("SIGHUP: reloaded", "SIGHUP: keeping the running configuration")

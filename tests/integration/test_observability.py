@@ -12,7 +12,7 @@ import time
 import pytest
 
 from ftphelpers import (MiB, DataChannel, cmd, download, quit_quietly, read_reply, upload,
-                        wait_closed)
+                        wait_closed, ssh_password_client)
 from test_sftp_clients import host_keys  # noqa: F401  (session fixture)
 
 paramiko = pytest.importorskip("paramiko")
@@ -125,13 +125,7 @@ def metric(samples, name, **labels):
 
 
 def sftp_client(srv, user="alice", password=None):
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    c.connect(hostname="127.0.0.1", port=srv.sftp_port, username=user,
-              password=password if password is not None else srv.users[user]["password"],
-              timeout=SSH_TIMEOUT, banner_timeout=SSH_TIMEOUT, auth_timeout=SSH_TIMEOUT,
-              allow_agent=False, look_for_keys=False)
-    return c
+    return ssh_password_client(srv, user, password)
 
 
 def ssh_transport(srv):
