@@ -312,7 +312,7 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
   session.ticket = limits_.log_in(account.name, account.max_sessions, &reason);
   if (!session.ticket)
     co_return core::unexpected(Errc::limit_reached);
-  auto local = vfs::LocalFs::open(account.home, io_);
+  auto local = vfs::LocalFs::open(account.home, io_, settings_.upload_mode);
   if (!local)
     co_return core::unexpected(local.error());
 

@@ -68,6 +68,7 @@ struct AuthSettings {
   std::chrono::seconds login_cache_ttl{300};
   core::LimitsConfig limits;
   core::BandwidthConfig bandwidth;
+  core::UploadMode upload_mode = core::UploadMode::atomic;
 };
 
 /// A logged-in session's resources; destroying it frees the session's place.

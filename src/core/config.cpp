@@ -75,6 +75,24 @@ public:
     return n->as_string()->get();
   }
 
+  /// A string that must be one of `options` (name, value); the error lists them.
+  template <class T>
+  std::optional<T> choice(const toml::table& t, std::string_view prefix, std::string_view key,
+                          std::initializer_list<std::pair<std::string_view, T>> options) const {
+    auto v = string(t, prefix, key);
+    if (!v)
+      return std::nullopt;
+    std::string want;
+    std::size_t i = 0;
+    for (const auto& [name, value] : options) {
+      if (name == *v)
+        return value;
+      want += fmt::format("{}\"{}\"", i == 0 ? "" : i + 1 == options.size() ? " or " : ", ", name);
+      ++i;
+    }
+    fail(t.get(key), join(prefix, key), fmt::format("bad value \"{}\" (want {})", *v, want));
+  }
+
   std::optional<std::int64_t> integer(const toml::table& t, std::string_view prefix,
                                       std::string_view key, std::int64_t min,
                                       std::int64_t max) const {
@@ -237,8 +255,13 @@ void read_run_as(const Reader& r, const toml::table& t, ServerConfig& s) {
 }
 
 void read_server(const Reader& r, const toml::table& t, ServerConfig& s) {
-  r.only_keys(t, "server", {"state_dir", "threads", "user", "group", "shutdown_timeout"});
+  r.only_keys(t, "server",
+              {"state_dir", "threads", "user", "group", "shutdown_timeout", "upload_mode"});
   read_run_as(r, t, s);
+  if (auto v =
+          r.choice<UploadMode>(t, "server", "upload_mode",
+                               {{"atomic", UploadMode::atomic}, {"direct", UploadMode::direct}}))
+    s.upload_mode = *v;
   if (auto v = r.integer(t, "server", "shutdown_timeout", 0, 86400))
     s.shutdown_timeout = std::chrono::seconds(*v);
   if (auto v = r.string(t, "server", "state_dir")) {
@@ -309,12 +332,8 @@ void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
       r.fail(n, "tls.require_session_reuse", "must be true or false");
     c.require_session_reuse = n->as_boolean()->get();
   }
-  if (auto v = r.string(t, "tls", "min_version")) {
-    if (*v != "1.2" && *v != "1.3")
-      r.fail(t.get("min_version"), "tls.min_version",
-             fmt::format("bad value \"{}\" (want \"1.2\" or \"1.3\")", *v));
-    c.tls13_only = *v == "1.3";
-  }
+  if (auto v = r.choice<bool>(t, "tls", "min_version", {{"1.2", false}, {"1.3", true}}))
+    c.tls13_only = *v;
   if (auto v = r.integer(t, "tls", "handshake_timeout", 1, 3600))
     c.handshake_timeout = std::chrono::seconds(*v);
 }
@@ -366,17 +385,11 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConf
     read_anonymous(r, *a, anonymous);
   if (const toml::node* n = t.get("listen"))
     f.listen = read_listen(r, *n, "ftp.listen");
-  if (auto v = r.string(t, "ftp", "tls")) {
-    if (*v == "off")
-      f.tls = TlsPolicy::off;
-    else if (*v == "optional")
-      f.tls = TlsPolicy::optional;
-    else if (*v == "required")
-      f.tls = TlsPolicy::required;
-    else
-      r.fail(t.get("tls"), "ftp.tls",
-             fmt::format("bad value \"{}\" (want \"off\", \"optional\" or \"required\")", *v));
-  }
+  if (auto v = r.choice<TlsPolicy>(t, "ftp", "tls",
+                                   {{"off", TlsPolicy::off},
+                                    {"optional", TlsPolicy::optional},
+                                    {"required", TlsPolicy::required}}))
+    f.tls = *v;
   if (auto v = r.string(t, "ftp", "passive_ports")) {
     auto range = parse_port_range(*v);
     if (!range)
@@ -542,15 +555,9 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
 
 void read_log(const Reader& r, const toml::table& t, LogConfig& l) {
   r.only_keys(t, "log", {"format", "transfer_log"});
-  if (auto v = r.string(t, "log", "format")) {
-    if (*v == "text")
-      l.format = LogFormat::text;
-    else if (*v == "json")
-      l.format = LogFormat::json;
-    else
-      r.fail(t.get("format"), "log.format",
-             fmt::format("bad value \"{}\" (want \"text\" or \"json\")", *v));
-  }
+  if (auto v = r.choice<LogFormat>(t, "log", "format",
+                                   {{"text", LogFormat::text}, {"json", LogFormat::json}}))
+    l.format = *v;
   if (auto v = r.string(t, "log", "transfer_log")) {
     if (v->empty())
       r.fail(t.get("transfer_log"), "log.transfer_log", "must not be empty");

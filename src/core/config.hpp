@@ -4,6 +4,7 @@
 #include "core/host_port.hpp"
 #include "core/log_format.hpp"
 #include "core/permissions.hpp"
+#include "core/upload_mode.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -55,6 +56,8 @@ struct ServerConfig {
   std::optional<RunAs> run_as; ///< Absent: berth keeps the identity it was started with.
   /// How long running transfers may take to finish after SIGTERM/SIGINT.
   std::chrono::seconds shutdown_timeout{30};
+  /// How replacing uploads reach the disk (every protocol).
+  UploadMode upload_mode = UploadMode::atomic;
 };
 
 /// Explicit FTPS policy on the FTP control port (RFC 4217).

@@ -58,7 +58,7 @@ Reply reply_for(std::error_code ec) {
     case vfs::Errc::invalid_name:
       return Reply::of(553, "File name not allowed.");
     case vfs::Errc::no_space:
-      return Reply::of(552, "Insufficient storage space.");
+      return Reply::of(452, "Insufficient storage space."); // RFC 959: the system is full
     case vfs::Errc::quota_exceeded:
       return Reply::of(552, "Quota exceeded."); // RFC 959: "exceeded storage allocation"
     case vfs::Errc::io_error:

@@ -162,6 +162,7 @@ std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w
   settings.login_cache_ttl = cfg.users_db.login_cache;
   settings.limits = cfg.limits;
   settings.bandwidth = cfg.bandwidth;
+  settings.upload_mode = cfg.server.upload_mode;
   g->authenticator = std::make_shared<auth::Authenticator>(g->users, w.live, std::move(settings),
                                                            w.defender.get(), w.io.get());
   auto deps = std::make_shared<ftp::SessionDeps>();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <variant>
 #include <vector>
 
@@ -62,6 +63,7 @@ struct HandleEntry {
   std::unique_ptr<vfs::File> file;        ///< Null for a directory.
   std::optional<DirCursor> dir;           ///< Set for a directory.
   std::optional<HandleTransfer> transfer; ///< Files, when the session reports transfers.
+  std::error_code write_error;            ///< The first WRITE that failed: close without commit.
 };
 
 /// A bounded table: more than `capacity` open handles is an error, not growth.

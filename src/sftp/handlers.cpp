@@ -114,7 +114,7 @@ core::Task<R> handle_open(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, file.error());
     co_return R{};
   }
-  HandleEntry entry{*p, std::move(*file), std::nullopt, std::nullopt};
+  HandleEntry entry{*p, std::move(*file), std::nullopt, std::nullopt, {}};
   if (s.info != nullptr && s.info->telemetry) {
     core::TransferRecord rec;
     rec.protocol = core::Protocol::sftp;
@@ -145,9 +145,12 @@ core::Task<R> handle_close(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, entry.error());
     co_return R{};
   }
-  std::error_code ec;
-  if (entry->file) {
+  std::error_code ec = entry->write_error;
+  if (entry->file && !ec) {
     // A write handle's close completes the upload (an atomic replace becomes visible).
+    // SECURITY: after a failed WRITE (disk full, quota) it does not: an atomic
+    // replace is discarded and the old file stays whole; in place, what was
+    // written stays. The CLOSE answers with the WRITE's error.
     auto c = co_await entry->file->commit();
     if (!c)
       ec = c.error();
@@ -209,6 +212,8 @@ core::Task<R> handle_write(Session& s, std::uint32_t id, Reader& r) {
     co_return R{};
   auto w =
       co_await entry->file->write_at(*offset, std::as_bytes(std::span(data->data(), data->size())));
+  if (!w && !entry->write_error)
+    entry->write_error = w.error();
   if (entry->transfer) {
     if (w)
       entry->transfer->on_write(data->size());
@@ -330,7 +335,7 @@ core::Task<R> handle_opendir(Session& s, std::uint32_t id, Reader& r) {
   cursor.entries = std::move(*list);
   std::sort(cursor.entries.begin(), cursor.entries.end(),
             [](const vfs::DirEntry& a, const vfs::DirEntry& b) { return a.name < b.name; });
-  auto h = s.handles.add(HandleEntry{*p, nullptr, std::move(cursor), std::nullopt});
+  auto h = s.handles.add(HandleEntry{*p, nullptr, std::move(cursor), std::nullopt, {}});
   if (!h) {
     s.reply_status(id, h.error());
     co_return R{};

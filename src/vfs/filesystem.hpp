@@ -3,6 +3,7 @@
 
 #include "core/result.hpp"
 #include "core/task.hpp"
+#include "core/upload_mode.hpp"
 #include "vfs/virtual_path.hpp"
 
 #include <chrono>
@@ -37,7 +38,8 @@ struct DirEntry {
 
 /// How an upload opens its target.
 enum class WriteMode {
-  replace, ///< New content; the old file stays intact until commit() (atomic rename).
+  replace, ///< New content. Atomic upload mode: the old file stays intact until
+           ///< commit() (a rename); direct: the target is truncated at the open.
   append,  ///< Append to the end, creating the file if needed.
   resume,  ///< Write from a given offset, keeping what is before it; truncate at commit().
 };
@@ -63,8 +65,8 @@ struct OpenFlags {
   bool write = false;
   bool append = false;    ///< Writes go to the end.
   bool create = false;    ///< Create if missing.
-  bool truncate = false;  ///< Start empty. With create and write: an atomic replace (the
-                          ///< old file stays until commit()).
+  bool truncate = false;  ///< Start empty. With create and write, in the atomic upload
+                          ///< mode: a replace (the old file stays until commit()).
   bool exclusive = false; ///< With create: fail with Errc::exists if it exists (O_EXCL).
   std::uint32_t mode = 0666;
 };
@@ -120,6 +122,10 @@ public:
   /// Opens a file for an upload in `mode` (offset for resume).
   virtual core::Task<core::Result<std::unique_ptr<File>>>
   open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offset) = 0;
+  /// How WriteMode::replace and open(create + truncate + write) reach the disk:
+  /// atomic (a temporary name renamed on commit()) or direct (the target itself,
+  /// truncated at the open).
+  virtual core::UploadMode upload_mode() const = 0;
   /// Creates a new file with a unique name in `dir` for STOU; returns its name too.
   virtual core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
   create_unique(const VirtualPath& dir, std::string_view prefix) = 0;

@@ -790,3 +790,42 @@ def ssh_password_client(srv, user="alice", password=None):
               timeout=SSH_TIMEOUT, banner_timeout=SSH_TIMEOUT, auth_timeout=SSH_TIMEOUT,
               allow_agent=False, look_for_keys=False)
     return c
+
+
+def ftp_login(srv, user="alice", password=None, source=None):
+    ftp = ftplib.FTP(timeout=15, source_address=(source, 0) if source else None)
+    ftp.connect(srv.host, srv.port)
+    ftp.login(user, password if password is not None else srv.users[user]["password"])
+    ftp.voidcmd("TYPE I")
+    return ftp
+
+
+def sftp_login(srv, user="alice", password=None):
+    c = ssh_password_client(srv, user, password)
+    s = c.open_sftp()
+    s.get_channel().settimeout(SSH_TIMEOUT)
+    s.ssh_client = c
+    return s
+
+
+def sftp_close(s):
+    s.close()
+    s.ssh_client.close()
+
+
+def stor_refused(ftp, name, data, rest=None):
+    """STOR that the server stops: the data connection may break under the
+    client (the server closes it unread); the final reply is returned."""
+    conn = ftp.transfercmd("STOR " + name, rest)
+    try:
+        conn.sendall(data)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+    try:
+        ftp.voidresp()
+    except ftplib.Error as e:
+        return str(e)
+    raise AssertionError("the upload of %s was not refused" % name)
+

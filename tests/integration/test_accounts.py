@@ -14,32 +14,9 @@ import time
 
 import pytest
 
-from ftphelpers import MiB, berth_bin, ssh_password_client
+from ftphelpers import MiB, berth_bin, ftp_login, sftp_close, sftp_login, stor_refused
 
 paramiko = pytest.importorskip("paramiko")
-
-SSH_TIMEOUT = 30
-
-
-def ftp_login(srv, user="alice", password=None, source=None):
-    ftp = ftplib.FTP(timeout=15, source_address=(source, 0) if source else None)
-    ftp.connect(srv.host, srv.port)
-    ftp.login(user, password if password is not None else srv.users[user]["password"])
-    ftp.voidcmd("TYPE I")
-    return ftp
-
-
-def sftp_login(srv, user="alice", password=None):
-    c = ssh_password_client(srv, user, password)
-    s = c.open_sftp()
-    s.get_channel().settimeout(SSH_TIMEOUT)
-    s.ssh_client = c
-    return s
-
-
-def sftp_close(s):
-    s.close()
-    s.ssh_client.close()
 
 
 def start(start_server, rules=None, sections=None, **kw):
@@ -168,21 +145,6 @@ def disk_usage(home):
     return sum(p.stat().st_size for p in files), len(files)
 
 
-def stor_refused(ftp, name, data):
-    """STOR that the server stops: the data connection may break under the
-    client (the server closes it unread); the final reply is returned."""
-    conn = ftp.transfercmd("STOR " + name)
-    try:
-        conn.sendall(data)
-    except OSError:
-        pass
-    finally:
-        conn.close()
-    with pytest.raises(ftplib.Error) as e:
-        ftp.voidresp()
-    return str(e.value)
-
-
 def test_ftp_quota_exceeded_mid_upload(start_server):
     srv = start(start_server, rules={"quota_bytes": 1 * MiB})
     home = srv.home()
@@ -212,12 +174,15 @@ def test_sftp_quota_exceeded_mid_upload(start_server):
         with s.open("/big.bin", "wb") as f:
             f.write(os.urandom(2 * MiB))
     assert "quota" in str(e.value).lower(), e.value
-    # SFTP keeps what was written before the refusal (CLOSE ends the upload,
-    # as with sftp-server on a full disk); it counts against the quota.
-    assert disk_usage(home)[0] <= 1 * MiB
+    # A refused upload is discarded at CLOSE (atomic upload mode), as over FTP:
+    # nothing of it stays on disk or in the quota.
+    assert disk_usage(home) == (0, 0)
+    with s.open("/more.bin", "wb") as f:
+        f.write(os.urandom(768 * 1024))
     with pytest.raises(OSError):
-        with s.open("/more.bin", "wb") as f:
+        with s.open("/over.bin", "wb") as f:
             f.write(os.urandom(512 * 1024))
+    assert disk_usage(home) == (768 * 1024, 1)
     for name in s.listdir("/"):
         s.remove("/" + name)
     assert disk_usage(home) == (0, 0)

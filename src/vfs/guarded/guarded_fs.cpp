@@ -331,16 +331,22 @@ public:
     auto entry = co_await inner().lstat(path);
     if (!allowed(entry ? Perm::overwrite : Perm::upload, "open_write", path))
       co_return denied();
+    // An atomic replace is a new name; direct ones write in place, as resumes do.
+    const bool replace =
+        mode == WriteMode::replace && inner().upload_mode() == core::UploadMode::atomic;
     Quota* q = quota();
     std::int64_t new_files = 0;
+    std::uint64_t old_size = 0; // direct replace: the size truncation gives back
     if (q != nullptr) {
-      if (mode == WriteMode::replace) {
+      if (replace) {
         // The upload replaces the name itself: a file unless a file was there.
         new_files = entry && entry->type == FileType::regular ? 0 : 1;
       } else {
         // Append and resume write through symlinks, creating a missing target.
         auto target = co_await inner().stat(path);
         new_files = !target && target.error() == Errc::not_found ? 1 : 0;
+        if (target && target->type == FileType::regular && mode == WriteMode::replace)
+          old_size = target->size;
       }
       if (new_files > 0 && !q->try_charge(0, new_files))
         co_return shared_->over_quota("open_write", path);
@@ -352,17 +358,21 @@ public:
       co_return core::unexpected(f.error());
     }
     Opened how;
-    how.kind = mode == WriteMode::replace ? Kind::replace : Kind::plain;
+    how.kind = replace ? Kind::replace : Kind::plain;
     how.writable = true;
     how.append = mode == WriteMode::append;
     how.charged_files = new_files;
     how.path = path;
-    if (q != nullptr && mode != WriteMode::replace) {
+    if (q != nullptr && !replace) {
       auto st = co_await (*f)->stat();
       how.size = st ? st->size : 0;
+      if (how.size < old_size)
+        q->release(as_signed(old_size - how.size), 0);
     }
     co_return wrap(std::move(*f), std::move(how));
   }
+
+  core::UploadMode upload_mode() const override { return shared_->inner->upload_mode(); }
 
   core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
   create_unique(const VirtualPath& dir, std::string_view prefix) override {
@@ -463,8 +473,10 @@ public:
     if (!flags.read && !flags.write && !creates && !allowed(Perm::list, "open", path))
       co_return denied();
 
-    // As LocalFs: create + truncate + write is an atomic replace of the name.
-    const bool replace = flags.create && flags.truncate && flags.write && !flags.exclusive;
+    // As LocalFs: create + truncate + write is an atomic replace of the name
+    // (in the atomic upload mode; direct truncates in place).
+    const bool replace = flags.create && flags.truncate && flags.write && !flags.exclusive &&
+                         inner().upload_mode() == core::UploadMode::atomic;
     Quota* q = quota();
     std::int64_t new_files = 0;
     std::uint64_t old_size = 0; // in place: the size an O_TRUNC open gives back

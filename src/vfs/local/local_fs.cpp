@@ -354,7 +354,8 @@ UniqueFd::~UniqueFd() {
 }
 
 core::Result<std::unique_ptr<LocalFs>> LocalFs::open(const std::filesystem::path& home,
-                                                     core::WorkerPool* io) {
+                                                     core::WorkerPool* io,
+                                                     core::UploadMode upload_mode) {
   int fd = ::open(home.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return last_error();
@@ -364,7 +365,7 @@ core::Result<std::unique_ptr<LocalFs>> LocalFs::open(const std::filesystem::path
   if (io != nullptr && ::fstatfs(fd, &sfs) == 0 &&
       (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
     io = nullptr;
-  return std::unique_ptr<LocalFs>(new LocalFs(UniqueFd(fd), io));
+  return std::unique_ptr<LocalFs>(new LocalFs(UniqueFd(fd), io, upload_mode));
 }
 
 core::Result<std::unique_ptr<LocalFs>> LocalFs::open_for_test(const std::filesystem::path& home,
@@ -463,7 +464,8 @@ LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offse
   bool exists = ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (exists && S_ISDIR(st.st_mode))
     co_return core::unexpected(Errc::is_directory);
-  if (mode == WriteMode::replace) {
+  const bool direct = upload_mode_ == core::UploadMode::direct;
+  if (mode == WriteMode::replace && !direct) {
     auto temp = create_temp(parent->get(), O_WRONLY, 0666);
     if (!temp)
       co_return core::unexpected(temp.error());
@@ -485,6 +487,9 @@ LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offse
     co_return last_error();
   if (!S_ISREG(st.st_mode))
     co_return core::unexpected(Errc::permission_denied);
+  // A direct replace starts empty, once the target is known to be a file.
+  if (mode == WriteMode::replace && ::ftruncate(fd->get(), 0) != 0)
+    co_return last_error();
   ::fcntl(fd->get(), F_SETFL, mode == WriteMode::append ? O_APPEND : 0);
   std::uint64_t pos = mode == WriteMode::append ? static_cast<std::uint64_t>(st.st_size) : offset;
   co_return std::unique_ptr<File>(new LocalFile(io_, std::move(*fd), pos,
@@ -634,7 +639,8 @@ core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open(const VirtualPath&
   const unsigned mode = flags.mode & 0777;
   const bool exclusive = flags.create && flags.exclusive;
 
-  if (flags.create && flags.truncate && flags.write && !exclusive) {
+  if (flags.create && flags.truncate && flags.write && !exclusive &&
+      upload_mode_ == core::UploadMode::atomic) {
     auto parent = open_parent(path);
     if (!parent)
       co_return core::unexpected(parent.error());

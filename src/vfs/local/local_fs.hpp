@@ -38,8 +38,9 @@ public:
   /// fsync run on `io` (which must outlive the files), or on the caller's loop
   /// when `io` is null or the home is on tmpfs/ramfs.
   /// Errors: the OS error for a missing or unreadable home.
-  static core::Result<std::unique_ptr<LocalFs>> open(const std::filesystem::path& home,
-                                                     core::WorkerPool* io = nullptr);
+  static core::Result<std::unique_ptr<LocalFs>>
+  open(const std::filesystem::path& home, core::WorkerPool* io = nullptr,
+       core::UploadMode upload_mode = core::UploadMode::atomic);
 
   // vfs::Filesystem
   core::Task<core::Result<Stat>> stat(const VirtualPath& path) override;
@@ -48,6 +49,7 @@ public:
                                                             std::uint64_t offset) override;
   core::Task<core::Result<std::unique_ptr<File>>>
   open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offset) override;
+  core::UploadMode upload_mode() const override { return upload_mode_; }
   core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
   create_unique(const VirtualPath& dir, std::string_view prefix) override;
   core::Task<core::Result<void>> make_directory(const VirtualPath& path) override;
@@ -89,7 +91,8 @@ public:
   }
 
 private:
-  LocalFs(UniqueFd root, core::WorkerPool* io) : root_(std::move(root)), io_(io) {}
+  LocalFs(UniqueFd root, core::WorkerPool* io, core::UploadMode upload_mode)
+      : root_(std::move(root)), io_(io), upload_mode_(upload_mode) {}
   core::Result<UniqueFd> resolve(const VirtualPath& path, int flags, unsigned mode) const;
   core::Result<UniqueFd> open_parent(const VirtualPath& path) const;
   /// Where directory `dir` really is beneath the root, as a virtual path
@@ -98,6 +101,7 @@ private:
 
   UniqueFd root_;
   core::WorkerPool* io_;
+  core::UploadMode upload_mode_;
 };
 
 } // namespace berth::vfs

@@ -447,6 +447,21 @@ TEST_F(LoadConfig, ServerDefaultsKeepTheIdentity) {
   auto cfg = load_config(write("[ftp]\nlisten = [\"127.0.0.1:0\"]\n"));
   EXPECT_FALSE(cfg.server.run_as);
   EXPECT_EQ(cfg.server.shutdown_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(cfg.server.upload_mode, UploadMode::atomic);
+}
+
+TEST_F(LoadConfig, UploadMode) {
+  auto cfg = load_config(write("[server]\nupload_mode = \"direct\"\n"));
+  EXPECT_EQ(cfg.server.upload_mode, UploadMode::direct);
+  cfg = load_config(write("[server]\nupload_mode = \"atomic\"\n"));
+  EXPECT_EQ(cfg.server.upload_mode, UploadMode::atomic);
+  expect_error("[server]\nupload_mode = \"inplace\"\n", 2, "server.upload_mode",
+               "bad value \"inplace\" (want \"atomic\" or \"direct\")");
+  expect_error("[ftp]\ntls = \"on\"\n", 2, "ftp.tls",
+               "bad value \"on\" (want \"off\", \"optional\" or \"required\")");
+  expect_error("[tls]\nmin_version = \"1.1\"\n", 2, "tls.min_version",
+               "bad value \"1.1\" (want \"1.2\" or \"1.3\")");
+  expect_error("[server]\nupload_mode = 1\n", 2, "server.upload_mode", "must be a string");
 }
 
 TEST_F(LoadConfig, UnknownUserOrGroupIsOneLine) {

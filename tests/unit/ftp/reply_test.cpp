@@ -104,7 +104,7 @@ TEST(ReplyFor, EachVfsError) {
   for (auto c : {Case{vfs::Errc::not_found, 550}, Case{vfs::Errc::exists, 550},
                  Case{vfs::Errc::not_directory, 550}, Case{vfs::Errc::is_directory, 550},
                  Case{vfs::Errc::not_empty, 550}, Case{vfs::Errc::permission_denied, 550},
-                 Case{vfs::Errc::invalid_name, 553}, Case{vfs::Errc::no_space, 552},
+                 Case{vfs::Errc::invalid_name, 553}, Case{vfs::Errc::no_space, 452},
                  Case{vfs::Errc::io_error, 451}, Case{vfs::Errc::quota_exceeded, 552}}) {
     Reply r = reply_for(make_error_code(c.e));
     EXPECT_EQ(r.code, c.code) << make_error_code(c.e).message();

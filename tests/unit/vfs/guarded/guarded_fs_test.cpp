@@ -58,8 +58,9 @@ public:
   }
 
   /// A new session of the user: a LocalFs of the home behind `rules`.
-  std::unique_ptr<Filesystem> session(Rules rules) const {
-    auto local = LocalFs::open(root_);
+  std::unique_ptr<Filesystem> session(Rules rules,
+                                      core::UploadMode mode = core::UploadMode::atomic) const {
+    auto local = LocalFs::open(root_, nullptr, mode);
     if (!local) {
       ADD_FAILURE() << local.error().message();
       return nullptr;
@@ -372,11 +373,13 @@ protected:
     return session_sharing(quota_);
   }
 
-  std::unique_ptr<Filesystem> session_sharing(std::shared_ptr<Quota> quota) const {
+  std::unique_ptr<Filesystem>
+  session_sharing(std::shared_ptr<Quota> quota,
+                  core::UploadMode mode = core::UploadMode::atomic) const {
     Rules rules;
     rules.quota = std::move(quota);
     rules.user = "alice";
-    return home_.session(std::move(rules));
+    return home_.session(std::move(rules), mode);
   }
 
   static void write(File& f, std::string_view data) {
@@ -465,6 +468,34 @@ TEST_F(GuardedQuotaTest, CommittedReplaceGivesBackTheOldFile) {
   ASSERT_TRUE(run_task((*g)->write_at(0, bytes("ab"))));
   commit(**g);
   g->reset();
+  expect_consistent();
+}
+
+TEST_F(GuardedQuotaTest, DirectReplaceGivesBackTheOldFileAtTheOpen) {
+  quota_ = std::make_shared<Quota>(0, 0, home_.disk());
+  auto fs = session_sharing(quota_, core::UploadMode::direct);
+  auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(quota_->usage(), (Usage{16 - 5, 3})) << "truncated in place";
+  write(**f, std::string(20, 'x'));
+  f->reset(); // interrupted: what was written stays, and stays charged
+  EXPECT_EQ(slurp(home_.root() / "file.txt"), std::string(20, 'x'));
+  expect_consistent();
+
+  auto g = run_task(fs->open_write(vp("/dir/new.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(g);
+  write(**g, "abc");
+  commit(**g);
+  g->reset();
+  expect_consistent();
+
+  // SFTP's create + truncate + write, in place too.
+  auto h = run_task(fs->open(vp("/other.txt"), oflags(false, true, true, true)));
+  ASSERT_TRUE(h);
+  ASSERT_TRUE(run_task((*h)->write_at(0, bytes("ab"))));
+  commit(**h);
+  h->reset();
+  EXPECT_EQ(slurp(home_.root() / "other.txt"), "ab");
   expect_consistent();
 }
 

@@ -180,6 +180,21 @@ TEST_F(LocalFsSftpTest, ReplaceOpenWithoutCommitIsDiscarded) {
   EXPECT_FALSE(has_temp_files(root_ / "dir"));
 }
 
+TEST_F(LocalFsSftpTest, DirectModeTruncatesInPlace) {
+  auto lfs = LocalFs::open(root_, nullptr, core::UploadMode::direct);
+  ASSERT_TRUE(lfs);
+  fs_ = std::move(*lfs);
+  const auto inode = host_lstat(root_ / "file.txt").st_ino;
+  auto f = open("/file.txt", flags("wct"));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(slurp(root_ / "file.txt"), "");
+  write_at(*f, 0, "partial");
+  f.reset();
+  EXPECT_EQ(slurp(root_ / "file.txt"), "partial");
+  EXPECT_EQ(host_lstat(root_ / "file.txt").st_ino, inode);
+  EXPECT_FALSE(has_temp_files(root_));
+}
+
 TEST_F(LocalFsSftpTest, ReplaceOpenModes) {
   // A new file takes the requested mode without special bits; an old one keeps its own.
   auto f = open("/new.txt", flags("wct", 04600));

@@ -125,6 +125,20 @@ protected:
     EXPECT_TRUE(r) << r.error().message();
   }
 
+  /// A replace upload to each of `paths` (links that leave the jail) never
+  /// writes the file outside.
+  void expect_replace_stays_inside(std::initializer_list<const char*> paths) const {
+    for (const char* path : paths) {
+      SCOPED_TRACE(path);
+      auto f = run_task(fs_->open_write(vp(path), WriteMode::replace, 0));
+      if (f) {
+        write(**f, "pwned");
+        (void)run_task((*f)->commit());
+      }
+      EXPECT_EQ(slurp(secret_), "outside");
+    }
+  }
+
   std::vector<std::string> temp_files(const fs::path& dir) const {
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(dir)) {
@@ -370,15 +384,51 @@ TEST_F(LocalFsTest, ReplaceCreatesNewFileAndKeepsMode) {
 }
 
 TEST_F(LocalFsTest, ReplaceNeverWritesThroughEscapingLink) {
-  for (const char* path : {"/outside_abs", "/outside_rel"}) {
-    SCOPED_TRACE(path);
-    auto f = run_task(fs_->open_write(vp(path), WriteMode::replace, 0));
-    if (f) {
-      write(**f, "pwned");
-      (void)run_task((*f)->commit());
-    }
-    EXPECT_EQ(slurp(secret_), "outside");
-  }
+  expect_replace_stays_inside({"/outside_abs", "/outside_rel", "/dir/deep_up", "/proc_cwd"});
+}
+
+// upload_mode = "direct": a replace writes the target itself, from empty.
+TEST_F(LocalFsTest, DirectReplaceWritesInPlace) {
+  auto lfs = LocalFs::open(root_, nullptr, core::UploadMode::direct);
+  ASSERT_TRUE(lfs);
+  fs_ = std::move(*lfs);
+  EXPECT_EQ(fs_->upload_mode(), core::UploadMode::direct);
+  auto inode = [&] {
+    struct stat st {};
+    return ::stat((root_ / "file.txt").c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  const auto before = inode();
+  auto f = open_write("/file.txt", WriteMode::replace);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(slurp(root_ / "file.txt"), ""); // truncated at the open
+  write(*f, "part");
+  EXPECT_EQ(slurp(root_ / "file.txt"), "part");
+  EXPECT_TRUE(temp_files(root_).empty());
+  f.reset(); // no commit: an interrupted upload leaves what it wrote, to resume
+  EXPECT_EQ(slurp(root_ / "file.txt"), "part");
+  EXPECT_EQ(inode(), before); // the same file, never a new one
+
+  auto g = open_write("/dir/new.txt", WriteMode::replace);
+  ASSERT_TRUE(g);
+  write(*g, "fresh");
+  commit(*g);
+  EXPECT_EQ(slurp(root_ / "dir" / "new.txt"), "fresh");
+  EXPECT_TRUE(temp_files(root_ / "dir").empty());
+}
+
+TEST_F(LocalFsTest, DirectReplaceStaysInTheJail) {
+  auto lfs = LocalFs::open(root_, nullptr, core::UploadMode::direct);
+  ASSERT_TRUE(lfs);
+  fs_ = std::move(*lfs);
+  expect_replace_stays_inside({"/outside_abs", "/outside_rel", "/dir/deep_up", "/proc_cwd"});
+  // Inside the jail a link is written through, as a resume would.
+  auto f = open_write("/in_link", WriteMode::replace);
+  ASSERT_TRUE(f);
+  write(*f, "via link");
+  commit(*f);
+  EXPECT_EQ(slurp(root_ / "file.txt"), "via link");
+  EXPECT_TRUE(fs::is_symlink(root_ / "in_link"));
+  EXPECT_FALSE(run_task(fs_->open_write(vp("/dir"), WriteMode::replace, 0)));
 }
 
 TEST_F(LocalFsTest, ResumeTruncatesAtCommit) {
