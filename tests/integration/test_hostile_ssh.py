@@ -25,7 +25,7 @@ DEADLINE = 60
 
 # SFTP (draft-ietf-secsh-filexfer-02) packet types and status codes.
 FXP_INIT, FXP_VERSION, FXP_OPEN, FXP_CLOSE, FXP_READ, FXP_WRITE = 1, 2, 3, 4, 5, 6
-FXP_OPENDIR, FXP_REALPATH = 11, 16
+FXP_OPENDIR, FXP_READDIR, FXP_REALPATH = 11, 12, 16
 FXP_STATUS, FXP_HANDLE, FXP_DATA, FXP_NAME = 101, 102, 103, 104
 FXP_EXTENDED, FXP_EXTENDED_REPLY = 200, 201
 FX_OK, FX_FAILURE = 0, 4
@@ -37,6 +37,7 @@ PFLAG_READ, PFLAG_WRITE, PFLAG_CREAT, PFLAG_TRUNC = 1, 2, 8, 16
 ADVERTISED_MAX_PACKET = 256 * 1024
 MAX_LENGTH = ADVERTISED_MAX_PACKET + 4
 HANDLE_CAP = 1024
+DIR_HANDLE_CAP = 32
 
 
 # ------------------------------------------------------------------ helpers
@@ -481,3 +482,46 @@ def test_ten_thousand_handles(start_server, host_key):
         raw.close()
     _fds_back(srv, baseline)
     _sftp_roundtrip(srv, "after.bin")
+
+
+def test_directory_handles_do_not_pile_up_listings(start_server, host_key):
+    """1,024 OPENDIR of a 4,000-entry directory without CLOSE: each open
+    directory holds its whole listing, so only DIR_HANDLE_CAP may be open at
+    once; the rest get a FAILURE status, memory stays bounded and the
+    session usable."""
+    srv = _start(start_server, host_key)
+    big = srv.home("alice") / "big"
+    big.mkdir()
+    for i in range(4000):
+        (big / ("a-file-with-a-longish-name-%06d" % i)).touch()
+    pid = srv.proc.pid
+    _sftp_roundtrip(srv, "warm-up.bin")
+    rss_before = _rss_kib(pid)
+    raw = RawSftp(srv)
+    handles = []
+    try:
+        total, batch = 1024, 128
+        for start in range(0, total, batch):
+            ids = range(start + 100, start + 100 + batch)
+            raw.send(b"".join(_packet(FXP_OPENDIR, struct.pack(">I", i) + _string("/big"))
+                              for i in ids))
+            for i in ids:
+                ptype, body = raw.reply(i)
+                if ptype == FXP_HANDLE:
+                    handles.append(_handle(body))
+                else:
+                    assert ptype == FXP_STATUS and _status(body) == FX_FAILURE, (ptype, body)
+        assert len(handles) == DIR_HANDLE_CAP
+        grew = _rss_kib(pid) - rss_before
+        assert grew < 64 * 1024, "RSS grew by %d KiB" % grew
+        # the open ones still list
+        raw.request(FXP_READDIR, 1, _string(handles[-1]))
+        ptype, body = raw.reply(1)
+        assert ptype == FXP_NAME and struct.unpack(">I", body[:4])[0] > 0
+        raw.request(FXP_CLOSE, 2, _string(handles[0]))
+        assert _status(raw.reply(2)[1]) == FX_OK
+        raw.request(FXP_OPENDIR, 3, _string("/big"))
+        assert raw.reply(3)[0] == FXP_HANDLE
+    finally:
+        raw.close()
+    assert srv.alive()
