@@ -55,4 +55,11 @@ std::size_t HandleTable::files() const {
   return n;
 }
 
+std::size_t HandleTable::directories() const {
+  std::size_t n = 0;
+  for (const auto& [handle, entry] : entries_)
+    n += entry.dir.has_value() ? 1 : 0;
+  return n;
+}
+
 } // namespace berth::sftp

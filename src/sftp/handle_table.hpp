@@ -80,6 +80,8 @@ public:
   std::size_t size() const { return entries_.size(); }
   /// Open files (not directories): transfers in progress.
   std::size_t files() const;
+  /// Open directories.
+  std::size_t directories() const;
   std::size_t capacity() const { return capacity_; }
 
 private:

@@ -424,6 +424,36 @@ TEST_F(SftpSession, HandleCapAnswersWithAnError) {
   EXPECT_EQ(status_of(r[5]), static_cast<std::uint32_t>(Status::failure));
 }
 
+// Each directory handle holds its whole listing: 1,024 of them on a
+// 4,000-entry directory held 500 MiB, so directories have a cap of their own.
+TEST_F(SftpSession, DirectoryHandleCapAnswersWithAnError) {
+  write_host("f", "x");
+  Client c;
+  for (std::uint32_t i = 1; i <= 3; ++i) {
+    c.request(Type::opendir, i).string("/");
+    c.end();
+  }
+  auto& o = c.request(Type::open, 4); // files do not count against it
+  o.string("/f");
+  o.u32(pflag_read);
+  o.attrs(Attrs{});
+  c.end();
+  c.request(Type::close, 5).string("1");
+  c.end();
+  c.request(Type::opendir, 6).string("/");
+  c.end();
+  Limits l;
+  l.max_dir_handles = 2;
+  auto r = run(c, 1 << 20, l);
+  ASSERT_EQ(r.size(), 7u);
+  EXPECT_EQ(r[1].type, Type::handle);
+  EXPECT_EQ(r[2].type, Type::handle);
+  EXPECT_EQ(status_of(r[3]), static_cast<std::uint32_t>(Status::failure));
+  EXPECT_EQ(r[4].type, Type::handle);
+  EXPECT_EQ(status_of(r[5]), static_cast<std::uint32_t>(Status::ok));
+  EXPECT_EQ(r[6].type, Type::handle); // closing one makes room
+}
+
 TEST_F(SftpSession, JailHoldsForPathsLinksAndRenames) {
   Client c;
   c.request(Type::stat, 1).string("/../../../etc/passwd");
