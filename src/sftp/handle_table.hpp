@@ -78,6 +78,8 @@ public:
   std::size_t size() const { return entries_.size(); }
   /// Open files (not directories): transfers in progress.
   std::size_t files() const;
+  /// Entries held by open directories (read or not).
+  std::size_t dir_entries() const;
   std::size_t capacity() const { return capacity_; }
 
 private:
