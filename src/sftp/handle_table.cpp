@@ -62,4 +62,11 @@ std::size_t HandleTable::directories() const {
   return n;
 }
 
+std::size_t HandleTable::dir_entries() const {
+  std::size_t n = 0;
+  for (const auto& [handle, entry] : entries_)
+    n += entry.dir ? entry.dir->entries.size() : 0;
+  return n;
+}
+
 } // namespace berth::sftp

@@ -82,6 +82,8 @@ public:
   std::size_t files() const;
   /// Open directories.
   std::size_t directories() const;
+  /// Entries held by open directories (read or not).
+  std::size_t dir_entries() const;
   std::size_t capacity() const { return capacity_; }
 
 private:

@@ -338,6 +338,14 @@ core::Task<R> handle_opendir(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, list.error());
     co_return R{};
   }
+  // SECURITY: a directory's entries stay in memory until its handle is closed;
+  // unbounded, one session opening a directory of 100,000 entries max_handles
+  // times would hold about 11 GiB.
+  if (auto held = s.handles.dir_entries();
+      held > 0 && held + list->size() > s.limits.max_dir_entries) {
+    s.reply_status(id, std::make_error_code(std::errc::too_many_files_open));
+    co_return R{};
+  }
   DirCursor cursor;
   cursor.entries = std::move(*list);
   std::sort(cursor.entries.begin(), cursor.entries.end(),

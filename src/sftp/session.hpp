@@ -25,6 +25,8 @@ struct Limits {
   std::size_t max_read = 256 * 1024 - 1024;  ///< Longest READ answered (limits@openssh.com).
   std::size_t max_handles = 1024;            ///< Open files and directories.
   std::size_t max_dir_handles = 32;          ///< Of them, directories (each holds its listing).
+  std::size_t max_dir_entries = 512 * 1024;  ///< Entries held by open directories, but
+                                             ///< one directory of any size is always opened.
   std::size_t readdir_batch = 128;           ///< Entries per READDIR reply.
   std::size_t max_in_flight = 64;            ///< READ/WRITE requests running at once.
   std::size_t max_in_flight_bytes = 8 << 20; ///< Their packets' bytes, held meanwhile.

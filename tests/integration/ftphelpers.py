@@ -26,7 +26,8 @@ PASSWORDS = {"alice": "s3cret-Alice", "bob": "Bob-pw-42"}
 
 def berth_bin():
     env = os.environ.get("BERTH_BIN")
-    return Path(env) if env else REPO_ROOT / "build" / "berth"
+    # resolved: servers start in their own working directory
+    return Path(env).resolve() if env else REPO_ROOT / "build" / "berth"
 
 
 # ---------------------------------------------------------------- ports

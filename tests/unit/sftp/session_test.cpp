@@ -454,6 +454,31 @@ TEST_F(SftpSession, DirectoryHandleCapAnswersWithAnError) {
   EXPECT_EQ(r[6].type, Type::handle); // closing one makes room
 }
 
+// Directory handles hold their entries until closed: a session may hold
+// max_dir_entries of them, but always one directory, however big.
+TEST_F(SftpSession, OpenDirectoriesHoldBoundedEntries) {
+  for (int i = 0; i < 300; ++i)
+    write_host("f" + std::to_string(i), "");
+  Client c;
+  for (std::uint32_t id = 1; id <= 2; ++id) {
+    c.request(Type::opendir, id).string("/");
+    c.end();
+  }
+  c.request(Type::close, 3).string("1");
+  c.end();
+  c.request(Type::opendir, 4).string("/");
+  c.end();
+  Limits l;
+  l.max_dir_entries = 200;
+  auto r = run(c, 1 << 20, l);
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[1].type, Type::handle);
+  EXPECT_EQ(string_of(r[1]), "1");
+  EXPECT_EQ(status_of(r[2]), static_cast<std::uint32_t>(Status::failure));
+  EXPECT_EQ(status_of(r[3]), 0u);
+  EXPECT_EQ(r[4].type, Type::handle);
+}
+
 TEST_F(SftpSession, JailHoldsForPathsLinksAndRenames) {
   Client c;
   c.request(Type::stat, 1).string("/../../../etc/passwd");
