@@ -262,6 +262,39 @@ def test_slowloris_control_connections_are_cut_off(start_server):
     assert srv.alive()
 
 
+def test_client_that_never_reads_replies_is_cut_off(start_server):
+    """A logged-in client pipelines commands with long replies and never
+    reads them: once berth can not write, the idle timeout still ends the
+    session (a reply that can not be sent is no activity)."""
+    srv = start_server(idle_timeout=3)
+    pid = srv.proc.pid
+    baseline = idle_baseline(srv)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(CTRL_TIMEOUT)
+    s.connect((srv.host, srv.port))
+    try:
+        assert read_raw_reply(s)[0] == 220
+        s.sendall(b"USER alice\r\n")
+        assert read_raw_reply(s)[0] == 331
+        s.sendall(b"PASS " + srv.users["alice"]["password"].encode() + b"\r\n")
+        assert read_raw_reply(s)[0] == 230
+        # as many HELPs as the connection takes, never reading a reply
+        s.setblocking(False)
+        sent = 0
+        try:
+            while sent < 64 * MiB:
+                sent += s.send(b"HELP\r\n" * 1000)
+        except BlockingIOError:
+            pass
+        assert sent < 64 * MiB, "berth read 64 MiB of commands without its replies leaving"
+        assert_serves(srv)
+        assert_fds_return(srv, baseline, deadline=30)
+    finally:
+        s.close()
+    assert_serves(srv)
+
+
 # ------------------------------------------------------------------ 2. connection floods
 
 def _raise_nofile(want):
