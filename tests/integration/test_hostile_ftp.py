@@ -5,7 +5,7 @@ downloads and TLS handshakes.  After each attack the server must hold no
 descriptor more than when it was idle, keep complete files intact, leave no
 upload temporaries behind and go on serving others byte-exact."""
 
-import ftplib
+import fcntl
 import io
 import os
 import resource
@@ -14,6 +14,7 @@ import select
 import socket
 import ssl
 import struct
+import termios
 import threading
 import time
 
@@ -44,6 +45,11 @@ def fd_targets(pid):
         except OSError:
             pass
     return sorted(out)
+
+
+def unread_bytes(sock):
+    """Bytes waiting in `sock`'s receive queue."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
 
 
 def rss_kib(pid):
@@ -241,10 +247,12 @@ def test_slowloris_control_connections_are_cut_off(start_server):
     for t in threads:
         t.start()
     try:
-        # Meanwhile a normal client is served, twice, spread over the attack.
-        assert_serves(srv)
-        time.sleep(1.5)
-        assert_serves(srv)
+        # Meanwhile normal clients are served, one after another, all along.
+        served = 0
+        while any(t.is_alive() for t in threads):
+            assert_serves(srv, size=100_000)
+            served += 1
+        assert served >= 2
     finally:
         for t in threads:
             t.join()
@@ -267,7 +275,6 @@ def test_client_that_never_reads_replies_is_cut_off(start_server):
     reads them: once berth can not write, the idle timeout still ends the
     session (a reply that can not be sent is no activity)."""
     srv = start_server(idle_timeout=3)
-    pid = srv.proc.pid
     baseline = idle_baseline(srv)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -448,8 +455,8 @@ def test_never_reading_downloader_aborted(start_server):
     data = None
     try:
         data = start_transfer(c, "RETR big.bin", rcvbuf=4096)
-        # wait until berth is blocked on the full socket: its buffer stops growing
-        time.sleep(0.5)
+        # data has arrived; with 256 MiB to go berth soon waits on the full socket
+        assert wait_until(lambda: unread_bytes(data) > 0, 30)
         c.sock.sendall(b"ABOR\r\n")
         c.sock.settimeout(30)
         code, text = read_reply(c)
