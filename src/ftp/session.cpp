@@ -24,6 +24,8 @@ namespace {
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxQueuedLines = 32;
+// A reply gets at least this long, so that "421 Timeout." can still leave.
+constexpr std::chrono::seconds kMinReplyTime{1};
 
 } // namespace
 
@@ -96,7 +98,7 @@ core::Task<void> Session::run() {
   connection_ = std::move(*admitted);
   count_ = core::SessionCount(deps_->telemetry, listener_protocol());
   co_await send(Reply::of(220, "berth FTP server ready."));
-  auto login_deadline = std::chrono::steady_clock::now() + config().login_timeout;
+  login_deadline_ = std::chrono::steady_clock::now() + config().login_timeout;
   while (!quit) {
     // Between commands: no transfer runs, so a stopping server closes the
     // session now (vsftpd and ProFTPD answer 421 too).
@@ -104,9 +106,7 @@ core::Task<void> Session::run() {
       co_await send(Reply::of(421, "Server shutting down."));
       break;
     }
-    std::chrono::steady_clock::duration limit = config().idle_timeout;
-    if (!logged_in())
-      limit = std::min(limit, login_deadline - std::chrono::steady_clock::now());
+    const std::chrono::steady_clock::duration limit = control_limit();
     core::Result<Line> line = core::unexpected(core::Errc::timed_out);
     if (!queued_.empty()) {
       line = std::move(queued_.front());
@@ -168,9 +168,24 @@ core::Task<void> Session::send(const Reply& r) {
   if (quit && r.code != 221 && r.code != 421 && r.code != 530)
     co_return; // the control connection is gone
   std::string wire = encode(r);
-  auto w = co_await control_.write_all(asio::buffer(wire));
-  if (!w)
+  // SECURITY: a client that sends commands but never reads the replies fills
+  // the socket buffers and blocks this write; the timeouts that bound its
+  // reads bound its writes too, or it would hold the session forever.
+  auto w = co_await core::with_timeout(
+      control_.write_all(asio::buffer(wire)),
+      std::max<std::chrono::steady_clock::duration>(control_limit(), kMinReplyTime));
+  if (!w) {
+    if (w.error() == core::Errc::timed_out)
+      spdlog::info("ftp: {} timed out: replies not read", peer_.address().to_string());
     quit = true;
+  }
+}
+
+std::chrono::steady_clock::duration Session::control_limit() const {
+  std::chrono::steady_clock::duration limit = config().idle_timeout;
+  if (!logged_in())
+    limit = std::min(limit, login_deadline_ - std::chrono::steady_clock::now());
+  return limit;
 }
 
 core::Task<core::Result<Line>> Session::read_line() {

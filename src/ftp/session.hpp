@@ -152,6 +152,9 @@ private:
   enum class ControlEvent { abort, closed };
   core::Task<core::Result<Line>> read_line();
   core::Task<core::Result<Line>> read_command(std::chrono::steady_clock::duration limit);
+  /// How long the control connection may wait for the client now: the idle
+  /// timeout, and before login no later than the login deadline.
+  std::chrono::steady_clock::duration control_limit() const;
   bool draining() const { return deps_->drain && deps_->drain->draining(); }
   core::Task<ControlEvent> watch_control();
   core::Task<void> watch_stall(const std::uint64_t& progress);
@@ -173,6 +176,8 @@ private:
   std::uint64_t tls_token_ = 0;          ///< Ties data-connection TLS sessions to this one.
   core::SessionCount count_;             ///< In berth_sessions_open while admitted.
   std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point login_deadline_ =
+      std::chrono::steady_clock::time_point::max();
   /// How the last transfer() ended; nullopt when it did not try to connect.
   std::optional<core::TransferResult> transfer_result_;
 };
