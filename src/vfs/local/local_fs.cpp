@@ -408,12 +408,21 @@ core::Task<core::Result<Stat>> LocalFs::stat(const VirtualPath& path) {
 }
 
 core::Task<core::Result<std::vector<DirEntry>>> LocalFs::list(const VirtualPath& dir) {
+  // A big folder takes a while to read and stat: on the I/O pool, so the
+  // other sessions of this event loop are not held up meanwhile.
+  auto op = [this, dir] { return list_now(dir); };
+  if (io_ == nullptr)
+    co_return op();
+  co_return co_await io_->run(op);
+}
+
+core::Result<std::vector<DirEntry>> LocalFs::list_now(const VirtualPath& dir) const {
   auto fd = resolve(dir, O_RDONLY | O_DIRECTORY, 0);
   if (!fd)
-    co_return core::unexpected(fd.error());
+    return core::unexpected(fd.error());
   DIR* d = ::fdopendir(fd->get());
   if (d == nullptr)
-    co_return last_error();
+    return last_error();
   fd->release();
   std::vector<DirEntry> out;
   while (dirent* e = ::readdir(d)) {
@@ -436,7 +445,7 @@ core::Task<core::Result<std::vector<DirEntry>>> LocalFs::list(const VirtualPath&
     out.push_back(std::move(entry));
   }
   ::closedir(d);
-  co_return out;
+  return out;
 }
 
 core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open_read(const VirtualPath& path,

@@ -95,6 +95,8 @@ private:
       : root_(std::move(root)), io_(io), upload_mode_(upload_mode) {}
   core::Result<UniqueFd> resolve(const VirtualPath& path, int flags, unsigned mode) const;
   core::Result<UniqueFd> open_parent(const VirtualPath& path) const;
+  /// list(), blocking.
+  core::Result<std::vector<DirEntry>> list_now(const VirtualPath& dir) const;
   /// Where directory `dir` really is beneath the root, as a virtual path
   /// (`dir` may have been reached through symlinks).
   core::Result<VirtualPath> location_of(int dir) const;

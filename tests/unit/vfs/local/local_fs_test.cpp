@@ -756,6 +756,27 @@ TEST_F(LocalFsTest, ListShowsEntriesAndResolvesInsideLinks) {
   EXPECT_TRUE(list("/empty").empty());
 }
 
+TEST_F(LocalFsTest, ListOnTheIoPoolSeesTheSame) {
+  core::WorkerPool pool(1);
+  auto pooled = LocalFs::open_for_test(root_, &pool);
+  ASSERT_TRUE(pooled);
+  for (const char* dir : {"/", "/dir_link", "/empty"}) {
+    SCOPED_TRACE(dir);
+    auto here = run_task(fs_->list(vp(dir)));
+    auto there = run_task((*pooled)->list(vp(dir)));
+    ASSERT_TRUE(here && there);
+    std::map<std::string, std::pair<FileType, std::uint64_t>> a, b;
+    for (const auto& e : *here)
+      a[e.name] = {e.stat.type, e.stat.size};
+    for (const auto& e : *there)
+      b[e.name] = {e.stat.type, e.stat.size};
+    EXPECT_EQ(a, b);
+  }
+  auto missing = run_task((*pooled)->list(vp("/outdir_link")));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), Errc::not_found);
+}
+
 TEST_F(LocalFsTest, ListErrors) {
   auto file = run_task(fs_->list(vp("/file.txt")));
   ASSERT_FALSE(file);
