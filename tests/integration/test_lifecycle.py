@@ -438,12 +438,23 @@ def test_sigterm_lets_a_running_upload_finish(start_server, payloads):
     assert sha256_file(srv.home() / "big.bin") == big.sha256
 
 
+def upload_flowing(srv, min_bytes=1):
+    """Waits until the upload in progress has written bytes into the home (its
+    temporary file): the transfer is running, not still being set up."""
+    home = srv.home()
+
+    def written():
+        return sum(p.stat().st_size for p in home.glob(".berth-upload-*")) >= min_bytes
+    wait_for(written, 30, "the upload to write its first bytes")
+
+
 def test_sigterm_stops_a_stalled_transfer_after_shutdown_timeout(start_server):
     srv = start_server(listen=("127.0.0.1:0",), shutdown_timeout=2)
     c = srv.login()
     c.voidcmd("TYPE I")
     conn = c.transfercmd("STOR stalled.bin")
     conn.sendall(b"x" * 65536)  # then nothing: stalled
+    upload_flowing(srv)
     t0 = time.monotonic()
     os.kill(srv.proc.pid, signal.SIGTERM)
     assert srv.proc.wait(timeout=20) == 0
@@ -459,6 +470,7 @@ def test_second_signal_stops_at_once(start_server):
     c.voidcmd("TYPE I")
     conn = c.transfercmd("STOR stalled.bin")
     conn.sendall(b"x" * 65536)
+    upload_flowing(srv)
     os.kill(srv.proc.pid, signal.SIGTERM)
     time.sleep(0.5)
     assert srv.alive()
