@@ -830,3 +830,54 @@ def stor_refused(ftp, name, data, rest=None):
         return str(e)
     raise AssertionError("the upload of %s was not refused" % name)
 
+
+# ---------------------------------------------------------------- process figures
+
+def fd_count(pid):
+    """Open descriptors of process `pid`."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def fd_targets(pid):
+    """What process `pid`'s descriptors name (paths, "socket:[inode]"...), sorted."""
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+    return sorted(out)
+
+
+def rss_kib(pid):
+    """Resident set size (VmRSS) of process `pid` in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def wait_until(predicate, deadline, interval=0.1):
+    """Polls `predicate` until it is true or `deadline` seconds passed;
+    returns its last value."""
+    end = time.monotonic() + deadline
+    while True:
+        v = predicate()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
+
+def settled_fd_count(pid, quiet=0.5, deadline=20):
+    """The descriptor count once it has not changed for `quiet` seconds."""
+    end = time.monotonic() + deadline
+    last, since = fd_count(pid), time.monotonic()
+    while time.monotonic() < end:
+        time.sleep(0.05)
+        n = fd_count(pid)
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return n
+    raise AssertionError("descriptor count of berth never settled (last %d)" % last)

@@ -20,8 +20,9 @@ import time
 
 import pytest
 
-from ftphelpers import (CTRL_TIMEOUT, MiB, client_context, cmd, parse_pasv, quit_quietly,
-                        read_raw_reply, read_reply)
+from ftphelpers import (CTRL_TIMEOUT, MiB, client_context, cmd, fd_count, fd_targets,
+                        parse_pasv, quit_quietly, read_raw_reply, read_reply, rss_kib,
+                        settled_fd_count, wait_until)
 
 FTPS = {"listen": ["127.0.0.1:0"], "active_data_port": 0}
 UPLOAD_PREFIX = ".berth-upload-"
@@ -32,19 +33,6 @@ NEVER = 600
 
 # ------------------------------------------------------------------ process probes
 
-def fd_count(pid):
-    """Open descriptors of process `pid`."""
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def fd_targets(pid):
-    out = []
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
-        except OSError:
-            pass
-    return sorted(out)
 
 
 def accepted_by(pid, sock):
@@ -67,37 +55,7 @@ def unread_bytes(sock):
     return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
 
-
-def wait_until(predicate, deadline, interval=0.1):
-    """Poll `predicate` until it is true or `deadline` seconds passed;
-    returns its last value."""
-    end = time.monotonic() + deadline
-    while True:
-        v = predicate()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(interval)
-
-
-def settled_fd_count(pid, quiet=0.5, deadline=20):
-    """The descriptor count once it has not changed for `quiet` seconds."""
-    end = time.monotonic() + deadline
-    last, since = fd_count(pid), time.monotonic()
-    while time.monotonic() < end:
-        time.sleep(0.05)
-        n = fd_count(pid)
-        if n != last:
-            last, since = n, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return n
-    raise AssertionError("descriptor count of berth never settled (last %d)" % last)
 
 
 def assert_fds_return(srv, want, deadline=60):

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from ftphelpers import SSH_TIMEOUT, ssh_password_client, wait_closed
+from ftphelpers import (SSH_TIMEOUT, fd_count, rss_kib, settled_fd_count, ssh_password_client,
+                        wait_closed, wait_until)
 
 paramiko = pytest.importorskip("paramiko")
 
@@ -42,27 +43,7 @@ DIR_HANDLE_CAP = 32
 
 # ------------------------------------------------------------------ helpers
 
-def _fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
-
-def _rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
-def _wait_until(predicate, deadline):
-    """Polls predicate until it is true or `deadline` seconds have passed;
-    returns its last value."""
-    end = time.monotonic() + deadline
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= end:
-            return value
-        time.sleep(0.05)
 
 
 def _sftp_roundtrip(srv, name, size=256 * 1024):
@@ -88,24 +69,14 @@ def _baseline(srv):
     """The server's descriptor count once idle after one full session (the
     first session creates some per-thread state for good)."""
     _sftp_roundtrip(srv, "warm-up.bin")
-    pid = srv.proc.pid
-    last = [_fd_count(pid), time.monotonic()]
-
-    def settled():
-        n = _fd_count(pid)
-        if n != last[0]:
-            last[:] = [n, time.monotonic()]
-        return time.monotonic() - last[1] >= 1.0
-
-    assert _wait_until(settled, DEADLINE)
-    return last[0]
+    return settled_fd_count(srv.proc.pid, quiet=1.0, deadline=DEADLINE)
 
 
 def _fds_back(srv, baseline):
     pid = srv.proc.pid
-    ok = _wait_until(lambda: _fd_count(pid) <= baseline, DEADLINE)
+    ok = wait_until(lambda: fd_count(pid) <= baseline, DEADLINE)
     assert ok, "server holds %d descriptors, %d before:\n%s" % (
-        _fd_count(pid), baseline, "\n".join(sorted(
+        fd_count(pid), baseline, "\n".join(sorted(
             os.readlink("/proc/%d/fd/%s" % (pid, f)) for f in os.listdir("/proc/%d/fd" % pid))))
 
 
@@ -273,7 +244,7 @@ def _stall_after_kexinit(srv):
 
 
 def _transport_closed(t):
-    return _wait_until(lambda: not t.is_active(), DEADLINE)
+    return wait_until(lambda: not t.is_active(), DEADLINE)
 
 
 def _stall_after_kex(srv):
@@ -343,7 +314,7 @@ def test_many_half_open_connections(start_server, host_key):
             if i % 2:
                 s.sendall(b"SSH-2.0-HalfOpen_%d\r\n" % i)
         # every connection reached the server (one descriptor each at least)
-        assert _wait_until(lambda: _fd_count(pid) >= baseline + n, DEADLINE), _fd_count(pid)
+        assert wait_until(lambda: fd_count(pid) >= baseline + n, DEADLINE), fd_count(pid)
         _sftp_roundtrip(srv, "during-flood.bin")
     finally:
         for i, s in enumerate(socks):
@@ -365,7 +336,7 @@ def test_bad_packet_lengths_end_the_session(start_server, host_key, init):
     srv = _start(start_server, host_key)
     pid = srv.proc.pid
     _sftp_roundtrip(srv, "warm-up.bin")
-    rss_before = _rss_kib(pid)
+    rss_before = rss_kib(pid)
     for length in (0, 0xFFFFFFFF, 0x80000000, MAX_LENGTH + 1):
         raw = RawSftp(srv, init=init)
         try:
@@ -376,7 +347,7 @@ def test_bad_packet_lengths_end_the_session(start_server, host_key, init):
         finally:
             raw.close()
         assert srv.alive()
-        grew = _rss_kib(pid) - rss_before
+        grew = rss_kib(pid) - rss_before
         assert grew < 64 * 1024, "RSS grew by %d KiB after length %#x" % (grew, length)
     _sftp_roundtrip(srv, "after.bin")
     assert "sftp: ending session" in srv.stderr_text()
@@ -456,7 +427,7 @@ def test_ten_thousand_handles(start_server, host_key):
         assert len(handles) == HANDLE_CAP and failures == total - HANDLE_CAP
         assert len(set(handles)) == HANDLE_CAP
         # most handles hold an open file
-        assert _fd_count(pid) >= baseline + HANDLE_CAP * 8 // 10
+        assert fd_count(pid) >= baseline + HANDLE_CAP * 8 // 10
 
         # still usable: a path request and a read on an open handle
         raw.request(FXP_REALPATH, 1, _string("."))
@@ -496,7 +467,7 @@ def test_directory_handles_do_not_pile_up_listings(start_server, host_key):
         (big / ("a-file-with-a-longish-name-%06d" % i)).touch()
     pid = srv.proc.pid
     _sftp_roundtrip(srv, "warm-up.bin")
-    rss_before = _rss_kib(pid)
+    rss_before = rss_kib(pid)
     raw = RawSftp(srv)
     handles = []
     try:
@@ -512,7 +483,7 @@ def test_directory_handles_do_not_pile_up_listings(start_server, host_key):
                 else:
                     assert ptype == FXP_STATUS and _status(body) == FX_FAILURE, (ptype, body)
         assert len(handles) == DIR_HANDLE_CAP
-        grew = _rss_kib(pid) - rss_before
+        grew = rss_kib(pid) - rss_before
         assert grew < 64 * 1024, "RSS grew by %d KiB" % grew
         # the open ones still list
         raw.request(FXP_READDIR, 1, _string(handles[-1]))

@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import check_clean_exit
-from ftphelpers import (LS_RE, BerthServer, cmd, parse_facts, quit_quietly,
-                        ssh_password_client)
+from ftphelpers import (LS_RE, BerthServer, cmd, fd_count, fd_targets, parse_facts,
+                        quit_quietly, rss_kib, settled_fd_count, ssh_password_client)
 
 paramiko = pytest.importorskip("paramiko")
 from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_OPENDIR  # noqa: E402
@@ -53,16 +53,6 @@ SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/nul
 
 # ------------------------------------------------------------------ process figures
 
-def vm_rss(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 class RssPeak:
@@ -70,14 +60,14 @@ class RssPeak:
 
     def __init__(self, pid):
         self.pid = pid
-        self.peak = vm_rss(pid)
+        self.peak = 1024 * rss_kib(pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.wait(0.02):
             try:
-                self.peak = max(self.peak, vm_rss(self.pid))
+                self.peak = max(self.peak, 1024 * rss_kib(self.pid))
             except (OSError, AssertionError):
                 return
 
@@ -88,7 +78,7 @@ class RssPeak:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, vm_rss(self.pid))
+        self.peak = max(self.peak, 1024 * rss_kib(self.pid))
 
 
 @pytest.fixture(scope="module")
@@ -109,15 +99,9 @@ def wait_fd_count(pid, want, timeout=60):
 
 
 def open_fds(pid):
-    out = []
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            out.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
-        except OSError:
-            pass
     return collections.Counter(
         "socket" if t.startswith("socket:") else "pipe" if t.startswith("pipe:") else t
-        for t in out)
+        for t in fd_targets(pid))
 
 
 # ------------------------------------------------------------------ clients
@@ -181,19 +165,6 @@ def retrieve(ftp, command):
     return b"".join(chunks)
 
 
-def wait_settled(pid, quiet=1.0, timeout=30):
-    """The descriptor count once it has not changed for `quiet` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = fd_count(pid), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        n = fd_count(pid)
-        if n != last:
-            last, since = n, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            break
-    return last
-
 
 def warm_up(srv):
     """Serves one session of each protocol (the user database, TLS and SSH
@@ -207,7 +178,7 @@ def warm_up(srv):
     s.listdir("/")
     s.close()
     c.close()
-    return wait_settled(srv.proc.pid)
+    return settled_fd_count(srv.proc.pid, quiet=1.0, deadline=30)
 
 
 # ------------------------------------------------------------------ a directory of 100,000
@@ -233,7 +204,7 @@ def big_dir(berth, tmp_path_factory, ssh_key):
         os.close(dfd)
     srv.start()
     srv.fds0 = warm_up(srv)
-    srv.rss0 = vm_rss(srv.proc.pid)
+    srv.rss0 = 1024 * rss_kib(srv.proc.pid)
     srv.key = ssh_key[0]
     yield srv
     died_early = srv.proc.poll() is not None
@@ -281,7 +252,7 @@ def names_of(body, command):
 
 
 def check_rss(srv, peak, sanitized, what):
-    after = vm_rss(srv.proc.pid)
+    after = 1024 * rss_kib(srv.proc.pid)
     print("%s: VmRSS idle %.1f MiB, peak %.1f MiB, after %.1f MiB" % (
         what, srv.rss0 / MiB, peak / MiB, after / MiB))
     if sanitized:
@@ -662,7 +633,7 @@ def test_soak_sessions_leave_no_descriptors_or_memory(start_server, ssh_key, san
     for i in range(SOAK_SESSIONS):
         (srv.home() / "soak" / ("s%03d" % i)).mkdir(parents=True)
     fds0 = warm_up(srv)
-    rss0 = vm_rss(pid)
+    rss0 = 1024 * rss_kib(pid)
 
     started = time.monotonic()
     errors = []
@@ -682,7 +653,7 @@ def test_soak_sessions_leave_no_descriptors_or_memory(start_server, ssh_key, san
     assert 0 < uploads < transfers
 
     fds = wait_fd_count(pid, fds0, timeout=120)
-    rss1 = vm_rss(pid)
+    rss1 = 1024 * rss_kib(pid)
     print("soak: %d transfers in %.1f s; descriptors %d idle, %d after; VmRSS idle %.1f MiB, "
           "peak %.1f MiB, after %.1f MiB" % (transfers, elapsed, fds0, fds, rss0 / MiB,
                                               rss.peak / MiB, rss1 / MiB))
