@@ -41,6 +41,8 @@ def read_meta(run_dir: Path) -> dict[str, str]:
 def num(x: float | None) -> str:
     if x is None:
         return "—"
+    if abs(x) < 1:
+        return f"{x:.2f}"
     return f"{x:,.1f}" if abs(x) < 10 else f"{x:,.0f}"
 
 
@@ -286,9 +288,19 @@ def render(run: Run, png: Path | None) -> list[str]:
     L.append("  one `get` or `put`, `scp`. Every upload is compared byte for byte afterwards,")
     L.append("  every download by size; a verbose download and upload per server and mode is")
     L.append("  compared byte for byte before the timed runs.")
+    L.append("- **server CPU**: each server runs in a cgroup of its own "
+             f"({m.get('CPU_ACCOUNTING') or 'not available in this run'}), so the CPU time of")
+    L.append("  every process it forks is counted (sshd's per-session processes and")
+    L.append("  sftp-server, vsftpd's, ProFTPD's and Pure-FTPd's session processes).")
     L.append("- **small files**: one client session uploads all files into a new folder (lftp")
     L.append("  `mput`, `sftp` `put dir/*`) and downloads them back (`mget`, `get`), timed")
     L.append("  between the steps by the client's own `!date`; both copies are compared.")
+    L.append("  FTPS is not in this row: lftp waits some 50-100 ms per file on FTPS data")
+    L.append("  connections whichever the server, and the row would measure little else.")
+    L.append("- curl 7.88 often idles about 0.2 s on its own 200 ms timer before it connects or")
+    L.append("  reads an FTPS data connection (strace shows it polling no socket after it has")
+    L.append("  read the server's reply), with every server; over a 1 GiB FTPS transfer that is")
+    L.append("  a few percent of the time.")
     L.append("- **many clients**: that many `curl` or `sftp -b` processes started at once, each")
     L.append("  downloading the same file (to /dev/null); aggregate = all bytes over the time")
     L.append("  from the first start to the last exit.")

@@ -11,8 +11,10 @@
 FTP_SERVERS=(berth vsftpd proftpd pureftpd)
 SFTP_SERVERS=(berth proftpd sshd)
 ALL_SERVERS=(berth vsftpd proftpd pureftpd sshd)
+# Passive port ranges below Linux's ephemeral ports (32768-). Pure-FTPd admits
+# at most half as many users as its range has ports, hence its wide one.
 declare -A PID_OF=() FTP_PORT_OF=() SFTP_PORT_OF=() VERSION_OF=() PASV_OF=(
-  [berth]=30000-30199 [vsftpd]=30200-30399 [proftpd]=30400-30599 [pureftpd]=30600-30799)
+  [berth]=30000-30199 [vsftpd]=30200-30399 [proftpd]=30400-30599 [pureftpd]=30600-32767)
 SERVER_PIDS=() # every server process this script started
 
 # fetch_peers: what the peers need, unpacked under PEERS or installed.
