@@ -161,8 +161,8 @@ set ylabel "MB/s (10^6 bytes/s)"
 set yrange [0:*]
 set grid ytics
 set xtics rotate by -35 left noenhanced
-set bmargin 9
-set rmargin 8
+set bmargin 11
+set rmargin 20
 plot for [i=2:{len(servers) + 1}] "{dat}" using i:xtic(1) title columnheader(i)
 """
     (run.dir / "chart.gp").write_text(script)
