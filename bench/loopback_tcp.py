@@ -4,7 +4,7 @@ a receiver on 127.0.0.1; prints the receiver's rate in MB/s (10^6 bytes/s).
 
 Usage: loopback_tcp.py [BYTES]   (default 4 GiB)
 
-A yardstick for bench/ftp_throughput.sh: no TLS, no disk, plain send/recv
+A yardstick for bench/run.sh: no TLS, no disk, plain send/recv
 copies through the kernel (no sendfile), 1 MiB application buffers.
 """
 import os

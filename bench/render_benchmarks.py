@@ -1,48 +1,32 @@
 #!/usr/bin/env python3
-"""Turns one run of a bench/ script into its section of docs/BENCHMARKS.md.
+"""Turns one run of bench/run.sh into docs/BENCHMARKS.md and its chart.
 
-Usage: render_benchmarks.py ftp|sftp RUN_DIR OUTPUT.md
+Usage: render_benchmarks.py RUN_DIR OUTPUT.md
 
-The section of that kind (from its "## " title to the next section's title)
-is replaced; the other sections of OUTPUT.md are kept as they are.
-
-ftp (bench/ftp_throughput.sh): RUN_DIR holds meta.env (KEY=VALUE lines),
-scenarios.tsv (id, label), results.tsv (server, scenario, run, status, MB/s,
-bytes, pretransfer s, total s) and limits.tsv (label, MB/s).
-
-sftp (bench/sftp_throughput.sh): RUN_DIR holds meta.env, results.csv (one
-row per 1 GiB transfer), login.csv, files.csv, limits.csv and
-sessions-<server>-<count>.json (bench/sftp_sessions.py); the medians are also
-written to RUN_DIR/summary.json.
+RUN_DIR holds meta.env (KEY=VALUE lines), scenarios.tsv (id, group, label,
+unit, hi|lo: whether more is better), results.tsv (scenario, server, run,
+status, value), limits.tsv (label, MB/s), unsupported.tsv (server, what it
+does not offer), problems.txt and the
+sessions-*.json of bench/sessions.py. The chart of the MB/s rows is drawn by
+gnuplot next to OUTPUT.md (benchmarks.png); the medians go to
+RUN_DIR/summary.json.
 """
-import csv
 import json
+import re
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
-SECTIONS = {
-    "ftp": "## FTP and FTPS: berth and vsftpd",
-    "sftp": "## SFTP: berth and OpenSSH",
-}
-PREAMBLE = [
-    "# Benchmarks",
-    "",
-    "berth side by side with the servers it replaces, on loopback. Each section is",
-    "written by one script in bench/ and replaced by that script's next run; the",
-    "other sections stay as they are.",
-    "",
-]
+SERVERS = ["berth", "vsftpd", "proftpd", "pureftpd", "sshd"]
+NAMES = {"berth": "berth", "vsftpd": "vsftpd", "proftpd": "ProFTPD",
+         "pureftpd": "Pure-FTPd", "sshd": "OpenSSH"}
 
 
 def read_tsv(path: Path) -> list[list[str]]:
     if not path.exists():
         return []
     return [line.split("\t") for line in path.read_text().splitlines() if line.strip()]
-
-
-def fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:,.0f}"
 
 
 def read_meta(run_dir: Path) -> dict[str, str]:
@@ -54,182 +38,12 @@ def read_meta(run_dir: Path) -> dict[str, str]:
     return meta
 
 
-def read_problems(run_dir: Path) -> list[str]:
-    path = run_dir / "problems.txt"
-    return [p for p in path.read_text().splitlines() if p.strip()] if path.exists() else []
-
-
-def render_ftp(run_dir: Path) -> list[str]:
-    meta = read_meta(run_dir)
-    scenarios = read_tsv(run_dir / "scenarios.tsv")
-    results = read_tsv(run_dir / "results.tsv")
-    limits = read_tsv(run_dir / "limits.tsv")
-    problems = read_problems(run_dir)
-
-    runs: dict[tuple[str, str], list[float]] = {}
-    fails: dict[tuple[str, str], int] = {}
-    pre: dict[tuple[str, str], list[float]] = {}
-    phase: dict[tuple[str, str], list[float]] = {}
-    for server, scen, _run, status, mbps, nbytes, pretransfer, total in results:
-        key = (server, scen)
-        if status == "ok":
-            runs.setdefault(key, []).append(float(mbps))
-            pre.setdefault(key, []).append(float(pretransfer))
-            span = float(total) - float(pretransfer)
-            if span > 0:
-                phase.setdefault(key, []).append(int(nbytes) / span / 1e6)
-        else:
-            fails[key] = fails.get(key, 0) + 1
-
-    def median(server: str, scen: str) -> float | None:
-        v = runs.get((server, scen))
-        return statistics.median(v) if v else None
-
-    def cell(server: str, scen: str) -> str:
-        m = median(server, scen)
-        f = fails.get((server, scen), 0)
-        return fmt(m) + (f" ({f} failed)" if f else "")
-
-    L: list[str] = []
-    L.append(SECTIONS["ftp"])
-    L.append("")
-    L.append("Side-by-side transfer throughput of berth and vsftpd on loopback, measured")
-    L.append("with curl. Produced by `bench/ftp_throughput.sh`; each run replaces this")
-    L.append("section. Re-run (as root, Debian; about 5 minutes on 2 cores):")
-    L.append("")
-    L.append("```sh")
-    L.append("bash bench/ftp_throughput.sh")
-    L.append("```")
-    L.append("")
-    L.append("### Setup")
-    L.append("")
-    L.append(f"- date: {meta.get('DATE', '?')}")
-    L.append(f"- machine: {meta.get('NPROC', '?')} CPUs, {meta.get('CPU', '?')}, "
-             f"{meta.get('MEM', '?')} RAM, Linux {meta.get('KERNEL', '?')}")
-    L.append(f"- berth: `{meta.get('BERTH_VERSION', '?')}` at `{meta.get('BERTH_COMMIT', '?')}` "
-             f"(build type {meta.get('BERTH_BUILD_TYPE', '?')}), "
-             f"{meta.get('BERTH_THREADS', '?')}")
-    L.append(f"- vsftpd: Debian package `vsftpd {meta.get('VSFTPD_VERSION', '?')}` "
-             "(extracted privately, not installed)")
-    L.append(f"- client: `{meta.get('CURL_VERSION', '?')}`")
-    L.append(f"- TLS library: `{meta.get('OPENSSL_VERSION', '?')}` (curl, berth and vsftpd alike)")
-    L.append(f"- command: `{meta.get('COMMAND', 'bash bench/ftp_throughput.sh')}`")
-    L.append(f"- payload: {meta.get('SIZE_HUMAN', '?')} of random bytes on "
-             f"{meta.get('WORK_FS', '?')}, served by both servers from the same folder; "
-             "uploads read that file and land in the same folder")
-    L.append(f"- each cell: median of {meta.get('RUNS', '?')} runs, berth and vsftpd "
-             "interleaved (the order alternates between runs)")
-    other = meta.get("OTHER_CPU")
-    if other:
-        L.append(f"- other load during the timed runs: {other}% of the machine's CPU time went to "
-                 f"processes outside the benchmark (steal {meta.get('STEAL_CPU', '?')}%); "
-                 f"load average {meta.get('LOAD_START', '?')} at the start, "
-                 f"{meta.get('LOAD_END', '?')} at the end")
-        if int(other) >= 10:
-            L.append("  — **the machine was not quiet: expect these numbers to be low and noisy**")
-    L.append("")
-    L.append("### Results")
-    L.append("")
-    L.append("MB/s = 10^6 bytes per second, as curl's `%{speed_download}` / `%{speed_upload}`")
-    L.append("report it (bytes over the whole transfer time, connect and login included).")
-    L.append("")
-    L.append("| scenario | berth MB/s | vsftpd MB/s | berth/vsftpd |")
-    L.append("|---|---:|---:|---:|")
-    for scen, label in scenarios:
-        b, v = median("berth", scen), median("vsftpd", scen)
-        ratio = f"{b / v:.2f}" if b and v else "—"
-        L.append(f"| {label} | {cell('berth', scen)} | {cell('vsftpd', scen)} | {ratio} |")
-    L.append("")
-    L.append("The same runs counted from the first data byte (bytes / (`time_total` −")
-    L.append("`time_pretransfer`)), which leaves out connect, login, the data connection's")
-    L.append("setup and curl's waits before it (see the notes):")
-    L.append("")
-    L.append("| scenario | berth MB/s | vsftpd MB/s | berth/vsftpd | setup s, berth / vsftpd |")
-    L.append("|---|---:|---:|---:|---:|")
-    for scen, label in scenarios:
-        b = phase.get(("berth", scen))
-        v = phase.get(("vsftpd", scen))
-        bm = statistics.median(b) if b else None
-        vm = statistics.median(v) if v else None
-        ratio = f"{bm / vm:.2f}" if bm and vm else "—"
-        bp, vp = pre.get(("berth", scen)), pre.get(("vsftpd", scen))
-        setup = (f"{statistics.median(bp):.3f} / {statistics.median(vp):.3f}"
-                 if bp and vp else "—")
-        L.append(f"| {label} | {fmt(bm)} | {fmt(vm)} | {ratio} | {setup} |")
-    L.append("")
-    L.append("Machine limits, measured in the same run:")
-    L.append("")
-    L.append("| limit | MB/s |")
-    L.append("|---|---:|")
-    for label, mbps in limits:
-        try:
-            L.append(f"| {label} | {float(mbps):,.0f} |")
-        except ValueError:
-            L.append(f"| {label} | {mbps} |")
-    L.append("")
-    L.append("### Notes")
-    L.append("")
-    L.append("- Client, servers and kernel share the same cores; the client's own work")
-    L.append("  (curl decrypting or encrypting TLS, copying into /dev/null or out of tmpfs)")
-    L.append("  is part of every number. The limits rows say how far one core can go.")
-    L.append("- FTPS is explicit (AUTH TLS) with PROT P on the data connection, "
-             "`curl --ssl-reqd -k`;")
-    L.append("  both servers require the data connection to resume the control connection's")
-    L.append("  TLS session. Both run on the same certificate (berth's generated one) and the")
-    L.append("  version and cipher are pinned on the client; a verbose check before the timed")
-    L.append("  runs confirms what was negotiated and that a downloaded copy matches.")
-    L.append("- curl 7.88 often idles about 0.2 s on its own 200 ms timer before it connects")
-    L.append("  or reads the FTPS data connection, and sometimes on plain FTP: strace shows it")
-    L.append("  polling no socket after it has already read the server's reply. It happens")
-    L.append("  with both servers, more often when the reply comes back before curl polls")
-    L.append("  again (berth answers EPSV within a fraction of a millisecond). The first table")
-    L.append("  carries these waits, the second leaves them out; its last column is the median")
-    L.append("  time before the first data byte.")
-    L.append("- Upload files are checked byte for byte after every run, downloads by size;")
-    L.append("  one verbose download per server and mode is also compared byte for byte.")
-    L.append("- vsftpd runs as root in the foreground with anonymous access (anon_root = the")
-    L.append(f"  shared folder, ftp_username={meta.get('VS_FTP_USER', '?')}), "
-             "seccomp_sandbox=NO, otherwise its defaults")
-    L.append("  (sendfile on, one process per session); the FTPS instance adds ssl_enable,")
-    L.append("  force_anon_logins_ssl/force_anon_data_ssl, require_ssl_reuse and")
-    L.append("  ssl_ciphers=HIGH. Its configs and logs are kept in bench/out/ (not committed).")
-    if meta.get("TLS13_NOTE"):
-        L.append(f"- {meta['TLS13_NOTE']}")
-    if problems:
-        L.append("")
-        L.append("### Problems seen in this run")
-        L.append("")
-        for p in problems:
-            L.append(f"- {p}")
-    L.append("")
-    L.append("### All runs (MB/s)")
-    L.append("")
-    L.append("| scenario | server | runs |")
-    L.append("|---|---|---|")
-    for scen, label in scenarios:
-        for server in ("berth", "vsftpd"):
-            vals = [r for r in results if r[0] == server and r[1] == scen]
-            shown = ", ".join(f"{float(r[4]):,.0f}" if r[3] == "ok" else r[3] for r in vals)
-            L.append(f"| {label} | {server} | {shown} |")
-    return L
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def med(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+def num(x: float | None) -> str:
+    if x is None:
+        return "—"
+    if abs(x) < 1:
+        return f"{x:.2f}"
+    return f"{x:,.1f}" if abs(x) < 10 else f"{x:,.0f}"
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -239,362 +53,336 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
 
 
-def fnum(x: float | None, digits: int = 0) -> str:
-    return "—" if x is None else f"{x:,.{digits}f}"
+class Run:
+    def __init__(self, run_dir: Path):
+        self.dir = run_dir
+        self.meta = read_meta(run_dir)
+        self.scenarios = [dict(zip(("id", "group", "label", "unit", "better"), r))
+                          for r in read_tsv(run_dir / "scenarios.tsv")]
+        self.results = read_tsv(run_dir / "results.tsv")
+        self.limits = read_tsv(run_dir / "limits.tsv")
+        self.unsupported = read_tsv(run_dir / "unsupported.tsv")
+        p = run_dir / "problems.txt"
+        self.problems = [x for x in p.read_text().splitlines() if x.strip()] if p.exists() else []
 
+    def values(self, scen: str, server: str) -> list[tuple[str, str]]:
+        return [(r[3], r[4]) for r in self.results if r[0] == scen and r[1] == server]
 
-SFTP_SERVERS = ("berth", "sshd")
-# "unclean": scp moved the whole file (compared byte for byte) but exited 1
-# because the server dropped the connection instead of closing the channel.
-VALID = ("ok", "unclean")
-UNCLEAN_MARK = " †"
-SFTP_PEER = "sshd + sftp-server"
+    def median(self, scen: str, server: str) -> float | None:
+        ok = [float(v) for status, v in self.values(scen, server) if status == "ok"]
+        return statistics.median(ok) if ok else None
 
+    def failed(self, scen: str, server: str) -> int:
+        return sum(1 for status, _ in self.values(scen, server) if status != "ok")
 
-def render_sftp(run_dir: Path) -> list[str]:
-    meta = read_meta(run_dir)
-    problems = read_problems(run_dir)
-    results = read_csv(run_dir / "results.csv")
-    logins = read_csv(run_dir / "login.csv")
-    files = read_csv(run_dir / "files.csv")
-    limits = read_csv(run_dir / "limits.csv")
-    gib = int(meta.get("SIZE", str(1 << 30))) / (1 << 30)
-    summary: dict = {"meta": meta, "transfers": [], "login_s": {}, "small_files": {},
-                     "sessions": {}, "limits": {}, "problems": problems}
+    def servers_in(self, scen_ids: list[str]) -> list[str]:
+        present = {r[1] for r in self.results if r[0] in scen_ids}
+        return [s for s in SERVERS if s in present]
 
-    scenarios: list[tuple[str, str, str]] = []
-    for r in results:
-        key = (r["client"], r["cipher"], r["direction"])
-        if key not in scenarios:
-            scenarios.append(key)
-
-    def ok_rows(server: str, key: tuple[str, str, str]) -> list[dict[str, str]]:
-        return [r for r in results if r["server"] == server and r["status"] in VALID
-                and (r["client"], r["cipher"], r["direction"]) == key]
-
-    def failed(server: str, key: tuple[str, str, str]) -> int:
-        return sum(1 for r in results if r["server"] == server and r["status"] not in VALID
-                   and (r["client"], r["cipher"], r["direction"]) == key)
-
-    unclean = any(r["status"] == "unclean" for r in results)
-
-    L: list[str] = []
-    L.append(SECTIONS["sftp"])
-    L.append("")
-    L.append("berth's SFTP side by side with OpenSSH's sshd running the real")
-    L.append("`sftp-server` subsystem (Debian's openssh-server), on loopback, measured with")
-    L.append("OpenSSH's own `sftp` and `scp` clients; idle sessions are held with paramiko.")
-    L.append("Produced by `bench/sftp_throughput.sh`; each run replaces this section.")
-    minutes = max(1, round(int(meta.get("ELAPSED", "0")) / 60))
-    L.append(f"Re-run (as root, Debian; this run took {minutes} min on "
-             f"{meta.get('NPROC', '?')} cores):")
-    L.append("")
-    L.append("```sh")
-    L.append(meta.get("COMMAND", "bash bench/sftp_throughput.sh"))
-    L.append("```")
-    L.append("")
-    L.append("### Setup")
-    L.append("")
-    L.append(f"- date: {meta.get('DATE', '?')}")
-    L.append(f"- machine: {meta.get('NPROC', '?')} CPUs, {meta.get('CPU', '?')}, "
-             f"{meta.get('MEM', '?')} RAM, Linux {meta.get('KERNEL', '?')}")
-    L.append(f"- berth: `{meta.get('BERTH_VERSION', '?')}` at `{meta.get('BERTH_COMMIT', '?')}` "
-             f"(build type {meta.get('BERTH_BUILD_TYPE', '?')}), "
-             f"{meta.get('BERTH_THREADS', '?')}, libssh `{meta.get('LIBSSH_VERSION', '?')}`")
-    L.append(f"- OpenSSH server: `{meta.get('SSHD_VERSION', '?')}`, subsystem "
-             f"`Subsystem sftp /usr/lib/openssh/sftp-server` "
-             f"(`{meta.get('SFTP_SERVER_PACKAGE', '?')}`), a private sshd_config (below)")
-    L.append(f"- clients: `{meta.get('CLIENT_VERSION', '?')}` (`sftp -b`, `scp`); "
-             f"paramiko {meta.get('PARAMIKO_VERSION', '?')} for the idle sessions")
-    L.append(f"- TLS/crypto library: `{meta.get('OPENSSL_VERSION', '?')}` "
-             "(OpenSSH and libssh alike)")
-    L.append(f"- login: system user `{meta.get('BENCH_USER', '?')}` (created by the script), "
-             "the same ed25519 client key on both servers; both servers use the same "
-             "ed25519 host key")
-    L.append(f"- payload: {meta.get('SIZE_HUMAN', '?')} of random bytes on "
-             f"{meta.get('WORK_FS', '?')}, in one folder that is the user's home on both "
-             "servers; downloads are written to the same tmpfs, uploads land in that folder")
-    L.append(f"- each throughput cell: median of {meta.get('RUNS', '?')} runs, berth and sshd "
-             "interleaved (the order alternates between runs)")
-    other = meta.get("OTHER_CPU")
-    if other:
-        L.append(f"- other load during the timed transfers: {other}% of the machine's CPU time "
-                 f"went to processes outside the benchmark (steal {meta.get('STEAL_CPU', '?')}%); "
-                 f"load average {meta.get('LOAD_START', '?')} at the start, "
-                 f"{meta.get('LOAD_END', '?')} at the end")
-        if int(other) >= 10:
-            L.append("  — **the machine was not quiet: expect these numbers to be low and noisy**")
-    L.append("")
-
-    lg = {srv: med([float(r["login_s"]) for r in logins
-                    if r["server"] == srv and r["status"] == "ok"]) for srv in SFTP_SERVERS}
-    size = int(meta.get("SIZE", str(1 << 30)))
-
-    L.append(f"### {meta.get('SIZE_HUMAN', '?')} transfers")
-    L.append("")
-    L.append("MB/s = 10^6 bytes per second over the client's whole run (connect, key exchange,")
-    L.append("login and the SFTP start included; that costs the times in the next table).")
-    L.append("CPU = seconds of CPU time per GiB moved: the server's (each server runs in a")
-    L.append(f"cgroup of its own, {meta.get('CPU_ACCOUNTING') or 'not available in this run'}, "
-             "so sshd's per-connection processes and")
-    L.append("sftp-server are counted with it) and the client's (`sftp` or `scp` with its `ssh`).")
-    L.append("")
-    L.append(f"| client | cipher | direction | berth MB/s | {SFTP_PEER} MB/s | berth/sshd "
-             "| server CPU s/GiB, berth / sshd | client CPU s/GiB, berth / sshd |")
-    L.append("|---|---|---|---:|---:|---:|---:|---:|")
-    for key in scenarios:
-        client, cipher, direction = key
-        row: dict = {"client": client, "cipher": cipher, "direction": direction}
-        cells = []
-        for server in SFTP_SERVERS:
-            rows = ok_rows(server, key)
-            mbs = med([float(r["mb_s"]) for r in rows])
-            scpu = med([float(r["server_cpu_s"]) / gib for r in rows if r["server_cpu_s"]])
-            ccpu = med([float(r["client_cpu_s"]) / gib for r in rows])
-            row[server] = {"mb_s": mbs, "server_cpu_s_per_gib": scpu,
-                           "client_cpu_s_per_gib": ccpu, "failed": failed(server, key)}
-            f = failed(server, key)
-            mark = UNCLEAN_MARK if any(r["status"] == "unclean" for r in rows) else ""
-            cells.append(fnum(mbs) + mark + (f" ({f} failed)" if f else ""))
-        b, s = row["berth"], row["sshd"]
-        row["ratio"] = (b["mb_s"] / s["mb_s"]) if b["mb_s"] and s["mb_s"] else None
-        summary["transfers"].append(row)
-        what = "download" if direction == "get" else "upload"
-        L.append(f"| {client} | {cipher} | {what} ({direction}) | {cells[0]} | {cells[1]} | "
-                 f"{ratio(b['mb_s'], s['mb_s'])} | "
-                 f"{fnum(b['server_cpu_s_per_gib'], 2)} / {fnum(s['server_cpu_s_per_gib'], 2)} | "
-                 f"{fnum(b['client_cpu_s_per_gib'], 2)} / {fnum(s['client_cpu_s_per_gib'], 2)} |")
-    L.append("")
-    if unclean:
-        L.append("† scp exited 1 after these transfers although the file arrived whole (compared")
-        L.append("byte for byte): the server ended the session without an exit status (and often")
-        L.append("closed the connection before the channel: \"Connection to 127.0.0.1 closed by")
-        L.append("remote host\"), so `ssh` exited 255. The runs are counted; see the problems below.")
-        L.append("")
-
-    L.append("The same runs less each server's median login time (next section), which")
-    L.append("leaves the transfer itself:")
-    L.append("")
-    L.append(f"| client | cipher | direction | berth MB/s | {SFTP_PEER} MB/s | berth/sshd |")
-    L.append("|---|---|---|---:|---:|---:|")
-    for row in summary["transfers"]:
-        key = (row["client"], row["cipher"], row["direction"])
-        phase = {}
-        for server in SFTP_SERVERS:
-            vals = [size / (float(r["seconds"]) - lg[server]) / 1e6 for r in ok_rows(server, key)
-                    if lg[server] is not None and float(r["seconds"]) > lg[server]]
-            phase[server] = med(vals)
-            row[server]["mb_s_after_login"] = phase[server]
-        what = "download" if row["direction"] == "get" else "upload"
-        L.append(f"| {row['client']} | {row['cipher']} | {what} ({row['direction']}) | "
-                 f"{fnum(phase['berth'])} | {fnum(phase['sshd'])} | "
-                 f"{ratio(phase['berth'], phase['sshd'])} |")
-    L.append("")
-    L.append("### Login and SFTP start")
-    L.append("")
-    L.append("Seconds for `sftp -b` with one `pwd` (connect, curve25519 key exchange, ed25519")
-    L.append("public-key login, subsystem, SFTP INIT/VERSION, one request, close); median of 5.")
-    L.append("")
-    summary["login_s"] = lg
-    L.append(f"| | berth | {SFTP_PEER} | berth/sshd |")
-    L.append("|---|---:|---:|---:|")
-    L.append(f"| login, one request, close (s) | {fnum(lg['berth'], 3)} | {fnum(lg['sshd'], 3)} "
-             f"| {ratio(lg['berth'], lg['sshd'])} |")
-    L.append("")
-
-    nfiles = meta.get("FILES", "?")
-    L.append("### Many small files")
-    L.append("")
-    L.append(f"{int(nfiles):,} files of {meta.get('FILE_KIB', '?')} KiB in one `sftp -b` session "
-             "(aes128-gcm): `put dir/*` into a new")
-    L.append("folder, then `get folder/*` back, timed between the steps with `!date`; files")
-    L.append(f"per second, median of {meta.get('SMALL_RUNS', '?')} runs.")
-    L.append("")
-    L.append(f"| | berth files/s | {SFTP_PEER} files/s | berth/sshd |")
-    L.append("|---|---:|---:|---:|")
-    for col, label in (("upload_s", "upload (put)"), ("download_s", "download (get)")):
-        rate = {srv: med([int(r["files"]) / float(r[col]) for r in files
-                          if r["server"] == srv and r["status"] == "ok" and float(r[col]) > 0])
-                for srv in SFTP_SERVERS}
-        summary["small_files"][col.replace("_s", "_files_per_s")] = rate
-        L.append(f"| {label} | {fnum(rate['berth'])} | {fnum(rate['sshd'])} | "
-                 f"{ratio(rate['berth'], rate['sshd'])} |")
-    L.append("")
-
-    n = meta.get("SESSIONS", "200")
-    sess = {srv: read_json(run_dir / f"sessions-{srv}-{n}.json") for srv in SFTP_SERVERS}
-    summary["sessions"][n] = sess
-    L.append("### Idle sessions")
-    L.append("")
-    L.append(f"{int(n):,} logged-in SFTP sessions held open by one paramiko client (each: key")
-    L.append("exchange, ed25519 login, sftp subsystem, INIT/VERSION, then nothing), at most 8")
-    L.append("logins at a time. Memory is summed over the server's process and all its")
-    L.append("descendants from /proc/PID/smaps_rollup, 2 s after the last login; per session")
-    L.append("= (held − before the first login) / sessions. CPU is what the server used during")
-    L.append("a hold with no traffic; afterwards one `stat .` per session, one at a time.")
-    L.append("")
-
-    def sv(srv: str, f) -> str:
-        d = sess.get(srv)
-        if not d:
-            return "—"
-        try:
-            return f(d)
-        except (KeyError, TypeError, ZeroDivisionError):
-            return "—"
-
-    def srow(label: str, f, rf=None) -> None:
-        r = "—"
-        if rf and sess.get("berth") and sess.get("sshd"):
+    def sessions(self) -> list[tuple[str, dict]]:
+        out = []
+        order = {s: i for i, s in enumerate(SERVERS)}
+        files = sorted(self.dir.glob("sessions-*.json"),
+                       key=lambda f: (f.stem.split("-")[2], order.get(f.stem.split("-")[1], 9),
+                                      int(f.stem.split("-")[3])))
+        for f in files:
             try:
-                r = ratio(rf(sess["berth"]), rf(sess["sshd"]))
-            except (KeyError, TypeError, ZeroDivisionError):
-                r = "—"
-        L.append(f"| {label} | {sv('berth', f)} | {sv('sshd', f)} | {r} |")
+                out.append((f.stem.split("-", 1)[1], json.loads(f.read_text())))
+            except ValueError:
+                pass
+        return out
 
-    L.append(f"| | berth | {SFTP_PEER} | berth/sshd |")
-    L.append("|---|---:|---:|---:|")
-    srow("sessions opened / alive after the hold",
-         lambda d: f"{d['opened']:,} / {d['alive_after_hold']:,}")
-    srow("time to open them (s)", lambda d: f"{d['open_seconds']:.1f}",
-         lambda d: d["open_seconds"])
-    srow("server processes, before → held",
-         lambda d: f"{d['before']['procs']:,} → {d['held']['procs']:,}")
-    srow("RSS of all server processes, held (MiB)",
-         lambda d: f"{d['held']['rss_kib'] / 1024:,.1f}", lambda d: d["held"]["rss_kib"])
-    srow("PSS of all server processes, held (MiB)",
-         lambda d: f"{d['held']['pss_kib'] / 1024:,.1f}", lambda d: d["held"]["pss_kib"])
-    srow("RSS per session (KiB)", lambda d: f"{d['rss_kib_per_session']:,.0f}",
-         lambda d: d["rss_kib_per_session"])
-    srow("PSS per session (KiB)", lambda d: f"{d['pss_kib_per_session']:,.0f}",
-         lambda d: d["pss_kib_per_session"])
-    srow("server CPU while idle (% of one core)",
-         lambda d: f"{100 * d['idle_cpu_seconds'] / d['hold_seconds']:.1f}",
-         lambda d: d["idle_cpu_seconds"])
-    srow("`stat .` round trip afterwards, median / max (ms)",
-         lambda d: f"{d['stat_ms_median']:.2f} / {d['stat_ms_max']:.1f}")
-    L.append("")
 
-    mx = meta.get("MAX_SESSIONS", "0")
-    if mx != "0":
-        d = read_json(run_dir / f"sessions-berth-{mx}.json")
-        summary["sessions"][mx] = {"berth": d}
-        L.append("### Most sessions berth held")
+def results_tables(run: Run, summary: dict) -> list[str]:
+    L: list[str] = []
+    groups: list[str] = []
+    for s in run.scenarios:
+        if s["group"] not in groups:
+            groups.append(s["group"])
+    for group in groups:
+        rows = [s for s in run.scenarios if s["group"] == group]
+        servers = run.servers_in([s["id"] for s in rows])
+        if not servers:
+            continue
+        peers = [s for s in servers if s != "berth"]
+        L.append(f"### {group}")
         L.append("")
-        if not d:
-            L.append(f"The attempt at {int(mx):,} sessions gave no result (see the problems below).")
-        else:
-            L.append(f"The same client asked berth for {int(mx):,} sessions (descriptor limit "
-                     f"{meta.get('NOFILE', '?')} for server and client, no new login after "
-                     f"{d['deadline_seconds']:.0f} s): {d['opened']:,} opened in "
-                     f"{d['open_seconds']:.1f} s, {d['alive_after_hold']:,} still answered "
-                     f"after the hold; PSS {d['held']['pss_kib'] / 1024:,.1f} MiB in all, "
-                     f"{d['pss_kib_per_session']:,.0f} KiB per session; "
-                     f"{100 * d['idle_cpu_seconds'] / d['hold_seconds']:.1f}% of a core while "
-                     f"idle; `stat .` median {d['stat_ms_median']:.2f} ms, "
-                     f"max {d['stat_ms_max']:.1f} ms.")
-            if d.get("errors"):
-                errs = "; ".join(f"{c} × `{m}`" for m, c in d["errors"].items())
-                L.append(f"Failed logins: {errs} (the first after {d['first_error_after']} "
-                         "sessions were open).")
-            else:
-                L.append("No login failed.")
+        head = ["", *(NAMES[s] for s in servers)]
+        if "berth" in servers and peers:
+            head += ["berth / best peer", *(f"berth / {NAMES[p]}" for p in peers)]
+        L.append("| " + " | ".join(head) + " |")
+        L.append("|---" + "|---:" * (len(head) - 1) + "|")
+        for sc in rows:
+            med = {s: run.median(sc["id"], s) for s in servers}
+            if all(v is None and not run.failed(sc["id"], s) for s, v in med.items()):
+                continue
+            cells = [sc["label"]]
+            for s in servers:
+                f = run.failed(sc["id"], s)
+                cells.append(num(med[s]) + (f" ({f} failed)" if f else ""))
+            if "berth" in servers and peers:
+                got = [med[p] for p in peers if med[p] is not None]
+                best = (max(got) if sc["better"] == "hi" else min(got)) if got else None
+                cells.append(ratio(med["berth"], best))
+                cells += [ratio(med["berth"], med[p]) for p in peers]
+            L.append("| " + " | ".join(cells) + " |")
+            summary["results"][sc["id"]] = {"label": sc["label"], "unit": sc["unit"], **med}
         L.append("")
-
-    L.append("### Machine limits")
-    L.append("")
-    L.append("Measured in the same run:")
-    L.append("")
-    L.append("| limit | MB/s |")
-    L.append("|---|---:|")
-    for r in limits:
-        summary["limits"][r["limit"]] = r["mb_s"]
-        try:
-            L.append(f"| {r['limit']} | {float(r['mb_s']):,.0f} |")
-        except ValueError:
-            L.append(f"| {r['limit']} | {r['mb_s']} |")
-    L.append("")
-
-    L.append("### Notes")
-    L.append("")
-    L.append("- Client, servers and kernel share the same cores; the client's own work")
-    L.append("  (decrypting or encrypting, writing into or reading from tmpfs) is part of")
-    L.append("  every number, and OpenSSH's client is the same for both servers.")
-    L.append("- Both clients run with their defaults: 32 KiB requests, 64 in flight per file.")
-    L.append("  OpenSSH 9's `scp` speaks SFTP (each server's verbose check shows")
-    L.append("  `Sending subsystem: sftp`), so its rows measure the same protocol driven")
-    L.append("  by other code of the same client.")
-    L.append("- Before the timed runs, one verbose `sftp` session per server and cipher")
-    L.append("  confirms the cipher both ways; the aes128-gcm one also gets and puts the")
-    L.append("  payload, compared byte for byte. Every timed upload is compared byte for")
-    L.append("  byte afterwards, every download by size; the small files are compared")
-    L.append("  both ways.")
-    L.append("- sshd forks four processes per connection: a privileged monitor, an")
-    L.append("  unprivileged one for the user, the user's `sh -c` and sftp-server; all are")
-    L.append(f"  counted. berth is one process ({meta.get('BERTH_THREADS', '?')}) for every session.")
-    L.append("- Client and server share the machine's cores, so a transfer cannot be faster")
-    L.append("  than the cores give for server CPU + client CPU per GiB (the last two columns")
-    L.append("  of the first table): on a machine with other load, compare those as well as MB/s.")
-    L.append("- sshd runs from a private sshd_config: `ListenAddress 127.0.0.1:<port>`, its")
-    L.append("  own HostKey, PidFile and AuthorizedKeysFile in the run's folder,")
-    L.append("  `AllowUsers`, `UsePAM no`, `StrictModes no`, `PermitRootLogin no`, password")
-    L.append("  and keyboard-interactive login off, forwarding and TTYs off, `PrintMotd no`,")
-    L.append("  `PrintLastLog no`, `UseDNS no`, `Subsystem sftp /usr/lib/openssh/sftp-server`;")
-    L.append("  everything else (ciphers, MaxStartups, MaxSessions) is the default. Its")
-    L.append("  config and log are kept in bench/out/ (not committed).")
-    if problems:
-        L.append("")
-        L.append("### Problems seen in this run")
-        L.append("")
-        for p in problems:
-            L.append(f"- {p}")
-    L.append("")
-    L.append("### All runs (MB/s)")
-    L.append("")
-    L.append("| client | cipher | direction | server | runs |")
-    L.append("|---|---|---|---|---|")
-    for key in scenarios:
-        for server in SFTP_SERVERS:
-            vals = [r for r in results if r["server"] == server
-                    and (r["client"], r["cipher"], r["direction"]) == key]
-            shown = ", ".join(f"{float(r['mb_s']):,.0f}" + (UNCLEAN_MARK if r["status"] == "unclean" else "")
-                              if r["status"] in VALID else r["status"] for r in vals)
-            L.append(f"| {key[0]} | {key[1]} | {key[2]} | {server} | {shown} |")
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return L
 
 
-def splice(out: Path, kind: str, section: list[str]) -> None:
-    """Writes OUTPUT.md with the section of this kind replaced (or added in
-    the order of SECTIONS) and every other section kept."""
-    blocks: dict[str, list[str]] = {}
-    current = None
-    if out.exists():
-        for line in out.read_text().splitlines():
-            found = next((k for k, title in SECTIONS.items() if line == title), None)
-            if found:
-                current = found
-                blocks[current] = []
-            if current:
-                blocks[current].append(line)
-    blocks[kind] = section
-    L = list(PREAMBLE)
-    for k in SECTIONS:
-        if k in blocks:
-            body = blocks[k]
-            while body and not body[-1].strip():
-                body = body[:-1]
-            L += body + [""]
-    out.write_text("\n".join(L))
+def chart(run: Run, png: Path) -> bool:
+    """Clustered bars of every MB/s row, one bar per server; False if gnuplot failed."""
+    rows = [s for s in run.scenarios if s["unit"] == "MB/s"
+            and any(run.median(s["id"], srv) is not None for srv in SERVERS)]
+    servers = run.servers_in([s["id"] for s in rows])
+    if not rows or not servers:
+        return False
+    dat = run.dir / "chart.dat"
+    with dat.open("w") as f:
+        f.write("label " + " ".join(NAMES[s] for s in servers) + "\n")
+        for s in rows:
+            label = re.sub(r" \(.*?\)", "", s["label"]).replace('"', "'")
+            if "clients" in s["group"]:
+                label = "many clients: " + label
+            vals = [run.median(s["id"], srv) for srv in servers]
+            f.write(f'"{label}" ' + " ".join("?" if v is None else f"{v:.1f}" for v in vals) + "\n")
+    script = f"""
+set terminal pngcairo size 1400,720 font ",10"
+set output "{png}"
+set title "berth and its peers on loopback: MB/s, median of {run.meta.get('RUNS', '?')} runs ({run.meta.get('DATE', '')})"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set datafile missing "?"
+set key top right
+set ylabel "MB/s (10^6 bytes/s)"
+set yrange [0:*]
+set grid ytics
+set xtics rotate by -35 left noenhanced
+set bmargin 11
+set rmargin 20
+plot for [i=2:{len(servers) + 1}] "{dat}" using i:xtic(1) title columnheader(i)
+"""
+    (run.dir / "chart.gp").write_text(script)
+    try:
+        subprocess.run(["gnuplot", str(run.dir / "chart.gp")], check=True,
+                       capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        print(f"render_benchmarks: gnuplot failed: {e}", file=sys.stderr)
+        return False
+    return True
+
+
+def render(run: Run, png: Path | None) -> list[str]:
+    m = run.meta
+    quick = m.get("QUICK") == "1"
+    summary: dict = {"meta": m, "results": {}, "limits": {}, "problems": run.problems}
+    L = ["# Benchmarks", ""]
+    L.append("berth side by side with the servers it replaces, on loopback, every server")
+    L.append("measured with the same clients. Written by `bench/run.sh`; each full run")
+    L.append("replaces this file. Re-run (as root, on Debian 12; "
+             f"this run took {max(1, round(int(m.get('ELAPSED', '0')) / 60))} min "
+             f"on {m.get('NPROC', '?')} cores):")
+    L.append("")
+    L.append("```sh")
+    L.append("bash bench/run.sh            # full, about 20 minutes on 2 cores")
+    L.append("bash bench/run.sh --quick    # under 3 minutes, smaller sizes and fewer sessions;")
+    L.append("                             # the report stays in bench/out/")
+    L.append("```")
+    L.append("")
+    if quick:
+        L.append("**This report is from a `--quick` run: small sizes, one run each; not for citing.**")
+        L.append("")
+    other = int(m.get("OTHER_CPU") or 0)
+    if other >= 10:
+        L.append(f"**The machine was busy with other work during this run ({other}% of its CPU "
+                 "time went to processes outside the benchmark): the figures are provisional "
+                 "and noisy; compare ratios rather than absolute numbers, and re-run on a quiet "
+                 "machine before citing them.**")
+        L.append("")
+    L.append("## Setup")
+    L.append("")
+    L.append(f"- date: {m.get('DATE', '?')}; command: `{m.get('COMMAND', '?')}`")
+    L.append(f"- machine: {m.get('NPROC', '?')} CPUs, {m.get('CPU', '?')}, {m.get('MEM', '?')} RAM, "
+             f"{m.get('OS', '?')}, Linux {m.get('KERNEL', '?')}")
+    L.append(f"- load: {m.get('OTHER_CPU', '?')}% of the machine's CPU time during the measurements "
+             f"went to processes outside the benchmark (steal {m.get('STEAL_CPU', '?')}%); load "
+             f"average {m.get('LOAD_START', '?')} at the start, {m.get('LOAD_END', '?')} at the end")
+    L.append(f"- berth: `{m.get('BERTH_VERSION', '?')}` at `{m.get('BERTH_COMMIT', '?')}` "
+             f"(build type {m.get('BERTH_BUILD_TYPE', '?')}), {m.get('BERTH_THREADS', '?')}, "
+             f"libssh `{m.get('LIBSSH_VERSION', '?')}`")
+    L.append(f"- vsftpd: `{m.get('VSFTPD_VERSION', '?')}`; ProFTPD: `{m.get('PROFTPD_VERSION', '?')}`; "
+             f"Pure-FTPd: `{m.get('PUREFTPD_VERSION', '?')}` (Debian packages, extracted into "
+             "bench/.peers/, not installed)")
+    L.append(f"- OpenSSH: `{m.get('SSHD_VERSION', '?')}` with `/usr/lib/openssh/sftp-server`")
+    L.append(f"- clients: `{m.get('CURL_VERSION', '?')}`, lftp {m.get('LFTP_VERSION', '?')}, "
+             f"`{m.get('SSH_VERSION', '?')}` (`sftp -b`, `scp`), Python with paramiko "
+             f"{m.get('PARAMIKO_VERSION', '?')}; `{m.get('OPENSSL_VERSION', '?')}`")
+    L.append(f"- encryption, the same for every server: FTPS {m.get('TLS', '?')} (explicit, "
+             "AUTH TLS + PROT P, pinned by the client); SFTP aes128-gcm@openssh.com and "
+             "chacha20-poly1305@openssh.com (pinned with `sftp -c`); checked with a verbose "
+             "client before the timed runs")
+    L.append(f"- files on {m.get('WORK_FS', '?')} (the page cache), one folder that is the test "
+             f"user's home (`{m.get('BENCH_USER', '?')}`, a system user) on every server; "
+             f"descriptor limit {m.get('NOFILE', '?')}")
+    L.append(f"- each figure: median of {m.get('RUNS', '?')} runs (memory: one), the servers "
+             "interleaved and their order turned each run")
+    L.append("")
+    L.append("## Results")
+    L.append("")
+    L.append("MB/s = 10^6 bytes per second over the client's whole run (connect, login and")
+    L.append("the data connection included). Ratios are berth's figure over the peer's: above")
+    L.append("1 berth is faster, except for memory, where below 1 berth uses less. The best")
+    L.append("peer is the fastest (or the smallest) of the others for that row.")
+    L.append("")
+    L += results_tables(run, summary)
+    for server, what in run.unsupported:
+        L.append(f"- not measured: {NAMES.get(server, server)}, {what}.")
+    if run.unsupported:
+        L.append("")
+    if png is not None:
+        L.append(f"![MB/s of berth and its peers]({png.name})")
+        L.append("")
+
+    sess = run.sessions()
+    if sess:
+        L.append("### Idle sessions in detail")
+        L.append("")
+        L.append("| server, sessions | opened / alive after the hold | processes | PSS held (MiB) "
+                 "| RSS held (MiB) | PSS / session (KiB) | CPU while idle | request after, median / max (ms) |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, d in sess:
+            server, proto, count = name.rsplit("-", 2)
+            try:
+                L.append(f"| {NAMES.get(server, server)}, {proto.upper()} × {int(count):,} | "
+                         f"{d['opened']:,} / {d['alive_after_hold']:,} | "
+                         f"{d['before']['procs']} → {d['held']['procs']:,} | "
+                         f"{d['held']['pss_kib'] / 1024:,.1f} | {d['held']['rss_kib'] / 1024:,.1f} | "
+                         f"{num(d['pss_kib_per_session'])} | "
+                         f"{100 * d['idle_cpu_seconds'] / d['hold_seconds']:.1f}% of a core | "
+                         f"{num(d['rtt_ms_median'])} / {num(d['rtt_ms_max'])} |")
+            except (KeyError, TypeError, ZeroDivisionError):
+                L.append(f"| {name} | (incomplete) | | | | | | |")
+        L.append("")
+
+    L.append("## Machine limits")
+    L.append("")
+    L.append("Measured in the same run, for scale:")
+    L.append("")
+    L.append("| limit | MB/s |")
+    L.append("|---|---:|")
+    for label, v in run.limits:
+        summary["limits"][label] = v
+        try:
+            L.append(f"| {label} | {float(v):,.0f} |")
+        except ValueError:
+            L.append(f"| {label} | {v} |")
+    L.append("")
+
+    L.append("## How each figure is taken")
+    L.append("")
+    L.append(f"- **{m.get('SIZE_HUMAN', '?')} file**: one client run per transfer: `curl` "
+             "(passive; downloads into a file on the same tmpfs, uploads from it), `sftp -b` with")
+    L.append("  one `get` or `put`, `scp`. Every upload is compared byte for byte afterwards,")
+    L.append("  every download by size; a verbose download and upload per server and mode is")
+    L.append("  compared byte for byte before the timed runs.")
+    L.append("- **server CPU**: each server runs in a cgroup of its own "
+             f"({m.get('CPU_ACCOUNTING') or 'not available in this run'}), so the CPU time of")
+    L.append("  every process it forks is counted (sshd's per-session processes and")
+    L.append("  sftp-server, vsftpd's, ProFTPD's and Pure-FTPd's session processes).")
+    L.append("- **small files**: one client session uploads all files into a new folder (lftp")
+    L.append("  `mput`, `sftp` `put dir/*`) and downloads them back (`mget`, `get`), timed")
+    L.append("  between the steps by the client's own `!date`; both copies are compared.")
+    L.append("  FTPS is not in this row: lftp waits some 50-100 ms per file on FTPS data")
+    L.append("  connections whichever the server, and the row would measure little else.")
+    L.append("- curl 7.88 often idles about 0.2 s on its own 200 ms timer before it connects or")
+    L.append("  reads an FTPS data connection (strace shows it polling no socket after it has")
+    L.append("  read the server's reply), with every server; over a 1 GiB FTPS transfer that is")
+    L.append("  a few percent of the time.")
+    L.append("- **many clients**: that many `curl` or `sftp -b` processes started at once, each")
+    L.append("  downloading the same file (to /dev/null); aggregate = all bytes over the time")
+    L.append("  from the first start to the last exit.")
+    L.append("- **memory**: `bench/sessions.py` opens that many logged-in sessions (FTP: USER/PASS,")
+    L.append("  then nothing; SFTP: paramiko, key exchange, ed25519 login, the sftp subsystem")
+    L.append("  and INIT/VERSION), waits 2 s and sums Pss over the server's process and all its")
+    L.append("  descendants from /proc/PID/smaps_rollup; per session = (held − before) / sessions.")
+    L.append("  berth is restarted before each count, so memory left by earlier tests is not")
+    L.append("  counted against sessions. Afterwards every session is asked one request (NOOP,")
+    L.append("  `stat .`).")
+    L.append("- **logins**: `bench/login_rate.py`, 4 client processes, each logging in and out in")
+    L.append("  a loop (FTP: connect, USER, PASS, QUIT; SFTP: connect, key exchange, ed25519")
+    L.append("  login, the sftp subsystem up to VERSION, close). The peers verify the user's")
+    L.append("  SHA-512 crypt(3) hash from /etc/shadow for every FTP login; berth is given the")
+    L.append("  same hash, and by default (`[users] login_cache = 300`) remembers a verified")
+    L.append("  password, so the row with `login_cache = 0` is the like-for-like one.")
+    L.append("- **limits**: `openssl speed -evp` at 16 KiB blocks on one core, and")
+    L.append("  `bench/loopback_tcp.py` (one TCP stream over loopback, plain send/recv, no")
+    L.append("  encryption).")
+    L.append("- Client, servers and kernel share the machine's cores; the clients' own work")
+    L.append("  (encryption, copying, Python for sessions and logins) is in every figure, the")
+    L.append("  same for every server.")
+    L.append("")
+    L.append("## The servers")
+    L.append("")
+    L.append("Each runs in the foreground from a generated configuration (kept with the run's")
+    L.append("logs in bench/out/, not committed), on 127.0.0.1, with the same ECDSA P-256")
+    L.append("certificate and ed25519 host key:")
+    L.append("")
+    L.append("- **berth**: one process for FTP, explicit FTPS (`tls = \"optional\"`,")
+    L.append("  `require_session_reuse = true`) and SFTP; the user from a `[[user]]` table with")
+    L.append("  the same SHA-512 crypt hash and the client's public key; everything else default.")
+    L.append("- **vsftpd**: one instance for FTP and FTPS (`ssl_enable=YES`, TLS allowed, not")
+    L.append("  forced; `require_ssl_reuse=YES`, `ssl_ciphers=HIGH`), local users through PAM")
+    L.append("  (Debian's `other` stack: pam_unix), `chroot_local_user`, `seccomp_sandbox=NO`;")
+    L.append("  one process per session plus its privileged parent.")
+    L.append("- **ProFTPD**: one daemon; FTP with optional FTPS (mod_tls, session reuse required")
+    L.append("  by default) on one port and SFTP (mod_sftp) in a virtual host on another; users")
+    L.append("  from /etc/shadow (mod_auth_unix; PAM, mod_delay and reverse DNS off);")
+    L.append("  `DefaultRoot ~`. Debian 12 ships mod_tls and mod_sftp in proftpd-mod-crypto,")
+    L.append("  not in proftpd-core. mod_sftp 1.3.8 offers no chacha20-poly1305, so ProFTPD has")
+    L.append("  no figure in those rows. Its master process sleeps twice 200 ms after its last")
+    L.append("  session process exits before it accepts again (seen with strace), which caps")
+    L.append("  its login rate when the clients' sessions do not overlap; loading mod_tls costs")
+    L.append("  each FTP connection about 25 ms before the greeting.")
+    L.append("- **Pure-FTPd**: command-line configuration, system users (`-l unix`), everyone")
+    L.append("  chrooted, TLS allowed (`-Y 1`, `-J HIGH`); it does not require the data")
+    L.append("  connection to resume the control connection's TLS session.")
+    L.append("- **OpenSSH**: `sshd -D` from a private sshd_config with")
+    L.append("  `Subsystem sftp /usr/lib/openssh/sftp-server`, public-key login, `UsePAM no`,")
+    L.append("  and `MaxStartups 400:30:800` (the default, 10:30:100, drops most of 100 clients")
+    L.append("  connecting at once); four processes per session.")
+    if run.problems:
+        L.append("")
+        L.append("## Problems seen in this run")
+        L.append("")
+        for p in run.problems:
+            L.append(f"- {p}")
+    L.append("")
+    L.append("## All runs")
+    L.append("")
+    L.append("| figure | server | runs |")
+    L.append("|---|---|---|")
+    for sc in run.scenarios:
+        for s in SERVERS:
+            vals = run.values(sc["id"], s)
+            if vals:
+                shown = ", ".join(num(float(v)) if st == "ok" else st for st, v in vals)
+                L.append(f"| {sc['group']}: {sc['label']} | {NAMES[s]} | {shown} |")
+    (run.dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return L
 
 
 def main() -> int:
-    if len(sys.argv) != 4 or sys.argv[1] not in SECTIONS:
+    if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    kind, run_dir, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    section = render_ftp(run_dir) if kind == "ftp" else render_sftp(run_dir)
-    splice(out, kind, section)
+    run = Run(Path(sys.argv[1]))
+    out = Path(sys.argv[2])
+    png = out.parent / "benchmarks.png"
+    text = "\n".join(render(run, png if chart(run, png) else None)) + "\n"
+    out.write_text(text)
     return 0
 
 
