@@ -2,6 +2,7 @@
 login-required commands and login/idle timeouts."""
 
 import ftplib
+import shutil
 import socket
 import time
 
@@ -235,3 +236,21 @@ def test_server_still_serves_after_timeouts(start_server):
         assert cmd(ftp, "NOOP")[0] == 200
     finally:
         quit_quietly(ftp)
+
+
+def test_unavailable_home_is_421_not_a_wrong_password(server):
+    # The right password, but the home is gone: the server's fault, said as
+    # such (vsftpd: "500 OOPS"), and the connection ends; others still log in.
+    shutil.rmtree(server.home("bob"))
+    ftp = server.connect()
+    try:
+        cmd(ftp, "USER bob")
+        code, text = cmd(ftp, "PASS " + server.users["bob"]["password"])
+        assert code == 421 and "unavailable" in text, text
+        closed, _, _ = wait_closed(ftp.sock, 10)
+        assert closed
+    finally:
+        ftp.close()
+    assert "home of user bob is unavailable" in server.stderr_text()
+    ok = server.login("alice")
+    quit_quietly(ok)

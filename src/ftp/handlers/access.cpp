@@ -68,11 +68,15 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
       s.quit = true;
       co_return Reply::of(421, refusal);
     }
+    // The password was right: the server failed (a missing home, no
+    // descriptors left). Say so, as vsftpd does, rather than "Login incorrect".
     const std::string reason = session.error().message();
     report_login(
         s, peer, name, false, spdlog::level::err,
         fmt::format("ftp: home of user {} is unavailable: {}", core::printable(name), reason),
         reason);
+    s.quit = true;
+    co_return Reply::of(421, "Home folder unavailable, try again later.");
   } else if (account.error().category() != auth::auth_category()) {
     s.quit = true; // the user store failed: logged by the authenticator
     co_return Reply::of(421, "Service not available, try again later.");
