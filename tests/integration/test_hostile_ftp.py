@@ -5,6 +5,7 @@ downloads and TLS handshakes.  After each attack the server must hold no
 descriptor more than when it was idle, keep complete files intact, leave no
 upload temporaries behind and go on serving others byte-exact."""
 
+import contextlib
 import fcntl
 import io
 import os
@@ -381,6 +382,31 @@ def test_500_implicit_ftps_connections_dropped_mid_handshake(start_server):
 
 # ------------------------------------------------------------------ 3. backpressure
 
+@contextlib.contextmanager
+def stalled_download(srv, kind="plain"):
+    """A logged-in client of `kind` whose RETR of a 256 MiB file goes to a data
+    socket with a 4 KiB receive buffer that is never read.  Yields (client,
+    data socket, descriptor count with the session, VmRSS before it); on the
+    way out checks that berth is back to its idle descriptors and serving."""
+    pid = srv.proc.pid
+    with open(srv.home() / "big.bin", "wb") as f:
+        f.truncate(256 * MiB)
+    baseline = idle_baseline(srv, kinds=tuple(dict.fromkeys(("plain", kind))))
+    rss_before = rss_kib(pid)
+    c = srv.login_kind(kind)
+    with_session = settled_fd_count(pid)  # a logged-in session: its control connection and home
+    data = None
+    try:
+        data = start_transfer(c, "RETR big.bin", rcvbuf=4096)
+        yield c, data, with_session, rss_before
+    finally:
+        if data is not None:
+            data.close()
+        quit_quietly(c)
+    assert_fds_return(srv, baseline)
+    assert_serves(srv, kind)
+
+
 @pytest.mark.parametrize("kind", ["plain", "explicit"])
 def test_never_reading_downloader(start_server, kind):
     """A RETR of 256 MiB to a data socket with a small receive buffer that is
@@ -389,15 +415,7 @@ def test_never_reading_downloader(start_server, kind):
     transfer with 426 after data_timeout, closing everything it opened."""
     srv = start_server(ftps=FTPS, data_timeout=3, idle_timeout=NEVER)
     pid = srv.proc.pid
-    with open(srv.home() / "big.bin", "wb") as f:
-        f.truncate(256 * MiB)
-    baseline = idle_baseline(srv, kinds=("plain", kind))
-    rss_before = rss_kib(pid)
-    c = srv.login_kind(kind)
-    with_session = settled_fd_count(pid)  # a logged-in session: its control connection and home
-    data = None
-    try:
-        data = start_transfer(c, "RETR big.bin", rcvbuf=4096)
+    with stalled_download(srv, kind) as (c, data, with_session, rss_before):
         peak = rss_before
         end = time.monotonic() + 2.5
         while time.monotonic() < end:
@@ -413,25 +431,12 @@ def test_never_reading_downloader(start_server, kind):
         # the data connection and the file are closed; the session stays
         assert_fds_return(srv, with_session)
         assert cmd(c, "NOOP")[0] == 200
-    finally:
-        if data is not None:
-            data.close()
-        quit_quietly(c)
-    assert_fds_return(srv, baseline)
-    assert_serves(srv, kind)
 
 
 def test_never_reading_downloader_aborted(start_server):
     """The same stalled download ended by ABOR instead of the stall timer."""
     srv = start_server(idle_timeout=NEVER, data_timeout=NEVER)
-    with open(srv.home() / "big.bin", "wb") as f:
-        f.truncate(256 * MiB)
-    baseline = idle_baseline(srv)
-    c = srv.login_kind("plain")
-    with_session = settled_fd_count(srv.proc.pid)
-    data = None
-    try:
-        data = start_transfer(c, "RETR big.bin", rcvbuf=4096)
+    with stalled_download(srv) as (c, data, with_session, _):
         # data has arrived; with 256 MiB to go berth soon waits on the full socket
         assert wait_until(lambda: unread_bytes(data) > 0, 30)
         c.sock.sendall(b"ABOR\r\n")
@@ -442,12 +447,6 @@ def test_never_reading_downloader_aborted(start_server):
         assert code == 226, text
         assert_fds_return(srv, with_session)
         assert cmd(c, "NOOP")[0] == 200
-    finally:
-        if data is not None:
-            data.close()
-        quit_quietly(c)
-    assert_fds_return(srv, baseline)
-    assert_serves(srv)
 
 
 # ------------------------------------------------------------------ 4. disconnects mid-transfer

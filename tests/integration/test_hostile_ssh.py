@@ -206,6 +206,24 @@ def _handle(body):
     (n,) = struct.unpack(">I", body[:4])
     return body[4:4 + n]
 
+def _open_pipelined(raw, handles, total, batch, packet_for):
+    """Sends `total` open requests (packet_for(id)), `batch` at a time before
+    reading their replies; appends the handles given to `handles` (so a
+    caller's cleanup sees them even if an assertion fails) and returns how
+    many were refused with FAILURE (any other reply fails the test)."""
+    failures = 0
+    for start in range(0, total, batch):
+        ids = range(start + 100, start + 100 + batch)
+        raw.send(b"".join(packet_for(i) for i in ids))
+        for i in ids:
+            ptype, body = raw.reply(i)
+            if ptype == FXP_HANDLE:
+                handles.append(_handle(body))
+            else:
+                assert ptype == FXP_STATUS and _status(body) == FX_FAILURE, (ptype, body)
+                failures += 1
+    return failures
+
 
 def _open_body(path, pflags):
     return _string(path) + struct.pack(">II", pflags, 0)
@@ -410,20 +428,10 @@ def test_ten_thousand_handles(start_server, host_key):
     handles = []
     failures = 0
     try:
-        total, batch = 10000, 500
-        for start in range(0, total, batch):
-            ids = range(start + 100, start + 100 + batch)
-            raw.send(b"".join(
-                _packet(FXP_OPENDIR, struct.pack(">I", i) + _string("/d")) if i % 10 == 0 else
-                _packet(FXP_OPEN, struct.pack(">I", i) + _open_body("/f", PFLAG_READ))
-                for i in ids))
-            for i in ids:
-                ptype, body = raw.reply(i)
-                if ptype == FXP_HANDLE:
-                    handles.append(_handle(body))
-                else:
-                    assert ptype == FXP_STATUS and _status(body) == FX_FAILURE, (ptype, body)
-                    failures += 1
+        total = 10000
+        failures = _open_pipelined(raw, handles, total, 500, lambda i: (
+            _packet(FXP_OPENDIR, struct.pack(">I", i) + _string("/d")) if i % 10 == 0 else
+            _packet(FXP_OPEN, struct.pack(">I", i) + _open_body("/f", PFLAG_READ))))
         assert len(handles) == HANDLE_CAP and failures == total - HANDLE_CAP
         assert len(set(handles)) == HANDLE_CAP
         # most handles hold an open file
@@ -471,17 +479,8 @@ def test_directory_handles_do_not_pile_up_listings(start_server, host_key):
     raw = RawSftp(srv)
     handles = []
     try:
-        total, batch = 1024, 128
-        for start in range(0, total, batch):
-            ids = range(start + 100, start + 100 + batch)
-            raw.send(b"".join(_packet(FXP_OPENDIR, struct.pack(">I", i) + _string("/big"))
-                              for i in ids))
-            for i in ids:
-                ptype, body = raw.reply(i)
-                if ptype == FXP_HANDLE:
-                    handles.append(_handle(body))
-                else:
-                    assert ptype == FXP_STATUS and _status(body) == FX_FAILURE, (ptype, body)
+        _open_pipelined(raw, handles, 1024, 128, lambda i: (
+            _packet(FXP_OPENDIR, struct.pack(">I", i) + _string("/big"))))
         assert len(handles) == DIR_HANDLE_CAP
         grew = rss_kib(pid) - rss_before
         assert grew < 64 * 1024, "RSS grew by %d KiB" % grew

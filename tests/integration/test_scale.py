@@ -545,6 +545,23 @@ def soak_data(rng):
     return rng.randbytes(rng.randint(1024, 64 * 1024))
 
 
+def soak_transfers(who, pool, rng, put, get):
+    """SOAK_TRANSFERS uploads (put(name, data)) of fresh data and downloads
+    (get(path)) of pool files, in a random order, each download checked;
+    returns {upload name: bytes}."""
+    uploads = {}
+    for j in range(SOAK_TRANSFERS):
+        if rng.random() < 0.5:
+            data = soak_data(rng)
+            name = "u%02d.bin" % j
+            put(name, data)
+            uploads[name] = data
+        else:
+            n = rng.randrange(POOL_FILES)
+            assert get("/pool/p%02d.bin" % n) == pool[n], "%s: download %d differs" % (who, j)
+    return uploads
+
+
 def ftp_session(srv, i, pool, rng):
     """One FTP or explicit FTPS session: SOAK_TRANSFERS uploads and downloads
     in a random order; returns {upload name: bytes}.  Every 10th session
@@ -552,19 +569,12 @@ def ftp_session(srv, i, pool, rng):
     kind = SOAK_KINDS[i % 3]
     ftp = srv.login_kind(kind, timeout=60)
     ftp.set_mode(FTP_MODES[(i // 3) % len(FTP_MODES)])
-    uploads = {}
     try:
         ftp.cwd("/soak/s%03d" % i)
-        for j in range(SOAK_TRANSFERS):
-            if rng.random() < 0.5:
-                data = soak_data(rng)
-                name = "u%02d.bin" % j
-                ftp.storbinary("STOR " + name, _BytesReader(data))
-                uploads[name] = data
-            else:
-                name = rng.randrange(POOL_FILES)
-                got = retrieve(ftp, "RETR /pool/p%02d.bin" % name)
-                assert got == pool[name], "%s session %d: download %d differs" % (kind, i, j)
+        uploads = soak_transfers(
+            "%s session %d" % (kind, i), pool, rng,
+            put=lambda name, data: ftp.storbinary("STOR " + name, _BytesReader(data)),
+            get=lambda path: retrieve(ftp, "RETR " + path))
     finally:
         if i % 10 == 0:
             ftp.close()
@@ -586,21 +596,17 @@ class _BytesReader:
 
 def sftp_session(srv, i, pool, rng):
     c, s = open_sftp(srv)
-    uploads = {}
+    def put(name, data):
+        with s.open(name, "wb") as f:
+            f.write(data)
+
+    def get(path):
+        with s.open(path, "rb") as f:
+            return f.read()
+
     try:
         s.chdir("/soak/s%03d" % i)
-        for j in range(SOAK_TRANSFERS):
-            if rng.random() < 0.5:
-                data = soak_data(rng)
-                name = "u%02d.bin" % j
-                with s.open(name, "wb") as f:
-                    f.write(data)
-                uploads[name] = data
-            else:
-                name = rng.randrange(POOL_FILES)
-                with s.open("/pool/p%02d.bin" % name, "rb") as f:
-                    got = f.read()
-                assert got == pool[name], "sftp session %d: download %d differs" % (i, j)
+        uploads = soak_transfers("sftp session %d" % i, pool, rng, put, get)
     finally:
         if i % 10 == 0:
             c.get_transport().sock.close()  # gone without closing the channel
