@@ -132,6 +132,14 @@ public:
 
   const std::string& bytes() const { return buf_; }
   std::string take() { return std::exchange(buf_, {}); }
+  /// Moves the bytes written so far into `into` and keeps `into`'s storage,
+  /// cleared, for what is written next: two strings handed back and forth
+  /// keep their capacity, so a stream of DATA replies is not copied again
+  /// each time the buffer grows.
+  void take_into(std::string& into) {
+    into.clear();
+    buf_.swap(into);
+  }
   void clear() { buf_.clear(); }
 
 private:

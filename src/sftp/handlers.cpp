@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 
 namespace berth::sftp {
 namespace {
@@ -175,9 +176,10 @@ core::Task<R> handle_read(Session& s, std::uint32_t id, Reader& r) {
   if (entry == nullptr)
     co_return R{};
   std::size_t want = std::min<std::size_t>(*len, s.limits.max_read);
-  std::string data(want, '\0');
-  auto n = co_await entry->file->read_at(
-      *offset, std::as_writable_bytes(std::span(data.data(), data.size())));
+  // Not zeroed: read_at fills what the reply sends.
+  std::unique_ptr<char[]> data(new char[want]);
+  auto n =
+      co_await entry->file->read_at(*offset, std::as_writable_bytes(std::span(data.get(), want)));
   // `entry` is still there: a CLOSE waits for the READs and WRITEs before it.
   if (entry->transfer) {
     if (n)
@@ -193,8 +195,7 @@ core::Task<R> handle_read(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, Status::eof);
     co_return R{};
   }
-  data.resize(*n);
-  encode_data(s.out, id, data);
+  encode_data(s.out, id, std::string_view(data.get(), *n));
   co_return R{};
 }
 

@@ -11,7 +11,9 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <cstring>
 #include <list>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -126,7 +128,11 @@ core::Task<void> run_data_op(Running* st, std::vector<std::uint8_t> packet,
 // Sends queued replies until reading is done and nothing is left. A pointer,
 // as run_data_op: run_session waits for `writer_done` before it returns.
 core::Task<void> write_replies(Running* stp) {
+  // Capacity kept between batches; more is given back, so that a session idle
+  // after a large download holds little.
+  constexpr std::size_t kKeep = 1024 * 1024;
   Running& st = *stp;
+  std::string reply;
   for (;;) {
     if (st.session.out.bytes().empty()) {
       if (st.reading_done || st.broken)
@@ -134,13 +140,15 @@ core::Task<void> write_replies(Running* stp) {
       co_await st.changed.wait();
       continue;
     }
-    std::string reply = st.session.out.take();
+    st.session.out.take_into(reply);
     auto w = co_await st.channel.write_all(
         std::span(reinterpret_cast<const std::uint8_t*>(reply.data()), reply.size()));
     if (!w) {
       st.broken = true;
       break;
     }
+    if (reply.capacity() > kKeep)
+      reply = std::string();
   }
   st.writer_done = true;
   st.changed.notify();
@@ -166,23 +174,34 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
   auto ex = co_await asio::this_coro::executor;
   Running st(fs, limits, info, channel, ex);
   asio::co_spawn(ex, write_replies(&st), asio::detached);
-  std::vector<std::uint8_t> in;
-  std::vector<std::uint8_t> buf(64 * 1024);
-  const std::span<std::uint8_t> view(buf);
-  std::size_t consumed = 0;
+  // Requests are read straight into `in`: [begin, end) is unread. It holds a
+  // packet of the largest size and one more read, and is never zeroed, so an
+  // idle session's pages stay untouched.
+  constexpr std::size_t kRead = 64 * 1024;
+  const std::size_t capacity =
+      limits.max_packet + 8 + kRead; // frame() allows max_packet + 4 + its length
+  auto in = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+  std::size_t begin = 0;
+  std::size_t end = 0;
   while (!st.broken) {
     // A stopping server lets open files (transfers) finish, then ends the
     // session; requests of other kinds do not keep it.
     if (drain && drain->draining() && st.session.handles.files() == 0 && st.running.empty())
       break;
-    auto n = co_await read_or_drain(channel, view, drain.get());
+    if (capacity - end < kRead) { // the unread rest (part of one packet) to the front
+      std::memmove(in.get(), in.get() + begin, end - begin);
+      end -= begin;
+      begin = 0;
+    }
+    const std::span<std::uint8_t> tail(in.get() + end, std::min(kRead, capacity - end));
+    auto n = co_await read_or_drain(channel, tail, drain.get());
     if (!n && n.error() == core::Errc::stopping)
       continue;
     if (!n)
       break;
-    in.insert(in.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+    end += *n;
     while (!st.broken) {
-      std::span<const std::uint8_t> pending(in.data() + consumed, in.size() - consumed);
+      std::span<const std::uint8_t> pending(in.get() + begin, end - begin);
       auto f = frame(pending, limits.max_packet + 4);
       if (!f) {
         // SECURITY: an oversized or empty packet breaks the framing; the
@@ -194,7 +213,7 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
       if (!f->has_value())
         break;
       auto packet = pending.subspan(4, **f - 4);
-      consumed += **f;
+      begin += **f;
       auto op = st.session.initialized ? data_op(packet) : std::nullopt;
       if (op) {
         // Wait for room and for any earlier request it must follow.
@@ -222,10 +241,8 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
       }
       st.changed.notify(); // replies may be queued
     }
-    if (consumed > 0) {
-      in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(consumed));
-      consumed = 0;
-    }
+    if (begin == end)
+      begin = end = 0;
   }
   // Requests still running finish (they hold references into `st`), their
   // replies go out if the channel still takes them, then the writer ends.

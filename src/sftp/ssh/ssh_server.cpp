@@ -179,14 +179,12 @@ public:
   // sftp::Channel
   core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) override {
     for (;;) {
-      if (in_used_ < in_.size()) {
-        std::size_t n = std::min(buf.size(), in_.size() - in_used_);
-        std::memcpy(buf.data(), in_.data() + in_used_, n);
-        in_used_ += n;
-        if (in_used_ == in_.size()) {
-          in_.clear();
-          in_used_ = 0;
-        }
+      if (in_begin_ < in_end_) {
+        std::size_t n = std::min(buf.size(), in_end_ - in_begin_);
+        std::memcpy(buf.data(), in_.get() + in_begin_, n);
+        in_begin_ += n;
+        if (in_begin_ == in_end_)
+          in_begin_ = in_end_ = 0;
         driver_.notify(); // room for more
         co_return n;
       }
@@ -197,16 +195,21 @@ public:
   }
 
   core::Task<core::Result<void>> write_all(std::span<const std::uint8_t> buf) override {
+    // The driver hands `buf` to libssh from where it is: the caller keeps it
+    // until this returns, and this returns once libssh has all of it (or the
+    // channel ended), so the caller's next batch waits.
     if (ended_)
       co_return core::unexpected(core::Errc::closed);
-    out_.insert(out_.end(), buf.begin(), buf.end());
+    out_ = buf;
+    out_used_ = 0;
     driver_.notify();
-    // Returns once libssh has all of it: the caller's next batch waits.
-    while (out_used_ < out_.size()) {
-      if (ended_)
-        co_return core::unexpected(core::Errc::closed);
+    while (out_used_ < out_.size() && !ended_)
       co_await app_.wait(app_.generation());
-    }
+    const bool all = out_used_ == out_.size();
+    out_ = {};
+    out_used_ = 0;
+    if (!all)
+      co_return core::unexpected(core::Errc::closed);
     co_return core::Result<void>{};
   }
 
@@ -222,7 +225,7 @@ public:
       // step that would use it. Look again (ssh_channel_poll is the last call
       // that may read; the window check reads nothing) before waiting.
       int buffered = ssh_channel_poll(channel_, 0);
-      moved = moved || (buffered > 0 && in_.size() - in_used_ < kInLimit) || can_write();
+      moved = moved || (buffered > 0 && in_end_ - in_begin_ < kInLimit) || can_write();
       if (!pump_.alive() || ssh_channel_is_closed(channel_) != 0 || (buffered == SSH_EOF && !moved))
         break;
       if (moved) {
@@ -275,21 +278,24 @@ private:
       out_used_ += static_cast<std::size_t>(n);
       moved = moved || n > 0;
     }
-    if (out_used_ == out_.size() && !out_.empty()) {
-      out_.clear();
-      out_used_ = 0;
-    }
     return moved;
   }
 
-  // Takes client data out of libssh while `in_` has room. ssh_channel_read on
-  // the non-blocking session, not ssh_channel_read_nonblocking: the latter
-  // never grows the receive window, and an upload stalls once it is used up.
+  // Takes client data out of libssh while `in_` has room, straight into
+  // `in_`. ssh_channel_read on the non-blocking session, not
+  // ssh_channel_read_nonblocking: the latter never grows the receive window,
+  // and an upload stalls once it is used up.
   bool read_some_input() {
     bool moved = false;
-    while (in_.size() - in_used_ < kInLimit) {
-      std::uint8_t tmp[64 * 1024];
-      int n = ssh_channel_read(channel_, tmp, sizeof tmp, 0);
+    if (!in_)
+      in_ = std::make_unique_for_overwrite<std::uint8_t[]>(kInCapacity);
+    while (in_end_ - in_begin_ < kInLimit) {
+      if (kInCapacity - in_end_ < kInRead) { // move the unread rest to the front
+        std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+        in_end_ -= in_begin_;
+        in_begin_ = 0;
+      }
+      int n = ssh_channel_read(channel_, in_.get() + in_end_, kInRead, 0);
       if (n < 0 && n != SSH_AGAIN) {
         ended_ = true;
         break;
@@ -301,13 +307,19 @@ private:
           continue;
         break;
       }
-      in_.insert(in_.end(), tmp, tmp + n);
+      in_end_ += static_cast<std::size_t>(n);
       moved = true;
     }
     return moved;
   }
 
+  // At most kInLimit unread bytes, in a buffer twice that size: the unread
+  // rest is moved to the front only when the tail is nearly full, by then at
+  // least kInLimit - kInRead bytes were read out since the last move. The
+  // pages are touched only as data arrives.
   static constexpr std::size_t kInLimit = 512 * 1024;
+  static constexpr std::uint32_t kInRead = 64 * 1024;
+  static constexpr std::size_t kInCapacity = 2 * kInLimit;
 
   ssh_session session_;
   ssh_channel channel_;
@@ -315,9 +327,10 @@ private:
   std::chrono::seconds idle_;
   Wakeup app_;    ///< For the session's coroutines: data came in, replies went out, the end.
   Wakeup driver_; ///< For run(): replies queued, requests taken, stop.
-  std::vector<std::uint8_t> in_;
-  std::size_t in_used_ = 0;
-  std::vector<std::uint8_t> out_;
+  std::unique_ptr<std::uint8_t[]> in_; ///< Client data taken from libssh: [in_begin_, in_end_).
+  std::size_t in_begin_ = 0;
+  std::size_t in_end_ = 0;
+  std::span<const std::uint8_t> out_; ///< The caller's bytes in write_all().
   std::size_t out_used_ = 0;
   bool write_refused_ = false;
   bool ended_ = false;
