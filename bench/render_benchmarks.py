@@ -284,10 +284,13 @@ def render(run: Run, png: Path | None) -> list[str]:
     L.append("## How each figure is taken")
     L.append("")
     L.append(f"- **{m.get('SIZE_HUMAN', '?')} file**: one client run per transfer: `curl` "
-             "(passive; downloads into a file on the same tmpfs, uploads from it), `sftp -b` with")
-    L.append("  one `get` or `put`, `scp`. Every upload is compared byte for byte afterwards,")
-    L.append("  every download by size; a verbose download and upload per server and mode is")
-    L.append("  compared byte for byte before the timed runs.")
+             "(passive; downloads to /dev/null, uploads from a file on the same tmpfs), `sftp -b` with")
+    L.append("  one `get` (to /dev/null) or `put`, `scp`. Every upload is compared byte for byte")
+    L.append("  afterwards, every curl download by the size curl read, sftp and scp downloads by")
+    L.append("  their exit status; a verbose download and upload per server and mode is compared")
+    L.append("  byte for byte before the timed runs. Downloads go to /dev/null because a client")
+    L.append("  writing 1 GiB into a file costs about as much as the server's whole send and")
+    L.append("  would bound every server alike.")
     L.append("- **server CPU**: each server runs in a cgroup of its own "
              f"({m.get('CPU_ACCOUNTING') or 'not available in this run'}), so the CPU time of")
     L.append("  every process it forks is counted (sshd's per-session processes and")
