@@ -8,12 +8,15 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace berth::net {
 namespace {
@@ -21,6 +24,7 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // Yield to other sessions on this loop after this many bytes without blocking.
 constexpr std::uint64_t kFairnessSlice = 8u << 20;
 constexpr std::size_t kSendfileChunk = 1u << 20;
+constexpr int kPipeSize = 1 << 20;
 } // namespace
 
 void tune_control_socket(Socket& s) {
@@ -84,6 +88,55 @@ core::Task<core::Result<std::uint64_t>> send_file(Socket& s, int fd, std::uint64
       co_return core::unexpected(ec);
   }
   co_return sent;
+}
+
+core::Result<Pipe> Pipe::open() {
+  Pipe p;
+  if (::pipe2(p.fds_, O_CLOEXEC | O_NONBLOCK) != 0)
+    return core::unexpected(std::error_code(errno, std::system_category()));
+  // Larger than the default 64 KiB where the system allows it; a refusal
+  // (pipe-user-pages-soft reached) keeps the default.
+  int size = ::fcntl(p.fds_[1], F_SETPIPE_SZ, kPipeSize);
+  if (size < 0)
+    size = ::fcntl(p.fds_[1], F_GETPIPE_SZ);
+  p.capacity_ = size > 0 ? static_cast<std::size_t>(size) : 65536;
+  return p;
+}
+
+Pipe::Pipe(Pipe&& o) noexcept : capacity_(o.capacity_) {
+  fds_[0] = std::exchange(o.fds_[0], -1);
+  fds_[1] = std::exchange(o.fds_[1], -1);
+}
+
+Pipe::~Pipe() {
+  for (int fd : fds_)
+    if (fd >= 0)
+      ::close(fd);
+}
+
+core::Task<core::Result<std::size_t>> Pipe::fill_from(Socket& s) {
+  std::error_code ignored;
+  s.native_non_blocking(true, ignored);
+  if (since_yield_ >= kFairnessSlice) {
+    since_yield_ = 0;
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  }
+  for (;;) {
+    ssize_t n = ::splice(s.native_handle(), nullptr, fds_[1], nullptr, capacity_,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n >= 0) {
+      since_yield_ += static_cast<std::uint64_t>(n);
+      co_return static_cast<std::size_t>(n);
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN)
+      co_return core::unexpected(std::error_code(errno, std::system_category()));
+    since_yield_ = 0;
+    auto [ec] = co_await s.async_wait(Socket::wait_read, kTuple);
+    if (ec)
+      co_return core::unexpected(ec);
+  }
 }
 
 core::Result<std::size_t> peek(Socket& s, std::span<std::byte> buf) {

@@ -29,6 +29,31 @@ core::Task<core::Result<Socket>> connect_from(Endpoint local, Endpoint remote);
 core::Task<core::Result<std::uint64_t>> send_file(Socket& s, int fd, std::uint64_t& offset,
                                                   std::uint64_t count);
 
+/// A pipe for splice(2): socket to pipe to file, no copy through user space.
+/// Both ends non-blocking, close-on-exec; sized up to 1 MiB where allowed.
+class Pipe {
+public:
+  /// Errors: the pipe2(2) error (out of descriptors).
+  static core::Result<Pipe> open();
+  Pipe(Pipe&& o) noexcept;
+  Pipe& operator=(Pipe&&) = delete;
+  Pipe(const Pipe&) = delete;
+  ~Pipe();
+  int read_end() const { return fds_[0]; }
+
+  /// Moves what `s` has received into the pipe (which must be empty), at most
+  /// its capacity, waiting for data as needed; yields to the loop's other
+  /// sessions now and then when data keeps coming. Returns the bytes moved; 0
+  /// when the peer has closed. Errors: the socket error.
+  core::Task<core::Result<std::size_t>> fill_from(Socket& s);
+
+private:
+  Pipe() = default;
+  int fds_[2] = {-1, -1};
+  std::size_t capacity_ = 0;
+  std::uint64_t since_yield_ = 0;
+};
+
 /// Copies the bytes waiting in the receive queue of `s` into `buf`, at most
 /// buf.size() (not 0), without consuming them (recv with MSG_PEEK). Never blocks.
 /// Errors: asio::error::would_block when nothing waits, core::Errc::closed

@@ -89,6 +89,11 @@ public:
   virtual void advance(std::uint64_t n) = 0;
   /// A kernel descriptor for zero-copy paths, or -1 when the backend has none.
   virtual int native_handle() const = 0;
+  /// Zero-copy upload: moves up to `n` bytes out of pipe `pipe_fd` into the file
+  /// at the current position (splice(2)) and advances it; returns the bytes
+  /// moved (at least one while the pipe holds data). Only while
+  /// native_handle() >= 0; otherwise Errc::io_error.
+  virtual core::Task<core::Result<std::size_t>> write_from_pipe(int pipe_fd, std::size_t n) = 0;
 
   // Random access (SFTP). Positions are explicit; position() is not used.
   /// Reads up to buf.size() bytes at `offset`; 0 at end of file.

@@ -77,8 +77,34 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
   }
 }
 
+// Binary upload without TLS into a file with a descriptor: socket to pipe to
+// file with splice(2), the bytes never copied through user space.
+core::Task<core::Result<void>> receive_spliced(FilePtr file, net::Stream& sock,
+                                               std::uint64_t& progress, net::Pipe& pipe) {
+  for (;;) {
+    auto n = co_await pipe.fill_from(sock.socket());
+    if (!n)
+      co_return core::unexpected(n.error());
+    if (*n == 0)
+      break;
+    progress += *n;
+    for (std::size_t left = *n; left > 0;) {
+      auto w = co_await file->write_from_pipe(pipe.read_end(), left);
+      if (!w)
+        co_return core::unexpected(w.error());
+      left -= *w;
+    }
+  }
+  co_return co_await file->commit();
+}
+
 core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net::Stream& sock,
                                             std::uint64_t& progress) {
+  if (type == TransferType::binary && file->native_handle() >= 0 && !sock.is_tls()) {
+    auto pipe = net::Pipe::open();
+    if (pipe)
+      co_return co_await receive_spliced(file, sock, progress, *pipe);
+  }
   std::vector<char> buf(kBufferSize);
   std::string converted;
   bool pending_cr = false;

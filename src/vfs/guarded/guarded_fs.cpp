@@ -171,6 +171,12 @@ public:
     return inner_->native_handle();
   }
 
+  core::Task<core::Result<std::size_t>> write_from_pipe(int pipe_fd, std::size_t n) override {
+    if (native_handle() < 0) // SECURITY: never around the quota or a throttle
+      co_return core::unexpected(Errc::io_error);
+    co_return co_await inner_->write_from_pipe(pipe_fd, n);
+  }
+
   core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
                                                 std::span<std::byte> buf) override {
     auto n =

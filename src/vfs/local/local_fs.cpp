@@ -13,6 +13,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <limits>
 #include <random>
@@ -215,6 +217,11 @@ public:
   void advance(std::uint64_t n) override { pos_ += n; }
   int native_handle() const override { return fd_.get(); }
 
+  core::Task<core::Result<std::size_t>> write_from_pipe(int pipe_fd, std::size_t n) override {
+    auto op = [this, pipe_fd, n] { return splice_in(pipe_fd, n); };
+    co_return co_await blocking(op);
+  }
+
   core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
                                                 std::span<std::byte> buf) override {
     // Page-cache hits are read here and now; only a read that would wait for
@@ -309,6 +316,40 @@ private:
 
   // Advances `offset` by what was written, also on error. O_APPEND descriptors go
   // through write(2): the kernel puts every byte at the end, whatever the offset.
+  // One splice(2) from the pipe to pos_ (for an append open, the end), or,
+  // where the file system takes no splice, one read(2) and a write of it.
+  core::Result<std::size_t> splice_in(int pipe_fd, std::size_t n) {
+    if (!setup_.writable)
+      return core::unexpected(Errc::permission_denied);
+    for (;;) {
+      auto off = static_cast<loff_t>(pos_);
+      ssize_t m =
+          ::splice(pipe_fd, nullptr, fd_.get(), setup_.append ? nullptr : &off, n, SPLICE_F_MOVE);
+      if (m > 0) {
+        pos_ += static_cast<std::uint64_t>(m);
+        return static_cast<std::size_t>(m);
+      }
+      if (m < 0 && errno == EINTR)
+        continue;
+      if (m < 0 && errno == EINVAL)
+        break;
+      if (m == 0)
+        return core::unexpected(Errc::io_error); // the caller's pipe was empty
+      return last_error();
+    }
+    std::array<std::byte, 64 * 1024> buf;
+    ssize_t got;
+    do
+      got = ::read(pipe_fd, buf.data(), std::min(n, buf.size()));
+    while (got < 0 && errno == EINTR);
+    if (got <= 0)
+      return core::unexpected(Errc::io_error);
+    auto w = pwrite_all(pos_, std::span(buf).first(static_cast<std::size_t>(got)));
+    if (!w)
+      return core::unexpected(w.error());
+    return static_cast<std::size_t>(got);
+  }
+
   core::Result<void> pwrite_all(std::uint64_t& offset, std::span<const std::byte> buf) {
     if (!setup_.writable)
       return core::unexpected(Errc::permission_denied);

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -769,6 +771,21 @@ TEST(GuardedFsThrottle, NativeHandleOnlyWhenNothingIsBypassed) {
   quota.quota = std::make_shared<Quota>(0, 0);
   EXPECT_GE(handle_of(quota, false), 0);
   EXPECT_EQ(handle_of(quota, true), -1);
+
+  // SECURITY: the zero-copy upload is refused where the descriptor is, and
+  // leaves the pipe's bytes unwritten.
+  auto fs = home.session(quota);
+  auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::append, 0));
+  ASSERT_TRUE(f);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ASSERT_EQ(::write(fds[1], "abc", 3), 3);
+  auto moved = run_task((*f)->write_from_pipe(fds[0], 3));
+  EXPECT_FALSE(moved);
+  char left[4];
+  EXPECT_EQ(::read(fds[0], left, sizeof left), 3);
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 TEST(GuardedFsThrottle, ThrottledTransfersMoveTheirBytes) {

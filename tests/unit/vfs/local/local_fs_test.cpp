@@ -482,6 +482,75 @@ TEST_F(LocalFsTest, Append) {
   EXPECT_EQ(slurp(root_ / "dir" / "log.txt"), "onetwo");
 }
 
+// Fills a pipe with `data` and moves it into `f` with write_from_pipe().
+void splice_into(File& f, std::string_view data) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ASSERT_EQ(::write(fds[1], data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  for (std::size_t left = data.size(); left > 0;) {
+    auto n = run_task(f.write_from_pipe(fds[0], left));
+    ASSERT_TRUE(n) << n.error().message();
+    ASSERT_GT(*n, 0u);
+    left -= *n;
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+TEST_F(LocalFsTest, WriteFromPipeAtThePosition) {
+  auto f = open_write("/file.txt", WriteMode::resume, 2);
+  ASSERT_TRUE(f);
+  splice_into(*f, "LLO WORLD");
+  EXPECT_EQ(f->position(), 11u);
+  commit(*f);
+  f.reset();
+  EXPECT_EQ(slurp(root_ / "file.txt"), "heLLO WORLD");
+
+  auto g = open_write("/new.bin", WriteMode::replace);
+  ASSERT_TRUE(g);
+  const std::string big(200 * 1024, 'x'); // more than one default pipe buffer in pieces
+  for (int i = 0; i < 3; ++i)
+    splice_into(*g, std::string_view(big).substr(0, 60000));
+  EXPECT_EQ(g->position(), 180000u);
+  EXPECT_FALSE(fs::exists(root_ / "new.bin")); // atomic: nothing before commit
+  commit(*g);
+  g.reset();
+  EXPECT_EQ(slurp(root_ / "new.bin"), big.substr(0, 180000));
+}
+
+TEST_F(LocalFsTest, WriteFromPipeAppendsAndOnThePool) {
+  // An append open refuses splice(2) (EINVAL); the bytes go by read and write.
+  auto f = open_write("/file.txt", WriteMode::append);
+  ASSERT_TRUE(f);
+  splice_into(*f, " there");
+  f.reset();
+  EXPECT_EQ(slurp(root_ / "file.txt"), "hello there");
+
+  core::WorkerPool pool(1);
+  auto pooled = LocalFs::open_for_test(root_, &pool);
+  ASSERT_TRUE(pooled);
+  auto g = run_task((*pooled)->open_write(vp("/pooled.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(g);
+  splice_into(**g, "from the pool");
+  ASSERT_TRUE(run_task((*g)->commit()));
+  g->reset();
+  EXPECT_EQ(slurp(root_ / "pooled.txt"), "from the pool");
+}
+
+TEST_F(LocalFsTest, WriteFromPipeNeedsAWritableFile) {
+  auto f = run_task(fs_->open_read(vp("/file.txt"), 0));
+  ASSERT_TRUE(f);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  auto n = run_task((*f)->write_from_pipe(fds[0], 1));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error(), Errc::permission_denied);
+  EXPECT_EQ(slurp(root_ / "file.txt"), "hello");
+}
+
 TEST_F(LocalFsTest, AppendAndResumeStayInsideRoot) {
   for (auto mode : {WriteMode::append, WriteMode::resume}) {
     for (const char* path : {"/outside_abs", "/outside_rel", "/outdir_link/new.txt",
