@@ -59,8 +59,8 @@ core::Task<void> Session::upgrade_control() {
   // CVE-2011-0411).
   reader_ = LineReader(config().max_line);
   queued_.clear();
-  auto r = co_await control_.accept_tls(*tls_, deps_->tls_config.handshake_timeout,
-                                        &net::TlsContext::tag, tls_token_);
+  const net::TlsAccept how{&net::TlsContext::tag, tls_token_, false};
+  auto r = co_await control_.accept_tls(*tls_, deps_->tls_config.handshake_timeout, how);
   if (!r) {
     spdlog::info("ftp: {} TLS handshake failed: {}", peer_.address().to_string(),
                  r.error().message());
@@ -302,8 +302,8 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   }
   net::Stream data(std::move(*sock));
   if (prot_private) {
-    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout, nullptr, 0,
-                                       /*tickets=*/false);
+    const net::TlsAccept how{nullptr, 0, true};
+    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout, how);
     if (!hs) {
       data_.reset();
       data.close();

@@ -6,25 +6,84 @@
 
 #include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl/context.hpp>
 #include <asio/ssl/error.hpp>
-#include <asio/ssl/stream.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <tuple>
+#include <utility>
 
 namespace berth::net {
 namespace {
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-bool is_end_of_stream(const std::error_code& ec) {
-  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+// A data connection reads TLS records in batches: this much per read(2)
+// (OpenSSL's read-ahead), instead of a header and a body per record.
+constexpr std::size_t kDataReadBuffer = 128 * 1024;
+
+// What an OpenSSL call that returned `ret` on `ssl` means: retry after the
+// socket is readable or writable, the peer's end of the stream, or an error.
+enum class Next { read, write, closed, failed };
+
+struct Outcome {
+  Next next;
+  std::error_code error; // for Next::failed
+};
+
+Outcome outcome_of(SSL* ssl, int ret) {
+  const int err = SSL_get_error(ssl, ret);
+  switch (err) {
+  case SSL_ERROR_WANT_READ:
+    return {Next::read, {}};
+  case SSL_ERROR_WANT_WRITE:
+    return {Next::write, {}};
+  case SSL_ERROR_ZERO_RETURN: // close_notify
+    return {Next::closed, {}};
+  case SSL_ERROR_SYSCALL: {
+    const int sys = errno;
+    ERR_clear_error();
+    if (sys == 0) // end of file without close_notify (OpenSSL 1.1 style)
+      return {Next::closed, {}};
+    return {Next::failed, std::error_code(sys, asio::error::get_system_category())};
+  }
+  default: {
+    const unsigned long e = ERR_peek_last_error();
+    ERR_clear_error();
+    // The peer closed without close_notify: a truncated stream, which FTP
+    // treats as its end (clients commonly just close).
+    if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+      return {Next::closed, {}};
+    if (e == 0)
+      return {Next::failed, asio::error::make_error_code(asio::error::connection_reset)};
+    return {Next::failed, std::error_code(static_cast<int>(e), asio::error::get_ssl_category())};
+  }
+  }
+}
+
+core::Task<std::error_code> wait_for(Socket& s, Next next) {
+  auto [ec] =
+      co_await s.async_wait(next == Next::read ? Socket::wait_read : Socket::wait_write, kTuple);
+  co_return ec;
 }
 } // namespace
 
+// TLS straight on the socket (OpenSSL's socket BIO, the descriptor
+// non-blocking): records are encrypted into OpenSSL's own buffer and written
+// from there, read from the socket into it, with no copy in between; the
+// coroutines wait on the socket when OpenSSL asks to.
 struct Stream::Tls {
-  asio::ssl::stream<Socket> stream;
+  explicit Tls(Socket s) : socket(std::move(s)) {}
+  Tls(const Tls&) = delete;
+  Tls& operator=(const Tls&) = delete;
+  ~Tls() { SSL_free(ssl); }
+
+  Socket socket;
+  SSL* ssl = nullptr;
+  std::error_code pending; ///< A read error met after data that read_some() returned.
 };
 
 Stream::Stream(Socket socket) : plain_(std::make_unique<Socket>(std::move(socket))) {}
@@ -33,74 +92,152 @@ Stream& Stream::operator=(Stream&&) noexcept = default;
 Stream::~Stream() = default;
 
 Socket& Stream::socket() {
-  return tls_ ? tls_->stream.next_layer() : *plain_;
+  return tls_ ? tls_->socket : *plain_;
 }
 
 SSL* Stream::native_ssl() const {
-  return tls_ ? tls_->stream.native_handle() : nullptr;
+  return tls_ ? tls_->ssl : nullptr;
 }
 
 core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf) {
-  // No co_await inside ?: — GCC 12 miscompiles it.
-  std::error_code ec;
-  std::size_t n = 0;
-  if (tls_)
-    std::tie(ec, n) = co_await tls_->stream.async_read_some(buf, kTuple);
-  else
-    std::tie(ec, n) = co_await plain_->async_read_some(buf, kTuple);
-  if (ec && n == 0) {
-    if (is_end_of_stream(ec))
-      co_return core::unexpected(core::Errc::closed);
-    co_return core::unexpected(ec);
+  if (!tls_) {
+    auto [ec, n] = co_await plain_->async_read_some(buf, kTuple);
+    if (ec && n == 0) {
+      if (ec == asio::error::eof)
+        co_return core::unexpected(core::Errc::closed);
+      co_return core::unexpected(ec);
+    }
+    co_return n;
   }
-  co_return n;
+  if (buf.size() == 0)
+    co_return std::size_t{0};
+  // As many records as are there without waiting (OpenSSL returns one per
+  // call): fewer rounds through the caller for a bulk upload.
+  if (tls_->pending)
+    co_return core::unexpected(std::exchange(tls_->pending, {}));
+  auto* p = static_cast<char*>(buf.data());
+  std::size_t got = 0;
+  for (;;) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    const int ret = SSL_read_ex(tls_->ssl, p + got, buf.size() - got, &n);
+    if (ret == 1) {
+      got += n;
+      if (got == buf.size())
+        co_return got;
+      continue;
+    }
+    const Outcome o = outcome_of(tls_->ssl, ret);
+    if (got > 0) {
+      if (o.next == Next::failed) // kept for the next call: a reset is reported once
+        tls_->pending = o.error;
+      co_return got;
+    }
+    if (o.next == Next::closed)
+      co_return core::unexpected(core::Errc::closed);
+    if (o.next == Next::failed)
+      co_return core::unexpected(o.error);
+    if (auto ec = co_await wait_for(tls_->socket, o.next))
+      co_return core::unexpected(ec);
+  }
 }
 
 core::Task<core::Result<void>> Stream::write_all(asio::const_buffer buf) {
-  std::error_code ec;
-  std::size_t n = 0;
-  if (tls_)
-    std::tie(ec, n) = co_await asio::async_write(tls_->stream, buf, kTuple);
-  else
-    std::tie(ec, n) = co_await asio::async_write(*plain_, buf, kTuple);
-  (void)n;
-  if (ec)
-    co_return core::unexpected(ec);
+  if (!tls_) {
+    auto [ec, n] = co_await asio::async_write(*plain_, buf, kTuple);
+    (void)n;
+    if (ec)
+      co_return core::unexpected(ec);
+    co_return core::Result<void>{};
+  }
+  const auto* p = static_cast<const char*>(buf.data());
+  std::size_t left = buf.size();
+  while (left > 0) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    const int ret = SSL_write_ex(tls_->ssl, p, left, &n);
+    if (ret == 1) {
+      p += n;
+      left -= n;
+      continue;
+    }
+    const Outcome o = outcome_of(tls_->ssl, ret);
+    if (o.next == Next::closed)
+      co_return core::unexpected(asio::error::make_error_code(asio::error::broken_pipe));
+    if (o.next == Next::failed)
+      co_return core::unexpected(o.error);
+    if (auto ec = co_await wait_for(tls_->socket, o.next))
+      co_return core::unexpected(ec);
+  }
   co_return core::Result<void>{};
 }
 
 core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,
                                                   std::chrono::steady_clock::duration limit,
-                                                  void (*prepare)(SSL*, std::uint64_t),
-                                                  std::uint64_t prepare_arg, bool tickets) {
+                                                  const TlsAccept& how) {
   if (tls_)
     co_return core::unexpected(asio::error::already_connected);
-  tls_ = std::make_unique<Tls>(Tls{asio::ssl::stream<Socket>(std::move(*plain_), tls.context())});
+  SSL* ssl = SSL_new(tls.context().native_handle());
+  if (ssl == nullptr)
+    co_return core::unexpected(asio::error::no_memory);
+  tls_ = std::make_unique<Tls>(std::move(*plain_));
   plain_.reset();
-  if (prepare != nullptr)
-    prepare(tls_->stream.native_handle(), prepare_arg);
-  if (!tickets)
-    SSL_set_num_tickets(tls_->stream.native_handle(), 0);
-  auto handshake = [](asio::ssl::stream<Socket>& s) -> core::Task<core::Result<void>> {
-    auto [ec] = co_await s.async_handshake(asio::ssl::stream_base::server, kTuple);
-    if (ec)
-      co_return core::unexpected(ec);
-    co_return core::Result<void>{};
+  tls_->ssl = ssl;
+  std::error_code ignored;
+  tls_->socket.native_non_blocking(true, ignored);
+  if (SSL_set_fd(ssl, tls_->socket.native_handle()) != 1)
+    co_return core::unexpected(asio::error::no_memory);
+  SSL_set_accept_state(ssl);
+  // One record per SSL_write_ex call (the loop above writes the rest).
+  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (how.data) {
+    // No TLS 1.3 session ticket: a data connection needs none, and a client
+    // that never reads one would see a reset. Buffers kept for the whole
+    // transfer (not given back after each record), records read in batches.
+    SSL_set_num_tickets(ssl, 0);
+    SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_default_read_buffer_len(ssl, kDataReadBuffer);
+    SSL_set_read_ahead(ssl, 1);
+  }
+  if (how.prepare != nullptr)
+    how.prepare(ssl, how.prepare_arg);
+  auto handshake = [](Tls& t) -> core::Task<core::Result<void>> {
+    for (;;) {
+      ERR_clear_error();
+      const int ret = SSL_do_handshake(t.ssl);
+      if (ret == 1)
+        co_return core::Result<void>{};
+      const Outcome o = outcome_of(t.ssl, ret);
+      if (o.next == Next::closed)
+        co_return core::unexpected(asio::error::make_error_code(asio::error::eof));
+      if (o.next == Next::failed)
+        co_return core::unexpected(o.error);
+      if (auto ec = co_await wait_for(t.socket, o.next))
+        co_return core::unexpected(ec);
+    }
   };
-  co_return co_await core::with_timeout(handshake(tls_->stream), limit);
+  co_return co_await core::with_timeout(handshake(*tls_), limit);
 }
 
 core::Task<void> Stream::shutdown(std::chrono::steady_clock::duration limit) {
   if (tls_) {
     // Send close_notify so that the client can tell a complete download from a
     // truncated one; do not wait for the peer's (it may just close).
-    auto send_close_notify = [](asio::ssl::stream<Socket>& s) -> core::Task<core::Result<void>> {
-      auto [ec] = co_await s.async_shutdown(kTuple);
-      (void)ec;
-      co_return core::Result<void>{};
+    auto send_close_notify = [](Tls& t) -> core::Task<core::Result<void>> {
+      for (;;) {
+        ERR_clear_error();
+        const int ret = SSL_shutdown(t.ssl);
+        if (ret >= 0) // 0: ours is sent, the peer's not read; 1: both
+          co_return core::Result<void>{};
+        const Outcome o = outcome_of(t.ssl, ret);
+        if (o.next != Next::write)
+          co_return core::Result<void>{};
+        if (auto ec = co_await wait_for(t.socket, o.next))
+          co_return core::unexpected(ec);
+      }
     };
-    SSL_set_quiet_shutdown(tls_->stream.native_handle(), 0);
-    auto r = co_await core::with_timeout(send_close_notify(tls_->stream), limit);
+    SSL_set_quiet_shutdown(tls_->ssl, 0);
+    auto r = co_await core::with_timeout(send_close_notify(*tls_), limit);
     (void)r;
   }
   close();
@@ -111,7 +248,11 @@ void Stream::close() {
     // An abrupt end (ABOR, refused data connection) must not make OpenSSL
     // drop the session from its cache: under TLS 1.2 a data connection shares
     // the control connection's session, and later transfers resume it.
-    SSL_set_shutdown(tls_->stream.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_set_shutdown(tls_->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    // SECURITY: the descriptor number is free for another connection once
+    // closed; OpenSSL must not reach it through this stream any more.
+    if (BIO* bio = SSL_get_rbio(tls_->ssl); bio != nullptr)
+      BIO_set_fd(bio, -1, BIO_NOCLOSE);
   }
   std::error_code ignored;
   Socket& s = socket();

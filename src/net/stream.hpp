@@ -18,7 +18,18 @@ namespace berth::net {
 
 class TlsContext;
 
-/// A connected stream. Not thread-safe; used from one coroutine at a time.
+/// How accept_tls() sets up a connection.
+struct TlsAccept {
+  /// Runs on the SSL before the handshake (with `prepare_arg`).
+  void (*prepare)(SSL*, std::uint64_t) = nullptr;
+  std::uint64_t prepare_arg = 0;
+  /// An FTP data connection: no TLS 1.3 session ticket (it needs none, and a
+  /// client that never reads one would see a reset), buffers for bulk transfer.
+  bool data = false;
+};
+
+/// A connected stream. Not thread-safe; one coroutine may read while another
+/// writes.
 class Stream {
 public:
   explicit Stream(Socket socket);
@@ -34,13 +45,9 @@ public:
   core::Task<core::Result<void>> write_all(asio::const_buffer buf);
 
   /// Turns this stream into TLS and runs the server side of the handshake.
-  /// `tls` must outlive the stream. `prepare` runs on the SSL before the handshake.
-  /// Without `tickets` no TLS 1.3 session ticket is sent: a data connection
-  /// needs none, and a client that never reads one would see a reset.
-  core::Task<core::Result<void>> accept_tls(TlsContext& tls,
-                                            std::chrono::steady_clock::duration limit,
-                                            void (*prepare)(SSL*, std::uint64_t) = nullptr,
-                                            std::uint64_t prepare_arg = 0, bool tickets = true);
+  /// `tls` must outlive the stream.
+  core::Task<core::Result<void>>
+  accept_tls(TlsContext& tls, std::chrono::steady_clock::duration limit, const TlsAccept& how);
 
   /// Ends the stream: for TLS sends close_notify (waiting at most `limit` for it
   /// to leave), then closes the socket.
