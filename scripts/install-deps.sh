@@ -9,8 +9,8 @@ packages=(
   libsodium-dev libcrypt-dev libsqlite3-dev libssh-dev libcpp-httplib-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-paramiko curl lftp
-             openssh-client sshpass rclone
+  packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-pytest-xdist
+             python3-paramiko curl lftp openssh-client sshpass rclone
              clang libclang-rt-14-dev llvm) # libFuzzer; llvm has llvm-symbolizer for reports
 fi
 

@@ -1,6 +1,8 @@
 """pytest fixtures for berth's integration tests.
 
 Run from the repository root:  /usr/bin/python3 -m pytest tests/integration
+(ctest adds -n 2 --dist loadgroup: two pytest-xdist workers, each with its
+own temp folders and port windows, see ftphelpers.worker_slot).
 The binary is $BERTH_BIN if set, else <repo>/build/berth.  Needs curl, lftp
 and loopback IPv4 (127.0.0.1-3) and IPv6 (::1).
 """

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import threading
 import time
+import zlib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -35,10 +36,26 @@ def berth_bin():
 _instance_counter = itertools.count()
 
 
+def worker_slot():
+    """0-9: which tenth of the port windows of the tests (passive ranges in
+    10000-29999, active data ports in 30000-30999, all below the Linux
+    ephemeral range 32768+) this pytest process takes.  The workers of one
+    pytest-xdist run (PYTEST_XDIST_WORKER "gw0", "gw1"...) take consecutive
+    slots from an offset drawn from the run's id, so they never share one;
+    a run without xdist takes the last digit of its pid."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return os.getpid() % 10
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    assert count <= 10, "at most 10 workers have port windows of their own, not %d" % count
+    run = zlib.crc32(os.environ.get("PYTEST_XDIST_TESTRUNUID", "").encode())
+    return (run + int(worker[len("gw"):])) % 10
+
+
 def _run_base():
-    # Each pytest process gets its own 2000-port window below the Linux
-    # ephemeral range (32768+); each server instance a 400-port slice of it.
-    return 10000 + (os.getpid() % 10) * 2000
+    # Each pytest process gets its own 2000-port window; each server
+    # instance a 400-port slice of it.
+    return 10000 + worker_slot() * 2000
 
 
 def next_passive_range():

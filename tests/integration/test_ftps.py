@@ -18,7 +18,7 @@ import pytest
 
 from ftphelpers import (CTRL_TIMEOUT, DATA_TIMEOUT, BerthServer, PlainFTP, client_context, cmd,
                         colon_fingerprint, free_port, quit_quietly, read_raw_reply, read_reply,
-                        sha256_file, tls_peer_cert, wait_closed, make_cert_pair)
+                        sha256_file, tls_peer_cert, wait_closed, make_cert_pair, worker_slot)
 
 FTPS = {"listen": ["127.0.0.1:0"], "active_data_port": 0}
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -770,7 +770,7 @@ def test_min_version_1_3(start_server, kind):
 # ------------------------------------------------------------------ implicit active data port
 
 def test_ftps_active_data_port(start_server):
-    lo = 30000 + (os.getpid() % 10) * 100 + 60
+    lo = 30000 + worker_slot() * 100 + 60
     port = free_port("127.0.0.1", lo, lo + 39)
     srv = start_server(ftps={"listen": ["127.0.0.1:0"], "active_data_port": port})
     (srv.home() / "a.txt").write_bytes(b"from 989-ish")

@@ -189,7 +189,8 @@ def big_names():
 
 @pytest.fixture(scope="module")
 def big_dir(berth, tmp_path_factory, ssh_key):
-    """One server for the module's huge-directory tests; alice's /big holds
+    """One server for the module's huge-directory tests (xdist_group
+    "big_dir": one worker runs them all, in order); alice's /big holds
     BIG_DIR_ENTRIES empty files (about 8 s of kernel time on ext4, the most
     of this module's release run after the soak).  fds0, rss0: the server's
     descriptors and VmRSS at idle, before any listing."""
@@ -263,6 +264,7 @@ def check_rss(srv, peak, sanitized, what):
                 what, (figure - srv.rss0) / MiB, LISTING_RSS_BOUND // MiB))
 
 
+@pytest.mark.xdist_group("big_dir")
 @pytest.mark.parametrize("kind,command", [
     ("plain", "LIST"), ("plain", "NLST"), ("plain", "MLSD"),
     ("explicit", "MLSD"), ("explicit", "LIST")])
@@ -279,6 +281,7 @@ def test_big_directory_ftp(big_dir, sanitized, kind, command):
     check_rss(big_dir, rss.peak, sanitized, "%s %s" % (kind, command))
 
 
+@pytest.mark.xdist_group("big_dir")
 def test_big_directory_sftp_paramiko(big_dir, sanitized):
     c, s = open_sftp(big_dir)
     try:
@@ -292,6 +295,7 @@ def test_big_directory_sftp_paramiko(big_dir, sanitized):
     check_rss(big_dir, rss.peak, sanitized, "sftp listdir")
 
 
+@pytest.mark.xdist_group("big_dir")
 def test_big_directory_sftp_open_handles_are_bounded(big_dir, sanitized):
     # Each open directory handle holds its entries until closed: a session
     # opening /big again and again must be refused before memory runs away
@@ -320,6 +324,7 @@ def test_big_directory_sftp_open_handles_are_bounded(big_dir, sanitized):
     check_rss(big_dir, rss.peak, sanitized, "%d open directory handles" % len(handles))
 
 
+@pytest.mark.xdist_group("big_dir")
 def test_big_directory_openssh_sftp(big_dir, sanitized, tmp_path):
     with RssPeak(big_dir.proc.pid) as rss:
         r = run_sftp(big_dir, big_dir.key, tmp_path, ["cd /big", "ls -1"])
@@ -328,6 +333,7 @@ def test_big_directory_openssh_sftp(big_dir, sanitized, tmp_path):
     check_rss(big_dir, rss.peak, sanitized, "OpenSSH sftp ls -1")
 
 
+@pytest.mark.xdist_group("big_dir")
 def test_big_directory_fds_back_to_idle(big_dir):
     # Runs after the listings: every data connection, directory descriptor
     # and session of the listings is gone.

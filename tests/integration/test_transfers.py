@@ -12,7 +12,7 @@ import pytest
 
 from ftphelpers import (MiB, DataChannel, cmd, download, free_port, parse_epsv,
                         parse_pasv, quit_quietly, read_reply, sha256_file, upload,
-                        wait_closed)
+                        wait_closed, worker_slot)
 
 MODES = ["pasv", "epsv", "port", "eprt"]
 SIZES = ["0B", "1B", "1MiB", "100MiB"]
@@ -250,7 +250,7 @@ def test_data_timeout_when_client_never_connects(start_server):
 
 def test_active_data_port_setting(start_server):
     # 30000-30999 is outside both the passive slices and the ephemeral range
-    lo = 30000 + (os.getpid() % 10) * 100
+    lo = 30000 + worker_slot() * 100
     port = free_port("127.0.0.1", lo, lo + 49)
     srv = start_server(active_data_port=port)
     (srv.home() / "a.txt").write_bytes(b"active")
@@ -415,7 +415,7 @@ def test_client_vanishes_mid_transfer(server, payloads):
 
 
 def test_narrow_passive_range_is_reused(start_server):
-    lo = 30000 + (os.getpid() % 10) * 100 + 50
+    lo = 30000 + worker_slot() * 100 + 50
     srv = start_server(passive_range=(lo, lo + 2))
     (srv.home() / "f.bin").write_bytes(b"x" * 70000)
     ftp = srv.login()
