@@ -281,6 +281,12 @@ def render(run: Run, png: Path | None) -> list[str]:
             L.append(f"| {label} | {v} |")
     L.append("")
 
+    # Hand-written, kept beside the scripts: what the profiles showed.
+    findings = Path(__file__).resolve().parent / "findings.md"
+    if findings.exists():
+        L.append(findings.read_text().rstrip("\n"))
+        L.append("")
+
     L.append("## How each figure is taken")
     L.append("")
     L.append(f"- **{m.get('SIZE_HUMAN', '?')} file**: one client run per transfer: `curl` "
@@ -291,6 +297,10 @@ def render(run: Run, png: Path | None) -> list[str]:
     L.append("  byte for byte before the timed runs. Downloads go to /dev/null because a client")
     L.append("  writing 1 GiB into a file costs about as much as the server's whole send and")
     L.append("  would bound every server alike.")
+    L.append("- **one transfer at a time** (the file and small-file rows): every server is pinned")
+    L.append("  to CPU 0 and the client to CPU 1 (`taskset`), so each side has a core of its own;")
+    L.append("  unpinned, the same server's figure spread by 2x between runs, by whether the")
+    L.append("  scheduler put the two on one core. The other rows run unpinned.")
     L.append("- **server CPU**: each server runs in a cgroup of its own "
              f"({m.get('CPU_ACCOUNTING') or 'not available in this run'}), so the CPU time of")
     L.append("  every process it forks is counted (sshd's per-session processes and")

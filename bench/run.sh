@@ -189,6 +189,24 @@ ssh-keygen -q -t ed25519 -N '' -C berth-bench-client -f "$CLIENT_KEY"
 for s in "${ALL_SERVERS[@]}"; do start_server "$s"; done
 
 # ---------------------------------------------------------------- clients
+# One transfer at a time (the 1 GiB and small-file rows): every server on CPU
+# 0 and the client on CPU 1, where there are two, so that each side has a core
+# of its own whatever the scheduler would do; without it the same server's
+# figure spreads by 2x from run to run, by whether the two share a core.
+PIN=()
+pin_one_each() {
+  [ "$(nproc)" -ge 2 ] || return 0
+  local s
+  for s in "${!PID_OF[@]}"; do taskset -a -p -c 0 "${PID_OF[$s]}" >/dev/null 2>&1 || true; done
+  PIN=(taskset -c 1)
+  log "servers on CPU 0, clients on CPU 1"
+}
+unpin() {
+  [ "${#PIN[@]}" -gt 0 ] || return 0
+  local s
+  for s in "${!PID_OF[@]}"; do taskset -a -p -c "0-$(($(nproc) - 1))" "${PID_OF[$s]}" >/dev/null 2>&1 || true; done
+  PIN=()
+}
 ftp_url() { echo "ftp://$BENCH_USER:$BENCH_PASS@127.0.0.1:${FTP_PORT_OF[$1]}"; }
 curl_args() { # mode(ftp|ftps) -> ARGS
   ARGS=(-sS --max-time "$MAX_TIME" --ftp-pasv)
@@ -201,11 +219,11 @@ TARGET=$BENCH_USER@127.0.0.1
 run_sftp() { # server cipher batchfile [sftp args...]
   local server=$1 cipher=$2 batch=$3
   shift 3
-  timeout --foreground "$MAX_TIME" sftp -b "$batch" -P "${SFTP_PORT_OF[$server]}" -c "$cipher" "${SSH_OPTS[@]}" "$@" "$TARGET"
+  "${PIN[@]}" timeout --foreground "$MAX_TIME" sftp -b "$batch" -P "${SFTP_PORT_OF[$server]}" -c "$cipher" "${SSH_OPTS[@]}" "$@" "$TARGET"
 }
 run_scp() { # server cipher from to ("R:" marks the remote side)
   local from=${3/#R:/$TARGET:} to=${4/#R:/$TARGET:}
-  timeout --foreground "$MAX_TIME" scp -q -P "${SFTP_PORT_OF[$1]}" -c "$2" "${SSH_OPTS[@]}" "$from" "$to"
+  "${PIN[@]}" timeout --foreground "$MAX_TIME" scp -q -P "${SFTP_PORT_OF[$1]}" -c "$2" "${SSH_OPTS[@]}" "$from" "$to"
 }
 run_lftp() { # server mode(ftp|ftps) script: runs the lftp commands of SCRIPT (one a line)
   local script=$WORK/lftp.script
@@ -220,7 +238,7 @@ run_lftp() { # server mode(ftp|ftps) script: runs the lftp commands of SCRIPT (o
     echo "open -u $BENCH_USER,$BENCH_PASS -p ${FTP_PORT_OF[$1]} 127.0.0.1"
     printf '%s\n' "$3" quit
   } >"$script"
-  timeout --foreground "$MAX_TIME" lftp -f "$script"
+  "${PIN[@]}" timeout --foreground "$MAX_TIME" lftp -f "$script"
 }
 
 # ---------------------------------------------------------------- records
@@ -338,8 +356,8 @@ big_one() { # scenario server variant dir(down|up) run
   c0=$(cpu_ns "$s")
   t0=$(now_ns)
   case "$variant:$dir" in
-    ftp*:down) curl_args "${variant}"; got=$(curl "${ARGS[@]}" -o /dev/null -w '%{size_download}' "$(ftp_url "$s")/payload.bin" 2>"$errf") || rc=$? ;;
-    ftp*:up) curl_args "${variant}"; curl "${ARGS[@]}" -T "$PAYLOAD" "$(ftp_url "$s")/$name" 2>"$errf" || rc=$? ;;
+    ftp*:down) curl_args "${variant}"; got=$("${PIN[@]}" curl "${ARGS[@]}" -o /dev/null -w '%{size_download}' "$(ftp_url "$s")/payload.bin" 2>"$errf") || rc=$? ;;
+    ftp*:up) curl_args "${variant}"; "${PIN[@]}" curl "${ARGS[@]}" -T "$PAYLOAD" "$(ftp_url "$s")/$name" 2>"$errf" || rc=$? ;;
     sftp-*:down) printf 'get payload.bin /dev/null\n' >"$WORK/x.batch"; run_sftp "$s" "$cipher" "$WORK/x.batch" >"$errf" 2>&1 || rc=$? ;;
     sftp-*:up) printf 'put %s %s\n' "$PAYLOAD" "$name" >"$WORK/x.batch"; run_sftp "$s" "$cipher" "$WORK/x.batch" >"$errf" 2>&1 || rc=$? ;;
     scp-*:down) run_scp "$s" "$cipher" R:payload.bin /dev/null >"$errf" 2>&1 || rc=$? ;;
@@ -396,6 +414,7 @@ big_both() { # server variant run
   big_one "big_down_$2" "$1" "$2" down "$3"
   big_one "big_up_$2" "$1" "$2" up "$3"
 }
+pin_one_each
 rounds big_both "${BIG_VARIANTS[@]}"
 
 # ---------------------------------------------------------------- 2. small files
@@ -438,6 +457,7 @@ for mode in ftp sftp; do
   add_scen "small_down_$mode" "$FILES files of $FILE_KIB KiB, one session (files/s)" "$(variant_label "$mode") download ($client)" files/s hi
 done
 rounds small_one ftp sftp
+unpin
 
 # ---------------------------------------------------------------- 3. many clients
 # CONC_CLIENTS clients started at once, each downloading the CONC_MIB file

@@ -508,8 +508,8 @@ TEST_F(LocalFsTest, WriteFromPipeAtThePosition) {
 
   auto g = open_write("/new.bin", WriteMode::replace);
   ASSERT_TRUE(g);
-  const std::string big(200 * 1024, 'x'); // more than one default pipe buffer in pieces
-  for (int i = 0; i < 3; ++i)
+  const std::string big(180000, 'x');
+  for (int i = 0; i < 3; ++i) // three pipe-fulls, one after another
     splice_into(*g, std::string_view(big).substr(0, 60000));
   EXPECT_EQ(g->position(), 180000u);
   EXPECT_FALSE(fs::exists(root_ / "new.bin")); // atomic: nothing before commit
