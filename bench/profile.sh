@@ -6,7 +6,7 @@
 #   bash bench/profile.sh MODE [MiB]
 #
 # MODE: ftp-get ftp-put ftps-get ftps-put sftp-get sftp-put ftp-small
-# (200 files of 4 KiB down and up over FTP, one session). MiB: the file's
+# (200 files of 4 KiB down and up over FTP, one ftplib session). MiB: the file's
 # size for the others (default 1024). Runs as root on Debian; installs curl,
 # openssh-client, linux-perf and strace if missing. berth listens on
 # 127.0.0.1 high ports from a generated configuration; files live on a tmpfs
@@ -22,6 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 MODE=${1:-}
 MIB=${2:-1024}
+[ "$MODE" != ftp-small ] || MIB=1 # only the small files matter
 case "$MODE" in
   ftp-get | ftp-put | ftps-get | ftps-put | sftp-get | sftp-put | ftp-small) ;;
   *) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
@@ -82,18 +83,28 @@ URL=ftp://bench:$PASS@127.0.0.1:$FTP
 client() {
   local tls=() sftp=(sftp -q -b - -i "$WORK/client" -P "$SFTP" -c aes128-gcm@openssh.com
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null bench@127.0.0.1)
-  case "$MODE" in ftps-*) tls=(--ssl-reqd -k --tlsv1.3 --ciphers TLS_AES_128_GCM_SHA256) ;; esac
+  case "$MODE" in ftps-*) tls=(--ssl-reqd -k --tlsv1.3 --tls13-ciphers TLS_AES_128_GCM_SHA256) ;; esac
   case "$MODE" in
     ftp-get | ftps-get) curl -sS "${tls[@]}" -o /dev/null "$URL/payload.bin" ;;
     ftp-put | ftps-put) curl -sS "${tls[@]}" -T "$DATA/payload.bin" "$URL/up.bin" ;;
     sftp-get) "${sftp[@]}" <<<"get payload.bin /dev/null" >/dev/null ;;
     sftp-put) "${sftp[@]}" <<<"put $DATA/payload.bin up.bin" >/dev/null ;;
-    ftp-small)
-      local i list=()
-      for i in $(seq 200); do list+=("$URL/small/f$i"); done
-      # one session each way: curl reuses the control connection
-      curl -sS -o /dev/null "${list[@]}"
-      curl -sS --ftp-create-dirs -T "$DATA/small/f[1-200]" "$URL/up/" >/dev/null ;;
+    ftp-small) # one session (Python's ftplib, PASV): 200 RETR, then 200 STOR
+      python3 - "$FTP" "$PASS" <<'PY'
+import ftplib, io, sys
+f = ftplib.FTP()
+f.connect("127.0.0.1", int(sys.argv[1]))
+f.login("bench", sys.argv[2])
+f.cwd("small")
+for i in range(1, 201):
+    f.retrbinary("RETR f%d" % i, io.BytesIO().write)
+for i in range(1, 201):
+    f.storbinary("STOR u%d" % i, io.BytesIO(b"x" * 4096))
+for i in range(1, 201):
+    f.delete("u%d" % i)
+f.quit()
+PY
+      ;;
   esac
 }
 
@@ -109,7 +120,7 @@ kill -INT "$REC"
 wait "$REC" 2>/dev/null || true
 t1=$(date +%s%N)
 c1=$(cpu)
-rm -rf "$DATA/up.bin" "$DATA/up"
+rm -f "$DATA/up.bin"
 log "strace -c ($MODE)"
 strace -f -c -p "$PID" -o "$OUT/strace.txt" 2>/dev/null &
 ST=$!
@@ -119,20 +130,20 @@ kill -INT "$ST"
 wait "$ST" 2>/dev/null || true
 
 {
-  echo "# $MODE, berth $("$BERTH" --version 2>&1 | head -n1), $MIB MiB"
+  echo "# $MODE, $("$BERTH" --version 2>&1 | head -n1)$([ "$MODE" = ftp-small ] || echo ", $MIB MiB")"
   echo "berth CPU during the recorded run: $(awk -v t=$(((c1 - c0))) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f s", t / hz }')," \
     "wall $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f s", ns / 1e9 }') (with perf running)"
   echo
   echo "## samples by library"
-  perf report -i "$OUT/perf.data" --no-children --sort dso -g none 2>/dev/null | grep '%' | head -n 8
+  perf report -i "$OUT/perf.data" --no-children --sort dso -g none 2>/dev/null | grep '%' | head -n 8 || true
   echo
   echo "## hottest symbols"
-  perf report -i "$OUT/perf.data" --no-children --sort dso,sym -g none 2>/dev/null | grep '%' | head -n 15
+  perf report -i "$OUT/perf.data" --no-children --sort dso,sym -g none 2>/dev/null | grep '%' | head -n 15 || true
   echo
   echo "## who calls memmove/memcpy (callers, flat)"
   perf report -i "$OUT/perf.data" --no-children --sort sym -g caller,0.5,callee,flat \
     --symbol-filter=memmove 2>/dev/null |
-    grep -E '^ +[0-9.]+%|ssh_|berth::|Writer|SSL' | grep -v 'asio::\|server::serve\|run_serve' | head -n 30
+    grep -E '^ +[0-9.]+%|ssh_|berth::|Writer|SSL' | grep -v 'asio::\|server::serve\|run_serve' | head -n 30 || true
   echo
   echo "## system calls (strace -c, a second run)"
   head -n 16 "$OUT/strace.txt"
