@@ -168,11 +168,19 @@ core::Task<void> Session::send(const Reply& r) {
   if (quit && r.code != 221 && r.code != 421 && r.code != 530)
     co_return; // the control connection is gone
   std::string wire = encode(r);
+  // Most replies fit in the socket at once: no timer, no wait.
+  auto now = control_.try_write(asio::buffer(wire));
+  if (!now) {
+    quit = true;
+    co_return;
+  }
+  if (*now == wire.size())
+    co_return;
   // SECURITY: a client that sends commands but never reads the replies fills
   // the socket buffers and blocks this write; the timeouts that bound its
   // reads bound its writes too, or it would hold the session forever.
   auto w = co_await core::with_timeout(
-      control_.write_all(asio::buffer(wire)),
+      control_.write_all(asio::buffer(wire) + *now),
       std::max<std::chrono::steady_clock::duration>(control_limit(), kMinReplyTime));
   if (!w) {
     if (w.error() == core::Errc::timed_out)

@@ -12,6 +12,7 @@
 #include <asio/write.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <tuple>
@@ -170,6 +171,46 @@ core::Task<core::Result<void>> Stream::write_all(asio::const_buffer buf) {
       co_return core::unexpected(ec);
   }
   co_return core::Result<void>{};
+}
+
+core::Result<std::size_t> Stream::try_write(asio::const_buffer buf) {
+  if (!tls_) {
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      ssize_t n = ::send(plain_->native_handle(), static_cast<const char*>(buf.data()) + done,
+                         buf.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        break;
+      return core::unexpected(std::error_code(n < 0 ? errno : EPIPE, std::system_category()));
+    }
+    return done;
+  }
+  // SSL_write_ex on the non-blocking descriptor: a record it could not finish
+  // stays inside OpenSSL, and write_all() retries it with the same bytes.
+  const auto* p = static_cast<const char*>(buf.data());
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    const int ret = SSL_write_ex(tls_->ssl, p + done, buf.size() - done, &n);
+    if (ret == 1) {
+      done += n;
+      continue;
+    }
+    const Outcome o = outcome_of(tls_->ssl, ret);
+    if (o.next == Next::read || o.next == Next::write)
+      break;
+    if (o.next == Next::closed)
+      return core::unexpected(asio::error::make_error_code(asio::error::broken_pipe));
+    return core::unexpected(o.error);
+  }
+  return done;
 }
 
 core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,

@@ -44,6 +44,12 @@ public:
   /// Writes the whole buffer. Errors: the socket or TLS error.
   core::Task<core::Result<void>> write_all(asio::const_buffer buf);
 
+  /// Writes what the socket takes now, never waiting; returns the bytes
+  /// written (the rest goes with write_all()). For a short reply that fits
+  /// (nearly always) this saves a timer and a wait. Errors: the socket or TLS
+  /// error.
+  core::Result<std::size_t> try_write(asio::const_buffer buf);
+
   /// Turns this stream into TLS and runs the server side of the handshake.
   /// `tls` must outlive the stream.
   core::Task<core::Result<void>>
