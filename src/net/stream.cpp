@@ -65,6 +65,33 @@ Outcome outcome_of(SSL* ssl, int ret) {
   }
 }
 
+// SSL_write_ex until all of `buf` is written or OpenSSL must wait; returns
+// the bytes written and, in `blocked`, what it waits for (read or write). A
+// record it could not finish stays inside OpenSSL, and the next call
+// continues it with the same bytes (they are not counted as written).
+core::Result<std::size_t> write_until_blocked(SSL* ssl, asio::const_buffer buf, Next& blocked) {
+  const auto* p = static_cast<const char*>(buf.data());
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    const int ret = SSL_write_ex(ssl, p + done, buf.size() - done, &n);
+    if (ret == 1) {
+      done += n;
+      continue;
+    }
+    const Outcome o = outcome_of(ssl, ret);
+    if (o.next == Next::read || o.next == Next::write) {
+      blocked = o.next;
+      break;
+    }
+    if (o.next == Next::closed)
+      return core::unexpected(asio::error::make_error_code(asio::error::broken_pipe));
+    return core::unexpected(o.error);
+  }
+  return done;
+}
+
 core::Task<std::error_code> wait_for(Socket& s, Next next) {
   auto [ec] =
       co_await s.async_wait(next == Next::read ? Socket::wait_read : Socket::wait_write, kTuple);
@@ -151,26 +178,17 @@ core::Task<core::Result<void>> Stream::write_all(asio::const_buffer buf) {
       co_return core::unexpected(ec);
     co_return core::Result<void>{};
   }
-  const auto* p = static_cast<const char*>(buf.data());
-  std::size_t left = buf.size();
-  while (left > 0) {
-    ERR_clear_error();
-    std::size_t n = 0;
-    const int ret = SSL_write_ex(tls_->ssl, p, left, &n);
-    if (ret == 1) {
-      p += n;
-      left -= n;
-      continue;
-    }
-    const Outcome o = outcome_of(tls_->ssl, ret);
-    if (o.next == Next::closed)
-      co_return core::unexpected(asio::error::make_error_code(asio::error::broken_pipe));
-    if (o.next == Next::failed)
-      co_return core::unexpected(o.error);
-    if (auto ec = co_await wait_for(tls_->socket, o.next))
+  for (;;) {
+    Next blocked = Next::write;
+    auto n = write_until_blocked(tls_->ssl, buf, blocked);
+    if (!n)
+      co_return core::unexpected(n.error());
+    buf += *n;
+    if (buf.size() == 0)
+      co_return core::Result<void>{};
+    if (auto ec = co_await wait_for(tls_->socket, blocked))
       co_return core::unexpected(ec);
   }
-  co_return core::Result<void>{};
 }
 
 core::Result<std::size_t> Stream::try_write(asio::const_buffer buf) {
@@ -191,26 +209,8 @@ core::Result<std::size_t> Stream::try_write(asio::const_buffer buf) {
     }
     return done;
   }
-  // SSL_write_ex on the non-blocking descriptor: a record it could not finish
-  // stays inside OpenSSL, and write_all() retries it with the same bytes.
-  const auto* p = static_cast<const char*>(buf.data());
-  std::size_t done = 0;
-  while (done < buf.size()) {
-    ERR_clear_error();
-    std::size_t n = 0;
-    const int ret = SSL_write_ex(tls_->ssl, p + done, buf.size() - done, &n);
-    if (ret == 1) {
-      done += n;
-      continue;
-    }
-    const Outcome o = outcome_of(tls_->ssl, ret);
-    if (o.next == Next::read || o.next == Next::write)
-      break;
-    if (o.next == Next::closed)
-      return core::unexpected(asio::error::make_error_code(asio::error::broken_pipe));
-    return core::unexpected(o.error);
-  }
-  return done;
+  Next blocked = Next::write;
+  return write_until_blocked(tls_->ssl, buf, blocked);
 }
 
 core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,
