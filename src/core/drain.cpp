@@ -60,32 +60,43 @@ void Drain::forget_idle() {
 }
 
 void Drain::wake(std::uint64_t id) {
+  std::function<void()> fn;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = waiters_.find(id); it != waiters_.end())
+      fn = it->second.wake;
+  }
+  // Outside the lock: the subscriber is on this loop, so it can not go away
+  // before its function returns.
+  if (fn)
+    fn();
+}
+
+void Drain::Subscription::release() {
+  if (drain_ == nullptr)
+    return;
+  std::lock_guard lock(drain_->mu_);
+  drain_->waiters_.erase(id_);
+  drain_ = nullptr;
+}
+
+Drain::Subscription Drain::subscribe(const asio::any_io_executor& ex, std::function<void()> wake) {
   std::lock_guard lock(mu_);
-  if (auto it = waiters_.find(id); it != waiters_.end())
-    it->second.timer->cancel();
+  const std::uint64_t id = ++next_id_;
+  waiters_.emplace(id, Waiter{ex, std::move(wake)});
+  if (draining())
+    asio::post(ex, [this, id] { this->wake(id); });
+  return Subscription(this, id);
 }
 
 Task<void> Drain::wait() {
   asio::steady_timer timer(co_await asio::this_coro::executor,
                            asio::steady_timer::time_point::max());
-  std::uint64_t id = 0;
-  {
-    std::lock_guard lock(mu_);
-    if (!draining()) {
-      id = ++next_id_;
-      waiters_.emplace(id, Waiter{timer.get_executor(), &timer});
-    }
-  }
-  if (id == 0)
+  if (draining())
     co_return;
-  struct Unregister {
-    Drain& drain;
-    std::uint64_t id;
-    ~Unregister() {
-      std::lock_guard lock(drain.mu_);
-      drain.waiters_.erase(id);
-    }
-  } unregister{*this, id};
+  // A drain that starts from here on cancels the timer, after this wait began
+  // (the wake is posted to this loop).
+  auto sub = subscribe(timer.get_executor(), [&timer] { timer.cancel(); });
   co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 

@@ -68,6 +68,37 @@ public:
   /// Forgets the `idle` callback (the loops it would stop are going away).
   void forget_idle();
 
+  /// Calls its function on its loop when the drain starts, while it lives.
+  /// Movable; destroy it on that loop.
+  class Subscription {
+  public:
+    Subscription() = default;
+    Subscription(Subscription&& o) noexcept
+        : drain_(std::exchange(o.drain_, nullptr)), id_(o.id_) {}
+    Subscription& operator=(Subscription&& o) noexcept {
+      if (this != &o) {
+        release();
+        drain_ = std::exchange(o.drain_, nullptr);
+        id_ = o.id_;
+      }
+      return *this;
+    }
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+    ~Subscription() { release(); }
+
+  private:
+    friend class Drain;
+    Subscription(Drain* d, std::uint64_t id) : drain_(d), id_(id) {}
+    void release();
+    Drain* drain_ = nullptr;
+    std::uint64_t id_ = 0;
+  };
+
+  /// Calls `wake` on `ex` (posted) when the drain starts, or soon if it has:
+  /// once a session, not once a read. `wake` must not call into the Drain.
+  Subscription subscribe(const asio::any_io_executor& ex, std::function<void()> wake);
+
   /// Returns when start() has been called: at once if it has. Ends early when
   /// cancelled (e.g. the other side of an `||` finished first).
   Task<void> wait();
@@ -75,7 +106,7 @@ public:
 private:
   struct Waiter {
     asio::any_io_executor executor;
-    asio::steady_timer* timer;
+    std::function<void()> wake;
   };
   void released();
   void wake(std::uint64_t id);

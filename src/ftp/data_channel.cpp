@@ -2,13 +2,13 @@
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
-#include "core/timeout.hpp"
 #include "net/passive_ports.hpp"
 #include "net/proxy_reader.hpp"
 #include "net/socket_ops.hpp"
 
 #include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -20,7 +20,17 @@ constexpr std::chrono::milliseconds kProxyHeaderTimeout{10000};
 std::atomic<bool> g_warned_source_port{false};
 } // namespace
 
+void DataChannel::cancel() {
+  cancelled_ = true;
+  std::error_code ignored;
+  if (acceptor_)
+    acceptor_->close(ignored);
+  if (setting_up_ != nullptr)
+    setting_up_->close(ignored);
+}
+
 void DataChannel::reset() {
+  cancelled_ = false;
   if (acceptor_) {
     std::error_code ignored;
     acceptor_->close(ignored);
@@ -49,14 +59,26 @@ core::Result<std::uint16_t> DataChannel::listen_passive(const asio::any_io_execu
 }
 
 core::Task<core::Result<net::Socket>> DataChannel::open(net::Address peer, net::Endpoint source,
-                                                        std::chrono::steady_clock::duration limit,
                                                         const core::CidrList* proxy_from) {
+  if (cancelled_)
+    co_return core::unexpected(asio::error::operation_aborted);
   if (acceptor_)
-    co_return co_await core::with_timeout(accept_from(peer, proxy_from), limit);
+    co_return co_await accept_from(peer, proxy_from);
   if (active_)
-    co_return co_await core::with_timeout(connect_active(source), limit);
+    co_return co_await connect_active(source);
   co_return core::unexpected(asio::error::not_connected);
 }
+
+namespace {
+// Points `slot` at a socket being set up for as long as it lives in scope.
+struct SettingUp {
+  net::Socket*& slot;
+  SettingUp(net::Socket*& s, net::Socket& sock) : slot(s) { slot = &sock; }
+  SettingUp(const SettingUp&) = delete;
+  SettingUp& operator=(const SettingUp&) = delete;
+  ~SettingUp() { slot = nullptr; }
+};
+} // namespace
 
 core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer,
                                                                const core::CidrList* proxy_from) {
@@ -71,6 +93,7 @@ core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer
       // Through the load balancer: the client is in the PROXY header.
       rec = asio::error::access_denied;
       if (proxy_from->contains(remote.address())) {
+        const SettingUp watched(setting_up_, sock);
         auto header = co_await net::read_proxy_header(sock, kProxyHeaderTimeout);
         if (header && header->source) {
           client = header->source->address();
@@ -78,6 +101,8 @@ core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer
         }
       }
     }
+    if (cancelled_)
+      co_return core::unexpected(asio::error::operation_aborted);
     // SECURITY: only the control connection's client may use the data port
     // (RFC 2577 "port stealing"); a stranger is closed and we keep waiting.
     if (!rec && net::unmapped(client) == net::unmapped(peer)) {
@@ -91,24 +116,31 @@ core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer
 
 core::Task<core::Result<net::Socket>> DataChannel::connect_active(net::Endpoint source) {
   auto target = *active_;
+  net::Socket s(co_await asio::this_coro::executor);
+  const SettingUp watched(setting_up_, s);
   if (source.port() != 0) {
-    auto s = co_await net::connect_from(source, target);
-    if (s) {
-      net::tune_data_socket(*s);
-      co_return std::move(*s);
+    auto c = co_await net::connect_from(s, source, target);
+    if (c) {
+      net::tune_data_socket(s);
+      co_return std::move(s);
     }
-    if (s.error() != asio::error::access_denied && s.error() != asio::error::address_in_use &&
-        s.error() != std::errc::address_not_available)
-      co_return core::unexpected(s.error());
-    if (s.error() == asio::error::access_denied && !g_warned_source_port.exchange(true))
+    if (cancelled_ ||
+        (c.error() != asio::error::access_denied && c.error() != asio::error::address_in_use &&
+         c.error() != std::errc::address_not_available))
+      co_return core::unexpected(c.error());
+    if (c.error() == asio::error::access_denied && !g_warned_source_port.exchange(true))
       spdlog::warn("ftp: can not bind active data source port {} ({}); using any port",
-                   source.port(), s.error().message());
+                   source.port(), c.error().message());
+    std::error_code ignored;
+    s.close(ignored);
   }
-  auto s = co_await net::connect_from(net::Endpoint(source.address(), 0), target);
-  if (!s)
-    co_return core::unexpected(s.error());
-  net::tune_data_socket(*s);
-  co_return std::move(*s);
+  auto c = co_await net::connect_from(s, net::Endpoint(source.address(), 0), target);
+  if (!c)
+    co_return core::unexpected(c.error());
+  if (cancelled_)
+    co_return core::unexpected(asio::error::operation_aborted);
+  net::tune_data_socket(s);
+  co_return std::move(s);
 }
 
 } // namespace berth::ftp

@@ -50,10 +50,14 @@ public:
   /// connection came through a load balancer), a data connection must come
   /// from one of those peers with a PROXY header whose source is `peer`. Active: connects to the
   /// target from `source` (address and port; a port that can not be bound falls back to any port
-  /// with one warning). Gives up after `limit`.
+  /// with one warning). Waits until cancel().
   core::Task<core::Result<net::Socket>> open(net::Address peer, net::Endpoint source,
-                                             std::chrono::steady_clock::duration limit,
                                              const core::CidrList* proxy_from = nullptr);
+
+  /// Ends a pending open() with an error, from outside its coroutine (a
+  /// deadline, a stopping server): the listener and any socket being set up
+  /// are closed, so the end can not be missed. reset() before the next use.
+  void cancel();
 
 private:
   core::Task<core::Result<net::Socket>> accept_from(net::Address peer,
@@ -62,6 +66,8 @@ private:
 
   std::optional<net::Acceptor> acceptor_;
   std::optional<net::Endpoint> active_;
+  net::Socket* setting_up_ = nullptr; ///< Connecting, or reading its PROXY header.
+  bool cancelled_ = false;
   core::Gauge* gauge_ = nullptr;
 };
 

@@ -38,7 +38,8 @@ core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDe
 
 Session::Session(net::Stream control, std::shared_ptr<const SessionDeps> deps, net::Endpoint client)
     : control_(std::move(control)), deps_(std::move(deps)), peer_(client),
-      local_(control_.local_endpoint()), reader_(deps_->config.max_line) {
+      local_(control_.local_endpoint()), reader_(deps_->config.max_line),
+      watchdog_(control_.socket().get_executor(), [this] { on_deadline(); }) {
   if (deps_->telemetry)
     data_.count_in(&deps_->telemetry->passive_ports());
   if (deps_->tls) {
@@ -97,6 +98,8 @@ core::Task<void> Session::run() {
   }
   connection_ = std::move(*admitted);
   count_ = core::SessionCount(deps_->telemetry, listener_protocol());
+  if (deps_->drain)
+    draining_ = deps_->drain->subscribe(control_.socket().get_executor(), [this] { on_drain(); });
   co_await send(Reply::of(220, "berth FTP server ready."));
   login_deadline_ = std::chrono::steady_clock::now() + config().login_timeout;
   while (!quit) {
@@ -142,6 +145,38 @@ core::Task<void> Session::run() {
                    {"client", client_text},
                    {"user", user()},
                    {"duration_s", lasted.count()}});
+}
+
+void Session::on_deadline() {
+  switch (phase_) {
+  case Phase::command:
+    timed_out_ = true;
+    control_.stop_reading();
+    break;
+  case Phase::opening:
+    timed_out_ = true;
+    data_.cancel();
+    break;
+  case Phase::moving:
+    if (progress_ != progress_seen_) {
+      progress_seen_ = progress_;
+      watchdog_.arm(config().data_timeout);
+    } else if (moving_ != nullptr) {
+      timed_out_ = true;
+      moving_->close();
+    }
+    break;
+  case Phase::other:
+    break;
+  }
+}
+
+void Session::on_drain() {
+  // A transfer that moves data finishes; the loop ends the session after it.
+  if (phase_ == Phase::command)
+    control_.stop_reading();
+  else if (phase_ == Phase::opening)
+    data_.cancel();
 }
 
 void Session::log_command(std::string_view line, int code) {
@@ -209,14 +244,19 @@ core::Task<core::Result<Line>> Session::read_line() {
 }
 
 core::Task<core::Result<Line>> Session::read_command(std::chrono::steady_clock::duration limit) {
-  using namespace asio::experimental::awaitable_operators;
-  auto read = core::with_timeout(read_line(), limit);
-  if (!deps_->drain)
-    co_return co_await std::move(read);
-  auto r = co_await (std::move(read) || deps_->drain->wait());
-  if (r.index() == 1)
+  // The phase is set before the read starts: a deadline or a drain from here
+  // on ends it (stop_reading() is for good, so it can not be missed).
+  phase_ = Phase::command;
+  timed_out_ = false;
+  watchdog_.arm(limit);
+  auto line = co_await read_line();
+  phase_ = Phase::other;
+  watchdog_.disarm();
+  if (!line && timed_out_)
+    co_return core::unexpected(core::Errc::timed_out);
+  if (!line && draining())
     co_return core::unexpected(core::Errc::stopping);
-  co_return std::move(std::get<0>(r));
+  co_return line;
 }
 
 core::Task<Session::ControlEvent> Session::watch_control() {
@@ -241,27 +281,6 @@ core::Task<Session::ControlEvent> Session::watch_control() {
   }
 }
 
-core::Task<void> Session::watch_drain() {
-  if (deps_->drain) {
-    co_await deps_->drain->wait();
-  } else {
-    asio::steady_timer forever(co_await asio::this_coro::executor,
-                               std::chrono::steady_clock::time_point::max());
-    co_await forever.async_wait(kTuple);
-  }
-}
-
-core::Task<void> Session::watch_stall(const std::uint64_t& progress) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    std::uint64_t before = progress;
-    timer.expires_after(config().data_timeout);
-    auto [ec] = co_await timer.async_wait(kTuple);
-    if (ec || progress == before)
-      co_return;
-  }
-}
-
 core::Task<Reply> Session::transfer(const std::string& opening, const TransferBody& body) {
   using namespace asio::experimental::awaitable_operators;
   transfer_result_.reset();
@@ -279,33 +298,46 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
     ~Done() { flag = false; }
   } done{transferring_};
 
-  auto aborted = [this](ControlEvent e) -> core::Task<Reply> {
-    data_.reset();
-    if (e == ControlEvent::closed) {
-      quit = true;
-      co_return Reply::of(426, "Connection closed; transfer aborted.");
-    }
-    co_await send(Reply::of(426, "Connection closed; transfer aborted."));
-    co_return Reply::of(226, "ABOR command successful.");
-  };
+  auto result = co_await (move_data(body) || watch_control());
+  if (result.index() == 0)
+    co_return std::move(std::get<0>(result));
+  // ABOR, or the control connection closed: move_data() was cancelled.
+  data_.reset();
+  if (std::get<1>(result) == ControlEvent::closed) {
+    quit = true;
+    co_return Reply::of(426, "Connection closed; transfer aborted.");
+  }
+  co_await send(Reply::of(426, "Connection closed; transfer aborted."));
+  co_return Reply::of(226, "ABOR command successful.");
+}
 
+core::Task<Reply> Session::move_data(const TransferBody& body) {
+  struct Phases { // the phase ends with this coroutine, also when it is cancelled
+    Session& s;
+    ~Phases() {
+      s.phase_ = Phase::other;
+      s.moving_ = nullptr;
+      s.watchdog_.disarm();
+    }
+  } phases{*this};
   net::Endpoint source(unmapped_local(), config().active_data_port);
-  auto opened = co_await (
-      data_.open(peer_.address(), source, config().data_timeout, deps_->proxy_from.get()) ||
-      watch_control() || watch_drain());
-  if (opened.index() == 1)
-    co_return co_await aborted(std::get<1>(opened));
-  if (opened.index() == 2) {
+  phase_ = Phase::opening;
+  timed_out_ = false;
+  watchdog_.arm(config().data_timeout);
+  if (draining()) {
     // Nothing moved yet: a stopping server does not wait for the client to connect.
     data_.reset();
     co_return Reply::of(425, "Can't open data connection: server shutting down.");
   }
-  auto sock = std::move(std::get<0>(opened));
+  auto sock = co_await data_.open(peer_.address(), source, deps_->proxy_from.get());
+  phase_ = Phase::other;
   if (!sock) {
     data_.reset();
+    if (!timed_out_ && draining())
+      co_return Reply::of(425, "Can't open data connection: server shutting down.");
     transfer_result_ = core::TransferResult::failed;
     spdlog::info("ftp: {} data connection failed: {}", peer_.address().to_string(),
-                 sock.error().message());
+                 timed_out_ ? std::string("timed out") : sock.error().message());
     co_return Reply::of(425, "Can't open data connection.");
   }
   net::Stream data(std::move(*sock));
@@ -337,18 +369,26 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
     }
   }
 
-  std::uint64_t progress = 0;
-  auto result = co_await (body(data, progress) || watch_control() || watch_stall(progress));
-  if (result.index() == 0 && std::get<0>(result))
+  // The stall deadline: each time it passes, the transfer must have moved
+  // since the last time, or its connection is closed.
+  phase_ = Phase::moving;
+  progress_ = progress_seen_ = 0;
+  moving_ = &data;
+  timed_out_ = false;
+  watchdog_.arm(config().data_timeout);
+  auto r = co_await body(data, progress_);
+  phase_ = Phase::other;
+  moving_ = nullptr;
+  if (timed_out_) {
+    data.close();
+    data_.reset();
+    co_return Reply::of(426, "Data connection stalled; transfer aborted.");
+  }
+  if (r)
     co_await data.shutdown(std::chrono::seconds(5));
   else
     data.close();
-  if (result.index() == 1)
-    co_return co_await aborted(std::get<1>(result));
   data_.reset();
-  if (result.index() == 2)
-    co_return Reply::of(426, "Data connection stalled; transfer aborted.");
-  auto& r = std::get<0>(result);
   if (r) {
     transfer_result_ = core::TransferResult::ok;
     co_return Reply::of(226, "Transfer complete.");

@@ -6,6 +6,7 @@
 #include "core/config.hpp"
 #include "core/drain.hpp"
 #include "core/telemetry.hpp"
+#include "core/watchdog.hpp"
 #include "core/worker_pool.hpp"
 #include "ftp/codec.hpp"
 #include "ftp/data_channel.hpp"
@@ -150,6 +151,9 @@ public:
 
 private:
   enum class ControlEvent { abort, closed };
+  /// What the session waits for, which says what a deadline or a stopping
+  /// server ends: the next command, the data connection, or a transfer's progress.
+  enum class Phase { other, command, opening, moving };
   core::Task<core::Result<Line>> read_line();
   core::Task<core::Result<Line>> read_command(std::chrono::steady_clock::duration limit);
   /// How long the control connection may wait for the client now: the idle
@@ -157,9 +161,11 @@ private:
   std::chrono::steady_clock::duration control_limit() const;
   bool draining() const { return deps_->drain && deps_->drain->draining(); }
   core::Task<ControlEvent> watch_control();
-  core::Task<void> watch_stall(const std::uint64_t& progress);
+  /// transfer() after the 150: opens the data connection and runs the body.
+  core::Task<Reply> move_data(const TransferBody& body);
   void log_command(std::string_view line, int code);
-  core::Task<void> watch_drain(); ///< Returns when the server starts draining.
+  void on_deadline(); ///< The watchdog's deadline passed in phase_.
+  void on_drain();    ///< The server started draining.
 
   net::Stream control_;
   std::shared_ptr<const SessionDeps> deps_;
@@ -180,6 +186,13 @@ private:
       std::chrono::steady_clock::time_point::max();
   /// How the last transfer() ended; nullopt when it did not try to connect.
   std::optional<core::TransferResult> transfer_result_;
+  Phase phase_ = Phase::other;
+  bool timed_out_ = false;             ///< The deadline of this phase passed.
+  std::uint64_t progress_ = 0;         ///< Bytes the running transfer moved.
+  std::uint64_t progress_seen_ = 0;    ///< progress_ when the stall deadline was last set.
+  net::Stream* moving_ = nullptr;      ///< The data connection while a body runs.
+  core::Watchdog watchdog_;            ///< Idle, data-connection and stall timeouts.
+  core::Drain::Subscription draining_; ///< Ends an idle read or a data wait.
 };
 
 } // namespace berth::ftp

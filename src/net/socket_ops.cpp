@@ -39,8 +39,7 @@ void tune_data_socket(Socket& s) {
   s.native_non_blocking(true, ignored);
 }
 
-core::Task<core::Result<Socket>> connect_from(Endpoint local, Endpoint remote) {
-  Socket s(co_await asio::this_coro::executor);
+core::Task<core::Result<void>> connect_from(Socket& s, Endpoint local, Endpoint remote) {
   std::error_code ec;
   s.open(remote.protocol(), ec);
   if (ec)
@@ -53,7 +52,7 @@ core::Task<core::Result<Socket>> connect_from(Endpoint local, Endpoint remote) {
   auto [cec] = co_await s.async_connect(remote, kTuple);
   if (cec)
     co_return core::unexpected(cec);
-  co_return std::move(s);
+  co_return core::Result<void>{};
 }
 
 core::Task<core::Result<std::uint64_t>> send_file(Socket& s, int fd, std::uint64_t& offset,

@@ -19,9 +19,10 @@ void tune_control_socket(Socket& s);
 /// Options for a data connection: TCP_NODELAY off (bulk), non-blocking native fd.
 void tune_data_socket(Socket& s);
 
-/// Connects to `remote` from `local` (address and port; port 0 = any). Binding a
-/// port below 1024 needs privilege; the error is returned, not hidden.
-core::Task<core::Result<Socket>> connect_from(Endpoint local, Endpoint remote);
+/// Opens `s` and connects it to `remote` from `local` (address and port; port
+/// 0 = any). Binding a port below 1024 needs privilege; the error is returned,
+/// not hidden. Closing `s` meanwhile ends the wait with an error.
+core::Task<core::Result<void>> connect_from(Socket& s, Endpoint local, Endpoint remote);
 
 /// Sends `count` bytes of file descriptor `fd` from `offset` with sendfile(2),
 /// waiting for writability as needed. Returns the bytes sent (less than `count`

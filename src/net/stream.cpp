@@ -107,7 +107,13 @@ struct Stream::Tls {
   explicit Tls(Socket s) : socket(std::move(s)) {}
   Tls(const Tls&) = delete;
   Tls& operator=(const Tls&) = delete;
-  ~Tls() { SSL_free(ssl); }
+  ~Tls() {
+    // A stream dropped without close() (its coroutine cancelled) keeps the
+    // TLS session in the cache too, as close() does.
+    if (ssl != nullptr)
+      SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(ssl);
+  }
 
   Socket socket;
   SSL* ssl = nullptr;
@@ -299,6 +305,13 @@ void Stream::close() {
   Socket& s = socket();
   s.shutdown(Socket::shutdown_both, ignored);
   s.close(ignored);
+}
+
+void Stream::stop_reading() {
+  std::error_code ignored;
+  Socket& s = socket();
+  s.shutdown(Socket::shutdown_receive, ignored);
+  s.cancel(ignored);
 }
 
 Endpoint Stream::remote_endpoint() {

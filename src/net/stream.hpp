@@ -69,6 +69,12 @@ public:
   /// Closes the stream at once; pending operations complete with operation_aborted.
   void close();
 
+  /// Ends reading for good, from outside the coroutine that reads (a
+  /// deadline, a stopping server): a pending read completes with
+  /// operation_aborted, later ones find the end of the stream. Writing still
+  /// works, for a last reply.
+  void stop_reading();
+
   Endpoint remote_endpoint();
   Endpoint local_endpoint();
 

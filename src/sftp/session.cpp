@@ -7,7 +7,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -154,25 +153,16 @@ core::Task<void> write_replies(Running* stp) {
   st.changed.notify();
 }
 
-// Reads from the channel; while the server is not draining, a drain that
-// starts ends the wait (core::Errc::stopping).
-core::Task<core::Result<std::size_t>> read_or_drain(Channel& channel, std::span<std::uint8_t> buf,
-                                                    core::Drain* drain) {
-  using namespace asio::experimental::awaitable_operators;
-  if (drain == nullptr || drain->draining())
-    co_return co_await channel.read_some(buf);
-  auto r = co_await (channel.read_some(buf) || drain->wait());
-  if (r.index() == 1)
-    co_return core::unexpected(core::Errc::stopping);
-  co_return std::move(std::get<0>(r));
-}
-
 } // namespace
 
 core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits,
                              const SessionInfo* info, std::shared_ptr<core::Drain> drain) {
   auto ex = co_await asio::this_coro::executor;
   Running st(fs, limits, info, channel, ex);
+  // A drain that starts ends the wait for the next request (core::Errc::stopping).
+  core::Drain::Subscription draining;
+  if (drain)
+    draining = drain->subscribe(ex, [&channel] { channel.interrupt_read(); });
   asio::co_spawn(ex, write_replies(&st), asio::detached);
   // Requests are read straight into `in`: [begin, end) is unread. It holds a
   // packet of the largest size and one more read, and is never zeroed, so an
@@ -194,7 +184,7 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
       begin = 0;
     }
     const std::span<std::uint8_t> tail(in.get() + end, std::min(kRead, capacity - end));
-    auto n = co_await read_or_drain(channel, tail, drain.get());
+    auto n = co_await channel.read_some(tail);
     if (!n && n.error() == core::Errc::stopping)
       continue;
     if (!n)

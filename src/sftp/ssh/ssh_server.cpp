@@ -3,13 +3,12 @@
 #include "auth/login_attempts.hpp"
 #include "core/errc.hpp"
 #include "core/log.hpp"
-#include "core/timeout.hpp"
 #include "core/wakeup.hpp"
+#include "core/watchdog.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -76,37 +75,72 @@ void refuse_requests(ssh_session session) {
 // Exactly one coroutine at a time calls libssh for a session (the login
 // steps, then SshChannel's driver), so no call can take input off the socket
 // that another coroutine is waiting for.
+//
+// A wait is one async_wait on the socket, nothing beside it: the idle
+// deadline (a Watchdog), interrupt() and a drain each end it by cancelling it.
+// They all run on this loop, so none falls between the check and the wait.
 class Pump {
 public:
   Pump(asio::any_io_executor ex, ssh_session session, int fd)
-      : session_(session), sd_(ex, ::dup(fd)) {}
+      : session_(session), sd_(ex, ::dup(fd)), watchdog_(ex, [this] {
+          timed_out_ = true;
+          stop_waiting();
+        }) {}
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;
 
   /// While set, a drain that starts ends waits (once() returns false): for
   /// the steps before the SFTP channel runs, which hold no transfer.
-  void stop_on(core::Drain* drain) { drain_ = drain; }
+  void stop_on(core::Drain* drain) {
+    drain_ = drain;
+    draining_ = drain != nullptr ? drain->subscribe(sd_.get_executor(), [this] { stop_waiting(); })
+                                 : core::Drain::Subscription();
+  }
+
+  /// Ends an interruptible once() now, or the next one before it waits
+  /// (another coroutine of this loop gave libssh something to do).
+  void interrupt() {
+    interrupted_ = true;
+    stop_waiting();
+  }
 
   /// Waits until the socket is ready (readable; writable while output is
-  /// pending or `want_write`) or `wake` is notified after generation `seen`,
-  /// at most `limit`, then lets libssh read and handle what arrived and write
-  /// what is pending. False on timeout, error or a closed session.
+  /// pending or `want_write`) or, if `interruptible`, until interrupt(), at
+  /// most `limit`, then lets libssh read and handle what arrived and write
+  /// what is pending. False on timeout, error, a drain (see stop_on) or a
+  /// closed session.
   core::Task<bool> once(std::chrono::steady_clock::duration limit, bool want_write = false,
-                        Wakeup* wake = nullptr, std::uint64_t seen = 0) {
+                        bool interruptible = false) {
     if (drain_ != nullptr && drain_->draining())
       co_return false;
     want_write = want_write || (ssh_get_status(session_) & SSH_WRITE_PENDING) != 0;
+    // Asio's reactor is edge-triggered and libssh reads the socket itself, so
+    // an edge may already have passed: look at the level first. poll() and
+    // the wait are registered without yielding, so no edge falls between them.
     int ready = level(want_write);
     if (ready < 0)
       co_return false; // the peer is gone and nothing is left to read
-    if (ready == 0) {
-      auto r = co_await core::with_timeout(wait_socket_or(want_write, wake, seen), limit);
-      if (!r)
-        co_return false; // idle for `limit`, or the socket failed
-    } else {
+    if (ready == 0 && !(interruptible && interrupted_)) {
+      timed_out_ = false;
+      watchdog_.arm(limit);
+      waiting_ = true;
+      auto [ec] = co_await sd_.async_wait(want_write ? asio::posix::stream_descriptor::wait_write
+                                                     : asio::posix::stream_descriptor::wait_read,
+                                          kTuple);
+      waiting_ = false;
+      watchdog_.disarm();
+      if (ec == asio::error::operation_aborted && timed_out_)
+        co_return false; // idle for `limit`
+      if (drain_ != nullptr && drain_->draining())
+        co_return false;
+      if (ec && ec != asio::error::operation_aborted)
+        co_return false; // the socket failed
+      // Else ready, or interrupted.
+    } else if (ready > 0) {
       // Ready at once: still let the loop's other sessions run first.
       co_await asio::post(sd_.get_executor(), asio::use_awaitable);
     }
+    interrupted_ = false;
     // One round of libssh's own I/O with a zero timeout. (An ssh_event would
     // have to be attached after libssh creates its poll context; this needs none.)
     ssh_blocking_flush(session_, 0);
@@ -116,6 +150,13 @@ public:
   bool alive() const { return (ssh_get_status(session_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0; }
 
 private:
+  void stop_waiting() {
+    if (waiting_) {
+      std::error_code ignored;
+      sd_.cancel(ignored);
+    }
+  }
+
   // 1 when the socket is ready, 0 when not, -1 when the peer is gone and
   // nothing is left to read.
   int level(bool write) {
@@ -126,40 +167,14 @@ private:
     return ready > 0 ? 1 : 0;
   }
 
-  core::Task<core::Result<void>> wait_socket_or(bool write, Wakeup* wake, std::uint64_t seen) {
-    using namespace asio::experimental::awaitable_operators;
-    if (wake == nullptr && drain_ != nullptr) {
-      auto r = co_await (wait_socket(write) || drain_->wait());
-      if (r.index() == 0)
-        co_return std::get<0>(r);
-      co_return core::unexpected(core::Errc::stopping);
-    }
-    if (wake == nullptr)
-      co_return co_await wait_socket(write);
-    auto r = co_await (wait_socket(write) || wake->wait(seen));
-    if (r.index() == 0)
-      co_return std::get<0>(r);
-    co_return core::Result<void>{};
-  }
-
-  core::Task<core::Result<void>> wait_socket(bool write) {
-    // Asio's reactor is edge-triggered and libssh reads the socket itself, so
-    // an edge may already have passed: look at the level first (again: the
-    // operator above yields before it starts this). poll() and the wait are
-    // registered without yielding, so no edge falls between them.
-    if (level(write) != 0)
-      co_return core::Result<void>{};
-    auto [ec] = co_await sd_.async_wait(write ? asio::posix::stream_descriptor::wait_write
-                                              : asio::posix::stream_descriptor::wait_read,
-                                        kTuple);
-    if (ec)
-      co_return core::unexpected(ec);
-    co_return core::Result<void>{};
-  }
-
   ssh_session session_;
   asio::posix::stream_descriptor sd_;
+  core::Watchdog watchdog_; ///< The idle deadline of a wait.
   core::Drain* drain_ = nullptr;
+  core::Drain::Subscription draining_;
+  bool waiting_ = false;
+  bool timed_out_ = false;
+  bool interrupted_ = false;
 };
 
 // The SFTP byte channel over an SSH channel, with libssh's flow control.
@@ -174,7 +189,7 @@ class SshChannel final : public Channel {
 public:
   SshChannel(asio::any_io_executor ex, ssh_session s, ssh_channel c, Pump& pump,
              std::chrono::seconds idle)
-      : session_(s), channel_(c), pump_(pump), idle_(idle), app_(ex), driver_(ex) {}
+      : session_(s), channel_(c), pump_(pump), idle_(idle), app_(ex) {}
 
   // sftp::Channel
   core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) override {
@@ -185,13 +200,20 @@ public:
         in_begin_ += n;
         if (in_begin_ == in_end_)
           in_begin_ = in_end_ = 0;
-        driver_.notify(); // room for more
+        pump_.interrupt(); // room for more
         co_return n;
       }
       if (ended_)
         co_return core::unexpected(core::Errc::closed);
+      if (std::exchange(read_interrupted_, false))
+        co_return core::unexpected(core::Errc::stopping);
       co_await app_.wait(app_.generation());
     }
+  }
+
+  void interrupt_read() override {
+    read_interrupted_ = true;
+    app_.notify();
   }
 
   core::Task<core::Result<void>> write_all(std::span<const std::uint8_t> buf) override {
@@ -202,7 +224,7 @@ public:
       co_return core::unexpected(core::Errc::closed);
     out_ = buf;
     out_used_ = 0;
-    driver_.notify();
+    pump_.interrupt();
     while (out_used_ < out_.size() && !ended_)
       co_await app_.wait(app_.generation());
     const bool all = out_used_ == out_.size();
@@ -235,10 +257,10 @@ public:
         continue;
       }
       // Nothing can move: wait for the socket, or for the session to queue
-      // replies or read requests. A write libssh refused (0 bytes, e.g.
-      // while rekeying) is retried once the socket takes data.
-      const std::uint64_t seen = driver_.generation();
-      if (!co_await pump_.once(idle_, write_refused_, &driver_, seen))
+      // replies or read requests (they interrupt the wait). A write libssh
+      // refused (0 bytes, e.g. while rekeying) is retried once the socket
+      // takes data.
+      if (!co_await pump_.once(idle_, write_refused_, true))
         break;
       write_refused_ = false;
     }
@@ -248,7 +270,7 @@ public:
 
   void stop() {
     stopping_ = true;
-    driver_.notify();
+    pump_.interrupt();
   }
 
 private:
@@ -325,8 +347,7 @@ private:
   ssh_channel channel_;
   Pump& pump_;
   std::chrono::seconds idle_;
-  Wakeup app_;    ///< For the session's coroutines: data came in, replies went out, the end.
-  Wakeup driver_; ///< For run(): replies queued, requests taken, stop.
+  Wakeup app_; ///< For the session's coroutines: data came in, replies went out, the end.
   std::unique_ptr<std::uint8_t[]> in_; ///< Client data taken from libssh: [in_begin_, in_end_).
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
@@ -335,6 +356,7 @@ private:
   bool write_refused_ = false;
   bool ended_ = false;
   bool stopping_ = false;
+  bool read_interrupted_ = false;
   std::uint64_t rounds_ = 0;
 };
 

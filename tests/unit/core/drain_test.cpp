@@ -46,6 +46,34 @@ TEST(Drain, WaitAfterStartReturnsAtOnce) {
   EXPECT_EQ(woken, 1);
 }
 
+TEST(Drain, SubscriptionsAreCalledOnTheirLoopWhileTheyLive) {
+  Drain d;
+  asio::io_context a(1), b(1);
+  int on_a = 0, on_b = 0, gone = 0;
+  auto sa = d.subscribe(a.get_executor(), [&] { ++on_a; });
+  auto sb = d.subscribe(b.get_executor(), [&] { ++on_b; });
+  {
+    auto dropped = d.subscribe(a.get_executor(), [&] { ++gone; });
+  }
+  std::thread other([&] { d.start([] {}); });
+  other.join();
+  EXPECT_EQ(on_a + on_b, 0); // posted, not called from the starting thread
+  a.run();
+  EXPECT_EQ(on_a, 1);
+  EXPECT_EQ(on_b, 0);
+  sb = Drain::Subscription(); // gone before its loop ran the wake
+  b.run();
+  EXPECT_EQ(on_b, 0);
+  EXPECT_EQ(gone, 0);
+  // After the start: called soon, on its loop.
+  asio::io_context c(1);
+  int late = 0;
+  auto sc = d.subscribe(c.get_executor(), [&] { ++late; });
+  EXPECT_EQ(late, 0);
+  c.run();
+  EXPECT_EQ(late, 1);
+}
+
 TEST(Drain, IdleRunsOnceWhenTheLastSessionEnds) {
   Drain d;
   int idle = 0;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 namespace berth::test {
 
@@ -17,6 +18,8 @@ public:
 
   // sftp::Channel
   core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) override {
+    if (std::exchange(interrupted_, false))
+      co_return core::unexpected(core::Errc::stopping);
     if (pos_ >= input_.size())
       co_return core::unexpected(core::Errc::closed);
     std::size_t n = std::min({buf.size(), chunk_, input_.size() - pos_});
@@ -28,6 +31,7 @@ public:
     output_.append(reinterpret_cast<const char*>(buf.data()), buf.size());
     co_return core::Result<void>{};
   }
+  void interrupt_read() override { interrupted_ = true; }
 
   const std::string& output() const { return output_; }
 
@@ -36,6 +40,7 @@ private:
   std::size_t chunk_;
   std::size_t pos_ = 0;
   std::string output_;
+  bool interrupted_ = false;
 };
 
 } // namespace berth::test
