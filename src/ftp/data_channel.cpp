@@ -83,11 +83,11 @@ struct SettingUp {
 core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer,
                                                                const core::CidrList* proxy_from) {
   for (;;) {
-    auto [ec, sock] = co_await acceptor_->async_accept(kTuple);
+    net::Endpoint remote; // from accept(2) itself, no getpeername(2)
+    auto [ec, sock] = co_await acceptor_->async_accept(remote, kTuple);
     if (ec)
       co_return core::unexpected(ec);
     std::error_code rec;
-    auto remote = sock.remote_endpoint(rec);
     net::Address client = rec ? net::Address() : remote.address();
     if (!rec && proxy_from != nullptr) {
       // Through the load balancer: the client is in the PROXY header.

@@ -34,9 +34,17 @@ void tune_control_socket(Socket& s) {
   ::setsockopt(s.native_handle(), SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
 }
 
-void tune_data_socket(Socket& s) {
+namespace {
+// Asio keeps the mode it set: asking costs no system call, setting one.
+void ensure_non_blocking(Socket& s) {
   std::error_code ignored;
-  s.native_non_blocking(true, ignored);
+  if (!s.native_non_blocking())
+    s.native_non_blocking(true, ignored);
+}
+} // namespace
+
+void tune_data_socket(Socket& s) {
+  ensure_non_blocking(s);
 }
 
 core::Task<core::Result<void>> connect_from(Socket& s, Endpoint local, Endpoint remote) {
@@ -57,8 +65,7 @@ core::Task<core::Result<void>> connect_from(Socket& s, Endpoint local, Endpoint 
 
 core::Task<core::Result<std::uint64_t>> send_file(Socket& s, int fd, std::uint64_t& offset,
                                                   std::uint64_t count) {
-  std::error_code ignored;
-  s.native_non_blocking(true, ignored);
+  ensure_non_blocking(s);
   std::uint64_t sent = 0;
   std::uint64_t since_yield = 0;
   while (sent < count) {
@@ -114,8 +121,7 @@ Pipe::~Pipe() {
 }
 
 core::Task<core::Result<std::size_t>> Pipe::fill_from(Socket& s) {
-  std::error_code ignored;
-  s.native_non_blocking(true, ignored);
+  ensure_non_blocking(s);
   if (since_yield_ >= kFairnessSlice) {
     since_yield_ = 0;
     co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
