@@ -47,6 +47,11 @@ void tune_data_socket(Socket& s) {
   ensure_non_blocking(s);
 }
 
+void ack_now(Socket& s) {
+  const int one = 1;
+  (void)::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
 core::Task<core::Result<void>> connect_from(Socket& s, Endpoint local, Endpoint remote) {
   std::error_code ec;
   s.open(remote.protocol(), ec);

@@ -19,6 +19,10 @@ void tune_control_socket(Socket& s);
 /// Options for a data connection: TCP_NODELAY off (bulk), non-blocking native fd.
 void tune_data_socket(Socket& s);
 
+/// Sends the ACK for what was read now instead of after the delayed-ACK
+/// timer (TCP_QUICKACK; it lasts until the kernel turns it off again).
+void ack_now(Socket& s);
+
 /// Opens `s` and connects it to `remote` from `local` (address and port; port
 /// 0 = any). Binding a port below 1024 needs privilege; the error is returned,
 /// not hidden. Closing `s` meanwhile ends the wait with an error.

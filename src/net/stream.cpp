@@ -1,5 +1,7 @@
 #include "net/stream.hpp"
 
+#include "net/socket_ops.hpp"
+
 #include "core/errc.hpp"
 #include "core/timeout.hpp"
 #include "net/tls_context.hpp"
@@ -117,7 +119,8 @@ struct Stream::Tls {
 
   Socket socket;
   SSL* ssl = nullptr;
-  std::error_code pending; ///< A read error met after data that read_some() returned.
+  std::error_code pending;  ///< A read error met after data that read_some() returned.
+  bool ack_drained = false; ///< Acknowledge at once each time the socket is read empty.
 };
 
 Stream::Stream(Socket socket) : plain_(std::make_unique<Socket>(std::move(socket))) {}
@@ -165,6 +168,14 @@ core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf
     if (got > 0) {
       if (o.next == Next::failed) // kept for the next call: a reset is reported once
         tls_->pending = o.error;
+      // An upload's last record is followed by the client's close_notify, a
+      // few bytes that a client with Nagle's algorithm on (Python's ftplib,
+      // most libraries) holds back until this data is acknowledged, and the
+      // kernel delays that ACK by up to 40 ms: per small file, far more than
+      // the transfer. Acknowledging each time the socket is read empty
+      // removes the wait, for one setsockopt per drain.
+      if (tls_->ack_drained && o.next == Next::read)
+        ack_now(tls_->socket);
       co_return got;
     }
     if (o.next == Next::closed)
@@ -245,6 +256,7 @@ core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,
     SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
     SSL_set_default_read_buffer_len(ssl, kDataReadBuffer);
     SSL_set_read_ahead(ssl, 1);
+    tls_->ack_drained = true;
   }
   if (how.prepare != nullptr)
     how.prepare(ssl, how.prepare_arg);
@@ -252,8 +264,14 @@ core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,
     for (;;) {
       ERR_clear_error();
       const int ret = SSL_do_handshake(t.ssl);
-      if (ret == 1)
+      if (ret == 1) {
+        // The client's Finished ends a data connection's handshake and nothing
+        // answers it (no ticket): its ACK would wait, and with it a client's
+        // first small record, held back by Nagle's algorithm (see read_some).
+        if (t.ack_drained)
+          ack_now(t.socket);
         co_return core::Result<void>{};
+      }
       const Outcome o = outcome_of(t.ssl, ret);
       if (o.next == Next::closed)
         co_return core::unexpected(asio::error::make_error_code(asio::error::eof));
