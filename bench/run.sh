@@ -31,7 +31,7 @@
 # bench/out/<UTC time>/.
 #
 # Knobs (environment; the --quick value in brackets): SIZE_MIB 1024 [64],
-# RUNS 3 [1], FILES 2000 [200], CONC_CLIENTS 100 [20], CONC_MIB 10 [10],
+# RUNS 3 [1], FILES 2000 [200], FTPS_FILES 200 [50], CONC_CLIENTS 100 [20], CONC_MIB 10 [10],
 # FTP_SESSIONS 1000 [100], BERTH_FTP_SESSIONS 10000 [1000], SFTP_SESSIONS
 # 200 [20], LOGIN_SECONDS 5 [2], MAX_TIME (per transfer, s) 300, BENCH_USER
 # berthbench, BERTH build/berth, DOC docs/BENCHMARKS.md [bench/out/<run>/].
@@ -51,6 +51,8 @@ q() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; } # full quick
 SIZE_MIB=${SIZE_MIB:-$(q 1024 64)}
 RUNS=${RUNS:-$(q 3 1)}
 FILES=${FILES:-$(q 2000 200)}
+# FTPS: the first this many of them (at 40 ms a file, 2,000 would take 80 s a run).
+FTPS_FILES=${FTPS_FILES:-$(q 200 50)}
 FILE_KIB=4
 CONC_CLIENTS=${CONC_CLIENTS:-$(q 100 20)}
 CONC_MIB=${CONC_MIB:-10}
@@ -174,6 +176,11 @@ PAYLOAD=$DATA/payload.bin
 head -c "$SIZE" /dev/urandom >"$PAYLOAD"
 head -c "$CONC_SIZE" /dev/urandom >"$DATA/conc.bin"
 head -c $((FILES * FILE_KIB * 1024)) /dev/urandom | split -b $((FILE_KIB * 1024)) -a 6 -d - "$WORK/small/f"
+mkdir "$WORK/small-ftps"
+# Python's ssl sets no TLS 1.3 suite itself: OpenSSL's configuration does.
+printf '%s\n' "openssl_conf = init" "[init]" "ssl_conf = ssl" "[ssl]" "system_default = tls" "[tls]" \
+  "Ciphersuites = $TLS_CIPHER" >"$WORK/client-openssl.cnf"
+find "$WORK/small" -type f | sort | head -n "$FTPS_FILES" | xargs cp -t "$WORK/small-ftps"
 chmod 644 "$PAYLOAD" "$DATA/conc.bin"
 chown -R "$BENCH_USER:" "$DATA"
 
@@ -420,15 +427,26 @@ rounds big_both "${BIG_VARIANTS[@]}"
 # ---------------------------------------------------------------- 2. small files
 # One session: upload all files into a new folder, then download them all;
 # the client stamps the time between the steps (lftp and sftp: "!date").
-small_one() { # server mode(ftp|sftp) run
+small_one() { # server mode(ftp|ftps|sftp) run
   local s=$1 mode=$2 run=$3 dir=small-$1-$3 back=$WORK/back-$1-$3 stamps=$WORK/stamps rc=0
   local errf=$OUT/err-small-$2-$1-$3.log status=ok stamp="!date +%s%N >>$WORK/stamps"
+  local src=$WORK/small n=$FILES
+  [ "$mode" != ftps ] || { src=$WORK/small-ftps; n=$FTPS_FILES; }
   mkdir -p "$back"
   : >"$stamps"
   if [ "$mode" = sftp ]; then
     printf 'mkdir %s\n%s\nput %s/* %s/\n%s\nget %s/* %s/\n%s\n' "$dir" "$stamp" "$WORK/small" "$dir" \
       "$stamp" "$dir" "$back" "$stamp" >"$WORK/small.batch"
     run_sftp "$s" "${SSH_CIPHERS[0]}" "$WORK/small.batch" >"$errf" 2>&1 || rc=$?
+  elif [ "$mode" = ftps ]; then
+    local rates
+    rates=$(OPENSSL_CONF=$WORK/client-openssl.cnf "${PIN[@]}" timeout --foreground "$MAX_TIME" \
+      python3 "$HERE/small_ftp.py" --port "${FTP_PORT_OF[$s]}" --user "$BENCH_USER" \
+      --password "$BENCH_PASS" --local "$src" --remote "$dir" --back "$back" \
+      --cipher "$TLS_CIPHER" 2>"$errf") || rc=$?
+    # The client times its own steps: stamps as the others give them.
+    [ "$rc" != 0 ] || awk -v n="$n" -v r="$rates" 'BEGIN { split(r, a, " ");
+      printf "0\n%.0f\n%.0f\n", n / a[1] * 1e9, n / a[1] * 1e9 + n / a[2] * 1e9 }' >"$stamps"
   else
     run_lftp "$s" "$mode" "$(printf '%s\n' "mkdir $dir" "cd $dir" "lcd $WORK/small" "$stamp" "mput *" \
       "$stamp" "lcd $back" "mget *" "$stamp")" >"$errf" 2>&1 || rc=$?
@@ -436,27 +454,29 @@ small_one() { # server mode(ftp|sftp) run
   if [ "$rc" != 0 ] || [ "$(wc -l <"$stamps")" != 3 ]; then
     status=fail
     problem "$s small files ($mode) run $run: exit $rc after $(wc -l <"$stamps") of 3 steps: $(grep -av '^sftp>' "$errf" | tail -n1)"
-  elif ! diff -rq "$WORK/small" "$DATA/$dir" >/dev/null 2>&1 || ! diff -rq "$WORK/small" "$back" >/dev/null 2>&1; then
+  elif ! diff -rq "$src" "$DATA/$dir" >/dev/null 2>&1 || ! diff -rq "$src" "$back" >/dev/null 2>&1; then
     status=fail
     problem "$s small files ($mode) run $run: uploaded or downloaded files differ from the originals"
   fi
   [ "$status" != ok ] || rm -f "$errf"
   local up down
-  up=$(awk -v n="$FILES" 'NR==1 { a = $1 } NR==2 { b = $1 } END { printf "%.0f", (b > a ? n / ((b - a) / 1e9) : 0) }' "$stamps")
-  down=$(awk -v n="$FILES" 'NR==2 { a = $1 } NR==3 { b = $1 } END { printf "%.0f", (b > a ? n / ((b - a) / 1e9) : 0) }' "$stamps")
+  up=$(awk -v n="$n" 'NR==1 { a = $1 } NR==2 { b = $1 } END { printf "%.0f", (b > a ? n / ((b - a) / 1e9) : 0) }' "$stamps")
+  down=$(awk -v n="$n" 'NR==2 { a = $1 } NR==3 { b = $1 } END { printf "%.0f", (b > a ? n / ((b - a) / 1e9) : 0) }' "$stamps")
   rm -rf "${DATA:?}/$dir" "$back"
   record "small_up_$mode" "$s" "$run" "$status" "$up"
   record "small_down_$mode" "$s" "$run" "$status" "$down"
   settle "$s"
 }
-# Not FTPS: lftp waits about 50-100 ms per file on FTPS data connections,
-# whichever the server, and would measure little else.
-for mode in ftp sftp; do
-  client=$([ "$mode" = sftp ] && echo "sftp -b" || echo lftp)
+# FTPS with Python's ftplib (bench/small_ftp.py, data connections resume the
+# control connection's TLS session), not lftp: lftp waits about 50-100 ms per
+# file on FTPS data connections, whichever the server, and would measure
+# little else.
+for mode in ftp ftps sftp; do
+  case "$mode" in sftp) client="sftp -b" ;; ftps) client="ftplib, first $FTPS_FILES files" ;; *) client=lftp ;; esac
   add_scen "small_up_$mode" "$FILES files of $FILE_KIB KiB, one session (files/s)" "$(variant_label "$mode") upload ($client)" files/s hi
   add_scen "small_down_$mode" "$FILES files of $FILE_KIB KiB, one session (files/s)" "$(variant_label "$mode") download ($client)" files/s hi
 done
-rounds small_one ftp sftp
+rounds small_one ftp ftps sftp
 unpin
 
 # ---------------------------------------------------------------- 3. many clients
