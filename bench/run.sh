@@ -180,7 +180,7 @@ mkdir "$WORK/small-ftps"
 # Python's ssl sets no TLS 1.3 suite itself: OpenSSL's configuration does.
 printf '%s\n' "openssl_conf = init" "[init]" "ssl_conf = ssl" "[ssl]" "system_default = tls" "[tls]" \
   "Ciphersuites = $TLS_CIPHER" >"$WORK/client-openssl.cnf"
-find "$WORK/small" -type f | sort | head -n "$FTPS_FILES" | xargs cp -t "$WORK/small-ftps"
+find "$WORK/small" -type f | sort | awk -v n="$FTPS_FILES" 'NR <= n' | xargs cp -t "$WORK/small-ftps"
 chmod 644 "$PAYLOAD" "$DATA/conc.bin"
 chown -R "$BENCH_USER:" "$DATA"
 
