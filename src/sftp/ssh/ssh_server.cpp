@@ -195,12 +195,16 @@ public:
   core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) override {
     for (;;) {
       if (in_begin_ < in_end_) {
+        // The driver leaves client data in libssh only when `in_` is full:
+        // only then does it need waking for the room made here.
+        const bool was_full = in_end_ - in_begin_ >= kInLimit;
         std::size_t n = std::min(buf.size(), in_end_ - in_begin_);
         std::memcpy(buf.data(), in_.get() + in_begin_, n);
         in_begin_ += n;
         if (in_begin_ == in_end_)
           in_begin_ = in_end_ = 0;
-        pump_.interrupt(); // room for more
+        if (was_full)
+          pump_.interrupt();
         co_return n;
       }
       if (ended_)
@@ -224,6 +228,12 @@ public:
       co_return core::unexpected(core::Errc::closed);
     out_ = buf;
     out_used_ = 0;
+    // While the driver waits for the socket no libssh call is under way (one
+    // loop): the replies go to libssh from here, at once, and the driver only
+    // looks again (libssh may want the socket to drain) instead of being
+    // woken to write and then waking this coroutine.
+    if (parked_)
+      write_some();
     pump_.interrupt();
     while (out_used_ < out_.size() && !ended_)
       co_await app_.wait(app_.generation());
@@ -260,7 +270,10 @@ public:
       // replies or read requests (they interrupt the wait). A write libssh
       // refused (0 bytes, e.g. while rekeying) is retried once the socket
       // takes data.
-      if (!co_await pump_.once(idle_, write_refused_, true))
+      parked_ = true;
+      const bool alive = co_await pump_.once(idle_, write_refused_, true);
+      parked_ = false;
+      if (!alive)
         break;
       write_refused_ = false;
     }
@@ -357,6 +370,7 @@ private:
   bool ended_ = false;
   bool stopping_ = false;
   bool read_interrupted_ = false;
+  bool parked_ = false; ///< The driver waits in Pump::once(), outside libssh.
   std::uint64_t rounds_ = 0;
 };
 
