@@ -250,14 +250,14 @@ public:
   core::Task<void> run() {
     while (!stopping_ && !ended_) {
       bool moved = write_some();
-      moved = read_some_input() || moved;
       refuse_requests(session_);
       // libssh reads and handles packets inside the calls above: they may
-      // have opened the peer's window or buffered client data after the
-      // step that would use it. Look again (ssh_channel_poll is the last call
-      // that may read; the window check reads nothing) before waiting.
-      int buffered = ssh_channel_poll(channel_, 0);
-      moved = moved || (buffered > 0 && in_end_ - in_begin_ < kInLimit) || can_write();
+      // have opened the peer's window or buffered client data. Reading comes
+      // last: it ends with ssh_channel_poll, the last call that may read (the
+      // window check reads nothing), and tells what libssh still holds.
+      int buffered = 0;
+      moved = read_some_input(buffered) || moved;
+      moved = moved || can_write();
       if (!pump_.alive() || ssh_channel_is_closed(channel_) != 0 || (buffered == SSH_EOF && !moved))
         break;
       if (moved) {
@@ -320,10 +320,15 @@ private:
   // `in_`. ssh_channel_read on the non-blocking session, not
   // ssh_channel_read_nonblocking: the latter never grows the receive window,
   // and an upload stalls once it is used up.
-  bool read_some_input() {
+  //
+  // `buffered`: ssh_channel_poll's last answer (SSH_EOF once the client's
+  // data ended and all of it was taken); 1 when `in_` filled up first, as
+  // libssh may then hold more.
+  bool read_some_input(int& buffered) {
     bool moved = false;
     if (!in_)
       in_ = std::make_unique_for_overwrite<std::uint8_t[]>(kInCapacity);
+    buffered = 1;
     while (in_end_ - in_begin_ < kInLimit) {
       if (kInCapacity - in_end_ < kInRead) { // move the unread rest to the front
         std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
@@ -338,7 +343,8 @@ private:
       if (n <= 0) {
         // The read's own I/O may have buffered data it did not return; the
         // socket is then quiet and waiting on it would never end.
-        if (ssh_channel_poll(channel_, 0) > 0)
+        buffered = ssh_channel_poll(channel_, 0);
+        if (buffered > 0)
           continue;
         break;
       }
