@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <memory>
 #include <vector>
 
 namespace berth::ftp {
@@ -98,25 +99,35 @@ core::Task<core::Result<void>> receive_spliced(FilePtr file, net::Stream& sock,
   co_return co_await file->commit();
 }
 
+// A binary upload without TLS into a file with a descriptor goes on through a
+// pipe (splice) past this many bytes. Most uploads of a folder of documents
+// end sooner, and read(2) and write(2) serve them in fewer system calls than
+// a pipe costs to set up: three for a 4 KiB file, against seven.
+constexpr std::uint64_t kSpliceAfter = 64 * 1024;
+
 core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net::Stream& sock,
                                             std::uint64_t& progress) {
-  if (type == TransferType::binary && file->native_handle() >= 0 && !sock.is_tls()) {
-    auto pipe = net::Pipe::open();
-    if (pipe)
-      co_return co_await receive_spliced(file, sock, progress, *pipe);
-  }
-  std::vector<char> buf(kBufferSize);
+  bool spliceable = type == TransferType::binary && file->native_handle() >= 0 && !sock.is_tls();
+  const std::size_t size = spliceable ? kSpliceAfter : kBufferSize;
+  auto buf = std::make_unique_for_overwrite<char[]>(size);
   std::string converted;
   bool pending_cr = false;
+  std::uint64_t received = 0;
   for (;;) {
-    auto r = co_await sock.read_some(asio::buffer(buf));
+    if (spliceable && received >= kSpliceAfter) {
+      spliceable = false;
+      if (auto pipe = net::Pipe::open())
+        co_return co_await receive_spliced(file, sock, progress, *pipe);
+    }
+    auto r = co_await sock.read_some(asio::buffer(buf.get(), size));
     if (!r && r.error() == core::Errc::closed)
       break;
     if (!r)
       co_return core::unexpected(r.error());
     std::size_t n = *r;
     progress += n;
-    std::string_view chunk(buf.data(), n);
+    received += n;
+    std::string_view chunk(buf.get(), n);
     if (type == TransferType::ascii) {
       from_network_ascii(chunk, converted, pending_cr);
       chunk = converted;
