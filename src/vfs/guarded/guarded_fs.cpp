@@ -333,8 +333,13 @@ public:
 
   core::Task<core::Result<std::unique_ptr<File>>>
   open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offset) override {
-    // Anything at the name, even a symlink, makes this an overwrite.
-    auto entry = co_await inner().lstat(path);
+    // Anything at the name, even a symlink, makes this an overwrite. A user
+    // who may do both, with no quota counting files, needs no look at it.
+    const core::Permissions& perms = shared_->rules.permissions;
+    const bool look = quota() != nullptr || !perms.has(Perm::upload) || !perms.has(Perm::overwrite);
+    core::Result<Stat> entry = core::unexpected(Errc::not_found);
+    if (look)
+      entry = co_await inner().lstat(path);
     if (!allowed(entry ? Perm::overwrite : Perm::upload, "open_write", path))
       co_return denied();
     // An atomic replace is a new name; direct ones write in place, as resumes do.
