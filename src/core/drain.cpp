@@ -1,9 +1,6 @@
 #include "core/drain.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include <utility>
 
@@ -87,17 +84,6 @@ Drain::Subscription Drain::subscribe(const asio::any_io_executor& ex, std::funct
   if (draining())
     asio::post(ex, [this, id] { this->wake(id); });
   return Subscription(this, id);
-}
-
-Task<void> Drain::wait() {
-  asio::steady_timer timer(co_await asio::this_coro::executor,
-                           asio::steady_timer::time_point::max());
-  if (draining())
-    co_return;
-  // A drain that starts from here on cancels the timer, after this wait began
-  // (the wake is posted to this loop).
-  auto sub = subscribe(timer.get_executor(), [&timer] { timer.cancel(); });
-  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
 } // namespace berth::core

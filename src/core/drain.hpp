@@ -1,12 +1,9 @@
 #pragma once
 // The server's graceful stop (SIGTERM, SIGINT): a flag every session looks at
-// between commands, a wait that ends idle reads at once, and a count of the
-// sessions still running.
-
-#include "core/task.hpp"
+// between commands, a subscription that ends idle reads at once, and a count
+// of the sessions still running.
 
 #include <asio/any_io_executor.hpp>
-#include <asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -60,8 +57,8 @@ public:
   /// Sessions running now.
   std::size_t running() const;
 
-  /// Starts draining: sets the flag and ends every wait() (each on its own
-  /// executor). `idle` is called once, from whichever thread ends the last
+  /// Starts draining: sets the flag and wakes every subscription (each on its
+  /// own loop). `idle` is called once, from whichever thread ends the last
   /// session (or from here, when none runs); it must only post or stop.
   void start(std::function<void()> idle);
 
@@ -98,10 +95,6 @@ public:
   /// Calls `wake` on `ex` (posted) when the drain starts, or soon if it has:
   /// once a session, not once a read. `wake` must not call into the Drain.
   Subscription subscribe(const asio::any_io_executor& ex, std::function<void()> wake);
-
-  /// Returns when start() has been called: at once if it has. Ends early when
-  /// cancelled (e.g. the other side of an `||` finished first).
-  Task<void> wait();
 
 private:
   struct Waiter {

@@ -87,9 +87,9 @@ core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer
     auto [ec, sock] = co_await acceptor_->async_accept(remote, kTuple);
     if (ec)
       co_return core::unexpected(ec);
-    std::error_code rec;
-    net::Address client = rec ? net::Address() : remote.address();
-    if (!rec && proxy_from != nullptr) {
+    std::error_code rec; // set when a PROXY header is missing or wrong
+    net::Address client = remote.address();
+    if (proxy_from != nullptr) {
       // Through the load balancer: the client is in the PROXY header.
       rec = asio::error::access_denied;
       if (proxy_from->contains(remote.address())) {
