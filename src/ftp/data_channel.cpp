@@ -39,6 +39,7 @@ void DataChannel::reset() {
   }
   acceptor_.reset();
   active_.reset();
+  ready_.reset();
 }
 
 core::Result<std::uint16_t> DataChannel::listen_passive(const asio::any_io_executor& ex,
@@ -58,15 +59,58 @@ core::Result<std::uint16_t> DataChannel::listen_passive(const asio::any_io_execu
   return port;
 }
 
-core::Task<core::Result<net::Socket>> DataChannel::open(net::Address peer, net::Endpoint source,
+net::Stream* DataChannel::accept_ready(const net::Address& peer, const core::CidrList* proxy_from) {
+  if (ready_)
+    return &*ready_;
+  if (!acceptor_ || cancelled_ || proxy_from != nullptr)
+    return nullptr;
+  std::error_code ec;
+  if (!acceptor_->non_blocking())
+    acceptor_->non_blocking(true, ec);
+  for (;;) {
+    net::Endpoint remote;
+    net::Socket sock = acceptor_->accept(remote, ec);
+    if (ec)
+      return nullptr; // would_block: not yet; anything else: open() meets it too
+    if (accepted(sock, remote.address(), peer)) {
+      ready_.emplace(std::move(sock));
+      return &*ready_;
+    }
+  }
+}
+
+core::Task<core::Result<net::Stream>> DataChannel::open(net::Address peer, net::Endpoint source,
                                                         const core::CidrList* proxy_from) {
   if (cancelled_)
     co_return core::unexpected(asio::error::operation_aborted);
+  if (ready_) {
+    net::Stream s = std::move(*ready_);
+    ready_.reset();
+    co_return std::move(s);
+  }
+  core::Result<net::Socket> sock = core::unexpected(asio::error::not_connected);
   if (acceptor_)
-    co_return co_await accept_from(peer, proxy_from);
-  if (active_)
-    co_return co_await connect_active(source);
-  co_return core::unexpected(asio::error::not_connected);
+    sock = co_await accept_from(peer, proxy_from);
+  else if (active_)
+    sock = co_await connect_active(source);
+  if (!sock)
+    co_return core::unexpected(sock.error());
+  co_return net::Stream(std::move(*sock));
+}
+
+bool DataChannel::accepted(net::Socket& sock, const net::Address& client,
+                           const net::Address& peer) {
+  // SECURITY: only the control connection's client may use the data port
+  // (RFC 2577 "port stealing"); a stranger is closed and we keep waiting.
+  if (net::unmapped(client) == net::unmapped(peer)) {
+    net::tune_data_socket(sock);
+    return true;
+  }
+  spdlog::warn("ftp: refused passive data connection from {} (control peer is {})",
+               client.to_string(), peer.to_string());
+  std::error_code ignored;
+  sock.close(ignored);
+  return false;
 }
 
 namespace {
@@ -103,14 +147,13 @@ core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer
     }
     if (cancelled_)
       co_return core::unexpected(asio::error::operation_aborted);
-    // SECURITY: only the control connection's client may use the data port
-    // (RFC 2577 "port stealing"); a stranger is closed and we keep waiting.
-    if (!rec && net::unmapped(client) == net::unmapped(peer)) {
-      net::tune_data_socket(sock);
-      co_return std::move(sock);
+    if (rec) {
+      spdlog::warn("ftp: refused passive data connection from {} (control peer is {})",
+                   remote.address().to_string(), peer.to_string());
+      continue;
     }
-    spdlog::warn("ftp: refused passive data connection from {} (control peer is {})",
-                 rec ? remote.address().to_string() : client.to_string(), peer.to_string());
+    if (accepted(sock, client, peer))
+      co_return std::move(sock);
   }
 }
 

@@ -24,6 +24,8 @@ namespace {
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxQueuedLines = 32;
+// A data connection's TLS: no ticket, buffers for bulk transfer.
+const net::TlsAccept kDataTls{nullptr, 0, true};
 // A reply gets at least this long, so that "421 Timeout." can still leave.
 constexpr std::chrono::seconds kMinReplyTime{1};
 
@@ -130,6 +132,8 @@ core::Task<void> Session::run() {
       co_await send(Reply::of(500, "Command line too long."));
       continue;
     }
+    if (prot_private && tls_)
+      prepare_data();
     Reply r = co_await dispatch(*this, line->text);
     log_command(line->text, r.code);
     co_await send(r);
@@ -311,6 +315,18 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
   co_return Reply::of(226, "ABOR command successful.");
 }
 
+// Between PASV/EPSV and the transfer command, under PROT P: the data
+// connection the client already made is accepted and the TLS handshake it
+// began is answered, without waiting (move_data() finishes it). curl begins
+// it at once and then waits for the handshake before it reads the replies to
+// TYPE, SIZE and RETR: a server that answers only when the transfer starts
+// leaves curl waiting for its own 200 ms or 1 s timer on every file.
+void Session::prepare_data() {
+  net::Stream* early = data_.accept_ready(peer_.address(), deps_->proxy_from.get());
+  if (early != nullptr)
+    (void)early->advance_tls(*tls_, kDataTls); // an error stays for accept_tls()
+}
+
 core::Task<Reply> Session::move_data(const TransferBody& body) {
   struct Phases { // the phase ends with this coroutine, also when it is cancelled
     Session& s;
@@ -341,9 +357,15 @@ core::Task<Reply> Session::move_data(const TransferBody& body) {
     co_return Reply::of(425, "Can't open data connection.");
   }
   net::Stream data(std::move(*sock));
+  if (data.is_tls() && !prot_private) {
+    // PROT C after the client began TLS on this connection (prepare_data()).
+    data_.reset();
+    data.close();
+    transfer_result_ = core::TransferResult::failed;
+    co_return Reply::of(425, "Can't open data connection: its protection level changed.");
+  }
   if (prot_private) {
-    const net::TlsAccept how{nullptr, 0, true};
-    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout, how);
+    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout, kDataTls);
     if (!hs) {
       data_.reset();
       data.close();

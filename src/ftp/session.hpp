@@ -163,6 +163,9 @@ private:
   core::Task<ControlEvent> watch_control();
   /// transfer() after the 150: opens the data connection and runs the body.
   core::Task<Reply> move_data(const TransferBody& body);
+  /// Before each command under PROT P: the data connection's handshake,
+  /// as far as it can go without waiting.
+  void prepare_data();
   void log_command(std::string_view line, int code);
   void on_deadline(); ///< The watchdog's deadline passed in phase_.
   void on_drain();    ///< The server started draining.

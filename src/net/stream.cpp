@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -119,8 +120,9 @@ struct Stream::Tls {
 
   Socket socket;
   SSL* ssl = nullptr;
-  std::error_code pending;  ///< A read error met after data that read_some() returned.
-  bool ack_drained = false; ///< Acknowledge at once each time the socket is read empty.
+  std::error_code pending;         ///< A read error met after data that read_some() returned.
+  bool ack_drained = false;        ///< Acknowledge at once each time the socket is read empty.
+  std::error_code handshake_error; ///< Met by advance_tls(); accept_tls() reports it.
 };
 
 Stream::Stream(Socket socket) : plain_(std::make_unique<Socket>(std::move(socket))) {}
@@ -230,21 +232,17 @@ core::Result<std::size_t> Stream::try_write(asio::const_buffer buf) {
   return write_until_blocked(tls_->ssl, buf, blocked);
 }
 
-core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,
-                                                  std::chrono::steady_clock::duration limit,
-                                                  const TlsAccept& how) {
-  if (tls_)
-    co_return core::unexpected(asio::error::already_connected);
+core::Result<void> Stream::begin_tls(TlsContext& tls, const TlsAccept& how) {
   SSL* ssl = SSL_new(tls.context().native_handle());
   if (ssl == nullptr)
-    co_return core::unexpected(asio::error::no_memory);
+    return core::unexpected(asio::error::no_memory);
   tls_ = std::make_unique<Tls>(std::move(*plain_));
   plain_.reset();
   tls_->ssl = ssl;
   std::error_code ignored;
   tls_->socket.native_non_blocking(true, ignored);
   if (SSL_set_fd(ssl, tls_->socket.native_handle()) != 1)
-    co_return core::unexpected(asio::error::no_memory);
+    return core::unexpected(asio::error::no_memory);
   SSL_set_accept_state(ssl);
   // One record per SSL_write_ex call (the loop above writes the rest).
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -260,24 +258,70 @@ core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,
   }
   if (how.prepare != nullptr)
     how.prepare(ssl, how.prepare_arg);
+  return {};
+}
+
+namespace {
+// One step of a server handshake: nothing once it is complete, else what to
+// wait for (read or write) or Next::failed with the error.
+std::optional<Outcome> handshake_step(SSL* ssl, Socket& socket, bool ack_drained) {
+  ERR_clear_error();
+  const int ret = SSL_do_handshake(ssl);
+  if (ret == 1) {
+    // The client's Finished ends a data connection's handshake and nothing
+    // answers it (no ticket): its ACK would wait, and with it a client's
+    // first small record, held back by Nagle's algorithm (see read_some).
+    if (ack_drained)
+      ack_now(socket);
+    return std::nullopt;
+  }
+  const Outcome o = outcome_of(ssl, ret);
+  if (o.next == Next::closed)
+    return Outcome{Next::failed, asio::error::make_error_code(asio::error::eof)};
+  return o;
+}
+} // namespace
+
+core::Result<bool> Stream::tls_state(TlsContext& tls, const TlsAccept& how) {
+  if (!tls_) {
+    if (auto b = begin_tls(tls, how); !b)
+      return core::unexpected(b.error());
+  }
+  if (tls_->handshake_error)
+    return core::unexpected(tls_->handshake_error);
+  return SSL_is_init_finished(tls_->ssl) == 1;
+}
+
+core::Result<bool> Stream::advance_tls(TlsContext& tls, const TlsAccept& how) {
+  auto done = tls_state(tls, how);
+  if (!done || *done)
+    return done;
+  const auto o = handshake_step(tls_->ssl, tls_->socket, tls_->ack_drained);
+  if (!o)
+    return true;
+  if (o->next == Next::failed) {
+    tls_->handshake_error = o->error;
+    return core::unexpected(o->error);
+  }
+  return false;
+}
+
+core::Task<core::Result<void>> Stream::accept_tls(TlsContext& tls,
+                                                  std::chrono::steady_clock::duration limit,
+                                                  const TlsAccept& how) {
+  auto done = tls_state(tls, how);
+  if (!done)
+    co_return core::unexpected(done.error());
+  if (*done)
+    co_return core::Result<void>{}; // advance_tls() finished it
   auto handshake = [](Tls& t) -> core::Task<core::Result<void>> {
     for (;;) {
-      ERR_clear_error();
-      const int ret = SSL_do_handshake(t.ssl);
-      if (ret == 1) {
-        // The client's Finished ends a data connection's handshake and nothing
-        // answers it (no ticket): its ACK would wait, and with it a client's
-        // first small record, held back by Nagle's algorithm (see read_some).
-        if (t.ack_drained)
-          ack_now(t.socket);
+      const auto o = handshake_step(t.ssl, t.socket, t.ack_drained);
+      if (!o)
         co_return core::Result<void>{};
-      }
-      const Outcome o = outcome_of(t.ssl, ret);
-      if (o.next == Next::closed)
-        co_return core::unexpected(asio::error::make_error_code(asio::error::eof));
-      if (o.next == Next::failed)
-        co_return core::unexpected(o.error);
-      if (auto ec = co_await wait_for(t.socket, o.next))
+      if (o->next == Next::failed)
+        co_return core::unexpected(o->error);
+      if (auto ec = co_await wait_for(t.socket, o->next))
         co_return core::unexpected(ec);
     }
   };

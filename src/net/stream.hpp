@@ -50,10 +50,16 @@ public:
   /// error.
   core::Result<std::size_t> try_write(asio::const_buffer buf);
 
-  /// Turns this stream into TLS and runs the server side of the handshake.
-  /// `tls` must outlive the stream.
+  /// Turns this stream into TLS and runs the server side of the handshake, or
+  /// finishes one that advance_tls() began. `tls` must outlive the stream.
   core::Task<core::Result<void>>
   accept_tls(TlsContext& tls, std::chrono::steady_clock::duration limit, const TlsAccept& how);
+
+  /// Without waiting: turns this stream into TLS (once) and takes the server
+  /// side of the handshake as far as the bytes already received allow;
+  /// accept_tls() finishes it. True once the handshake is complete; an error
+  /// stays, and accept_tls() reports it.
+  core::Result<bool> advance_tls(TlsContext& tls, const TlsAccept& how);
 
   /// Ends the stream: for TLS sends close_notify (waiting at most `limit` for it
   /// to leave), then closes the socket.
@@ -80,6 +86,10 @@ public:
 
 private:
   struct Tls;
+  core::Result<void> begin_tls(TlsContext& tls, const TlsAccept& how);
+  /// Begins TLS unless it was; true once the handshake is complete, or the
+  /// error advance_tls() met.
+  core::Result<bool> tls_state(TlsContext& tls, const TlsAccept& how);
   std::unique_ptr<Socket> plain_;
   std::unique_ptr<Tls> tls_;
 };

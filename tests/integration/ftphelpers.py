@@ -573,6 +573,16 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def recv_all(sock):
+    """Everything `sock` delivers until the peer ends the stream."""
+    chunks = []
+    while True:
+        b = sock.recv(1 << 16)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
 def wait_closed(sock, timeout):
     """Read from sock until EOF/reset; returns (closed, data_read, seconds)."""
     sock.settimeout(0.5)

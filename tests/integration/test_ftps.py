@@ -7,6 +7,7 @@ import ftplib
 import hashlib
 import io
 import os
+import select
 import signal
 import socket
 import ssl
@@ -17,8 +18,9 @@ import warnings
 import pytest
 
 from ftphelpers import (CTRL_TIMEOUT, DATA_TIMEOUT, BerthServer, PlainFTP, client_context, cmd,
-                        colon_fingerprint, free_port, quit_quietly, read_raw_reply, read_reply,
-                        sha256_file, tls_peer_cert, wait_closed, make_cert_pair, worker_slot)
+                        colon_fingerprint, connect_data, free_port, quit_quietly, read_raw_reply,
+                        read_reply, recv_all, sha256_file, tls_peer_cert, wait_closed,
+                        make_cert_pair, worker_slot)
 
 FTPS = {"listen": ["127.0.0.1:0"], "active_data_port": 0}
 TLS12, TLS13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
@@ -612,6 +614,140 @@ def test_failed_data_handshake_does_not_kill_session(ftps_server):
             assert retr_bytes(c, "f.txt") == b"after garbage"
         finally:
             quit_quietly(c)
+
+
+# ------------------------------------------------------------------ early data handshake
+# curl connects the data connection and sends its ClientHello right after
+# EPSV, then sends TYPE, SIZE and RETR, and reads no reply until that
+# handshake ends. The server answers the handshake while it reads those
+# commands, before any transfer command.
+
+def _begin_data_handshake(c, address=None):
+    """Connects to `address` (by default: a new EPSV's) and sends a ClientHello
+    that resumes the control connection's session; returns the non-blocking
+    TLS socket."""
+    raw = connect_data(*(address or c.makepasv()))
+    tls = c.context.wrap_socket(raw, server_hostname=c.host, session=c.sock.session,
+                                do_handshake_on_connect=False)
+    tls.setblocking(False)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return tls
+
+
+def _handshake_by_commands(c, tls, commands=("TYPE I", "NOOP", "NOOP", "NOOP", "NOOP")):
+    """Sends `commands` one by one (each answered 200) until the data
+    connection's handshake is complete; True if it completed."""
+    for command in commands:
+        assert c.voidcmd(command).startswith("200")
+        for _ in range(2):
+            try:
+                tls.do_handshake()
+                return True
+            except ssl.SSLWantReadError:
+                select.select([tls], [], [], 1)
+    return False
+
+
+def _retr_early(c, data, name):
+    """RETR `name` over `data`, whose handshake the commands before RETR must
+    complete; returns the bytes read (the transfer ends with 226)."""
+    try:
+        assert _handshake_by_commands(c, data), "ClientHello not answered before RETR"
+        assert c.sendcmd("RETR " + name).startswith("150")
+        data.setblocking(True)
+        data.settimeout(DATA_TIMEOUT)
+        got = recv_all(data)
+    finally:
+        data.close()
+    assert c.voidresp().startswith("226")
+    return got
+
+
+@pytest.mark.parametrize("tls", sorted(VERSIONS))
+@pytest.mark.parametrize("kind", ["explicit", "implicit"])
+def test_data_handshake_answered_before_transfer_command(ftps_server, kind, tls):
+    payload = os.urandom(300000)
+    (ftps_server.home() / "f.bin").write_bytes(payload)
+    c = ftps_server.login_kind(kind, context=client_context(max_version=VERSIONS[tls]))
+    try:
+        c.set_mode("epsv")
+        assert _retr_early(c, _begin_data_handshake(c), "f.bin") == payload
+        assert retr_bytes(c, "f.bin") == payload  # and the next transfer as usual
+    finally:
+        quit_quietly(c)
+
+
+def test_early_data_connection_from_stranger_refused(ftps_server):
+    secret = os.urandom(200000)
+    (ftps_server.home() / "secret.bin").write_bytes(secret)
+    c = ftps_server.login_kind("explicit")
+    try:
+        c.set_mode("epsv")
+        host, port = c.makepasv()
+        try:
+            attacker = connect_data(host, port, source="127.0.0.3", timeout=5)
+        except OSError:
+            attacker = None  # refused outright: fine
+        assert _retr_early(c, _begin_data_handshake(c, (host, port)), "secret.bin") == secret
+        if attacker is not None:
+            closed, stolen, _ = wait_closed(attacker, 5)
+            attacker.close()
+            assert stolen == b"", "attacker received %d bytes" % len(stolen)
+            assert closed, "attacker connection left open"
+        assert "refused passive data connection from 127.0.0.3" in ftps_server.stderr_text()
+    finally:
+        quit_quietly(c)
+
+
+def test_early_garbage_on_data_connection_fails_only_that_transfer(ftps_server):
+    (ftps_server.home() / "f.txt").write_bytes(b"after garbage")
+    c = ftps_server.login_kind("explicit")
+    try:
+        c.set_mode("epsv")
+        host, port = c.makepasv()
+        conn = connect_data(host, port)
+        try:
+            conn.sendall(b"this is not TLS\r\n" * 20)
+            assert c.voidcmd("NOOP").startswith("200")  # the server reads the garbage here
+            code, text = cmd(c, "RETR f.txt")
+            if code == 150:
+                code, text = read_reply(c)
+            assert 400 <= code < 600, text
+        finally:
+            conn.close()
+        assert c.voidcmd("NOOP").startswith("200")
+        assert retr_bytes(c, "f.txt") == b"after garbage"
+    finally:
+        quit_quietly(c)
+
+
+def test_prot_c_after_data_handshake_began_refuses_transfer(ftps_server):
+    """The client began TLS on the data connection under PROT P, then asked for
+    PROT C: that connection can carry neither, so the transfer is refused and
+    nothing leaves in clear text."""
+    (ftps_server.home() / "f.txt").write_bytes(b"never in clear")
+    c = ftps_server.login_kind("explicit")
+    try:
+        c.set_mode("epsv")
+        data = _begin_data_handshake(c)
+        try:
+            assert _handshake_by_commands(c, data)
+            assert c.voidcmd("PROT C").startswith("200")
+            code, text = cmd(c, "RETR f.txt")
+            if code == 150:
+                code, text = read_reply(c)
+            assert code == 425, text
+            closed, got, _ = wait_closed(data, 5)
+            assert closed and b"never in clear" not in got
+        finally:
+            data.close()
+        c.prot_p()
+        assert retr_bytes(c, "f.txt") == b"never in clear"
+    finally:
+        quit_quietly(c)
 
 
 # ------------------------------------------------------------------ AUTH TLS injection

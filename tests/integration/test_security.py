@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ftphelpers import (DataChannel, cmd, connect_data, download, listing, parse_epsv,
-                        parse_pasv, quit_quietly, read_reply, wait_closed)
+                        parse_pasv, quit_quietly, read_reply, recv_all, wait_closed)
 
 REAL_ETC = set(os.listdir("/etc"))
 REAL_PASSWD = open("/etc/passwd", "rb").read()
@@ -361,12 +361,7 @@ def test_passive_hijack_from_other_ip_refused(server, ftp, verb):
     code, text = cmd(ftp, "RETR secret.bin")
     assert code in (125, 150), text
     try:
-        got = b""
-        while True:
-            b = legit.recv(1 << 16)
-            if not b:
-                break
-            got += b
+        got = recv_all(legit)
     finally:
         legit.close()
     code, text = read_reply(ftp)
@@ -394,12 +389,7 @@ def test_passive_hijack_during_transfer_wait(server, ftp):
     legit = connect_data("127.0.0.1", port, timeout=10)
     code, text = read_reply(ftp)
     assert code in (125, 150), text
-    got = b""
-    while True:
-        b = legit.recv(1 << 16)
-        if not b:
-            break
-        got += b
+    got = recv_all(legit)
     legit.close()
     assert read_reply(ftp)[0] == 226
     assert got == secret
