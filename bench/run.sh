@@ -35,6 +35,9 @@
 # FTP_SESSIONS 1000 [100], BERTH_FTP_SESSIONS 10000 [1000], SFTP_SESSIONS
 # 200 [20], LOGIN_SECONDS 5 [2], MAX_TIME (per transfer, s) 300, BENCH_USER
 # berthbench, BERTH build/berth, DOC docs/BENCHMARKS.md [bench/out/<run>/].
+# To look into one row: SERVERS (e.g. "berth pureftpd"; berth always runs)
+# and ONLY (sections: big small conc logins memory); with either, the report
+# stays in bench/out/ as with --quick.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -68,7 +71,10 @@ BENCH_USER=${BENCH_USER:-berthbench}
 BERTH=${BERTH:-$REPO/build/berth}
 PEERS=$HERE/.peers
 OUT=$HERE/out/$(date -u +%Y%m%dT%H%M%SZ)$([ "$QUICK" = 0 ] || echo -quick)
-DOC=${DOC:-$([ "$QUICK" = 1 ] && echo "$OUT/BENCHMARKS.md" || echo "$REPO/docs/BENCHMARKS.md")}
+SERVERS=${SERVERS:-}
+ONLY=${ONLY:-}
+PARTIAL=$([ "$QUICK" = 1 ] || [ -n "$SERVERS$ONLY" ] && echo 1 || echo 0)
+DOC=${DOC:-$([ "$PARTIAL" = 1 ] && echo "$OUT/BENCHMARKS.md" || echo "$REPO/docs/BENCHMARKS.md")}
 SIZE=$((SIZE_MIB * 1024 * 1024))
 CONC_SIZE=$((CONC_MIB * 1024 * 1024))
 TLS_VERSION=1.3
@@ -81,6 +87,16 @@ SCRIPT_START=$(date +%s)
 . "$HERE/common.sh"
 # shellcheck source=bench/servers.sh
 . "$HERE/servers.sh"
+
+# SERVERS: the peers named there, and berth.
+if [ -n "$SERVERS" ]; then
+  keep() { local s; for s in "$@"; do [ "$s" = berth ] || [[ " $SERVERS " = *" $s "* ]] && echo "$s"; done; }
+  mapfile -t FTP_SERVERS < <(keep "${FTP_SERVERS[@]}")
+  mapfile -t SFTP_SERVERS < <(keep "${SFTP_SERVERS[@]}")
+  mapfile -t ALL_SERVERS < <(keep "${ALL_SERVERS[@]}")
+fi
+# section NAME: true if ONLY is unset or names it
+section() { [ -z "$ONLY" ] || [[ " $ONLY " = *" $1 "* ]]; }
 
 [ "$(id -u)" = 0 ] || die "run as root (the peers log system users in; apt-get and useradd for the setup)"
 [ -x "$BERTH" ] || die "no berth binary at $BERTH (build it: cmake --preset release && cmake --build build)"
@@ -422,7 +438,7 @@ big_both() { # server variant run
   big_one "big_up_$2" "$1" "$2" up "$3"
 }
 pin_one_each
-rounds big_both "${BIG_VARIANTS[@]}"
+! section big || rounds big_both "${BIG_VARIANTS[@]}"
 
 # ---------------------------------------------------------------- 2. small files
 # One session: upload all files into a new folder, then download them all;
@@ -476,7 +492,7 @@ for mode in ftp ftps sftp; do
   add_scen "small_up_$mode" "$FILES files of $FILE_KIB KiB, one session (files/s)" "$(variant_label "$mode") upload ($client)" files/s hi
   add_scen "small_down_$mode" "$FILES files of $FILE_KIB KiB, one session (files/s)" "$(variant_label "$mode") download ($client)" files/s hi
 done
-rounds small_one ftp ftps sftp
+! section small || rounds small_one ftp ftps sftp
 unpin
 
 # ---------------------------------------------------------------- 3. many clients
@@ -517,7 +533,7 @@ for mode in ftp ftps sftp; do
   client=$([ "$mode" = sftp ] && echo "sftp -b" || echo curl)
   add_scen "conc_$mode" "$CONC_CLIENTS clients at once, $CONC_MIB MiB each (aggregate MB/s)" "$(variant_label "$mode") ($client)" MB/s hi
 done
-rounds conc_one ftp ftps sftp
+! section conc || rounds conc_one ftp ftps sftp
 
 # ---------------------------------------------------------------- 5. logins
 login_one() { # server proto run [scenario]
@@ -541,13 +557,15 @@ login_one() { # server proto run [scenario]
 add_scen login_ftp "logins per second, 4 clients (connect, login, quit)" "FTP, password" logins/s hi
 add_scen login_ftp_nocache "logins per second, 4 clients (connect, login, quit)" "FTP, password; berth with login_cache = 0" logins/s hi
 add_scen login_sftp "logins per second, 4 clients (connect, login, quit)" "SFTP, ed25519 key, up to the SFTP VERSION" logins/s hi
-rounds login_one ftp sftp
-# The same password logins with berth's verified-login cache off: every login
-# verifies the hash, as the peers do. The peers' figures are the row above's.
-stop_server berth
-BERTH_EXTRA="login_cache = 0" start_berth
-for ((run = 1; run <= RUNS; run++)); do login_one berth ftp "$run" login_ftp_nocache; done
-stop_server berth
+if section logins; then
+  rounds login_one ftp sftp
+  # The same password logins with berth's verified-login cache off: every login
+  # verifies the hash, as the peers do. The peers' figures are the row above's.
+  stop_server berth
+  BERTH_EXTRA="login_cache = 0" start_berth
+  for ((run = 1; run <= RUNS; run++)); do login_one berth ftp "$run" login_ftp_nocache; done
+  stop_server berth
+fi
 
 # ---------------------------------------------------------------- 4. memory
 # A fresh berth for each count: memory freed after the transfers stays with
@@ -579,9 +597,11 @@ sessions_one() { # server proto count
 add_scen "mem_ftp_$FTP_SESSIONS" "memory per idle logged-in session (PSS KiB)" "FTP, $FTP_SESSIONS sessions" KiB lo
 add_scen "mem_ftp_$BERTH_FTP_SESSIONS" "memory per idle logged-in session (PSS KiB)" "FTP, $BERTH_FTP_SESSIONS sessions (berth only)" KiB lo
 add_scen "mem_sftp_$SFTP_SESSIONS" "memory per idle logged-in session (PSS KiB)" "SFTP, $SFTP_SESSIONS sessions" KiB lo
-for s in $(servers_for ftp); do sessions_one "$s" ftp "$FTP_SESSIONS"; done
-servers_for ftp | grep -qx berth && sessions_one berth ftp "$BERTH_FTP_SESSIONS"
-for s in $(servers_for sftp); do sessions_one "$s" sftp "$SFTP_SESSIONS"; done
+if section memory; then
+  for s in $(servers_for ftp); do sessions_one "$s" ftp "$FTP_SESSIONS"; done
+  servers_for ftp | grep -qx berth && sessions_one berth ftp "$BERTH_FTP_SESSIONS"
+  for s in $(servers_for sftp); do sessions_one "$s" sftp "$SFTP_SESSIONS"; done
+fi
 
 SNAP1=$(cpu_snapshot "${ALL_SERVERS[@]}")
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -611,7 +631,7 @@ for f in "$OUT"/berth*.log; do
 done
 stop_all_servers
 
-cmd="bash bench/run.sh$([ "$QUICK" = 0 ] || echo ' --quick')"
+cmd="${SERVERS:+SERVERS=\"$SERVERS\" }${ONLY:+ONLY=\"$ONLY\" }bash bench/run.sh$([ "$QUICK" = 0 ] || echo ' --quick')"
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$(dirname "$BERTH")/CMakeCache.txt" 2>/dev/null || true)
 threads=$(grep -ao 'serving with [0-9]* event-loop thread(s)' "$OUT/berth.log" | head -n1 | sed 's/serving with //' || true)
 libssh_path=$(ldd "$BERTH" | awk '/libssh\.so/ { print $3; exit }')
