@@ -150,7 +150,7 @@ def chart(run: Run, png: Path) -> bool:
     script = f"""
 set terminal pngcairo size 1400,720 font ",10"
 set output "{png}"
-set title "berth and its peers on loopback: MB/s, median of {run.meta.get('RUNS', '?')} runs ({run.meta.get('DATE', '')})"
+set title "berth and its peers on loopback: MB/s, median of {run.meta.get('BIG_RUNS', run.meta.get('RUNS', '?'))} runs (file rows) or {run.meta.get('RUNS', '?')} ({run.meta.get('DATE', '')})"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -227,8 +227,10 @@ def render(run: Run, png: Path | None) -> list[str]:
     L.append(f"- files on {m.get('WORK_FS', '?')} (the page cache), one folder that is the test "
              f"user's home (`{m.get('BENCH_USER', '?')}`, a system user) on every server; "
              f"descriptor limit {m.get('NOFILE', '?')}")
-    L.append(f"- each figure: median of {m.get('RUNS', '?')} runs (memory: one), the servers "
-             "interleaved and their order turned each run")
+    big_runs = m.get('BIG_RUNS', m.get('RUNS', '?'))
+    L.append(f"- each figure: median of {m.get('RUNS', '?')} runs ({m.get('SIZE_HUMAN', '?')} "
+             f"rows: {big_runs}; memory: one), the servers interleaved and their order turned "
+             "each run")
     L.append("")
     L.append("## Results")
     L.append("")

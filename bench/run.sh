@@ -31,7 +31,7 @@
 # bench/out/<UTC time>/.
 #
 # Knobs (environment; the --quick value in brackets): SIZE_MIB 1024 [64],
-# RUNS 3 [1], FILES 2000 [200], FTPS_FILES 200 [50], CONC_CLIENTS 100 [20], CONC_MIB 10 [10],
+# RUNS 3 [1], BIG_RUNS (the 1 GiB rows) 5 [1], FILES 2000 [200], FTPS_FILES 200 [50], CONC_CLIENTS 100 [20], CONC_MIB 10 [10],
 # FTP_SESSIONS 1000 [100], BERTH_FTP_SESSIONS 10000 [1000], SFTP_SESSIONS
 # 200 [20], LOGIN_SECONDS 5 [2], MAX_TIME (per transfer, s) 300, BENCH_USER
 # berthbench, BERTH build/berth, DOC docs/BENCHMARKS.md [bench/out/<run>/].
@@ -53,6 +53,8 @@ done
 q() { if [ "$QUICK" = 1 ]; then echo "$2"; else echo "$1"; fi; } # full quick
 SIZE_MIB=${SIZE_MIB:-$(q 1024 64)}
 RUNS=${RUNS:-$(q 3 1)}
+# The 1 GiB rows move most from run to run with the machine (bench/findings.md).
+BIG_RUNS=${BIG_RUNS:-$(q 5 "$RUNS")}
 FILES=${FILES:-$(q 2000 200)}
 # FTPS: the first this many of them (at 40 ms a file, 2,000 would take 80 s a run).
 FTPS_FILES=${FTPS_FILES:-$(q 200 50)}
@@ -279,12 +281,13 @@ order_of() { # run server... -> the servers, turned by one more each run
   local s=("$@")
   for ((i = 0; i < n; i++)); do echo "${s[$(((i + run - 1) % n))]}"; done
 }
-# rounds FUNC VARIANT...: FUNC SERVER VARIANT RUN for each run, variant and
-# server that speaks it, the servers' order turned each run
+# rounds FUNC VARIANT...: FUNC SERVER VARIANT RUN for each run (ROUNDS of
+# them, by default RUNS), variant and server that speaks it, the servers'
+# order turned each run
 rounds() {
-  local func=$1 run v s
+  local func=$1 run v s n=${ROUNDS:-$RUNS}
   shift
-  for ((run = 1; run <= RUNS; run++)); do
+  for ((run = 1; run <= n; run++)); do
     for v in "$@"; do
       for s in $(order_of "$run" $(servers_for "$v")); do "$func" "$s" "$v" "$run"; done
     done
@@ -438,7 +441,7 @@ big_both() { # server variant run
   big_one "big_up_$2" "$1" "$2" up "$3"
 }
 pin_one_each
-! section big || rounds big_both "${BIG_VARIANTS[@]}"
+! section big || ROUNDS=$BIG_RUNS rounds big_both "${BIG_VARIANTS[@]}"
 
 # ---------------------------------------------------------------- 2. small files
 # One session: upload all files into a new folder, then download them all;
@@ -662,6 +665,7 @@ libssh_pkg=$(dpkg -S "$(readlink -f "$libssh_path")" 2>/dev/null | cut -d: -f1-2
   echo "SIZE_HUMAN=$SIZE_HUMAN"
   echo "WORK_FS=$WORK_FS"
   echo "RUNS=$RUNS"
+  echo "BIG_RUNS=$BIG_RUNS"
   echo "NOFILE=$NOFILE"
   echo "BENCH_USER=$BENCH_USER"
   echo "TLS=TLS $TLS_VERSION $TLS_CIPHER"
