@@ -227,6 +227,9 @@ def render(run: Run, png: Path | None) -> list[str]:
     L.append(f"- files on {m.get('WORK_FS', '?')} (the page cache), one folder that is the test "
              f"user's home (`{m.get('BENCH_USER', '?')}`, a system user) on every server; "
              f"descriptor limit {m.get('NOFILE', '?')}")
+    if m.get('PAGE_REPORTING'):
+        L.append(f"- the VM's free page reporting (memory handed back to the host): "
+                 f"{m['PAGE_REPORTING']}")
     big_runs = m.get('BIG_RUNS', m.get('RUNS', '?'))
     L.append(f"- each figure: median of {m.get('RUNS', '?')} runs ({m.get('SIZE_HUMAN', '?')} "
              f"rows: {big_runs}; memory: one), the servers interleaved and their order turned "
