@@ -122,7 +122,7 @@ struct Stream::Tls {
   SSL* ssl = nullptr;
   std::error_code pending;         ///< A read error met after data that read_some() returned.
   bool ack_drained = false;        ///< Acknowledge at once each time the socket is read empty.
-  std::error_code handshake_error; ///< Met by advance_tls(); accept_tls() reports it.
+  std::error_code handshake_error; ///< Met before accept_tls(), which reports it.
 };
 
 Stream::Stream(Socket socket) : plain_(std::make_unique<Socket>(std::move(socket))) {}
@@ -241,8 +241,10 @@ core::Result<void> Stream::begin_tls(TlsContext& tls, const TlsAccept& how) {
   tls_->ssl = ssl;
   std::error_code ignored;
   tls_->socket.native_non_blocking(true, ignored);
-  if (SSL_set_fd(ssl, tls_->socket.native_handle()) != 1)
-    return core::unexpected(asio::error::no_memory);
+  if (SSL_set_fd(ssl, tls_->socket.native_handle()) != 1) {
+    tls_->handshake_error = asio::error::no_memory; // for good: the stream is TLS now
+    return core::unexpected(tls_->handshake_error);
+  }
   SSL_set_accept_state(ssl);
   // One record per SSL_write_ex call (the loop above writes the rest).
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
