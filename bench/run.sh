@@ -27,14 +27,17 @@
 # system user berthbench (home: each run's data folder, a fresh random
 # password) unless it exists from an earlier run. Everything listens on
 # 127.0.0.1 high ports; every server runs in the foreground as a child of this
-# script and is stopped by its PID. Logs, configs and raw results go to
-# bench/out/<UTC time>/.
+# script and is stopped by its PID. On a VM with free page reporting
+# (virtio-balloon) it turns reporting off for the run and restores it at exit.
+# Logs, configs and raw results go to bench/out/<UTC time>/.
 #
 # Knobs (environment; the --quick value in brackets): SIZE_MIB 1024 [64],
-# RUNS 3 [1], BIG_RUNS (the 1 GiB rows) 5 [1], FILES 2000 [200], FTPS_FILES 200 [50], CONC_CLIENTS 100 [20], CONC_MIB 10 [10],
-# FTP_SESSIONS 1000 [100], BERTH_FTP_SESSIONS 10000 [1000], SFTP_SESSIONS
-# 200 [20], LOGIN_SECONDS 5 [2], MAX_TIME (per transfer, s) 300, BENCH_USER
-# berthbench, BERTH build/berth, DOC docs/BENCHMARKS.md [bench/out/<run>/].
+# RUNS 3 [1], BIG_RUNS (the 1 GiB rows) 5 [1], FILES 2000 [200], FTPS_FILES
+# 200 [50], CONC_CLIENTS 100 [20], CONC_MIB 10 [10], FTP_SESSIONS 1000 [100],
+# BERTH_FTP_SESSIONS 10000 [1000], SFTP_SESSIONS 200 [20], LOGIN_SECONDS 5
+# [2], MAX_TIME (per transfer, s) 300, BENCH_USER berthbench, BERTH
+# build/berth, DOC docs/BENCHMARKS.md [bench/out/<run>/],
+# KEEP_PAGE_REPORTING 1 (leave free page reporting on).
 # To look into one row: SERVERS (e.g. "berth pureftpd"; berth always runs)
 # and ONLY (sections: big small conc logins memory); with either, the report
 # stays in bench/out/ as with --quick.
