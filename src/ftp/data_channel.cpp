@@ -106,11 +106,15 @@ bool DataChannel::accepted(net::Socket& sock, const net::Address& client,
     net::tune_data_socket(sock);
     return true;
   }
-  spdlog::warn("ftp: refused passive data connection from {} (control peer is {})",
-               client.to_string(), peer.to_string());
+  log_refused(client, peer);
   std::error_code ignored;
   sock.close(ignored);
   return false;
+}
+
+void DataChannel::log_refused(const net::Address& from, const net::Address& peer) {
+  spdlog::warn("ftp: refused passive data connection from {} (control peer is {})",
+               from.to_string(), peer.to_string());
 }
 
 namespace {
@@ -131,28 +135,22 @@ core::Task<core::Result<net::Socket>> DataChannel::accept_from(net::Address peer
     auto [ec, sock] = co_await acceptor_->async_accept(remote, kTuple);
     if (ec)
       co_return core::unexpected(ec);
-    std::error_code rec; // set when a PROXY header is missing or wrong
     net::Address client = remote.address();
-    if (proxy_from != nullptr) {
+    bool known = proxy_from == nullptr; // false while a PROXY header is missing or wrong
+    if (!known && proxy_from->contains(remote.address())) {
       // Through the load balancer: the client is in the PROXY header.
-      rec = asio::error::access_denied;
-      if (proxy_from->contains(remote.address())) {
-        const SettingUp watched(setting_up_, sock);
-        auto header = co_await net::read_proxy_header(sock, kProxyHeaderTimeout);
-        if (header && header->source) {
-          client = header->source->address();
-          rec = {};
-        }
+      const SettingUp watched(setting_up_, sock);
+      auto header = co_await net::read_proxy_header(sock, kProxyHeaderTimeout);
+      if (header && header->source) {
+        client = header->source->address();
+        known = true;
       }
     }
     if (cancelled_)
       co_return core::unexpected(asio::error::operation_aborted);
-    if (rec) {
-      spdlog::warn("ftp: refused passive data connection from {} (control peer is {})",
-                   remote.address().to_string(), peer.to_string());
-      continue;
-    }
-    if (accepted(sock, client, peer))
+    if (!known)
+      log_refused(remote.address(), peer);
+    else if (accepted(sock, client, peer))
       co_return std::move(sock);
   }
 }

@@ -71,6 +71,7 @@ private:
   /// Tunes an accepted `sock` from `client` and says yes, or closes it with a
   /// warning if `client` is not the control connection's `peer`.
   static bool accepted(net::Socket& sock, const net::Address& client, const net::Address& peer);
+  static void log_refused(const net::Address& from, const net::Address& peer);
   core::Task<core::Result<net::Socket>> accept_from(net::Address peer,
                                                     const core::CidrList* proxy_from);
   core::Task<core::Result<net::Socket>> connect_active(net::Endpoint source);
