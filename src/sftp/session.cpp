@@ -65,6 +65,7 @@ struct DataOp {
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
   bool write = false;
+  std::size_t reply = 0; ///< Reply bytes held in reserve while it runs (a READ's data).
 
   // A WRITE runs after every earlier request on its handle and is answered
   // in order: OpenSSH's client truncates an upload to the highest offset
@@ -103,11 +104,16 @@ struct Running {
           const asio::any_io_executor& ex)
       : session(fs, limits, info), channel(ch), changed(ex) {}
 
+  // Reply bytes the client has not taken yet, or soon will have to.
+  std::size_t queued() const { return session.out.bytes().size() + writing + reserved; }
+
   Session session;
   Channel& channel;
   core::Wakeup changed; ///< Replies queued, a request finished, reading ended, the channel broke.
   std::list<DataOp> running;
   std::size_t running_bytes = 0;
+  std::size_t reserved = 0; ///< The `reply` of every running request.
+  std::size_t writing = 0;  ///< Replies the writer has handed to the channel, not yet sent.
   bool reading_done = false;
   bool broken = false;
   bool writer_done = false;
@@ -120,6 +126,7 @@ core::Task<void> run_data_op(Running* st, std::vector<std::uint8_t> packet,
                              std::list<DataOp>::iterator self) {
   co_await st->session.handle_packet(packet);
   st->running_bytes -= packet.size();
+  st->reserved -= self->reply;
   st->running.erase(self);
   st->changed.notify();
 }
@@ -140,12 +147,15 @@ core::Task<void> write_replies(Running* stp) {
       continue;
     }
     st.session.out.take_into(reply);
+    st.writing = reply.size();
     auto w = co_await st.channel.write_all(
         std::span(reinterpret_cast<const std::uint8_t*>(reply.data()), reply.size()));
+    st.writing = 0;
     if (!w) {
       st.broken = true;
       break;
     }
+    st.changed.notify(); // room for replies: the reader may go on
     if (reply.capacity() > kKeep)
       reply = std::string();
   }
@@ -202,6 +212,14 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
       }
       if (!f->has_value())
         break;
+      // SECURITY: a client that sends requests and never reads the replies
+      // would have them pile up here without end (each READ adds up to
+      // max_read): the next request waits for the queue to drain below the
+      // bound, so the client's unread requests stay in its window.
+      while (st.queued() >= limits.max_queued_replies && !st.broken)
+        co_await st.changed.wait();
+      if (st.broken)
+        break;
       auto packet = pending.subspan(4, **f - 4);
       begin += **f;
       auto op = st.session.initialized ? data_op(packet) : std::nullopt;
@@ -217,6 +235,10 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
             break;
           co_await st.changed.wait();
         }
+        if (!op->write)
+          op->reply = static_cast<std::size_t>(
+              std::min<std::uint64_t>(op->length, limits.max_read) + 32);
+        st.reserved += op->reply;
         st.running.push_back(std::move(*op));
         st.running_bytes += packet.size();
         // A named copy moved in: GCC 12 mishandles a temporary passed by value

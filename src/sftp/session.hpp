@@ -30,6 +30,9 @@ struct Limits {
   std::size_t readdir_batch = 128;           ///< Entries per READDIR reply.
   std::size_t max_in_flight = 64;            ///< READ/WRITE requests running at once.
   std::size_t max_in_flight_bytes = 8 << 20; ///< Their packets' bytes, held meanwhile.
+  std::size_t max_queued_replies = 4 << 20;  ///< Reply bytes not yet taken by the client
+                                             ///< (with those running READs will add): above
+                                             ///< it, no request is read.
 };
 
 /// Who a session serves: for log lines, the transfer log and metrics.
@@ -59,6 +62,11 @@ struct SessionInfo {
 /// order); every other request waits for all before it and runs alone, so
 /// the client sees the effects in the order it sent the requests
 /// (filexfer-02 6: requests on one file are processed in order).
+///
+/// A client that sends requests but does not read the replies gets no more
+/// requests read once `limits.max_queued_replies` bytes wait for it (OpenSSH's
+/// sftp-server reads input only while its output queue has room): its window
+/// and the channel's buffers then stop it.
 core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limits,
                              const SessionInfo* info = nullptr,
                              std::shared_ptr<core::Drain> drain = nullptr);

@@ -495,3 +495,55 @@ def test_directory_handles_do_not_pile_up_listings(start_server, host_key):
     finally:
         raw.close()
     assert srv.alive()
+
+
+# ------------------------------------------------------------------ 5. replies nobody reads
+
+def test_unread_replies_do_not_pile_up(start_server, host_key):
+    """Issue 17: a client that sent READ requests and never read the replies
+    took the server from 15 MiB to 13 GiB. It sends 256 KiB READs until the
+    server stops taking them (its window stays shut): the requests sent ask
+    for several GiB, the server's memory stays far below that, another
+    client's session works meanwhile, and the memory is back once the client
+    has gone."""
+    limit_kib = 300 * 1024
+    srv = _start(start_server, host_key)
+    (srv.home("alice") / "f.bin").write_bytes(os.urandom(1 << 20))
+    pid = srv.proc.pid
+    _sftp_roundtrip(srv, "warm-up.bin")
+    rss_before = rss_kib(pid)
+    raw = RawSftp(srv)
+    sent = 0
+    try:
+        raw.request(FXP_OPEN, 1, _open_body("/f.bin", PFLAG_READ))
+        ptype, body = raw.reply(1)
+        assert ptype == FXP_HANDLE
+        handle = _handle(body)
+        # A send that finds the window shut this long means the server stopped
+        # reading; nothing asserts how long anything takes.
+        raw.chan.settimeout(5)
+        batch = 1000
+        stopped = False
+        while sent < 400000 and not stopped:
+            pkts = b"".join(_packet(FXP_READ, struct.pack(">I", 10 + sent + k) + _string(handle) +
+                                    struct.pack(">QI", ((sent + k) % 4) << 18, 256 * 1024))
+                            for k in range(batch))
+            try:
+                raw.send(pkts)
+            except socket.timeout:
+                stopped = True
+            sent += batch
+            rss = rss_kib(pid)
+            assert rss < limit_kib, "RSS %d MiB after %d READs of 256 KiB sent" % (
+                rss >> 10, sent)
+        assert stopped, "the server read %d READ requests and replied to none" % sent
+        assert sent * 256 >= 4 << 20, "the requests ask for %d MiB only" % (sent >> 2)
+        _sftp_roundtrip(srv, "meanwhile.bin")
+        rss = rss_kib(pid)
+        assert rss < limit_kib, "RSS %d MiB" % (rss >> 10)
+    finally:
+        raw.close()
+    assert srv.alive()
+    back = wait_until(lambda: rss_kib(pid) < rss_before + 64 * 1024, DEADLINE)
+    assert back, "RSS %d MiB, %d MiB before" % (rss_kib(pid) >> 10, rss_before >> 10)
+    _sftp_roundtrip(srv, "after.bin")

@@ -6,6 +6,11 @@
 #include "support/temp_dir.hpp"
 #include "vfs/local/local_fs.hpp"
 
+#include "core/errc.hpp"
+#include "core/wakeup.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,6 +37,14 @@ public:
     return w_;
   }
   void end() { w_.finish(); }
+  /// An OPEN of `path` with `pflags` and no attributes.
+  void open(std::uint32_t id, std::string_view path, std::uint32_t pflags) {
+    auto& o = request(Type::open, id);
+    o.string(path);
+    o.u32(pflags);
+    o.attrs(Attrs{});
+    end();
+  }
   std::string bytes() const { return w_.bytes(); }
 
 private:
@@ -241,11 +254,7 @@ TEST_F(SftpSession, UploadThenDownloadByteForByte) {
   EXPECT_EQ(read_host("up.bin"), payload);
 
   Client s3;
-  auto& ro = s3.request(Type::open, 1);
-  ro.string("up.bin");
-  ro.u32(pflag_read);
-  ro.attrs(Attrs{});
-  s3.end();
+  s3.open(1, "up.bin", pflag_read);
   std::uint64_t off = 0;
   std::uint32_t id = 2;
   while (off < payload.size() + 65536) { // one read past the end: EOF
@@ -678,6 +687,82 @@ TEST_F(SftpSession, CheckFileUnderParamikosNameHashesByHandle) {
   // md5("abc"), the bytes from offset 3
   EXPECT_EQ(static_cast<unsigned char>(digest[0]), 0x90);
   EXPECT_EQ(static_cast<unsigned char>(digest[15]), 0x72);
+}
+
+// A channel whose client takes no reply until release(): write_all waits.
+// Its requests are all sent up front and read in chunks of `chunk` bytes.
+class StalledChannel final : public Channel {
+public:
+  StalledChannel(const asio::any_io_executor& ex, std::string input, std::size_t chunk)
+      : pipe_(std::move(input), chunk), released_(ex) {}
+
+  // sftp::Channel
+  core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) override {
+    co_return co_await pipe_.read_some(buf);
+  }
+  core::Task<core::Result<void>> write_all(std::span<const std::uint8_t> buf) override {
+    while (!open_)
+      co_await released_.wait();
+    co_return co_await pipe_.write_all(buf);
+  }
+  void interrupt_read() override { pipe_.interrupt_read(); }
+
+  void release() {
+    open_ = true;
+    released_.notify();
+  }
+  std::size_t consumed() const { return pipe_.consumed(); }
+  const std::string& output() const { return pipe_.output(); }
+
+private:
+  test::PipeChannel pipe_;
+  bool open_ = false;
+  core::Wakeup released_;
+};
+
+// Issue 17: a client that sent READs and never read the replies took the
+// server from 15 MiB to 13 GiB. The session stops reading requests while the
+// replies waiting for the client are over the bound, and answers every one
+// once the client reads again.
+TEST_F(SftpSession, StopsReadingRequestsWhileRepliesWaitForTheClient) {
+  write_host("f", std::string(64 * 1024, 'r'));
+  Client c;
+  c.open(1, "/f", pflag_read);
+  constexpr std::uint32_t kReads = 20000; // 80 MB of replies
+  for (std::uint32_t i = 0; i < kReads; ++i) {
+    auto& rd = c.request(Type::read, i + 2);
+    rd.string("1");
+    rd.u64((i % 16) * 4096);
+    rd.u32(4096);
+    c.end();
+  }
+  c.request(Type::close, kReads + 2).string("1");
+  c.end();
+  Limits limits;
+  limits.max_queued_replies = 256 * 1024;
+  auto fs = vfs::LocalFs::open(root_.path());
+  ASSERT_TRUE(fs);
+  asio::io_context ctx;
+  StalledChannel ch(ctx.get_executor(), c.bytes(), 4096);
+  bool done = false;
+  asio::co_spawn(ctx, run_session(ch, **fs, limits), [&done](std::exception_ptr) { done = true; });
+  while (ctx.poll() > 0) {
+  }
+  // Stalled: about 64 READs (the bound's worth of replies) were read, not 20,000.
+  EXPECT_FALSE(done);
+  EXPECT_TRUE(ch.output().empty());
+  EXPECT_LT(ch.consumed(), 16u * 1024) << "of " << c.bytes().size();
+  ch.release();
+  ctx.run();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(ch.consumed(), c.bytes().size());
+  auto r = parse(ch.output());
+  ASSERT_EQ(r.size(), kReads + 3);
+  std::size_t data = 0;
+  for (const auto& reply : r)
+    data += reply.type == Type::data && string_of(reply) == std::string(4096, 'r') ? 1 : 0;
+  EXPECT_EQ(data, kReads);
+  EXPECT_EQ(status_of(r.back()), 0u);
 }
 
 } // namespace

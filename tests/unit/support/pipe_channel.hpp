@@ -34,6 +34,8 @@ public:
   void interrupt_read() override { interrupted_ = true; }
 
   const std::string& output() const { return output_; }
+  /// The client's bytes read so far.
+  std::size_t consumed() const { return pos_; }
 
 private:
   std::string input_;
