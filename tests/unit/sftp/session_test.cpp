@@ -45,6 +45,19 @@ public:
     o.attrs(Attrs{});
     end();
   }
+  /// A check-file-name (or, with a handle, "check-file-handle" or "check-file") request.
+  void check_file(std::uint32_t id, std::string_view name, std::string_view target,
+                  std::string_view algorithms, std::uint64_t start, std::uint64_t length,
+                  std::uint32_t block) {
+    auto& cf = request(Type::extended, id);
+    cf.string(name);
+    cf.string(target);
+    cf.string(algorithms);
+    cf.u64(start);
+    cf.u64(length);
+    cf.u32(block);
+    end();
+  }
   std::string bytes() const { return w_.bytes(); }
 
 private:
@@ -581,14 +594,7 @@ TEST_F(SftpSession, LimitsAndStatvfsExtensions) {
 TEST_F(SftpSession, CheckFileHashesARange) {
   write_host("f", "abc");
   Client c;
-  auto& cf = c.request(Type::extended, 1);
-  cf.string("check-file-name");
-  cf.string("/f");
-  cf.string("sha256");
-  cf.u64(0);
-  cf.u64(0);
-  cf.u32(0);
-  c.end();
+  c.check_file(1, "check-file-name", "/f", "sha256", 0, 0, 0);
   auto r = run(c);
   ASSERT_EQ(r.size(), 2u);
   ASSERT_EQ(r[1].type, Type::extended_reply);
@@ -607,14 +613,7 @@ TEST_F(SftpSession, CheckFileRefusesTinyBlocksAndOversizedReplies) {
   write_host("f", std::string(8 << 20, 'x'));
   Client c;
   for (std::uint32_t block : {1u, 256u}) {
-    auto& cf = c.request(Type::extended, block);
-    cf.string("check-file-name");
-    cf.string("/f");
-    cf.string("md5");
-    cf.u64(0);
-    cf.u64(0);
-    cf.u32(block);
-    c.end();
+    c.check_file(block, "check-file-name", "/f", "md5", 0, 0, block);
   }
   auto r = run(c);
   ASSERT_EQ(r.size(), 3u);
@@ -669,14 +668,7 @@ TEST_F(SftpSession, CheckFileUnderParamikosNameHashesByHandle) {
   o.u32(pflag_read);
   o.attrs(Attrs{});
   c.end();
-  auto& cf = c.request(Type::extended, 2);
-  cf.string("check-file");
-  cf.string("1");
-  cf.string("md5,sha256");
-  cf.u64(3);
-  cf.u64(0);
-  cf.u32(0);
-  c.end();
+  c.check_file(2, "check-file", "1", "md5,sha256", 3, 0, 0);
   auto r = run(c);
   ASSERT_EQ(r.size(), 3u);
   ASSERT_EQ(r[2].type, Type::extended_reply);
@@ -687,6 +679,41 @@ TEST_F(SftpSession, CheckFileUnderParamikosNameHashesByHandle) {
   // md5("abc"), the bytes from offset 3
   EXPECT_EQ(static_cast<unsigned char>(digest[0]), 0x90);
   EXPECT_EQ(static_cast<unsigned char>(digest[15]), 0x72);
+}
+
+// Issue 17: one hash of a 10 GiB sparse file held its event loop for 15 s.
+// A range over the bound (vfs::kMaxHashBytes, kMaxCopyBytes) is refused
+// before anything is read; a range within it is answered.
+TEST_F(SftpSession, CheckFileAndCopyDataRefuseRangesOverTheBound) {
+  {
+    std::ofstream(root_.path() / "sparse", std::ios::binary).close();
+    std::filesystem::resize_file(root_.path() / "sparse", (std::uint64_t{64} << 30) + 1);
+  }
+  write_host("small", "abc");
+  Client c;
+  for (std::uint64_t length : {std::uint64_t{0}, (std::uint64_t{4} << 30) + 1})
+    c.check_file(1, "check-file-name", "/sparse", "md5", 0, length, 0);
+  c.open(2, "/sparse", pflag_read);
+  c.open(3, "/copy", pflag_write | pflag_creat);
+  auto& cd = c.request(Type::extended, 4);
+  cd.string("copy-data");
+  cd.string("1");
+  cd.u64(0);
+  cd.u64(0); // to the end: 64 GiB and one byte
+  cd.string("2");
+  cd.u64(0);
+  c.end();
+  c.check_file(5, "check-file-name", "/small", "md5", 0, 0, 0);
+  auto r = run(c);
+  ASSERT_EQ(r.size(), 7u);
+  for (std::size_t i : {1u, 2u, 5u}) {
+    EXPECT_EQ(status_of(r[i]), static_cast<std::uint32_t>(Status::failure)) << i;
+    Reader rd(r[i].body);
+    (void)rd.u32();
+    EXPECT_TRUE(rd.string()->starts_with("Range over ")) << i;
+  }
+  EXPECT_EQ(r[6].type, Type::extended_reply);
+  EXPECT_EQ(std::filesystem::file_size(root_.path() / "copy"), 0u);
 }
 
 // A channel whose client takes no reply until release(): write_all waits.

@@ -1,0 +1,50 @@
+#pragma once
+// Work over a byte range of open files that protocols offer as one command:
+// hashing (FTP HASH, SFTP check-file) and copying (SFTP copy-data). Both
+// can touch gigabytes for a few bytes of request, so each is bounded per
+// command and gives its event loop back between chunks.
+
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "vfs/filesystem.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth::vfs {
+
+/// The most bytes one command hashes: about 2 to 10 s of one core. A client
+/// hashes a larger file in parts (FTP RANG, check-file's offset and length).
+inline constexpr std::uint64_t kMaxHashBytes = std::uint64_t{4} << 30;
+/// The most bytes one command copies (SFTP copy-data).
+inline constexpr std::uint64_t kMaxCopyBytes = std::uint64_t{64} << 30;
+
+enum class Digest { md5, sha1, sha256, sha512 };
+
+/// The digest's length in bytes.
+std::size_t digest_size(Digest d);
+
+/// Hashes `length` bytes of `file` from `offset` (fewer if the file ends
+/// first): one digest per `block` bytes (the last one may be shorter), or
+/// one for the whole range when `block` is 0. nullopt when the range holds
+/// more than `max_digests` blocks (found before the one past them is read).
+/// Reads with File::read_at and lets the event loop's other work run after
+/// every chunk, so that a long hash does not hold up the loop's other
+/// sessions. Errors: the file's read errors.
+core::Task<core::Result<std::optional<std::vector<std::string>>>>
+hash_range(File& file, Digest digest, std::uint64_t offset, std::uint64_t length,
+           std::uint64_t block, std::size_t max_digests);
+
+/// Copies `length` bytes of `from` at `from_offset` to `to` at `to_offset`
+/// (fewer if `from` ends first) and returns how many were copied. Lets the
+/// event loop's other work run after every chunk. Errors: the files' read
+/// and write errors.
+core::Task<core::Result<std::uint64_t>> copy_range(File& from, std::uint64_t from_offset,
+                                                   File& to, std::uint64_t to_offset,
+                                                   std::uint64_t length);
+
+} // namespace berth::vfs
