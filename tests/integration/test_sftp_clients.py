@@ -899,3 +899,25 @@ def test_paramiko_random_access(srv, psftp):
     with psftp.open("fresh.txt", "wx") as f:
         f.write(b"new")
     assert (home / "fresh.txt").read_bytes() == b"new"
+
+
+def test_rclone_second_session_channel_is_answered(srv, tmp_path, rclone):
+    """Issue 17: rclone opens a second session channel on a connection that
+    runs SFTP (here to run md5sum); 1 run in 20 got no answer and hung until
+    the idle timeout (test_ssh_channels.py makes that race certain). The
+    channel is refused at once: rclone reports the hashes as failed and
+    every run ends; transfers stay byte-exact."""
+    src = tmp_path / "src"
+    files = make_tree(src, {"f%d.bin" % i: os.urandom(20000 + i) for i in range(20)})
+    for i in range(5):
+        rclone("copy", str(src), "berth:dst%d" % i)
+        assert tree_hashes(srv.home() / ("dst%d" % i)) == tree_hashes(src)
+        # md5sum runs its command on a second session channel
+        r = rclone("md5sum", "--checkers", "16", "--sftp-md5sum-command", "md5sum",
+                   "berth:dst%d" % i, check=False)
+        # (refused: rclone reports each file's hash as failed, and ends)
+        assert r.returncode in (0, 1), describe(r)
+        for name in files:
+            assert name in r.stdout or (
+                "%s: failed to get hash md5" % name in r.stderr and
+                "rejected: administratively prohibited" in r.stderr), describe(r)

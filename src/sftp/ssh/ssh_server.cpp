@@ -62,14 +62,79 @@ std::string fingerprint(ssh_key key) {
 
 using core::Wakeup;
 
-// Refuses every request libssh has queued. Once the subsystem runs, nothing
-// else is granted (a second channel, exec, forwarding...).
-void refuse_requests(ssh_session session) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored                                                                     \
+    "-Wdeprecated-declarations" // the message API is the non-blocking one
+
+// The session channel a logged-in connection serves, as answer_request()
+// sets it up.
+struct ChannelSetup {
+  ssh_channel channel = nullptr; ///< The session channel accepted; null: none is open.
+  bool sftp = false;             ///< Its "sftp" subsystem was granted.
+};
+
+// Answers a request of a logged-in client at once: libssh's message callback,
+// run by whichever libssh call parsed the request. (Requests left in libssh's
+// queue waited for the next ssh_message_get(); one parsed by the driver's
+// last read before it waited for the socket was answered only when the
+// client sent something else: rclone, waiting for its second channel, hung
+// until the idle timeout. Issue 17.) One session channel at a time is
+// accepted, for the "sftp" subsystem: the next once the client has ended the
+// one served (paramiko opens it right after sending the close, before the
+// server's); every other request (a channel while one is open, exec, shell,
+// forwarding, agent, X11...) is refused. Returns 1 to have libssh send the
+// refusal, 0 when answered here.
+int answer_request(ssh_session, ssh_message m, void* data) {
+  auto& setup = *static_cast<ChannelSetup*>(data);
+  const int type = ssh_message_type(m);
+  const int sub = ssh_message_subtype(m);
+  const bool served_ending = setup.sftp && (ssh_channel_is_eof(setup.channel) != 0 ||
+                                            ssh_channel_is_closed(setup.channel) != 0);
+  if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_SESSION &&
+      (setup.channel == nullptr || served_ending)) {
+    // The channel served, if any, is the serving loop's to free.
+    setup = ChannelSetup{ssh_message_channel_request_open_reply_accept(m), false};
+    return 0;
+  }
+  if (type == SSH_REQUEST_CHANNEL && setup.channel != nullptr && !setup.sftp &&
+      ssh_message_channel_request_channel(m) == setup.channel) {
+    if (sub == SSH_CHANNEL_REQUEST_SUBSYSTEM) {
+      const char* name = ssh_message_channel_request_subsystem(m);
+      if (name != nullptr && std::string_view(name) == "sftp") {
+        ssh_message_channel_request_reply_success(m);
+        setup.sftp = true;
+        return 0;
+      }
+    } else if (sub == SSH_CHANNEL_REQUEST_ENV) {
+      ssh_message_channel_request_reply_success(m); // harmless; ignored
+      return 0;
+    }
+  }
+  return 1;
+}
+
+// From login on, answer_request() answers every request as libssh parses it;
+// requests that came before, with the login's last packets, were queued and
+// are answered here.
+void answer_requests_at_once(ssh_session session, ChannelSetup& setup) {
+  ssh_set_message_callback(session, answer_request, &setup);
+  while (ssh_message m = ssh_message_get(session)) {
+    if (answer_request(session, m, &setup) != 0)
+      ssh_message_reply_default(m);
+    ssh_message_free(m);
+  }
+}
+
+// Lets libssh read and handle what arrived (ssh_message_get() is the public
+// call that does; with answer_request() as the callback it returns nothing).
+void handle_requests(ssh_session session) {
   while (ssh_message m = ssh_message_get(session)) {
     ssh_message_reply_default(m);
     ssh_message_free(m);
   }
 }
+
+#pragma GCC diagnostic pop
 
 // Waits for the session's socket, as libssh asks, then lets libssh run.
 // Exactly one coroutine at a time calls libssh for a session (the login
@@ -250,7 +315,7 @@ public:
   core::Task<void> run() {
     while (!stopping_ && !ended_) {
       bool moved = write_some();
-      refuse_requests(session_);
+      handle_requests(session_);
       // libssh reads and handles packets inside the calls above: they may
       // have opened the peer's window or buffered client data. Reading comes
       // last: it ends with ssh_channel_poll, the last call that may read (the
@@ -549,38 +614,24 @@ authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
 
 #pragma GCC diagnostic pop
 
-// After login: accept one session channel and its "sftp" subsystem; refuse
-// shell, exec, port forwarding, agent and X11.
-core::Task<ssh_channel> open_sftp_channel(ssh_session s, Pump& pump, std::chrono::seconds idle) {
-  ssh_channel channel = nullptr;
-  for (;;) {
-    ssh_message m = ssh_message_get(s);
-    if (m == nullptr) {
-      if (!co_await pump.once(idle))
-        co_return nullptr;
-      continue;
+// Waits until answer_request() has granted a session channel its "sftp"
+// subsystem (setup->channel); a channel the client closes before that is let
+// go. False when the connection ends, idles out or a drain starts.
+core::Task<bool> wait_for_sftp_channel(ssh_session s, Pump& pump, ChannelSetup* setup,
+                                       std::chrono::steady_clock::duration idle) {
+  bool alive = true;
+  while (alive) {
+    handle_requests(s);
+    if (setup->sftp)
+      break;
+    if (setup->channel != nullptr && ssh_channel_is_closed(setup->channel) != 0) {
+      ssh_channel_close(setup->channel);
+      ssh_channel_free(setup->channel);
+      setup->channel = nullptr;
     }
-    std::unique_ptr<ssh_message_struct, decltype(&ssh_message_free)> msg(m, ssh_message_free);
-    int type = ssh_message_type(m);
-    int sub = ssh_message_subtype(m);
-    if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_SESSION && channel == nullptr) {
-      channel = ssh_message_channel_request_open_reply_accept(m);
-      continue;
-    }
-    if (type == SSH_REQUEST_CHANNEL && channel != nullptr) {
-      if (sub == SSH_CHANNEL_REQUEST_SUBSYSTEM) {
-        const char* name = ssh_message_channel_request_subsystem(m);
-        if (name != nullptr && std::string_view(name) == "sftp") {
-          ssh_message_channel_request_reply_success(m);
-          co_return channel;
-        }
-      } else if (sub == SSH_CHANNEL_REQUEST_ENV) {
-        ssh_message_channel_request_reply_success(m); // harmless; ignored
-        continue;
-      }
-    }
-    ssh_message_reply_default(m);
+    alive = co_await pump.once(idle);
   }
+  co_return alive;
 }
 
 } // namespace
@@ -689,6 +740,7 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
   ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HMAC_C_S, kMacs);
   ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HMAC_S_C, kMacs);
 
+  ChannelSetup setup; // the message callback's; outlives the session
   ssh_session session = ssh_new();
   SessionGuard guard{session};
   int fd = socket.release(ec); // libssh owns the descriptor from here on
@@ -736,35 +788,41 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
     }
     co_return;
   }
-  ssh_channel channel = co_await open_sftp_channel(session, pump, deps->idle_timeout);
-  if (channel == nullptr)
-    co_return;
-  pump.stop_on(nullptr); // from here on, open files keep the session through a drain
-  {
-    SshChannel ch(ex, session, channel, pump, deps->idle_timeout);
-    bool driver_done = false;
-    Wakeup driver_end(ex);
-    asio::co_spawn(ex, drive(&ch, &driver_done, &driver_end), asio::detached);
-    const SessionInfo info{account->name, peer, deps->telemetry};
-    co_await run_session(ch, *user_session->fs, deps->limits, &info, deps->drain);
-    ch.stop();
-    while (!driver_done)
-      co_await driver_end.wait(driver_end.generation());
+  answer_requests_at_once(session, setup);
+  // As with sshd, the connection lasts until the client closes it (or idles
+  // out): after an SFTP channel ends, the client may open another.
+  for (;;) {
+    pump.stop_on(deps->drain.get()); // no file is open between channels
+    const std::chrono::steady_clock::duration idle = deps->idle_timeout;
+    const bool opened = co_await wait_for_sftp_channel(session, pump, &setup, idle);
+    if (!opened)
+      co_return;
+    ssh_channel channel = setup.channel;
+    pump.stop_on(nullptr); // from here on, open files keep the session through a drain
+    {
+      SshChannel ch(ex, session, channel, pump, deps->idle_timeout);
+      bool driver_done = false;
+      Wakeup driver_end(ex);
+      asio::co_spawn(ex, drive(&ch, &driver_done, &driver_end), asio::detached);
+      const SessionInfo info{account->name, peer, deps->telemetry};
+      co_await run_session(ch, *user_session->fs, deps->limits, &info, deps->drain);
+      ch.stop();
+      while (!driver_done)
+        co_await driver_end.wait(driver_end.generation());
+    }
+    // End the channel as sshd does: exit status, EOF, close (scp and rclone
+    // treat a missing exit status as a failure); the client closes the
+    // connection itself. libssh frees the channel once the client's close
+    // arrives.
+    ssh_channel_request_send_exit_status(channel, 0);
+    ssh_channel_send_eof(channel);
+    ssh_channel_close(channel);
+    ssh_channel_free(channel);
+    if (setup.channel == channel) // else the client has opened the next one
+      setup = ChannelSetup{};
+    if (!pump.alive())
+      co_return;
   }
-  // End as sshd does: exit status, EOF, close, then let the client close
-  // the connection itself (scp and rclone treat a missing exit status or a
-  // connection dropped under them as a failure). Wait briefly, not forever.
-  ssh_channel_request_send_exit_status(channel, 0);
-  ssh_channel_send_eof(channel);
-  ssh_channel_close(channel);
-  auto linger = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (pump.alive()) {
-    auto left = linger - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero() || !co_await pump.once(left))
-      break;
-    refuse_requests(session);
-  }
-  ssh_channel_free(channel);
 }
 
 } // namespace
