@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +200,16 @@ TEST_F(SftpSession, PipelinedReadsOfAHandleAreAnsweredInOrder) {
     std::ofstream out(root_.path() / "r.bin", std::ios::binary);
     out << content;
   }
+  // Out of the page cache but for the second READ's range: the first waits
+  // for the disk on the pool, the second could be answered at once.
+  const int fd = ::open((root_.path() / "r.bin").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ::fdatasync(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+  std::string second(40000, '\0');
+  EXPECT_EQ(::pread(fd, second.data(), second.size(), 40000), 40000);
+  ::close(fd);
   Client c;
   auto& open = c.request(Type::open, 1);
   open.string("/r.bin");
