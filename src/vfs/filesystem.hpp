@@ -133,8 +133,11 @@ class Filesystem {
 public:
   virtual ~Filesystem() = default;
 
+  /// Stat of what `path` names, following symlinks with the root as "/" (they
+  /// never leave it; a dangling one is not_found); lstat() does not follow.
   virtual core::Task<core::Result<Stat>> stat(const VirtualPath& path) = 0;
-  /// The entries of directory `dir`, without "." and "..", unsorted.
+  /// The entries of directory `dir`, without "." and "..", unsorted; a symlink
+  /// as itself (DirEntry). `dir` itself may be reached through links.
   virtual core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) = 0;
   /// Opens a regular file for reading at `offset`. Errors: not_found, is_directory, ...
   virtual core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& path,
