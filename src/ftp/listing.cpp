@@ -28,7 +28,13 @@ constexpr FactName kFacts[] = {{fact_type, "type"},     {fact_size, "size"},
 } // namespace
 
 std::string list_line(const vfs::DirEntry& e, std::chrono::system_clock::time_point now) {
-  return vfs::long_listing_line(e, now);
+  std::string line = vfs::long_listing_line(e, now);
+  // As vsftpd and ls -l: "name -> target", which lftp and FileZilla parse. A
+  // target that would break the line is left out.
+  if (e.stat.type == vfs::FileType::symlink && !e.link_target.empty() &&
+      listable_name(e.link_target))
+    line += " -> " + e.link_target;
+  return line;
 }
 
 std::string mlsx_line(const vfs::Stat& st, std::string_view name, unsigned facts) {

@@ -25,6 +25,7 @@ enum Fact : unsigned {
 
 /// One `ls -l` line without terminator: "-rw-r--r-- 1 ftp ftp 5 Nov 24 10:00 name".
 /// Files older than about six months (or in the future) show the year instead of the time.
+/// A symlink is shown as itself, "l... name -> target", as vsftpd shows it.
 std::string list_line(const vfs::DirEntry& e, std::chrono::system_clock::time_point now);
 
 /// MLSx facts and name: "type=file;size=5;modify=20261124100000;...; name".

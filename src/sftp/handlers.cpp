@@ -7,6 +7,7 @@
 #include "vfs/long_listing.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -31,10 +32,24 @@ Attrs to_attrs(const vfs::Stat& st) {
                        : st.type == vfs::FileType::symlink ? kIfmtLnk
                                                            : kIfmtReg;
   a.permissions = type | (st.mode & 07777);
-  auto secs = static_cast<std::uint32_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(st.mtime.time_since_epoch()).count());
-  a.atime_mtime = std::make_pair(secs, secs);
+  // The host's ids, as OpenSSH sends them: sshfs and rsync show and compare them.
+  a.uid_gid = std::make_pair(st.uid, st.gid);
+  auto secs = [](std::chrono::system_clock::time_point t) {
+    return static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+  };
+  a.atime_mtime = std::make_pair(secs(st.atime), secs(st.mtime));
   return a;
+}
+
+// SECURITY: no setuid, setgid or sticky bit is ever set from a client. A
+// SETSTAT asking for one is refused whole, before anything changes, and says
+// why, rather than applied without those bits as if it had succeeded.
+bool refuse_special_bits(Session& s, std::uint32_t id, const Attrs& a) {
+  if (!a.permissions || (*a.permissions & 07000) == 0)
+    return false;
+  s.reply_status(id, Status::permission_denied, "setuid, setgid and sticky bits are not allowed");
+  return true;
 }
 
 std::chrono::system_clock::time_point from_secs(std::uint32_t s) {
@@ -292,6 +307,8 @@ core::Task<R> handle_setstat(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, p.error());
     co_return R{};
   }
+  if (refuse_special_bits(s, id, *a))
+    co_return R{};
   PathTarget target{s.fs, *p};
   std::error_code ec = co_await apply_attrs(target, *a);
   s.reply_status(id, ec);
@@ -306,7 +323,7 @@ core::Task<R> handle_fsetstat(Session& s, std::uint32_t id, Reader& r) {
   if (auto e = expect_end(r); !e)
     co_return e;
   HandleEntry* entry = find_handle(s, id, *h, false);
-  if (entry == nullptr)
+  if (entry == nullptr || refuse_special_bits(s, id, *a))
     co_return R{};
   std::error_code ec;
   if (entry->file) {
@@ -382,7 +399,14 @@ core::Task<R> handle_readdir(Session& s, std::uint32_t id, Reader& r) {
   while (c.next < c.entries.size() && batch.size() < s.limits.readdir_batch &&
          bytes < s.limits.max_read / 2) {
     const auto& e = c.entries[c.next++];
-    NameEntry n{e.name, vfs::long_listing_line(e, now), to_attrs(e.stat)};
+    const std::string uid = std::to_string(e.stat.uid);
+    const std::string gid = std::to_string(e.stat.gid);
+    std::string_view owner = owner_name(s, e.stat.uid, false);
+    std::string_view group = owner_name(s, e.stat.gid, true);
+    NameEntry n{e.name,
+                vfs::long_listing_line(e, now, owner.empty() ? uid : owner,
+                                       group.empty() ? gid : group),
+                to_attrs(e.stat)};
     bytes += n.filename.size() + n.longname.size() + 64;
     batch.push_back(std::move(n));
   }
@@ -550,6 +574,14 @@ core::Result<vfs::VirtualPath> read_path(Session& s, Reader& r) {
   if (!p)
     return core::unexpected(p.error());
   return s.path(*p);
+}
+
+std::string_view owner_name(const Session& s, std::uint32_t id, bool group) {
+  // The ids berth runs as now: after a privilege drop, the configured user's.
+  const auto own = group ? ::getegid() : ::geteuid();
+  if (s.info == nullptr || id != own)
+    return {};
+  return s.info->user;
 }
 
 HandleEntry* find_handle(Session& s, std::uint32_t id, std::string_view handle, bool file_only) {

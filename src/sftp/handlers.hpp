@@ -48,6 +48,12 @@ core::Result<vfs::VirtualPath> read_path(Session& s, Reader& r);
 /// `file_only`), answers `id` with "Invalid handle" and returns nullptr.
 HandleEntry* find_handle(Session& s, std::uint32_t id, std::string_view handle, bool file_only);
 
+/// The name shown for a host uid (`group`: a gid): the user's own for the
+/// server's own id (every file berth writes has it), empty for any other id
+/// (clients then show the number, as for an unknown id of OpenSSH's). Long
+/// names and users-groups-by-id@openssh.com answer alike.
+std::string_view owner_name(const Session& s, std::uint32_t id, bool group);
+
 // handlers_ext.cpp
 core::Task<core::Result<void>> handle_extended(Session& s, std::uint32_t id, Reader& r);
 

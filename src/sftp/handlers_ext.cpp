@@ -188,31 +188,24 @@ core::Task<R> ext_home_directory(Session& s, std::uint32_t id, Reader& r) {
 }
 
 core::Task<R> ext_users_groups_by_id(Session& s, std::uint32_t id, Reader& r) {
-  // Host ids are not shown to clients, so no id has a name: empty strings, as
-  // OpenSSH answers for unknown ids.
-  auto read_ids = [&r]() -> core::Result<std::size_t> {
-    auto blob = r.string();
-    if (!blob)
-      return core::unexpected(blob.error());
-    if (blob->size() % 4 != 0)
-      return core::unexpected(Errc::truncated);
-    return blob->size() / 4;
-  };
-  auto users = read_ids();
-  auto groups = users ? read_ids() : users;
-  if (!users || !groups)
+  // The user's name for the server's own ids, empty (unknown, as OpenSSH
+  // answers for ids without a name) for any other: host accounts stay unnamed.
+  auto users = r.string();
+  auto groups = users ? r.string() : users;
+  if (!users || !groups || users->size() % 4 != 0 || groups->size() % 4 != 0)
     co_return bad();
   if (auto e = expect_end(r); !e)
     co_return e;
   begin_reply(s, id);
   Writer names;
-  for (std::size_t i = 0; i < *users; ++i)
-    names.string("");
-  s.out.string(names.bytes());
-  names.clear();
-  for (std::size_t i = 0; i < *groups; ++i)
-    names.string("");
-  s.out.string(names.bytes());
+  const std::string_view lists[] = {*users, *groups};
+  for (std::size_t i = 0; i < 2; ++i) {
+    Reader each(lists[i]);
+    while (auto one = each.u32())
+      names.string(owner_name(s, *one, i == 1));
+    s.out.string(names.bytes());
+    names.clear();
+  }
   s.out.finish();
   co_return R{};
 }

@@ -67,11 +67,13 @@ struct DataOp {
   bool write = false;
   std::size_t reply = 0; ///< Reply bytes held in reserve while it runs (a READ's data).
 
-  // A WRITE runs after every earlier request on its handle and is answered
-  // in order: OpenSSH's client truncates an upload to the highest offset
-  // acknowledged without a gap, so out-of-order WRITE acks lose data (seen
-  // with scp). READs of one handle may pass each other.
-  bool conflicts(const DataOp& o) const { return (write || o.write) && handle == o.handle; }
+  // A READ or WRITE runs after every earlier request on its handle and is
+  // answered in order, as OpenSSH's sftp-server answers: its client truncates
+  // a download in place (scp) or an upload to the highest offset answered
+  // without a gap, so out-of-order replies lose data (issue 17: scp saved the
+  // first 255 KiB of a file whose READs went to the I/O pool and came back
+  // out of order, and exited 0). Requests on other handles run beside it.
+  bool conflicts(const DataOp& o) const { return handle == o.handle; }
 };
 
 // READ and WRITE may run beside others; nullopt for every other request.

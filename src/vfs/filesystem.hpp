@@ -23,17 +23,24 @@ struct Stat {
   FileType type = FileType::other;
   std::uint64_t size = 0;
   std::chrono::system_clock::time_point mtime{};
+  std::chrono::system_clock::time_point atime{}; ///< Last access, as the backend keeps it.
   std::uint32_t mode = 0; ///< Permission bits (07777).
   std::uint32_t nlink = 1;
   std::uint64_t device = 0; ///< With inode: a unique id within the backend.
   std::uint64_t inode = 0;
+  std::uint32_t uid = 0; ///< The host's owner and group ids (0 where the backend has none).
+  std::uint32_t gid = 0;
 };
 
-/// One directory entry; symlinks that resolve inside the jail show their target's
-/// Stat, dangling or escaping ones show type symlink.
+/// One directory entry, as lstat(2) sees it: a symlink is reported as itself
+/// (type symlink, the size of its target text), never as what it points to,
+/// as OpenSSH's READDIR and vsftpd's LIST do. A recursive client (sshfs
+/// `rm -rf`, scp -r, rsync, lftp mirror) then never descends through a link.
+/// Filesystem::stat follows links, Filesystem::lstat does not.
 struct DirEntry {
   std::string name;
   Stat stat;
+  std::string link_target{}; ///< A symlink's stored text (as read_link); empty otherwise.
 };
 
 /// How an upload opens its target.
@@ -75,7 +82,10 @@ struct OpenFlags {
 class File {
 public:
   virtual ~File() = default;
-  /// Reads up to buf.size() bytes at the current position; 0 at end of file.
+  /// Reads buf.size() bytes at the current position and advances it. Fewer only
+  /// at the end of the file (0: at the end), never because the rest is not at
+  /// hand (an uncached page, a throttle): SFTP clients take a short READ for
+  /// the end of the file or a damaged one. May wait for the disk or a throttle.
   virtual core::Task<core::Result<std::size_t>> read(std::span<std::byte> buf) = 0;
   /// Writes all of buf at the current position.
   virtual core::Task<core::Result<void>> write(std::span<const std::byte> buf) = 0;
@@ -87,6 +97,10 @@ public:
   virtual std::uint64_t position() const = 0;
   /// Advances the position by n after the caller moved data itself (zero-copy).
   virtual void advance(std::uint64_t n) = 0;
+  /// The most bytes one read() should ask for so that it returns within about
+  /// a quarter of a second (a throttled download), or 0 when any size is fine.
+  /// Sequential readers that must show progress (FTP's stall watchdog) use it.
+  virtual std::size_t read_size_limit() const { return 0; }
   /// A kernel descriptor for zero-copy paths, or -1 when the backend has none.
   virtual int native_handle() const = 0;
   /// Zero-copy upload: moves up to `n` bytes out of pipe `pipe_fd` into the file
@@ -96,7 +110,8 @@ public:
   virtual core::Task<core::Result<std::size_t>> write_from_pipe(int pipe_fd, std::size_t n) = 0;
 
   // Random access (SFTP). Positions are explicit; position() is not used.
-  /// Reads up to buf.size() bytes at `offset`; 0 at end of file.
+  /// Reads buf.size() bytes at `offset`, fewer only at the end of the file (0:
+  /// at or past it), as read() does.
   virtual core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
                                                         std::span<std::byte> buf) = 0;
   /// Writes all of buf at `offset` (at the end for an append open).
@@ -118,8 +133,11 @@ class Filesystem {
 public:
   virtual ~Filesystem() = default;
 
+  /// Stat of what `path` names, following symlinks with the root as "/" (they
+  /// never leave it; a dangling one is not_found); lstat() does not follow.
   virtual core::Task<core::Result<Stat>> stat(const VirtualPath& path) = 0;
-  /// The entries of directory `dir`, without "." and "..", unsorted.
+  /// The entries of directory `dir`, without "." and "..", unsorted; a symlink
+  /// as itself (DirEntry). `dir` itself may be reached through links.
   virtual core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) = 0;
   /// Opens a regular file for reading at `offset`. Errors: not_found, is_directory, ...
   virtual core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& path,

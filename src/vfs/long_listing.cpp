@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace berth::vfs {
@@ -40,9 +41,19 @@ std::string mode_string(std::uint32_t mode) {
   return s;
 }
 
+// An owner or group name as a column: one that would break the line's
+// columns shows "ftp" instead.
+std::string_view column(std::string_view name) {
+  const bool plain = !name.empty() && std::none_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F;
+  });
+  return plain ? name : "ftp";
+}
+
 } // namespace
 
-std::string long_listing_line(const DirEntry& e, std::chrono::system_clock::time_point now) {
+std::string long_listing_line(const DirEntry& e, std::chrono::system_clock::time_point now,
+                              std::string_view owner, std::string_view group) {
   const auto& st = e.stat;
   std::tm tm = utc(st.mtime);
   constexpr auto kHalfYear = std::chrono::hours(24 * 182);
@@ -51,9 +62,9 @@ std::string long_listing_line(const DirEntry& e, std::chrono::system_clock::time
       recent ? fmt::format("{} {:>2} {:02}:{:02}", kMonths[tm.tm_mon], tm.tm_mday, tm.tm_hour,
                            tm.tm_min)
              : fmt::format("{} {:>2}  {}", kMonths[tm.tm_mon], tm.tm_mday, tm.tm_year + 1900);
-  // vsftpd hide_ids: a client learns nothing about host accounts.
-  return fmt::format("{}{} {:>3} ftp      ftp      {:>12} {} {}", type_char(st.type),
-                     mode_string(st.mode), st.nlink, st.size, when, e.name);
+  return fmt::format("{}{} {:>3} {:<8} {:<8} {:>12} {} {}", type_char(st.type),
+                     mode_string(st.mode), st.nlink, column(owner), column(group), st.size, when,
+                     e.name);
 }
 
 } // namespace berth::vfs

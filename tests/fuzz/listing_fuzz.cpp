@@ -44,7 +44,10 @@ bool has_line_break(std::string_view s) {
 
 void check_lines(const vfs::DirEntry& e, system_clock::time_point now, unsigned facts) {
   std::string line = ftp::list_line(e, now);
-  BERTH_CHECK(line.ends_with(" " + e.name));
+  // A symlink's target follows its name, unless it would break the line.
+  const bool arrow = e.stat.type == vfs::FileType::symlink && !e.link_target.empty() &&
+                     ftp::listable_name(e.link_target);
+  BERTH_CHECK(line.ends_with(" " + e.name + (arrow ? " -> " + e.link_target : std::string())));
   BERTH_CHECK(line.size() > 10 && (line[0] == '-' || line[0] == 'd' || line[0] == 'l'));
   std::string mlsx = ftp::mlsx_line(e.stat, e.name, facts);
   BERTH_CHECK(mlsx.ends_with(" " + e.name));
@@ -118,6 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string time_val = in.ConsumeRandomLengthString(64);
   std::string rest = in.ConsumeRemainingBytesAsString();
 
+  e.link_target = time_val; // any text: a link's target as stored
   check_lines(e, now, facts);
   check_time_val(time_val);
   check_mlst_opts(rest);

@@ -229,6 +229,20 @@ def test_lftp_mirror_download(server, client_env, tmp_path, passive):
     assert snapshot(dest) == snapshot(src)
 
 
+def test_lftp_rm_r_never_deletes_through_a_link(server, client_env):
+    """Issue 17: a listing that showed victim/link (-> ../keep) as a directory
+    let a recursive delete descend through it; links are listed as links."""
+    home = server.home()
+    (home / "keep").mkdir()
+    (home / "keep" / "important.txt").write_bytes(b"keep me")
+    (home / "victim" / "sub").mkdir(parents=True)
+    (home / "victim" / "sub" / "f").write_bytes(b"x")
+    os.symlink("../keep", home / "victim" / "link")
+    lftp(server, client_env, "rm -r /victim")
+    assert (home / "keep" / "important.txt").read_bytes() == b"keep me"
+    assert not (home / "victim").exists()
+
+
 @pytest.mark.parametrize("passive", [True, False], ids=["passive", "active"])
 def test_lftp_mirror_upload(server, client_env, tmp_path, passive):
     src = tmp_path / "local-tree"

@@ -172,12 +172,26 @@ def test_listing_reflects_changes(tree, ftp):
 
 
 def test_list_symlink_inside_is_listed(tree, ftp):
+    """Links are listed as themselves (issue 17), as vsftpd lists them: LIST
+    "l... name -> target", MLSD type=OS.unix=symlink; RETR still follows."""
     os.symlink("file1.txt", tree / "link-to-file1")
+    os.mkdir(tree / "adir")
+    os.symlink("adir", tree / "link-to-dir")
     code, text, body = listing(ftp, "LIST")
     assert code == 226
-    entries = parse_ls(_decode(body))
-    assert "link-to-file1" in entries
-    assert entries["link-to-file1"]["type"] in ("l", "-")
+    lines = {l.split(" -> ")[0].split()[-1]: l for l in _decode(body).split("\r\n") if l}
+    assert lines["link-to-file1"].startswith("l"), lines["link-to-file1"]
+    assert lines["link-to-file1"].endswith(" link-to-file1 -> file1.txt")
+    assert lines["link-to-dir"].startswith("l") and lines["link-to-dir"].endswith(" -> adir")
+    assert lines["adir"].startswith("d")
+    code, text, body = listing(ftp, "MLSD")
+    assert code == 226, text
+    facts = dict((name, f) for f, name in
+                 (parse_facts(l) for l in _decode(body).split("\r\n") if l))
+    assert facts["link-to-file1"]["type"].lower() == "os.unix=symlink", facts["link-to-file1"]
+    assert facts["link-to-dir"]["type"].lower() == "os.unix=symlink"
+    assert facts["adir"]["type"] == "dir"
+    assert download(ftp, "link-to-file1") == (tree / "file1.txt").read_bytes()
 
 
 def test_large_directory_listing(server, ftp):

@@ -322,6 +322,56 @@ def test_chmod(psftp):
     assert stat.S_IMODE(s.stat("m.txt").st_mode) == 0o644
 
 
+def test_setstat_refuses_setuid_setgid_sticky(psftp):
+    """Issue 17: SETSTAT applied 04755 as 0755 and answered OK. Such a request
+    is now refused whole and says why (docs/SECURITY.md)."""
+    srv, s = psftp
+    p = srv.home() / "s.sh"
+    p.write_bytes(b"#!/bin/sh\n")
+    os.chmod(p, 0o640)
+    os.utime(p, (1500000000, 1500000000))
+    (srv.home() / "shared").mkdir(mode=0o755)
+    for mode in (0o4755, 0o2755, 0o1777, 0o6777):
+        with pytest.raises(PermissionError) as e:
+            s.chmod("s.sh", mode)
+        assert "setuid" in str(e.value), e.value
+        with pytest.raises(PermissionError):
+            s.chmod("shared", mode)
+    # Refused whole: neither the mode nor the times of the same request change.
+    attr = paramiko.SFTPAttributes()
+    attr.st_mode = 0o4700
+    attr.st_atime, attr.st_mtime = 1600000000, 1600000000
+    with pytest.raises(PermissionError):
+        s._request(paramiko.sftp.CMD_SETSTAT, "s.sh", attr)
+    with s.open("s.sh", "rb") as f:
+        with pytest.raises(PermissionError):
+            f.chmod(0o4755)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o640 and p.stat().st_mtime == 1500000000
+    assert stat.S_IMODE((srv.home() / "shared").stat().st_mode) == 0o755
+    s.chmod("s.sh", 0o755)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o755
+
+
+def test_attributes_carry_atime_and_owner(psftp, tmp_path):
+    """Issue 17: atime was reported as mtime, uid and gid were never sent."""
+    srv, s = psftp
+    p = srv.home() / "t.bin"
+    p.write_bytes(b"t" * 10)
+    os.utime(p, (1500000000, 1600000000))
+    host = p.stat()
+    for st in (s.stat("t.bin"), s.lstat("t.bin"),
+               next(a for a in s.listdir_attr(".") if a.filename == "t.bin")):
+        assert (st.st_atime, st.st_mtime) == (1500000000, 1600000000)
+        assert (st.st_uid, st.st_gid) == (host.st_uid, host.st_gid)
+    with s.open("t.bin", "rb") as f:
+        st = f.stat()
+        assert (st.st_atime, st.st_uid, st.st_gid) == (1500000000, host.st_uid, host.st_gid)
+    # The long name (OpenSSH's `ls -l`) names the user, not a host account.
+    r = run_sftp(srv, tmp_path, ["ls -l"])
+    line = next(l for l in r.stdout.splitlines() if l.endswith(" t.bin"))
+    assert line.split()[2:4] == ["alice", "alice"], line
+
+
 def test_stat_lstat(psftp):
     srv, s = psftp
     home = srv.home()

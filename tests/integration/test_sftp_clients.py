@@ -334,8 +334,6 @@ def test_scp_exit_status(srv, tmp_path, env, client_keys, payloads):
     assert r.stderr == "", describe(r)
 
 
-@pytest.mark.xfail(strict=True, reason="READDIR gives a symlink's target attributes instead "
-                   "of the link's (OpenSSH: lstat), so recursive clients follow directory links")
 def test_scp_recursive_download_does_not_follow_directory_links(srv, tmp_path, env,
                                                                 client_keys):
     tree = srv.home() / "lt"
@@ -349,8 +347,6 @@ def test_scp_recursive_download_does_not_follow_directory_links(srv, tmp_path, e
     assert dirs == {"d"}
 
 
-@pytest.mark.xfail(strict=True, reason="READDIR gives a symlink's target attributes instead "
-                   "of the link's (OpenSSH: lstat)")
 def test_readdir_reports_symlinks_as_links(srv, tmp_path, env, client_keys):
     home = srv.home()
     (home / "dir").mkdir()
@@ -360,14 +356,148 @@ def test_readdir_reports_symlinks_as_links(srv, tmp_path, env, client_keys):
     c = connect(srv)
     try:
         s = c.open_sftp()
-        modes = {a.filename: a.st_mode for a in s.listdir_attr(".")}
+        attrs = {a.filename: a for a in s.listdir_attr(".")}
+        followed = s.stat("dirlink")
         s.close()
     finally:
         c.close()
+    modes = {name: a.st_mode for name, a in attrs.items()}
     assert stat.S_ISDIR(modes["dir"]) and stat.S_ISREG(modes["file"])
     assert stat.S_ISLNK(modes["dirlink"]) and stat.S_ISLNK(modes["filelink"])
+    # The link's own size (its text), as lstat and OpenSSH report it; STAT follows.
+    assert attrs["dirlink"].st_size == len("dir") and attrs["filelink"].st_size == len("file")
+    assert stat.S_ISDIR(followed.st_mode)
     r = openssh_sftp(srv, tmp_path, env, ["ls -l"], key=client_keys[0])
     assert re.search(r"^l\S+ .* filelink$", r.stdout, re.M), r.stdout
+    assert re.search(r"^d\S+ .* dir$", r.stdout, re.M), r.stdout
+
+
+# ------------------------------------------------- sshfs (FUSE)
+
+SSHFS = shutil.which("sshfs")
+FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
+
+
+@pytest.fixture
+def sshfs_mount(srv, tmp_path, env, client_keys):
+    """alice's home mounted with sshfs (skipped where FUSE is unavailable)."""
+    need(SSHFS, "sshfs")
+    if not os.path.exists("/dev/fuse") or FUSERMOUNT is None:
+        pytest.skip("no FUSE here")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    argv = [SSHFS, "-p", str(srv.sftp_port), "-o", "IdentityFile=%s" % client_keys[0]]
+    argv += SSH_OPTS + ["alice@127.0.0.1:/", str(mnt)]
+    r = run(argv, env)
+    if r.returncode != 0:
+        pytest.skip("sshfs cannot mount here: " + describe(r))
+    try:
+        yield mnt
+    finally:
+        subprocess.run([FUSERMOUNT, "-u", "-z", str(mnt)], capture_output=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+
+
+def test_sshfs_rm_rf_never_deletes_through_a_link(srv, sshfs_mount):
+    """Issue 17: READDIR showed victim/link (-> ../keep) as a directory, and
+    sshfs `rm -rf victim` deleted keep/important.txt through it."""
+    home = srv.home()
+    (home / "keep").mkdir()
+    (home / "keep" / "important.txt").write_bytes(b"keep me")
+    for victim in ("victim", "victim2"):
+        (home / victim / "sub").mkdir(parents=True)
+        (home / victim / "sub" / "f").write_bytes(b"x")
+        os.symlink("../keep", home / victim / "link")
+    r = subprocess.run(["rm", "-rf", str(sshfs_mount / "victim")], capture_output=True,
+                       text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+    assert (home / "keep" / "important.txt").read_bytes() == b"keep me"
+    assert r.returncode == 0, r.stderr
+    assert not (home / "victim").exists() and not (home / "victim").is_symlink()
+    found = subprocess.run(["find", str(sshfs_mount / "victim2")], capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+    assert found.returncode == 0, found.stderr
+    assert os.path.islink(sshfs_mount / "victim2" / "link")
+
+
+# ------------------------------------------------- partly cached files
+
+PAGE = 4096
+
+
+def patchy(path):
+    """Evicts `path` from the page cache, then reads every fourth page back in
+    (without readahead): a read of a range finds its first page cached and the
+    next one not, as a file half read by others would be."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        for at in range(0, os.fstat(fd).st_size, 4 * PAGE):
+            os.pread(fd, PAGE, at)
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def cold_file(srv):
+    """A 1 MiB file in alice's home on a disk-backed file system."""
+    home = srv.home()
+    kind = subprocess.run(["stat", "-f", "-c", "%T", str(home)], capture_output=True,
+                          text=True, timeout=10).stdout.strip()
+    if kind in ("tmpfs", "ramfs"):
+        pytest.skip("the home is in memory: its pages can not be evicted")
+    data = os.urandom(MiB + 123)
+    path = home / "cold.bin"
+    path.write_bytes(data)
+    return path, data
+
+
+def test_read_of_partly_cached_file_is_never_short(srv, cold_file):
+    """Issue 17: READ answered with the cached part of its range only, which
+    FileZilla, scp, sshfs and curl took for the end of the file."""
+    from paramiko.sftp import CMD_DATA, CMD_READ
+    try:
+        from paramiko.sftp import int64  # paramiko 3
+    except ImportError:
+        from paramiko.py3compat import long as int64
+    path, data = cold_file
+    c = connect(srv)
+    try:
+        s = c.open_sftp()
+        for chunk in (32768, 65536, 3 * PAGE + 17):
+            f = s.open("cold.bin", "rb")
+            patchy(path)
+            got, short = b"", []
+            while True:
+                try:
+                    t, msg = s._request(CMD_READ, f.handle, int64(len(got)), chunk)
+                except EOFError:
+                    break
+                assert t == CMD_DATA
+                piece = msg.get_string()
+                if len(piece) != min(chunk, len(data) - len(got)):
+                    short.append((len(got), len(piece)))
+                got += piece
+            f.close()
+            assert short == [], "short READs of %d (offset, length): %s" % (chunk, short[:5])
+            assert got == data
+    finally:
+        c.close()
+
+
+def test_scp_and_curl_download_partly_cached_file(srv, tmp_path, env, client_keys, cold_file):
+    path, data = cold_file
+    patchy(path)
+    back = tmp_path / "scp.bin"
+    scp(srv, env, client_keys[0], remote("cold.bin"), str(back))
+    got = back.read_bytes()
+    assert len(got) == len(data) and got == data, "scp: %d of %d bytes" % (len(got), len(data))
+    patchy(path)
+    out = tmp_path / "curl.bin"
+    curl(srv, env, "-o", str(out), url(srv, "cold.bin"))
+    got = out.read_bytes()
+    assert len(got) == len(data) and got == data, "curl: %d of %d bytes" % (len(got), len(data))
 
 
 def test_session_end_sends_exit_status(srv):

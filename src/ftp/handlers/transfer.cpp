@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <vector>
@@ -58,7 +59,10 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
       co_return core::unexpected(sent.error());
     co_return core::Result<void>{};
   }
-  std::vector<std::byte> buf(kBufferSize);
+  // A read fills its buffer (File::read): a throttled one asks for no more
+  // than the throttle lets through soon, so the stall watchdog sees progress.
+  const std::size_t limit = file->read_size_limit();
+  std::vector<std::byte> buf(limit == 0 ? kBufferSize : std::min(limit, kBufferSize));
   std::string converted;
   for (;;) {
     auto n = co_await file->read(buf);

@@ -101,9 +101,9 @@ public:
 
   // vfs::File
   core::Task<core::Result<std::size_t>> read(std::span<std::byte> buf) override {
-    auto n = co_await inner_->read(buf.first(piece(shared_->rules.download, buf.size())));
-    if (n && *n > 0)
-      co_await pace(shared_->rules.download, *n);
+    auto n = co_await read_at(inner_->position(), buf);
+    if (n)
+      inner_->advance(*n);
     co_return n;
   }
 
@@ -161,6 +161,12 @@ public:
   std::uint64_t position() const override { return inner_->position(); }
   void advance(std::uint64_t n) override { inner_->advance(n); }
 
+  std::size_t read_size_limit() const override {
+    if (!how_.readable || !limits(shared_->rules.download))
+      return inner_->read_size_limit();
+    return piece(shared_->rules.download, std::numeric_limits<std::size_t>::max());
+  }
+
   int native_handle() const override {
     // SECURITY: bytes moved through the descriptor (sendfile) would pass the
     // throttles and the quota; without one, FTP falls back to read().
@@ -179,11 +185,22 @@ public:
 
   core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
                                                 std::span<std::byte> buf) override {
-    auto n =
-        co_await inner_->read_at(offset, buf.first(piece(shared_->rules.download, buf.size())));
-    if (n && *n > 0)
-      co_await pace(shared_->rules.download, *n);
-    co_return n;
+    // Piece by piece, each paced, until `buf` is full or the file ends: a
+    // throttle slows a read down, it never makes it short (File::read_at).
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      auto part = buf.subspan(done);
+      part = part.first(piece(shared_->rules.download, part.size()));
+      auto n = co_await inner_->read_at(offset + done, part);
+      if (!n)
+        co_return n;
+      if (*n > 0)
+        co_await pace(shared_->rules.download, *n);
+      done += *n;
+      if (*n < part.size())
+        break; // the end of the file
+    }
+    co_return done;
   }
 
   core::Task<core::Result<void>> write_at(std::uint64_t offset,

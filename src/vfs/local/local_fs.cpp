@@ -42,10 +42,15 @@ Stat to_stat(const struct stat& st) {
   s.mtime = std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  s.atime = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(st.st_atim.tv_sec) + std::chrono::nanoseconds(st.st_atim.tv_nsec)));
   s.mode = st.st_mode & 07777;
   s.nlink = static_cast<std::uint32_t>(st.st_nlink);
   s.device = st.st_dev;
   s.inode = st.st_ino;
+  s.uid = st.st_uid;
+  s.gid = st.st_gid;
   return s;
 }
 
@@ -116,6 +121,21 @@ core::Result<std::string> host_path_of(int fd) {
     return core::unexpected(Errc::invalid_name);
   buf.resize(static_cast<std::size_t>(n));
   return buf;
+}
+
+// The text of symlink `name` in directory `dir`, as stored.
+core::Result<std::string> link_text(int dir, const char* name) {
+  for (std::size_t size = 256; size <= 65536; size *= 2) {
+    std::string buf(size, '\0');
+    ssize_t n = ::readlinkat(dir, name, buf.data(), buf.size());
+    if (n < 0)
+      return last_error();
+    if (static_cast<std::size_t>(n) < size) {
+      buf.resize(static_cast<std::size_t>(n));
+      return buf;
+    }
+  }
+  return core::unexpected(Errc::invalid_name);
 }
 
 // SECURITY: a replace upload writes to a fresh temporary name in the target's
@@ -224,15 +244,26 @@ public:
 
   core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
                                                 std::span<std::byte> buf) override {
-    // Page-cache hits are read here and now; only a read that would wait for
-    // the disk goes to the pool.
+    // Page-cache hits are read here and now; only what would wait for the
+    // disk goes to the pool. RWF_NOWAIT stops at the first page that is not
+    // cached: the rest of the range is read on the pool, as File::read_at
+    // promises the whole range short of the end of the file (issue 17: a short
+    // SFTP READ mid-file made FileZilla, scp, curl and sshfs save holes or stop).
+    std::size_t done = 0;
     if (io_ != nullptr) {
       auto n = pread_some(offset, buf, RWF_NOWAIT);
-      if (n || n.error() != std::errc::resource_unavailable_try_again)
+      if (!n && n.error() != std::errc::resource_unavailable_try_again)
         co_return n;
+      if (n && (*n == 0 || *n == buf.size()))
+        co_return n;
+      done = n ? *n : 0;
     }
-    auto op = [this, offset, buf] { return pread_some(offset, buf, 0); };
-    co_return co_await blocking(op);
+    const std::span<std::byte> rest = buf.subspan(done);
+    auto op = [this, offset, done, rest] { return pread_full(offset + done, rest); };
+    auto m = co_await blocking(op);
+    if (!m)
+      co_return m;
+    co_return done + *m;
   }
 
   core::Task<core::Result<void>> write_at(std::uint64_t offset,
@@ -312,6 +343,21 @@ private:
       if (errno != EINTR)
         return last_error();
     }
+  }
+
+  // Reads until `buf` is full or the end of the file: pread(2) may stop short
+  // of both (a signal, a file system's own limit).
+  core::Result<std::size_t> pread_full(std::uint64_t offset, std::span<std::byte> buf) const {
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      auto n = pread_some(offset + done, buf.subspan(done), 0);
+      if (!n)
+        return n;
+      if (*n == 0)
+        break;
+      done += *n;
+    }
+    return done;
   }
 
   // Advances `offset` by what was written, also on error. O_APPEND descriptors go
@@ -474,14 +520,13 @@ core::Result<std::vector<DirEntry>> LocalFs::list_now(const VirtualPath& dir) co
     struct stat st {};
     if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
       continue; // removed meanwhile
-    DirEntry entry{std::string(name), to_stat(st)};
+    // SECURITY: the link itself, never its target (DirEntry): a listing that
+    // showed a link to a directory as a directory made sshfs `rm -rf` delete
+    // through it, outside the tree it was asked to remove (issue 17).
+    DirEntry entry{std::string(name), to_stat(st), {}};
     if (S_ISLNK(st.st_mode)) {
-      // Show what the link names inside the jail; escaping or dangling links stay links.
-      if (auto target = resolve(dir.child(name), O_PATH, 0)) {
-        struct stat tst {};
-        if (::fstat(target->get(), &tst) == 0)
-          entry.stat = to_stat(tst);
-      }
+      if (auto text = link_text(::dirfd(d), e->d_name))
+        entry.link_target = std::move(*text);
     }
     out.push_back(std::move(entry));
   }
@@ -756,18 +801,7 @@ core::Task<core::Result<std::string>> LocalFs::read_link(const VirtualPath& path
   auto parent = open_parent(path);
   if (!parent)
     co_return core::unexpected(parent.error());
-  std::string name(path.name());
-  for (std::size_t size = 256; size <= 65536; size *= 2) {
-    std::string buf(size, '\0');
-    ssize_t n = ::readlinkat(parent->get(), name.c_str(), buf.data(), buf.size());
-    if (n < 0)
-      co_return last_error();
-    if (static_cast<std::size_t>(n) < size) {
-      buf.resize(static_cast<std::size_t>(n));
-      co_return buf;
-    }
-  }
-  co_return core::unexpected(Errc::invalid_name);
+  co_return link_text(parent->get(), std::string(path.name()).c_str());
 }
 
 core::Task<core::Result<void>> LocalFs::make_symlink(const VirtualPath& target,

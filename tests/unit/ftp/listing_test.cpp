@@ -1,5 +1,7 @@
 #include "ftp/listing.hpp"
 
+#include "vfs/long_listing.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -72,6 +74,28 @@ TEST(ListLine, TypeCharacters) {
   vfs::DirEntry other{"fifo", file_stat(0, kNow, 0644)};
   other.stat.type = vfs::FileType::other;
   EXPECT_EQ(list_line(other, kNow).front(), '-');
+}
+
+// Issue 17: a listing shows a link as itself, with its target as vsftpd shows it.
+TEST(ListLine, SymlinkShowsItsTarget) {
+  vfs::DirEntry link{"ln", file_stat(8, kNow, 0777), "file.txt"};
+  link.stat.type = vfs::FileType::symlink;
+  EXPECT_EQ(list_line(link, kNow),
+            "lrwxrwxrwx   1 ftp      ftp                 8 Nov 24 10:00 ln -> file.txt");
+  link.link_target = "a\r\nforged";
+  EXPECT_EQ(list_line(link, kNow).find("forged"), std::string::npos);
+  vfs::DirEntry file{"f", file_stat(1, kNow, 0644), "not a link"};
+  EXPECT_EQ(list_line(file, kNow).find("->"), std::string::npos);
+}
+
+TEST(LongListing, OwnerColumns) {
+  vfs::DirEntry e{"notes.txt", file_stat(5, utc(2026, 11, 23, 9, 7), 0644)};
+  EXPECT_EQ(vfs::long_listing_line(e, kNow, "alice", "alice"),
+            "-rw-r--r--   1 alice    alice               5 Nov 23 09:07 notes.txt");
+  EXPECT_EQ(vfs::long_listing_line(e, kNow, "a-long-user-name", "1001"),
+            "-rw-r--r--   1 a-long-user-name 1001                5 Nov 23 09:07 notes.txt");
+  for (std::string_view odd : {"", "a b", "a\nb"})
+    EXPECT_EQ(vfs::long_listing_line(e, kNow, odd, odd), list_line(e, kNow));
 }
 
 TEST(ListLine, ModeString) {

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,10 +146,11 @@ TEST_F(SftpSession, InitGetsVersion3WithExtensions) {
   }
 }
 
-// Pipelined READs and WRITEs run concurrently on a worker pool; every request
-// gets exactly one reply, WRITEs of a handle are done and answered in order
-// (OpenSSH's client truncates uploads at the first gap in the acks), and a
-// request of any other kind (CLOSE) waits for all before it.
+// Pipelined READs and WRITEs run on a worker pool; every request gets exactly
+// one reply, READs and WRITEs of a handle are done and answered in order
+// (OpenSSH's client truncates uploads at the first gap in the acks, and scp's
+// downloads at the first out-of-order reply), and a request of any other kind
+// (CLOSE) waits for all before it.
 TEST_F(SftpSession, PipelinedReadsAndWritesKeepTheirOrderOnAHandle) {
   core::WorkerPool pool(4);
   Client c;
@@ -210,6 +212,61 @@ TEST_F(SftpSession, PipelinedReadsAndWritesKeepTheirOrderOnAHandle) {
   ASSERT_EQ(by_id.at(50).type, Type::data);
   EXPECT_EQ(string_of(by_id.at(50)), expected); // after every write it overlaps
   EXPECT_EQ(read_host("p.bin"), expected);
+}
+
+// Issue 17: READs of one handle that went to the pool were answered in the
+// order they finished, and scp truncated its download at the first reply out
+// of order. Each READ is also whole: never short before the end of the file.
+TEST_F(SftpSession, PipelinedReadsOfAHandleAreAnsweredInOrder) {
+  core::WorkerPool pool(4);
+  std::string content(64 * 40000 + 77, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i)
+    content[i] = static_cast<char>(i * 7 + i / 1000);
+  {
+    std::ofstream out(root_.path() / "r.bin", std::ios::binary);
+    out << content;
+  }
+  // Out of the page cache but for the second READ's range: the first waits
+  // for the disk on the pool, the second could be answered at once.
+  const int fd = ::open((root_.path() / "r.bin").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ::fdatasync(fd);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+  std::string second(40000, '\0');
+  EXPECT_EQ(::pread(fd, second.data(), second.size(), 40000), 40000);
+  ::close(fd);
+  Client c;
+  auto& open = c.request(Type::open, 1);
+  open.string("/r.bin");
+  open.u32(pflag_read);
+  open.attrs(Attrs{});
+  c.end();
+  for (std::uint32_t k = 0; k < 70; ++k) {
+    auto& r = c.request(Type::read, 10 + k);
+    r.string("1");
+    r.u64(std::uint64_t{k} * 40000);
+    r.u32(40000);
+    c.end();
+  }
+  auto fs = vfs::LocalFs::open_for_test(root_.path(), &pool);
+  ASSERT_TRUE(fs);
+  test::PipeChannel ch(c.bytes(), 4096);
+  test::run_task(run_session(ch, **fs, {}));
+  auto replies = parse(ch.output());
+  ASSERT_EQ(replies.size(), 1u + 1 + 70);
+  std::string got;
+  for (std::uint32_t k = 0; k < 70; ++k) {
+    const Reply& r = replies[2 + k];
+    ASSERT_EQ(r.id, 10 + k);
+    if (k <= 64) {
+      ASSERT_EQ(r.type, Type::data) << k;
+      got += string_of(r);
+    } else {
+      EXPECT_EQ(status_of(r), static_cast<std::uint32_t>(Status::eof)) << k;
+    }
+  }
+  EXPECT_EQ(got, content);
 }
 
 TEST_F(SftpSession, RequestBeforeInitGetsNoAnswer) {

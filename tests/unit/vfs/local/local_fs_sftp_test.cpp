@@ -9,11 +9,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <initializer_list>
 #include <limits>
@@ -313,6 +316,63 @@ TEST_F(LocalFsSftpTest, UncachedReadsGoToThePool) {
   ASSERT_TRUE(w);
   write_at(**w, 1, "xyz");
   EXPECT_EQ(read_at(**w, 0, 5), content.substr(0, 1) + "xyz" + content.substr(4, 1));
+}
+
+// Issue 17: with a file partly in the page cache, RWF_NOWAIT read the cached
+// head of a range and read_at returned it, a short SFTP READ mid-file that
+// clients took for the end (or a damaged file). Every read_at and read must
+// now return the whole range short of the end of the file.
+TEST_F(LocalFsSftpTest, PartlyCachedReadsReturnTheWholeRange) {
+  constexpr std::size_t kPage = 4096;
+  std::string content(64 * kPage + 123, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i)
+    content[i] = static_cast<char>(i * 131 + i / 7);
+  const fs::path host = put("patchy.bin", content);
+  struct statfs sfs {};
+  ASSERT_EQ(::statfs(host.c_str(), &sfs), 0);
+  if (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)
+    GTEST_SKIP() << "the temporary directory is in memory: nothing to evict";
+  core::WorkerPool pool(1);
+  auto lfs = LocalFs::open_for_test(root_, &pool);
+  ASSERT_TRUE(lfs);
+  // Evicts the file, then reads every fourth page back in (without readahead).
+  auto patchy = [&host] {
+    int fd = ::open(host.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+    std::array<char, kPage> page{};
+    for (off_t at = 0; at < 64 * static_cast<off_t>(kPage); at += 4 * kPage)
+      ASSERT_EQ(::pread(fd, page.data(), page.size(), at), static_cast<ssize_t>(kPage));
+    ::close(fd);
+  };
+  for (std::size_t chunk : {std::size_t{32768}, std::size_t{65536}, 3 * kPage + 17}) {
+    SCOPED_TRACE(chunk);
+    auto f = run_task((*lfs)->open(vp("/patchy.bin"), flags("r")));
+    ASSERT_TRUE(f);
+    patchy();
+    std::string got;
+    while (got.size() < content.size()) {
+      std::string piece = read_at(**f, got.size(), chunk);
+      ASSERT_NE(piece.substr(0, 1), "<") << piece;
+      ASSERT_EQ(piece.size(), std::min(chunk, content.size() - got.size())) << "at " << got.size();
+      got += piece;
+    }
+    EXPECT_EQ(got, content);
+    EXPECT_EQ(read_at(**f, content.size(), chunk), "");
+  }
+  // Sequential reads (FTP) keep the same promise.
+  auto r = run_task((*lfs)->open_read(vp("/patchy.bin"), kPage));
+  ASSERT_TRUE(r);
+  patchy();
+  std::string all(content.size(), '\0');
+  auto n = run_task((*r)->read(std::as_writable_bytes(std::span<char>(all))));
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, content.size() - kPage);
+  all.resize(*n);
+  EXPECT_EQ(all, content.substr(kPage));
+  EXPECT_EQ((*r)->position(), content.size());
 }
 
 TEST_F(LocalFsSftpTest, OpenInPlaceCreateAndTruncate) {

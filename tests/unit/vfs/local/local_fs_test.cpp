@@ -274,6 +274,15 @@ TEST_F(LocalFsTest, Stat) {
   EXPECT_EQ(st->mode, 0640u);
   EXPECT_EQ(st->nlink, 1u);
   EXPECT_NE(st->inode, 0u);
+  // Issue 17: access time, owner and group are the file's own.
+  const timespec times[2] = {{1500000000, 0}, {1600000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root_ / "file.txt").c_str(), times, 0), 0);
+  st = run_task(fs_->stat(vp("/file.txt")));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(st->atime), 1500000000);
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(st->mtime), 1600000000);
+  EXPECT_EQ(st->uid, ::geteuid());
+  EXPECT_EQ(st->gid, ::getegid());
 
   auto dir = run_task(fs_->stat(vp("/dir")));
   ASSERT_TRUE(dir);
@@ -786,7 +795,9 @@ TEST_F(LocalFsTest, SetModeFollowsOnlyInsideLinks) {
 
 // --- list -----------------------------------------------------------------
 
-TEST_F(LocalFsTest, ListShowsEntriesAndResolvesInsideLinks) {
+// Issue 17: entries are reported as lstat(2) sees them. A link to a directory
+// shown as a directory made sshfs `rm -rf` delete through it.
+TEST_F(LocalFsTest, ListShowsLinksAsLinks) {
   auto entries = list("/");
   std::vector<std::string> names;
   for (const auto& [name, e] : entries)
@@ -798,28 +809,42 @@ TEST_F(LocalFsTest, ListShowsEntriesAndResolvesInsideLinks) {
 
   EXPECT_EQ(entries["file.txt"].stat.type, FileType::regular);
   EXPECT_EQ(entries["file.txt"].stat.size, 5u);
+  EXPECT_EQ(entries["file.txt"].link_target, "");
   EXPECT_EQ(entries["dir"].stat.type, FileType::directory);
-  // Links that resolve inside show their target.
-  EXPECT_EQ(entries["in_link"].stat.type, FileType::regular);
-  EXPECT_EQ(entries["in_link"].stat.size, 5u);
-  EXPECT_EQ(entries["abs_in_link"].stat.type, FileType::regular);
-  EXPECT_EQ(entries["dir_link"].stat.type, FileType::directory);
-  EXPECT_EQ(entries["up_link"].stat.type, FileType::directory);
-  // Escaping or dangling ones stay links and show nothing of their target.
+  // Every link is itself: its type, the size of its text, the text as stored;
+  // nothing of what it points to, inside the jail or out.
   struct stat secret {};
   ASSERT_EQ(::stat(secret_.c_str(), &secret), 0);
-  for (const char* name : {"etc_link", "passwd_link", "outside_rel", "outside_abs", "outdir_link",
-                           "proc_root", "proc_cwd", "dangling"}) {
-    EXPECT_EQ(entries[name].stat.type, FileType::symlink) << name;
-    EXPECT_NE(entries[name].stat.inode, secret.st_ino) << name;
+  for (const auto& [name, text] : std::map<std::string, std::string>{
+           {"in_link", "file.txt"},
+           {"abs_in_link", "/file.txt"},
+           {"dir_link", "dir"},
+           {"up_link", "../../.."},
+           {"etc_link", "/etc"},
+           {"passwd_link", "/etc/passwd"},
+           {"outside_rel", "../secret.txt"},
+           {"outside_abs", secret_.string()},
+           {"outdir_link", (outer_.path() / "outdir").string()},
+           {"proc_root", "/proc/self/root"},
+           {"proc_cwd", "/proc/self/cwd"},
+           {"dangling", "nothing-here"}}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(entries[name].stat.type, FileType::symlink);
+    EXPECT_EQ(entries[name].stat.size, text.size());
+    EXPECT_EQ(entries[name].link_target, text);
+    EXPECT_NE(entries[name].stat.inode, secret.st_ino);
   }
+  // stat() still follows a link that stays inside.
+  auto followed = run_task(fs_->stat(vp("/dir_link")));
+  ASSERT_TRUE(followed);
+  EXPECT_EQ(followed->type, FileType::directory);
 
   auto sub = list("/dir_link");
   std::vector<std::string> sub_names;
   for (const auto& [name, e] : sub)
     sub_names.push_back(name);
   EXPECT_THAT(sub_names, ::testing::UnorderedElementsAre("inner.txt", "deep_up", "up_file"));
-  EXPECT_EQ(sub["up_file"].stat.type, FileType::regular);
+  EXPECT_EQ(sub["up_file"].stat.type, FileType::symlink);
   EXPECT_EQ(sub["deep_up"].stat.type, FileType::symlink);
 
   EXPECT_TRUE(list("/empty").empty());
