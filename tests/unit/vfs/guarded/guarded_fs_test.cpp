@@ -8,6 +8,9 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -798,6 +801,111 @@ TEST_F(GuardedQuotaTest, DirectoriesAndLinksAreChargedAndGivenBack) {
   expect_consistent();
 }
 
+// Lets other coroutines of the loop run, as a backend whose calls wait for a
+// disk would.
+core::Task<void> yield_loop() {
+  auto ex = co_await asio::this_coro::executor;
+  co_await asio::post(ex, asio::use_awaitable);
+}
+
+// A LocalFs whose every call lets the loop run others before it, so that two
+// sessions' operations interleave.
+class YieldingFs final : public Filesystem {
+public:
+  explicit YieldingFs(std::unique_ptr<Filesystem> inner) : inner_(std::move(inner)) {}
+
+  // vfs::Filesystem
+  core::Task<core::Result<Stat>> stat(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->stat(p);
+  }
+  core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->list(p);
+  }
+  core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& p,
+                                                            std::uint64_t offset) override {
+    co_await yield_loop();
+    co_return co_await inner_->open_read(p, offset);
+  }
+  core::Task<core::Result<std::unique_ptr<File>>> open_write(const VirtualPath& p, WriteMode mode,
+                                                             std::uint64_t offset) override {
+    co_await yield_loop();
+    co_return co_await inner_->open_write(p, mode, offset);
+  }
+  core::UploadMode upload_mode() const override { return inner_->upload_mode(); }
+  core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
+  create_unique(const VirtualPath& dir, std::string_view prefix) override {
+    co_await yield_loop();
+    co_return co_await inner_->create_unique(dir, prefix);
+  }
+  core::Task<core::Result<void>> make_directory(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->make_directory(p);
+  }
+  core::Task<core::Result<void>> remove_directory(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->remove_directory(p);
+  }
+  core::Task<core::Result<void>> remove_file(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->remove_file(p);
+  }
+  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override {
+    co_await yield_loop();
+    co_return co_await inner_->rename(from, to);
+  }
+  core::Task<core::Result<void>> set_mtime(const VirtualPath& p,
+                                           std::chrono::system_clock::time_point t) override {
+    co_await yield_loop();
+    co_return co_await inner_->set_mtime(p, t);
+  }
+  core::Task<core::Result<void>> set_mode(const VirtualPath& p, std::uint32_t mode) override {
+    co_await yield_loop();
+    co_return co_await inner_->set_mode(p, mode);
+  }
+  core::Task<core::Result<Stat>> lstat(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->lstat(p);
+  }
+  core::Task<core::Result<std::unique_ptr<File>>> open(const VirtualPath& p,
+                                                       const OpenFlags& flags) override {
+    co_await yield_loop();
+    co_return co_await inner_->open(p, flags);
+  }
+  core::Task<core::Result<std::string>> read_link(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->read_link(p);
+  }
+  core::Task<core::Result<void>> make_symlink(const VirtualPath& target,
+                                              const VirtualPath& link) override {
+    co_await yield_loop();
+    co_return co_await inner_->make_symlink(target, link);
+  }
+  core::Task<core::Result<void>> make_hard_link(const VirtualPath& target,
+                                                const VirtualPath& link) override {
+    co_await yield_loop();
+    co_return co_await inner_->make_hard_link(target, link);
+  }
+  core::Task<core::Result<void>> set_size(const VirtualPath& p, std::uint64_t size) override {
+    co_await yield_loop();
+    co_return co_await inner_->set_size(p, size);
+  }
+  core::Task<core::Result<void>> set_times(const VirtualPath& p,
+                                           std::chrono::system_clock::time_point atime,
+                                           std::chrono::system_clock::time_point mtime) override {
+    co_await yield_loop();
+    co_return co_await inner_->set_times(p, atime, mtime);
+  }
+  core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->fs_stats(p);
+  }
+
+private:
+  std::unique_ptr<Filesystem> inner_;
+};
+
 core::Task<void> cut_to_zero(Filesystem* fs, VirtualPath path, int* done) {
   auto r = co_await fs->set_size(path, 0);
   EXPECT_TRUE(r) << r.error().message();
@@ -815,28 +923,26 @@ core::Task<void> cut_by_open(Filesystem* fs, VirtualPath path, int* done) {
 
 // Regression (issue 17, item 14): two sessions truncating one file at once
 // both looked at its size before either cut it, and both gave it back (1.43 MB
-// stored under a 1 MiB quota). Each round interleaves the two on one loop,
-// their file I/O on a pool.
+// stored under a 1 MiB quota). The two run interleaved on one loop.
 TEST_F(GuardedQuotaTest, RacingTruncationsGiveTheBytesBackOnce) {
-  core::WorkerPool pool(2);
   session(0, 0);
-  auto on_pool = [&] {
-    auto local = LocalFs::open(home_.root(), &pool, core::UploadMode::atomic);
+  auto yielding = [&] {
+    auto local = LocalFs::open(home_.root(), nullptr, core::UploadMode::atomic);
     EXPECT_TRUE(local);
     Rules rules;
     rules.quota = quota_;
     rules.user = "alice";
-    return guard(std::move(*local), std::move(rules));
+    return guard(std::make_unique<YieldingFs>(std::move(*local)), std::move(rules));
   };
-  auto a = on_pool();
-  auto b = on_pool();
-  for (int round = 0; round < 40; ++round) {
+  auto a = yielding();
+  auto b = yielding();
+  for (int round = 0; round < 2; ++round) {
     home_.put("big.bin", std::string(1000, 'b'));
     quota_->set_usage(home_.disk());
     asio::io_context ctx;
     int done = 0;
     const VirtualPath path = vp("/big.bin");
-    if (round % 2 == 0) {
+    if (round == 0) {
       asio::co_spawn(ctx, cut_to_zero(a.get(), path, &done), asio::detached);
       asio::co_spawn(ctx, cut_to_zero(b.get(), path, &done), asio::detached);
     } else {
