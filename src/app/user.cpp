@@ -391,7 +391,9 @@ void print_user(const store::UserRecord& u) {
   std::printf("permissions:     %s\n", u.permissions.to_string().c_str());
   std::printf("quota bytes:     %s\n", limit_text(u.quota_bytes, " bytes").c_str());
   std::printf("quota files:     %s\n", limit_text(u.quota_files, " files").c_str());
-  std::printf("max sessions:    %s\n", limit_text(u.max_sessions, "").c_str());
+  std::printf("max sessions:    %s\n", u.max_sessions == 0
+                                           ? "server default ([limits] max_sessions_per_user)"
+                                           : limit_text(u.max_sessions, "").c_str());
   std::printf("upload rate:     %s\n", rate_text(u.upload_rate).c_str());
   std::printf("download rate:   %s\n", rate_text(u.download_rate).c_str());
   std::string from;

@@ -36,12 +36,6 @@ public:
   }
 };
 
-// Verifies a hash nobody has, so an unknown user costs the same as a wrong password.
-const std::string& dummy_hash() {
-  static const std::string hash = hash_password(random_password(24));
-  return hash;
-}
-
 constexpr std::size_t kMaxCacheEntries = 10000;
 // Per-user registries are swept of unused entries above this size.
 constexpr std::size_t kSweepAbove = 1000;
@@ -55,7 +49,8 @@ const std::error_category& auth_category() noexcept {
   return category;
 }
 
-LiveState::LiveState(std::size_t hash_workers) : pool_(hash_workers) {}
+LiveState::LiveState(std::size_t hash_workers, core::WorkerPool::Start when)
+    : pool_(hash_workers, when) {}
 
 LiveState::~LiveState() = default;
 
@@ -84,6 +79,7 @@ Authenticator::Authenticator(std::shared_ptr<store::UserStore> users,
     global_upload_ = global(live_->global_upload_, settings_.bandwidth.upload_rate);
     global_download_ = global(live_->global_download_, settings_.bandwidth.download_rate);
   }
+  live_->open_files_->set_limits(settings_.open_files.total, settings_.open_files.per_user);
   randombytes_buf(cache_secret_.data(), cache_secret_.size());
 }
 
@@ -181,6 +177,22 @@ core::Task<core::Result<store::UserRecord>> Authenticator::look_up(const std::st
   co_return record;
 }
 
+const std::string& Authenticator::dummy_hash() {
+  std::call_once(dummy_once_,
+                 [this] { dummy_hash_ = hash_password(random_password(24), settings_.hash_cost); });
+  return dummy_hash_;
+}
+
+core::Task<bool> Authenticator::verify(const std::string& hash, const std::string& password) {
+  // An empty hash stands for dummy_hash(), made (once) on the pool, not on a loop.
+  auto check = [this, &hash, &password] {
+    const bool dummy = hash.empty();
+    const bool ok = settings_.verify(dummy ? dummy_hash() : hash, password);
+    return ok && !dummy;
+  };
+  co_return co_await live_->pool_.run(check);
+}
+
 core::Task<core::Result<Account>> Authenticator::authenticate(const std::string& user,
                                                               const std::string& password,
                                                               const asio::ip::address& client) {
@@ -190,33 +202,37 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
   if (!record && record.error() != store::Errc::no_such_user)
     co_return core::unexpected(record.error());
   bool ok = false;
-  if (record && record->password_hash.empty() && !record->password.empty()) {
+  // SECURITY: every failed login pays exactly one hash verification, so that
+  // its time tells nothing (issue 17: plain `password` users and cached
+  // logins were answered without one, unknown users after one).
+  bool paid = false;
+  const bool has_hash = record && !record->password_hash.empty();
+  if (record && !has_hash && !record->password.empty()) {
     ok = equal_constant_time(record->password, password);
   } else {
-    const bool has_hash = record && !record->password_hash.empty();
     const std::string key = has_hash ? cache_key(user, password) : std::string();
     if (has_hash && cached(key, record->revision)) {
       ok = true;
     } else {
-      // argon2id on the pool: the user's hash, or for an unknown user and for
-      // a key-only user (SECURITY: no password may match) a dummy one, so that
-      // the time taken reveals nothing.
-      std::string hash = has_hash ? record->password_hash : std::string();
-      // An empty hash stands for dummy_hash(), made (once) on the pool, not on a loop.
-      auto verify = [&hash, &password] {
-        return verify_hash(hash.empty() ? dummy_hash() : hash, password);
-      };
-      const bool verified = co_await live_->pool_.run(verify);
-      ok = verified && has_hash;
+      // The user's hash, or for an unknown user and for a key-only user
+      // (SECURITY: no password may match) the dummy one.
+      const std::string hash = has_hash ? record->password_hash : std::string();
+      ok = co_await verify(hash, password);
+      paid = true;
       if (ok)
         remember(key, record->revision);
     }
   }
-  if (!ok) {
-    co_await record_failure(client);
-    co_return core::unexpected(Errc::bad_credentials);
+  core::Result<Account> account = core::unexpected(Errc::bad_credentials);
+  if (ok)
+    account = co_await check_rules(*record, client);
+  if (!account && !paid) {
+    const std::string none;
+    (void)co_await verify(none, password);
   }
-  co_return co_await check_rules(*record, client);
+  if (!ok)
+    co_await record_failure(client);
+  co_return account;
 }
 
 core::Task<core::Result<Account>> Authenticator::authenticate_key(const std::string& user,
@@ -309,7 +325,10 @@ Authenticator::user_quota(const Account& account) {
 core::Task<core::Result<UserSession>> Authenticator::open_session(const Account& account,
                                                                   std::string& reason) {
   UserSession session;
-  session.ticket = limits_.log_in(account.name, account.max_sessions, &reason);
+  // A finite default: one user's sessions must not take every descriptor.
+  const std::uint32_t max_sessions =
+      account.max_sessions != 0 ? account.max_sessions : settings_.limits.max_sessions_per_user;
+  session.ticket = limits_.log_in(account.name, max_sessions, &reason);
   if (!session.ticket)
     co_return core::unexpected(Errc::limit_reached);
   auto local = vfs::LocalFs::open(account.home, io_, settings_.upload_mode);
@@ -319,6 +338,7 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
   vfs::Rules rules;
   rules.permissions = account.permissions;
   rules.user = account.name;
+  rules.open_files = live_->open_files_;
   std::shared_ptr<vfs::Quota> quota;
   if (account.quota_bytes != 0 || account.quota_files != 0) {
     auto q = co_await user_quota(account);

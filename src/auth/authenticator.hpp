@@ -6,17 +6,20 @@
 
 #include "auth/limits.hpp"
 #include "auth/login_attempts.hpp"
+#include "auth/password.hpp"
 #include "core/config.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "core/worker_pool.hpp"
 #include "store/user_store.hpp"
 #include "vfs/filesystem.hpp"
+#include "vfs/open_files.hpp"
 
 #include <asio/ip/address.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,6 +72,13 @@ struct AuthSettings {
   core::LimitsConfig limits;
   core::BandwidthConfig bandwidth;
   core::UploadMode upload_mode = core::UploadMode::atomic;
+  /// The argon2id cost of `[users]`: what a failed login pays when the user
+  /// has no hash of their own (unknown, plain `password`, keys only).
+  HashCost hash_cost;
+  /// The budget of open files (vfs::OpenFiles); 0: none.
+  vfs::OpenFileLimits open_files;
+  /// Checks a password against a stored hash (verify_hash; tests count calls).
+  std::function<bool(std::string_view hash, std::string_view password)> verify = verify_hash;
 };
 
 /// A logged-in session's resources; destroying it frees the session's place.
@@ -79,12 +89,13 @@ struct UserSession {
 
 /// What a reload must not reset, shared by every Authenticator of one server
 /// (the current one and the older ones that running sessions still hold):
-/// the counts of connections and sessions, each user's quota and throttles,
+/// the counts of connections, sessions and open files, each user's quota and throttles,
 /// the global throttles, and the password-hash workers. Thread-safe.
 class LiveState {
 public:
-  /// `hash_workers` threads verify passwords.
-  explicit LiveState(std::size_t hash_workers);
+  /// `hash_workers` threads verify passwords, from `when` on.
+  explicit LiveState(std::size_t hash_workers,
+                     core::WorkerPool::Start when = core::WorkerPool::Start::now);
   ~LiveState();
   LiveState(const LiveState&) = delete;
   LiveState& operator=(const LiveState&) = delete;
@@ -92,11 +103,15 @@ public:
   /// Lets running hash verifications finish and ends the workers (the server
   /// calls it after its event loops stopped). No login may follow.
   void join_workers() { pool_.join(); }
+  /// Starts the hash workers made with Start::later.
+  void start_workers() { pool_.start(); }
 
 private:
   friend class Authenticator;
   core::WorkerPool pool_;
   Limits counts_{0, 0}; // its counts are shared by every Authenticator's Limits
+  // Every session's open files; the newest Authenticator sets its limits.
+  std::shared_ptr<vfs::OpenFiles> open_files_ = std::make_shared<vfs::OpenFiles>(0, 0);
 
   std::mutex mu_;
   struct QuotaSlot {
@@ -174,6 +189,11 @@ private:
   void remember(const std::string& key, std::uint64_t revision);
   core::Task<core::Result<Account>> check_rules(const store::UserRecord& record,
                                                 const asio::ip::address& client);
+  /// One verification on the hash workers: against `hash`, or when it is
+  /// empty against dummy_hash() (then never true).
+  core::Task<bool> verify(const std::string& hash, const std::string& password);
+  /// A hash of a random password at the configured cost, made once, on a worker.
+  const std::string& dummy_hash();
 
   std::shared_ptr<store::UserStore> users_; // shared: the server keeps it for reloads
   std::shared_ptr<LiveState> live_;         // shared with the Authenticators of other reloads
@@ -188,6 +208,8 @@ private:
   std::mutex mu_;
   std::map<std::string, CacheEntry> cache_; // guarded by mu_
   std::array<unsigned char, 32> cache_secret_{};
+  std::once_flag dummy_once_;
+  std::string dummy_hash_; // written once under dummy_once_
 };
 
 } // namespace berth::auth

@@ -418,11 +418,19 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConf
 }
 
 void read_limits(const Reader& r, const toml::table& t, LimitsConfig& l) {
-  r.only_keys(t, "limits", {"max_connections", "max_connections_per_ip"});
+  r.only_keys(t, "limits",
+              {"max_connections", "max_connections_per_ip", "max_sessions_per_user",
+               "max_open_files", "max_open_files_per_user"});
   if (auto v = r.integer(t, "limits", "max_connections", 0, 10000000))
     l.max_connections = static_cast<std::uint32_t>(*v);
   if (auto v = r.integer(t, "limits", "max_connections_per_ip", 0, 10000000))
     l.max_connections_per_ip = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "limits", "max_sessions_per_user", 0, 1000000))
+    l.max_sessions_per_user = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "limits", "max_open_files", 0, 10000000))
+    l.max_open_files = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "limits", "max_open_files_per_user", 0, 10000000))
+    l.max_open_files_per_user = static_cast<std::uint32_t>(*v);
 }
 
 void read_bandwidth(const Reader& r, const toml::table& t, BandwidthConfig& b) {

@@ -26,7 +26,7 @@ struct UserConfig {
   Permissions permissions = Permissions::all();
   std::uint64_t quota_bytes = 0;       ///< 0: no limit.
   std::uint64_t quota_files = 0;       ///< 0: no limit.
-  std::uint32_t max_sessions = 0;      ///< 0: no limit.
+  std::uint32_t max_sessions = 0;      ///< 0: [limits] max_sessions_per_user.
   std::uint64_t upload_rate = 0;       ///< Bytes/s (KiB/s in the file); 0: no limit.
   std::uint64_t download_rate = 0;     ///< Bytes/s (KiB/s in the file); 0: no limit.
   std::vector<std::string> allow_from; ///< CIDR blocks; empty: anywhere.
@@ -112,10 +112,17 @@ struct SftpConfig {
   ProxyConfig proxy;
 };
 
-/// `[limits]`: connections, counted for every protocol together. 0: no limit.
+/// `[limits]`: connections (every protocol together), sessions and open files.
 struct LimitsConfig {
-  std::uint32_t max_connections = 0;
-  std::uint32_t max_connections_per_ip = 0;
+  std::uint32_t max_connections = 0;        ///< 0: no limit.
+  std::uint32_t max_connections_per_ip = 0; ///< 0: no limit.
+  /// Sessions of a user whose own max_sessions is 0. 0: no limit.
+  std::uint32_t max_sessions_per_user = 128;
+  /// Files and directories open at once, all users together; 0: RLIMIT_NOFILE
+  /// minus a reserve for connections and logins (never more than that).
+  std::uint32_t max_open_files = 0;
+  /// Of them, one user's; 0: a quarter of max_open_files.
+  std::uint32_t max_open_files_per_user = 0;
 };
 
 /// `[bandwidth]`: the server's global caps, for every protocol. 0: no limit.

@@ -61,6 +61,8 @@ Reply reply_for(std::error_code ec) {
       return Reply::of(452, "Insufficient storage space."); // RFC 959: the system is full
     case vfs::Errc::quota_exceeded:
       return Reply::of(552, "Quota exceeded."); // RFC 959: "exceeded storage allocation"
+    case vfs::Errc::too_many_open_files:
+      return Reply::of(450, "Too many open files; try again later."); // RFC 959: file busy
     case vfs::Errc::io_error:
       break;
     }

@@ -49,6 +49,11 @@ MetricsEndpoint::MetricsEndpoint(const core::HostPort& address, std::function<st
     throw std::runtime_error(fmt::format("metrics.listen: can not listen on {}",
                                          core::format_host_port(address.host, address.port)));
   port_ = static_cast<std::uint16_t>(port);
+}
+
+void MetricsEndpoint::start() {
+  if (thread_.joinable())
+    return;
   thread_ = std::thread([this] {
     http_->listen_after_bind();
     ended_ = true;
@@ -61,7 +66,8 @@ MetricsEndpoint::MetricsEndpoint(const core::HostPort& address, std::function<st
 
 MetricsEndpoint::~MetricsEndpoint() {
   http_->stop();
-  thread_.join();
+  if (thread_.joinable())
+    thread_.join();
 }
 
 } // namespace berth::server

@@ -20,7 +20,7 @@ namespace berth::server {
 
 class MetricsEndpoint {
 public:
-  /// Binds `address` (port 0: any free port) and starts serving:
+  /// Binds `address` (port 0: any free port); serves from start() on:
   /// - GET /metrics: `render()`, "text/plain; version=0.0.4";
   /// - GET /healthz: 200 "ok" while `healthy()`, else 503 "unavailable".
   /// Both are called on the endpoint's threads and must be thread-safe.
@@ -29,6 +29,9 @@ public:
                   std::function<bool()> healthy);
   /// Stops serving (requests in progress finish) and joins the threads.
   ~MetricsEndpoint();
+  /// Starts the threads that serve (once bound: after dropping root, so that
+  /// they have the identity and capabilities the drop left).
+  void start();
   MetricsEndpoint(const MetricsEndpoint&) = delete;
   MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
 

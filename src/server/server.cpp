@@ -453,6 +453,12 @@ int Server::run() {
                  keep != 0 ? ", keeping CAP_NET_BIND_SERVICE for FTP data ports below 1024" : "");
   }
 
+  // SECURITY: every thread starts after the drop; capabilities, the bounding
+  // set and no_new_privs are per thread (issue 17: pools made before kept them all).
+  wired_.start_workers();
+  if (metrics_)
+    metrics_->start();
+
   hangup_ = std::make_unique<asio::signal_set>(*loops_[0], SIGHUP);
   stop_ = std::make_unique<asio::signal_set>(*loops_[0], SIGINT, SIGTERM);
   shutdown_timer_ = std::make_unique<asio::steady_timer>(*loops_[0]);

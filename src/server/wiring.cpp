@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -160,7 +161,18 @@ std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w
   settings.policy = auth::LoginPolicy{3, cfg.ftp.failed_login_delay};
   settings.anonymous = cfg.anonymous;
   settings.login_cache_ttl = cfg.users_db.login_cache;
+  settings.hash_cost = auth::HashCost{cfg.users_db.hash_memory_kib, cfg.users_db.hash_iterations};
   settings.limits = cfg.limits;
+  // The budget of open files, within the descriptors this process may have.
+  rlimit nofile{};
+  const std::size_t max_fds =
+      ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY
+          ? static_cast<std::size_t>(nofile.rlim_cur)
+          : std::size_t{1} << 20;
+  settings.open_files =
+      vfs::open_file_limits(max_fds, cfg.limits.max_open_files, cfg.limits.max_open_files_per_user);
+  spdlog::info("open files: at most {} for all users, {} per user (of {} descriptors)",
+               settings.open_files.total, settings.open_files.per_user, max_fds);
   settings.bandwidth = cfg.bandwidth;
   settings.upload_mode = cfg.server.upload_mode;
   g->authenticator = std::make_shared<auth::Authenticator>(g->users, w.live, std::move(settings),
@@ -206,20 +218,28 @@ Wired wire(const core::Config& cfg) {
   Wired w;
   // Threads for file I/O that may wait for a disk (reads missing the page cache,
   // writes, fsync): a few per core, as disks overlap requests.
+  // None starts before start_workers(): after the privilege drop.
+  const auto later = core::WorkerPool::Start::later;
   w.io = std::make_unique<core::WorkerPool>(
-      std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency())));
-  w.db = std::make_unique<core::WorkerPool>(1);
+      std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency())), later);
+  w.db = std::make_unique<core::WorkerPool>(1, later);
   auto database = store::SqliteStore::open(cfg.user_database(), w.db.get());
   if (!database)
     throw std::runtime_error(fmt::format("{}: can not open the user database: {}",
                                          cfg.user_database().string(), database.error().message()));
   w.database = std::move(*database);
   w.defender = std::make_unique<auth::Defender>(defender_settings(cfg.defender), w.database.get());
-  w.live = std::make_shared<auth::LiveState>(2);
+  w.live = std::make_shared<auth::LiveState>(2, later);
   w.drain = std::make_shared<core::Drain>();
   w.telemetry = make_telemetry(cfg, w.defender.get());
   w.current = rewire(cfg, w);
   return w;
+}
+
+void Wired::start_workers() {
+  io->start();
+  db->start();
+  live->start_workers();
 }
 
 void Wired::join_workers() {

@@ -51,6 +51,10 @@ struct Wired {
   std::shared_ptr<core::Telemetry> telemetry;
   std::shared_ptr<const Generation> current; ///< The generation built at start.
 
+  /// Starts the worker pools' threads: after dropping root, so that every
+  /// thread has the identity and capabilities the drop left (they are per thread).
+  void start_workers();
+
   /// Lets the worker pools finish their work and ends their threads. Called
   /// once the event loops stopped, before they are destroyed (a completion
   /// must not be posted to a destroyed loop).

@@ -31,6 +31,8 @@ public:
       return "Input/output error";
     case Errc::quota_exceeded:
       return "Quota exceeded";
+    case Errc::too_many_open_files:
+      return "Too many open files (server or user limit)";
     }
     return "Unknown error";
   }
@@ -68,6 +70,9 @@ std::error_code from_errno(int err) noexcept {
   case EDQUOT:
   case EFBIG:
     return Errc::no_space;
+  case EMFILE:
+  case ENFILE:
+    return Errc::too_many_open_files;
   default:
     return Errc::io_error;
   }

@@ -6,16 +6,17 @@
 namespace berth::vfs {
 
 enum class Errc {
-  not_found = 1,     ///< No such file or directory (also: a path that would leave the jail).
-  exists,            ///< The target already exists.
-  not_directory,     ///< A path component or the target is not a directory.
-  is_directory,      ///< The target is a directory where a file was needed.
-  not_empty,         ///< The directory is not empty.
-  permission_denied, ///< The operating system or a rule refused the operation.
-  invalid_name,      ///< The name is not acceptable (NUL, empty, too long).
-  no_space,          ///< The disk is full.
-  io_error,          ///< Anything else the backend reported.
-  quota_exceeded,    ///< The user's quota (bytes or files) would be exceeded.
+  not_found = 1,       ///< No such file or directory (also: a path that would leave the jail).
+  exists,              ///< The target already exists.
+  not_directory,       ///< A path component or the target is not a directory.
+  is_directory,        ///< The target is a directory where a file was needed.
+  not_empty,           ///< The directory is not empty.
+  permission_denied,   ///< The operating system or a rule refused the operation.
+  invalid_name,        ///< The name is not acceptable (NUL, empty, too long).
+  no_space,            ///< The disk is full.
+  io_error,            ///< Anything else the backend reported.
+  quota_exceeded,      ///< The user's quota (bytes or files) would be exceeded.
+  too_many_open_files, ///< The server's or the user's budget of open files is used up.
 };
 
 const std::error_category& vfs_category() noexcept;

@@ -1,7 +1,14 @@
 #include "vfs/quota.hpp"
 
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <algorithm>
+#include <chrono>
 #include <limits>
+#include <optional>
 
 namespace berth::vfs {
 namespace {
@@ -70,6 +77,25 @@ std::int64_t Quota::max_bytes() const {
 std::int64_t Quota::max_files() const {
   std::lock_guard lock(mu_);
   return max_files_;
+}
+
+core::Task<Quota::Hold> Quota::hold() {
+  // A waiter polls with a growing pause rather than being woken by the
+  // holder: the holder may run on another loop, and its wake-up could be
+  // posted to a loop destroyed meanwhile (at shutdown). Holds are short (a
+  // stat and a truncate or a write of one buffer).
+  constexpr auto kMaxPause = std::chrono::milliseconds(2);
+  auto pause = std::chrono::microseconds(20);
+  std::optional<asio::steady_timer> timer;
+  for (;;) {
+    if (!held_.exchange(true, std::memory_order_acquire))
+      co_return Hold(this);
+    if (!timer)
+      timer.emplace(co_await asio::this_coro::executor);
+    timer->expires_after(pause);
+    (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    pause = std::min<std::chrono::microseconds>(pause * 2, kMaxPause);
+  }
 }
 
 Usage Quota::usage() const {

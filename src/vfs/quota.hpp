@@ -2,8 +2,12 @@
 // A user's storage quota: limits and the usage that all their sessions share.
 // Enforced by vfs/guarded; the initial usage comes from LocalFs::usage().
 
+#include "core/task.hpp"
+
+#include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
 namespace berth::vfs {
 
@@ -13,6 +17,13 @@ struct Usage {
   std::int64_t files = 0;
   bool operator==(const Usage&) const = default;
 };
+
+/// What a directory or a symbolic link costs: one file, and one block of
+/// bytes (what ext4 gives a directory, and a link whose text does not fit in
+/// its inode). Without it, empty directories and links filled a disk past
+/// any quota (issue 17). The scan of a home and the live accounting both
+/// count it.
+inline constexpr std::int64_t kEntryBytes = 4096;
 
 /// Thread-safe: one Quota is shared by every session of a user, on any loop,
 /// so that racing uploads can not together pass a limit. Usage never goes below 0.
@@ -39,6 +50,37 @@ public:
   /// Replaces the usage, after a rescan of the disk.
   void set_usage(Usage usage);
 
+  /// Holds the user's critical section while it lives; empty: holds nothing.
+  class Hold {
+  public:
+    Hold() = default;
+    explicit Hold(Quota* q) : quota_(q) {}
+    Hold(Hold&& o) noexcept : quota_(std::exchange(o.quota_, nullptr)) {}
+    Hold& operator=(Hold&& o) noexcept {
+      if (this != &o) {
+        release();
+        quota_ = std::exchange(o.quota_, nullptr);
+      }
+      return *this;
+    }
+    ~Hold() { release(); }
+
+  private:
+    void release() {
+      if (quota_ != nullptr)
+        quota_->held_.store(false, std::memory_order_release);
+      quota_ = nullptr;
+    }
+    Quota* quota_ = nullptr;
+  };
+
+  /// The user's critical section, for a look at the disk, the change and the
+  /// charge or release that follows: two sessions never count one change
+  /// twice (two truncations of a file both giving its bytes back). Waits
+  /// while another holds it, on a timer of the caller's executor (the
+  /// holders run on any event loop), never blocking a loop. Not reentrant.
+  core::Task<Hold> hold();
+
   Usage usage() const;
   /// New limits (the user was changed); the usage stays. 0 means none.
   void set_limits(std::int64_t max_bytes, std::int64_t max_files);
@@ -52,6 +94,7 @@ private:
   std::int64_t max_bytes_; // guarded by mu_
   std::int64_t max_files_; // guarded by mu_
   Usage usage_;            // guarded by mu_
+  std::atomic<bool> held_{false};
 };
 
 } // namespace berth::vfs

@@ -40,11 +40,11 @@ def start_server(berth, tmp_path):
     servers = []
     counter = [0]
 
-    def _start(**kw):
+    def _start(preexec_fn=None, **kw):
         counter[0] += 1
         srv = BerthServer(tmp_path / ("srv%d" % counter[0]), **kw)
         servers.append(srv)
-        return srv.start()
+        return srv.start(preexec_fn=preexec_fn)
 
     yield _start
     for s in servers:

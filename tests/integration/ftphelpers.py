@@ -211,13 +211,14 @@ class BerthServer:
         self.sftp_port = None
         self.ssh_host_keys = []          # (type, "SHA256:...") from "ssh host key"
 
-    def start(self, timeout=15):
+    def start(self, timeout=15, preexec_fn=None):
+        """preexec_fn: run in the child before berth starts (e.g. setrlimit)."""
         self.stderr_path = self.workdir / "berth.stderr"
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
             [str(berth_bin()), "serve", "--config", str(self.config_path)],
             stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
-            cwd=str(self.workdir))
+            cwd=str(self.workdir), preexec_fn=preexec_fn)
         q = queue.Queue()
 
         def reader():

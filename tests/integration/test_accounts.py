@@ -240,6 +240,98 @@ def test_quota_counts_what_the_home_held_at_start(start_server):
     ftp.quit()
 
 
+def quota_refusal(e):
+    return "quota" in str(e).lower()
+
+
+def test_quota_counts_directories_and_links_over_sftp(start_server):
+    """Regression (issue 17, item 14): directories and symlinks counted
+    nothing, so 300 of each took 3.4 MiB of disk under a 1 MiB quota. Each
+    counts one file and 4 KiB."""
+    srv = start(start_server, rules={"quota_bytes": 1 * MiB})
+    s = sftp_login(srv)
+    made = 0
+    with pytest.raises(OSError) as e:
+        for i in range(300):
+            s.mkdir("/d%03d" % i)
+            made += 1
+    assert quota_refusal(e.value), e.value
+    assert made == 1 * MiB // 4096, made
+    for i in range(10):
+        s.rmdir("/d%03d" % i)
+    links = 0
+    with pytest.raises(OSError) as e:
+        for i in range(300):
+            s.symlink("d100", "/l%03d" % i)
+            links += 1
+    assert quota_refusal(e.value), e.value
+    assert links == 10, links
+    s.remove("/l000")
+    s.mkdir("/again")  # a removed link gave its place back
+    sftp_close(s)
+    assert len(list(srv.home().iterdir())) == made
+    # Counted the same way from the disk at the next start of the user's quota.
+    srv2 = start(start_server, rules={"quota_bytes": 1 * MiB})
+    for i in range(made):
+        (srv2.home() / ("d%03d" % i)).mkdir()
+    s = sftp_login(srv2)
+    with pytest.raises(OSError) as e:
+        s.symlink("d000", "/one-more")
+    assert quota_refusal(e.value), e.value
+    sftp_close(s)
+
+
+def test_racing_truncations_give_the_space_back_once(start_server):
+    """Regression (issue 17, item 14): two sessions truncating one file at
+    once were both given its bytes back, so the quota lost track of what the
+    disk held (1.43 MB stored under a 1 MiB quota). paramiko clients in
+    threads truncate one file at the same moment, round after round; then the
+    home is filled to the quota: the disk must hold no more than the quota."""
+    srv = start(start_server, rules={"quota_bytes": 1 * MiB},
+                server={"threads": 4})
+    home = srv.home()
+    keep = os.urandom(400 * 1024)
+    body = os.urandom(400 * 1024)
+    writer = sftp_login(srv)
+    with writer.open("/keep.bin", "wb") as f:
+        f.write(keep)
+    cutters = [sftp_login(srv) for _ in range(3)]
+    for _ in range(25):
+        with writer.open("/victim.bin", "wb") as f:
+            f.write(body)
+        start_line = threading.Barrier(len(cutters))
+        errors = []
+
+        def cut(s):
+            try:
+                start_line.wait(10)
+                s.truncate("/victim.bin", 0)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=cut, args=(s,)) for s in cutters]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        assert (home / "victim.bin").stat().st_size == 0
+    # Fill what the quota says is left.
+    chunk = os.urandom(64 * 1024)
+    n = 0
+    with pytest.raises(OSError) as e:
+        while n < 64:
+            with writer.open("/fill%02d.bin" % n, "wb") as f:
+                f.write(chunk)
+            n += 1
+    assert quota_refusal(e.value), e.value
+    for s in cutters + [writer]:
+        sftp_close(s)
+    used, _ = disk_usage(home)
+    assert used <= 1 * MiB, "%d bytes stored under a 1 MiB quota" % used
+    assert (home / "keep.bin").read_bytes() == keep
+
+
 # ---------------------------------------------------------------- bandwidth
 
 def test_download_rate_limit_holds(start_server):
@@ -322,6 +414,68 @@ def test_max_sessions_per_user(start_server):
     s = sftp_login(srv)
     s.listdir("/")
     sftp_close(s)
+
+
+def low_nofile(n):
+    def apply():
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return apply
+
+
+def test_one_user_can_not_take_every_descriptor(start_server):
+    """Regression (issue 17, item 7): one user's SFTP sessions opened handles
+    until the process had no descriptor left; accept() failed and other
+    users' logins timed out. With 256 descriptors, alice opens files over two
+    sessions until she is refused; bob still logs in over SFTP and FTP and
+    moves files byte for byte."""
+    srv = start(start_server, preexec_fn=low_nofile(256))
+    (srv.home() / "file.bin").write_bytes(b"f" * 1000)
+    first, second = sftp_login(srv), sftp_login(srv)
+    held = [first.open("/file.bin", "rb") for _ in range(10)]
+    with pytest.raises(OSError) as refused:
+        for _ in range(400):
+            held.append(second.open("/file.bin", "rb"))
+
+    data = os.urandom(300 * 1024)
+    s = sftp_login(srv, user="bob")
+    with s.open("/up.bin", "wb") as f:
+        f.write(data)
+    with s.open("/up.bin", "rb") as f:
+        assert f.read() == data
+    sftp_close(s)
+    b = ftp_login(srv, user="bob")
+    b.storbinary("STOR ftp.bin", io.BytesIO(data))
+    got = io.BytesIO()
+    b.retrbinary("RETR ftp.bin", got.write)
+    assert got.getvalue() == data
+    b.quit()
+    assert (srv.home("bob") / "ftp.bin").read_bytes() == data
+
+    # Alice was refused with a clear message at her share, far below the
+    # descriptors; listings too, and over FTP RETR and STOR get 450.
+    assert "too many open files" in str(refused.value).lower(), refused.value
+    assert len(held) < 200, len(held)
+    with pytest.raises(OSError) as e:
+        first.listdir("/")
+    assert "too many open files" in str(e.value).lower(), e.value
+    ftp = ftp_login(srv)
+    with pytest.raises(ftplib.error_temp) as e:
+        ftp.retrbinary("RETR file.bin", lambda b: None)
+    assert str(e.value).startswith("450"), e.value
+    with pytest.raises(ftplib.error_temp) as e:
+        ftp.storbinary("STOR new.bin", io.BytesIO(b"n" * 100))
+    assert str(e.value).startswith("450"), e.value
+
+    # A closed handle gives alice her place back.
+    held.pop().close()
+    ftp.retrbinary("RETR file.bin", lambda b: None)
+    ftp.quit()
+    for f in held:
+        f.close()
+    sftp_close(first)
+    sftp_close(second)
+    assert srv.alive()
 
 
 def test_allow_from(start_server):

@@ -64,6 +64,25 @@ def proc_status(pid, task=None):
 
 
 
+def assert_every_thread_dropped(pid, user, caps, bounding):
+    """Regression (issue 17, item 19): capabilities, the bounding set and
+    no_new_privs are per thread; the worker pools and the metrics threads,
+    made before the drop, kept the full bounding set and NoNewPrivs 0."""
+    tasks = os.listdir("/proc/%d/task" % pid)
+    assert len(tasks) > 2, tasks  # the pools' threads are there to be checked
+    for task in tasks:
+        t = proc_status(pid, task)
+        name = "thread %s (%s)" % (task, t["Name"])
+        assert set(t["Uid"]) == {str(user.pw_uid)}, name
+        assert set(t["Gid"]) == {str(user.pw_gid)}, name
+        assert int(t["CapEff"][0], 16) == caps, name
+        assert int(t["CapPrm"][0], 16) == caps, name
+        assert int(t["CapInh"][0], 16) == 0, name
+        assert int(t.get("CapAmb", ["0"])[0], 16) == 0, name
+        assert t["CapBnd"] == bounding, name
+        assert t["NoNewPrivs"] == ["1"], name
+
+
 RELOAD_DONE = ("SIGHUP: reloaded", "SIGHUP: keeping the running configuration")
 
 
@@ -119,7 +138,8 @@ def test_drops_root_to_the_configured_user(open_dir, active_data_port, caps):
     require_root()
     nb = nobody()
     srv = BerthServer(open_dir / "srv", listen=("127.0.0.1:0",), sftp=SFTP,
-                      active_data_port=active_data_port, server={"user": "nobody"})
+                      active_data_port=active_data_port, server={"user": "nobody"},
+                      sections={"metrics": {"listen": "127.0.0.1:0"}})
     for u in srv.users.values():
         os.chown(u["home"], nb.pw_uid, nb.pw_gid)
     srv.start()
@@ -133,10 +153,9 @@ def test_drops_root_to_the_configured_user(open_dir, active_data_port, caps):
         assert int(st["CapPrm"][0], 16) == caps
         assert int(st["CapInh"][0], 16) == 0
         assert st["NoNewPrivs"] == ["1"]
-        for task in os.listdir("/proc/%d/task" % srv.proc.pid):
-            t = proc_status(srv.proc.pid, task)
-            assert set(t["Uid"]) == {str(nb.pw_uid)}
-            assert int(t["CapEff"][0], 16) & ~caps == 0
+        bounding = st["CapBnd"]
+        assert int(bounding[0], 16) & ~caps == 0
+        assert_every_thread_dropped(srv.proc.pid, nb, caps, bounding)
         assert "serving as user nobody" in srv.stderr_text()
         assert "serving as root" not in srv.stderr_text()
         # The state folder and what was generated in it were handed over.
@@ -176,6 +195,8 @@ def test_drops_root_to_the_configured_user(open_dir, active_data_port, caps):
         # A reload still works (the configuration is readable by nobody here).
         reload(srv)
         assert "SIGHUP: reloaded" in srv.stderr_text()
+        # The threads that logins, transfers and the reload used, too.
+        assert_every_thread_dropped(srv.proc.pid, nb, caps, bounding)
     finally:
         srv.stop()
     err = srv.stderr_text()

@@ -21,6 +21,20 @@ std::int64_t as_signed(std::uint64_t v) {
   return v > static_cast<std::uint64_t>(kMaxSigned) ? kMaxSigned : static_cast<std::int64_t>(v);
 }
 
+// What an entry counts in a quota, as LocalFs::usage() counts it.
+Usage cost_of(const Stat& st) {
+  switch (st.type) {
+  case FileType::regular:
+    return {as_signed(st.size), 1};
+  case FileType::directory:
+  case FileType::symlink:
+    return {kEntryBytes, 1};
+  case FileType::other:
+    break;
+  }
+  return {};
+}
+
 core::Unexpected denied() {
   return core::unexpected(Errc::permission_denied);
 }
@@ -55,6 +69,13 @@ struct Shared {
 
   Quota* quota() const { return rules.quota.get(); }
 
+  /// The user's quota critical section (Quota::hold()); nothing without a quota.
+  core::Task<Quota::Hold> hold() const {
+    if (quota() == nullptr)
+      co_return Quota::Hold();
+    co_return co_await quota()->hold();
+  }
+
   /// Whether the rules allow `p`; logs a refusal.
   bool allowed(Perm p, std::string_view op, const VirtualPath& path) const {
     if (rules.permissions.has(p))
@@ -62,6 +83,20 @@ struct Shared {
     spdlog::info("{}: {} {} refused: no {} permission", rules.user, op, core::printable(path.str()),
                  core::Permissions::name(p));
     return false;
+  }
+
+  /// A place in the budget of open files for one more of the user's (empty
+  /// without a budget); Errc::too_many_open_files, logged, when it is used up.
+  core::Result<OpenFiles::Slot> place(std::string_view op, const VirtualPath& path) const {
+    if (!rules.open_files)
+      return OpenFiles::Slot();
+    auto slot = rules.open_files->take(rules.user);
+    if (!slot) {
+      spdlog::info("{}: {} {} refused: too many open files", rules.user, op,
+                   core::printable(path.str()));
+      return core::unexpected(Errc::too_many_open_files);
+    }
+    return slot;
   }
 
   core::Unexpected over_quota(std::string_view op, const VirtualPath& path) const {
@@ -89,9 +124,10 @@ struct Opened {
 
 class GuardedFile final : public File {
 public:
-  GuardedFile(std::shared_ptr<const Shared> shared, std::unique_ptr<File> inner, Opened how)
-      : shared_(std::move(shared)), inner_(std::move(inner)), how_(std::move(how)),
-        end_(how_.size) {}
+  GuardedFile(std::shared_ptr<const Shared> shared, std::unique_ptr<File> inner, Opened how,
+              OpenFiles::Slot slot)
+      : shared_(std::move(shared)), slot_(std::move(slot)), inner_(std::move(inner)),
+        how_(std::move(how)), end_(how_.size) {}
 
   ~GuardedFile() override {
     // A discarded replace upload leaves nothing on disk: give back all it charged.
@@ -111,6 +147,10 @@ public:
     while (!buf.empty()) {
       auto part = buf.first(piece(shared_->rules.upload, buf.size()));
       co_await pace(shared_->rules.upload, part.size());
+      // A replace upload's file has no name yet: nobody else changes it.
+      Quota::Hold held;
+      if (how_.kind == Kind::plain)
+        held = co_await shared_->hold();
       auto growth = co_await charge(inner_->position(), part.size());
       if (!growth)
         co_return core::unexpected(growth.error());
@@ -128,6 +168,7 @@ public:
     Quota* q = quota();
     if (q == nullptr || !how_.writable)
       co_return co_await inner_->commit();
+    auto held = co_await shared_->hold();
     if (how_.kind == Kind::plain) {
       // A resume is cut after its last byte: give back what that cut removed
       // (only that: what others removed meanwhile was given back by them).
@@ -151,10 +192,10 @@ public:
     if (!r)
       co_return r;
     committed_ = true;
-    const bool replaced = old && old->type == FileType::regular;
-    // The upload is one file now, in place of the replaced one; the open charged
-    // `charged_files` for it.
-    q->adjust(replaced ? -as_signed(old->size) : 0, (replaced ? 0 : 1) - how_.charged_files);
+    // The upload is one file now, in place of what was there (a file or a
+    // link); the open charged `charged_files` for it.
+    const Usage replaced = old ? cost_of(*old) : Usage{};
+    q->adjust(-replaced.bytes, 1 - replaced.files - how_.charged_files);
     co_return r;
   }
 
@@ -208,6 +249,9 @@ public:
     while (!buf.empty()) {
       auto part = buf.first(piece(shared_->rules.upload, buf.size()));
       co_await pace(shared_->rules.upload, part.size());
+      Quota::Hold held;
+      if (how_.kind == Kind::plain)
+        held = co_await shared_->hold();
       auto growth = co_await charge(offset, part.size());
       if (!growth)
         co_return core::unexpected(growth.error());
@@ -231,6 +275,7 @@ public:
     Quota* q = quota();
     if (q == nullptr)
       co_return co_await inner_->set_size(size);
+    auto held = co_await shared_->hold();
     auto st = co_await inner_->stat();
     if (!st)
       co_return core::unexpected(st.error());
@@ -311,6 +356,7 @@ private:
   }
 
   std::shared_ptr<const Shared> shared_;
+  OpenFiles::Slot slot_; // given back after inner_ closed the file
   std::unique_ptr<File> inner_;
   Opened how_;
   std::uint64_t end_;              ///< The file's end as charged (high-water mark).
@@ -332,6 +378,9 @@ public:
   core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) override {
     if (!allowed(Perm::list, "list", dir))
       co_return denied();
+    auto slot = shared_->place("list", dir); // the directory is open while it is read
+    if (!slot)
+      co_return core::unexpected(slot.error());
     co_return co_await inner().list(dir);
   }
 
@@ -339,13 +388,16 @@ public:
                                                             std::uint64_t offset) override {
     if (!allowed(Perm::download, "open_read", path))
       co_return denied();
+    auto slot = shared_->place("open_read", path);
+    if (!slot)
+      co_return core::unexpected(slot.error());
     auto f = co_await inner().open_read(path, offset);
     if (!f)
       co_return core::unexpected(f.error());
     Opened how;
     how.readable = true;
     how.path = path;
-    co_return wrap(std::move(*f), std::move(how));
+    co_return wrap(std::move(*f), std::move(how), std::move(*slot));
   }
 
   core::Task<core::Result<std::unique_ptr<File>>>
@@ -353,12 +405,16 @@ public:
     // Anything at the name, even a symlink, makes this an overwrite. A user
     // who may do both, with no quota counting files, needs no look at it.
     const core::Permissions& perms = shared_->rules.permissions;
+    auto held = co_await shared_->hold();
     const bool look = quota() != nullptr || !perms.has(Perm::upload) || !perms.has(Perm::overwrite);
     core::Result<Stat> entry = core::unexpected(Errc::not_found);
     if (look)
       entry = co_await inner().lstat(path);
     if (!allowed(entry ? Perm::overwrite : Perm::upload, "open_write", path))
       co_return denied();
+    auto slot = shared_->place("open_write", path);
+    if (!slot)
+      co_return core::unexpected(slot.error());
     // An atomic replace is a new name; direct ones write in place, as resumes do.
     const bool replace =
         mode == WriteMode::replace && inner().upload_mode() == core::UploadMode::atomic;
@@ -397,7 +453,7 @@ public:
       if (how.size < old_size)
         q->release(as_signed(old_size - how.size), 0);
     }
-    co_return wrap(std::move(*f), std::move(how));
+    co_return wrap(std::move(*f), std::move(how), std::move(*slot));
   }
 
   core::UploadMode upload_mode() const override { return shared_->inner->upload_mode(); }
@@ -406,7 +462,11 @@ public:
   create_unique(const VirtualPath& dir, std::string_view prefix) override {
     if (!allowed(Perm::upload, "create_unique", dir))
       co_return denied();
+    auto slot = shared_->place("create_unique", dir);
+    if (!slot)
+      co_return core::unexpected(slot.error());
     Quota* q = quota();
+    auto held = co_await shared_->hold();
     if (q != nullptr && !q->try_charge(0, 1))
       co_return shared_->over_quota("create_unique", dir);
     auto r = co_await inner().create_unique(dir, prefix);
@@ -419,52 +479,53 @@ public:
     how.writable = true;
     how.charged_files = q != nullptr ? 1 : 0;
     how.path = dir.child(r->second);
-    auto file = wrap(std::move(r->first), std::move(how));
+    auto file = wrap(std::move(r->first), std::move(how), std::move(*slot));
     co_return std::make_pair(std::move(file), std::move(r->second));
   }
 
   core::Task<core::Result<void>> make_directory(const VirtualPath& path) override {
     if (!allowed(Perm::mkdir, "make_directory", path))
       co_return denied();
-    co_return co_await inner().make_directory(path);
+    auto held = co_await shared_->hold();
+    if (!charge_entry())
+      co_return shared_->over_quota("make_directory", path);
+    auto r = co_await inner().make_directory(path);
+    if (!r)
+      release_entry();
+    co_return r;
   }
 
   core::Task<core::Result<void>> remove_directory(const VirtualPath& path) override {
     if (!allowed(Perm::rmdir, "remove_directory", path))
       co_return denied();
-    co_return co_await inner().remove_directory(path);
+    co_return co_await remove_counted(path, true);
   }
 
   core::Task<core::Result<void>> remove_file(const VirtualPath& path) override {
     if (!allowed(Perm::remove, "remove_file", path))
       co_return denied();
-    Quota* q = quota();
-    if (q == nullptr)
-      co_return co_await inner().remove_file(path);
-    // remove_file never follows a symlink: what goes is what lstat sees.
-    auto entry = co_await inner().lstat(path);
-    auto r = co_await inner().remove_file(path);
-    if (r && entry && entry->type == FileType::regular)
-      q->release(as_signed(entry->size), 1);
-    co_return r;
+    co_return co_await remove_counted(path, false);
   }
 
   core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override {
     if (!allowed(Perm::rename, "rename", from))
       co_return denied();
+    auto held = co_await shared_->hold(); // from the look at the target to the release
     auto target = co_await inner().lstat(to);
     const bool replaces = target && target->type != FileType::directory;
     if (replaces && !allowed(Perm::overwrite, "rename", to))
       co_return denied();
     Quota* q = quota();
-    if (q == nullptr || !target || target->type != FileType::regular)
+    if (q == nullptr || !target)
       co_return co_await inner().rename(from, to);
     auto source = co_await inner().lstat(from);
     auto r = co_await inner().rename(from, to);
     // rename(2) leaves both names when they are one file (hard links).
     const bool same = source && source->device == target->device && source->inode == target->inode;
-    if (r && !same)
-      q->release(as_signed(target->size), 1);
+    if (r && !same) {
+      const Usage gone = cost_of(*target); // a file, a link, or an empty directory
+      q->release(gone.bytes, gone.files);
+    }
     co_return r;
   }
 
@@ -489,6 +550,9 @@ public:
 
   core::Task<core::Result<std::unique_ptr<File>>> open(const VirtualPath& path,
                                                        const OpenFlags& flags) override {
+    Quota::Hold held;
+    if (flags.write || flags.create)
+      held = co_await shared_->hold();
     auto entry = co_await inner().lstat(path);
     const bool creates = flags.create && (flags.exclusive || !entry);
     if (flags.read && !allowed(Perm::download, "open", path))
@@ -500,6 +564,9 @@ public:
       co_return denied();
     if (!flags.read && !flags.write && !creates && !allowed(Perm::list, "open", path))
       co_return denied();
+    auto slot = shared_->place("open", path);
+    if (!slot)
+      co_return core::unexpected(slot.error());
 
     // As LocalFs: create + truncate + write is an atomic replace of the name
     // (in the atomic upload mode; direct truncates in place).
@@ -542,7 +609,7 @@ public:
       if (how.size < old_size)
         q->release(as_signed(old_size - how.size), 0);
     }
-    co_return wrap(std::move(*f), std::move(how));
+    co_return wrap(std::move(*f), std::move(how), std::move(*slot));
   }
 
   core::Task<core::Result<std::string>> read_link(const VirtualPath& path) override {
@@ -555,7 +622,13 @@ public:
                                               const VirtualPath& link) override {
     if (!allowed(Perm::symlink, "make_symlink", link))
       co_return denied();
-    co_return co_await inner().make_symlink(target, link);
+    auto held = co_await shared_->hold();
+    if (!charge_entry())
+      co_return shared_->over_quota("make_symlink", link);
+    auto r = co_await inner().make_symlink(target, link);
+    if (!r)
+      release_entry();
+    co_return r;
   }
 
   core::Task<core::Result<void>> make_hard_link(const VirtualPath& target,
@@ -579,6 +652,7 @@ public:
     Quota* q = quota();
     if (q == nullptr)
       co_return co_await inner().set_size(path, size);
+    auto held = co_await shared_->hold();
     auto st = co_await inner().stat(path); // set_size follows symlinks
     if (!st || st->type != FileType::regular)
       co_return co_await inner().set_size(path, size); // its own error
@@ -610,12 +684,38 @@ public:
 private:
   Filesystem& inner() const { return *shared_->inner; }
   Quota* quota() const { return shared_->quota(); }
+
+  // A new directory or link: charged before it is made (without a quota: true).
+  bool charge_entry() const { return quota() == nullptr || quota()->try_charge(kEntryBytes, 1); }
+  void release_entry() const {
+    if (quota() != nullptr)
+      quota()->release(kEntryBytes, 1);
+  }
+
+  // Removes `path` (a directory, or a file or link) and gives back what it
+  // counted. Neither removal follows a symlink: what goes is what lstat sees.
+  core::Task<core::Result<void>> remove_counted(const VirtualPath& path, bool directory) {
+    auto held = co_await shared_->hold();
+    core::Result<Stat> entry = core::unexpected(Errc::not_found);
+    if (quota() != nullptr)
+      entry = co_await inner().lstat(path);
+    core::Result<void> r;
+    if (directory)
+      r = co_await inner().remove_directory(path);
+    else
+      r = co_await inner().remove_file(path);
+    if (r && entry) {
+      const Usage cost = cost_of(*entry);
+      quota()->release(cost.bytes, cost.files);
+    }
+    co_return r;
+  }
   bool allowed(Perm p, std::string_view op, const VirtualPath& path) const {
     return shared_->allowed(p, op, path);
   }
 
-  std::unique_ptr<File> wrap(std::unique_ptr<File> file, Opened how) const {
-    return std::make_unique<GuardedFile>(shared_, std::move(file), std::move(how));
+  std::unique_ptr<File> wrap(std::unique_ptr<File> file, Opened how, OpenFiles::Slot slot) const {
+    return std::make_unique<GuardedFile>(shared_, std::move(file), std::move(how), std::move(slot));
   }
 
   std::shared_ptr<Shared> shared_;

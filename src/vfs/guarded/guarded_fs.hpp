@@ -5,6 +5,7 @@
 #include "core/permissions.hpp"
 #include "net/throttle.hpp"
 #include "vfs/filesystem.hpp"
+#include "vfs/open_files.hpp"
 #include "vfs/quota.hpp"
 
 #include <memory>
@@ -24,7 +25,10 @@ struct Rules {
   std::vector<std::shared_ptr<net::Throttle>> upload;
   /// As `upload`, for bytes read by downloads.
   std::vector<std::shared_ptr<net::Throttle>> download;
-  /// The user's name, for log lines.
+  /// The server's budget of open files (shared by every session); null: none.
+  /// Each open file and each listing in progress takes a place of `user`.
+  std::shared_ptr<OpenFiles> open_files;
+  /// The user's name, for log lines and the budget of open files.
   std::string user;
 };
 
@@ -40,13 +44,15 @@ struct Rules {
 /// - symlink: make_symlink, make_hard_link.
 /// A refusal is Errc::permission_denied and one log line.
 ///
-/// With a quota, regular files count their size and 1 file each (as
-/// LocalFs::usage() counts them): creating a file past the files limit, or
-/// growing files past the bytes limit, fails with Errc::quota_exceeded and
-/// writes nothing. Writes are charged only for growth past the file's end; a
-/// replace upload is given back in full when discarded and gives back the file
-/// it replaced on commit(); remove_file, rename over a file and shrinking
-/// set_size give back what the disk lost.
+/// With a quota, regular files count their size and 1 file each, directories
+/// and symlinks kEntryBytes and 1 file each (as LocalFs::usage() counts them):
+/// creating a file, directory or link past the files limit, or growing files
+/// past the bytes limit, fails with Errc::quota_exceeded and writes nothing.
+/// Each check, change and charge or release runs in the user's critical
+/// section (Quota::hold()), so racing sessions count every change once. Writes are charged only for
+/// growth past the file's end; a replace upload is given back in full when discarded and gives back
+/// the file it replaced on commit(); remove_file, rename over a file and shrinking set_size,
+/// remove_directory and removing a link give back what the disk lost.
 ///
 /// Files read and written through the result await the throttles; their
 /// native_handle() is -1 when zero-copy I/O would bypass a limit or the quota.

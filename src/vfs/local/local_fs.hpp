@@ -74,7 +74,8 @@ public:
   core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& path) override;
 
   /// The usage of the tree at `home`, for a Quota: the sizes and number of the
-  /// regular files in it, recursively. Symlinks are neither followed nor counted;
+  /// regular files in it, recursively, and kEntryBytes and one file for each
+  /// directory (not `home` itself) and symlink. Symlinks are not followed;
   /// hard links count once per name (as removing a name gives back its size);
   /// uploads in progress are skipped, as are subdirectories we may not read.
   /// Blocks for as long as the tree takes to walk: call it on a worker.

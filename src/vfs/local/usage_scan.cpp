@@ -1,4 +1,5 @@
-// LocalFs::usage(): the initial usage of a home for its user's Quota.
+// LocalFs::usage(): the initial usage of a home for its user's Quota:
+// regular files their size, directories and symlinks kEntryBytes, one file each.
 
 #include "vfs/errc.hpp"
 #include "vfs/local/local_fs.hpp"
@@ -76,7 +77,12 @@ core::Result<Usage> LocalFs::usage(const std::filesystem::path& home) {
     if (S_ISREG(st.st_mode)) {
       total.bytes += static_cast<std::int64_t>(st.st_size);
       total.files += 1;
+    } else if (S_ISLNK(st.st_mode)) {
+      total.bytes += kEntryBytes; // as GuardedFs charges a link it makes
+      total.files += 1;
     } else if (S_ISDIR(st.st_mode)) {
+      total.bytes += kEntryBytes; // as GuardedFs charges a directory it makes
+      total.files += 1;
       // O_NOFOLLOW: a directory replaced by a symlink since fstatat is not entered.
       int sub = ::openat(::dirfd(dir), e->d_name,
                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 namespace berth::auth {
 namespace {
 
@@ -188,6 +190,60 @@ TEST_F(AuthenticatorTest, ReloadKeepsCountsAndQuotasInTheLiveState) {
   auto again = test::run_task(after.open_session(*account, reason));
   ASSERT_TRUE(again);
   EXPECT_NE(again->fs, nullptr);
+}
+
+// Regression (issue 17, item 16): users with a plain `password` were answered
+// without a hash, unknown users after one, so the time of a failed login told
+// which names exist. Every failing path pays exactly one verification, at the
+// configured cost when the user has no hash of their own.
+TEST_F(AuthenticatorTest, EveryFailedLoginPaysOneHashAtTheConfiguredCost) {
+  const HashCost cost{8 * 1024, 1};
+  const std::string cost_text = "$m=8192,t=1,p=1$";
+  std::vector<std::string> seen; // the hashes verified, in order
+  std::mutex mu;
+  AuthSettings settings;
+  settings.hash_cost = cost;
+  settings.login_cache_ttl = std::chrono::seconds(300);
+  settings.verify = [&](std::string_view hash, std::string_view password) {
+    std::lock_guard lock(mu);
+    seen.emplace_back(hash);
+    return verify_hash(hash, password);
+  };
+  auto plain = user("plain", "s3cret", "");
+  auto hashed = user("hashed", "", hash_password("pw", cost));
+  auto disabled_plain = user("offplain", "s3cret", "");
+  disabled_plain.disabled = true;
+  auto disabled_hashed = user("offhashed", "", hash_password("pw", cost));
+  disabled_hashed.disabled = true;
+  auto elsewhere = user("elsewhere", "", hash_password("pw", cost));
+  elsewhere.allow_from = {"10.0.0.0/8"};
+  auto keyonly = user("keyonly", "", "", {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample k"});
+  Authenticator a(std::make_shared<store::StaticStore>(std::vector<store::UserRecord>{
+                      plain, hashed, disabled_plain, disabled_hashed, elsewhere, keyonly}),
+                  1, settings);
+  auto fails_after_one_hash = [&](const std::string& name, const std::string& password,
+                                  Errc expected) {
+    seen.clear();
+    auto r = test::run_task(a.authenticate(name, password, kClient));
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error(), expected) << name;
+    ASSERT_EQ(seen.size(), 1u) << name;
+    EXPECT_NE(seen[0].find(cost_text), std::string::npos) << name << ": " << seen[0];
+  };
+  fails_after_one_hash("nobody", "s3cret", Errc::bad_credentials);
+  fails_after_one_hash("plain", "wrong", Errc::bad_credentials);
+  fails_after_one_hash("hashed", "wrong", Errc::bad_credentials);
+  fails_after_one_hash("offplain", "s3cret", Errc::disabled);
+  fails_after_one_hash("offplain", "wrong", Errc::bad_credentials);
+  fails_after_one_hash("offhashed", "pw", Errc::disabled);
+  fails_after_one_hash("offhashed", "wrong", Errc::bad_credentials);
+  fails_after_one_hash("keyonly", "", Errc::bad_credentials);
+  fails_after_one_hash("elsewhere", "pw", Errc::address_not_allowed);
+  // A cached success spares the hash only when the login succeeds: refused
+  // from this address, the second try pays one again.
+  fails_after_one_hash("elsewhere", "pw", Errc::address_not_allowed);
+  ASSERT_TRUE(test::run_task(a.authenticate("hashed", "pw", kClient)));
+  fails_after_one_hash("hashed", "wrong", Errc::bad_credentials);
 }
 
 } // namespace

@@ -362,6 +362,25 @@ TEST_F(LoadConfig, GuardSections) {
   EXPECT_EQ(c.users_db.login_cache, std::chrono::seconds(0));
 }
 
+// Issue 17, item 7: sessions per user have a finite default; open files a
+// budget derived from RLIMIT_NOFILE unless configured.
+TEST_F(LoadConfig, SessionAndOpenFileLimits) {
+  auto c = load_config(write("[limits]\nmax_sessions_per_user = 10\nmax_open_files = 500\n"
+                             "max_open_files_per_user = 50\n"));
+  EXPECT_EQ(c.limits.max_sessions_per_user, 10u);
+  EXPECT_EQ(c.limits.max_open_files, 500u);
+  EXPECT_EQ(c.limits.max_open_files_per_user, 50u);
+  auto d = load_config(write("[ftp]\nlisten = [\"127.0.0.1:0\"]\n"));
+  EXPECT_EQ(d.limits.max_sessions_per_user, 128u);
+  EXPECT_EQ(d.limits.max_open_files, 0u);
+  EXPECT_EQ(d.limits.max_open_files_per_user, 0u);
+  expect_error("[limits]\nmax_open_files = -1\n", 2, "limits.max_open_files", "between");
+  expect_error("[limits]\nmax_open_files_per_user = \"many\"\n", 2,
+               "limits.max_open_files_per_user", "must be an integer");
+  expect_error("[limits]\nmax_sessions_per_user = 2000000\n", 2, "limits.max_sessions_per_user",
+               "between");
+}
+
 TEST_F(LoadConfig, GuardDefaults) {
   auto c = load_config(write("[ftp]\nlisten = [\"127.0.0.1:0\"]\n"));
   EXPECT_EQ(c.limits.max_connections, 0u);

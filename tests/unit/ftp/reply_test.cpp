@@ -105,7 +105,8 @@ TEST(ReplyFor, EachVfsError) {
                  Case{vfs::Errc::not_directory, 550}, Case{vfs::Errc::is_directory, 550},
                  Case{vfs::Errc::not_empty, 550}, Case{vfs::Errc::permission_denied, 550},
                  Case{vfs::Errc::invalid_name, 553}, Case{vfs::Errc::no_space, 452},
-                 Case{vfs::Errc::io_error, 451}, Case{vfs::Errc::quota_exceeded, 552}}) {
+                 Case{vfs::Errc::io_error, 451}, Case{vfs::Errc::quota_exceeded, 552},
+                 Case{vfs::Errc::too_many_open_files, 450}}) {
     Reply r = reply_for(make_error_code(c.e));
     EXPECT_EQ(r.code, c.code) << make_error_code(c.e).message();
     EXPECT_FALSE(r.text.empty());

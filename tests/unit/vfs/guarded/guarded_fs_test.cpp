@@ -5,6 +5,12 @@
 #include "vfs/errc.hpp"
 #include "vfs/local/local_fs.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -370,8 +376,21 @@ TEST(GuardedFsPermissions, RefusalsChangeNothing) {
 class GuardedQuotaTest : public ::testing::Test {
 protected:
   /// A session whose quota starts at the home's usage on disk.
+  /// The home's directories and link: what they count (kEntryBytes and one
+  /// file each) comes on top of every usage and limit the tests name.
+  static constexpr std::int64_t kEntries = 3;
+
+  /// The usage of a home with `bytes` and `files` of regular files.
+  static Usage in_home(std::int64_t bytes, std::int64_t files) {
+    return {bytes + kEntries * kEntryBytes, files + kEntries};
+  }
+
+  /// A session whose quota starts at the home's usage on disk; its limits
+  /// (0: none) are for regular files, the home's entries come on top.
   std::unique_ptr<Filesystem> session(std::int64_t max_bytes, std::int64_t max_files) {
-    quota_ = std::make_shared<Quota>(max_bytes, max_files, home_.disk());
+    const Usage limit = in_home(max_bytes, max_files);
+    quota_ = std::make_shared<Quota>(max_bytes != 0 ? limit.bytes : 0,
+                                     max_files != 0 ? limit.files : 0, home_.disk());
     return session_sharing(quota_);
   }
 
@@ -403,9 +422,11 @@ protected:
   std::shared_ptr<Quota> quota_;
 };
 
-TEST_F(GuardedQuotaTest, ScanCountsRegularFilesOnly) {
+// Regression (issue 17, item 14): directories and symlinks counted nothing,
+// so 300 of each filled a disk past a 1 MiB quota.
+TEST_F(GuardedQuotaTest, ScanCountsFilesDirectoriesAndLinks) {
   // The home: file.txt (5), other.txt (6), dir/inner.txt (5), a symlink, two directories.
-  EXPECT_EQ(home_.disk(), (Usage{16, 3}));
+  EXPECT_EQ(home_.disk(), (in_home(16, 3)));
   fs::create_directories(home_.root() / "a" / "b" / "c");
   home_.put("a/b/c/deep.bin", std::string(1000, 'x'));
   home_.put("a/.hidden", "12");
@@ -413,7 +434,8 @@ TEST_F(GuardedQuotaTest, ScanCountsRegularFilesOnly) {
   fs::create_symlink("/etc/passwd", home_.root() / "a" / "escape");
   fs::create_directory_symlink("/usr", home_.root() / "a" / "usr");
   fs::create_hard_link(home_.root() / "file.txt", home_.root() / "a" / "hard");
-  EXPECT_EQ(home_.disk(), (Usage{16 + 1000 + 2 + 5, 3 + 3}));
+  // Three more directories (a, b, c) and two more links, each kEntryBytes.
+  EXPECT_EQ(home_.disk(), (in_home(16 + 1000 + 2 + 5 + 5 * kEntryBytes, 3 + 3 + 5)));
 
   auto missing = LocalFs::usage(home_.root() / "absent");
   ASSERT_FALSE(missing);
@@ -432,7 +454,7 @@ TEST_F(GuardedQuotaTest, BytesLimitStopsTheWriteThatWouldExceed) {
   write(**f, "90"); // exactly at the limit
   commit(**f);
   EXPECT_EQ(slurp(home_.root() / "new.txt"), "1234567890");
-  EXPECT_EQ(quota_->usage(), (Usage{26, 4}));
+  EXPECT_EQ(quota_->usage(), (in_home(26, 4)));
   expect_consistent();
 }
 
@@ -442,14 +464,14 @@ TEST_F(GuardedQuotaTest, DiscardedReplaceGivesBackEverything) {
     auto f = run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0));
     ASSERT_TRUE(f);
     write(**f, std::string(100, 'x'));
-    EXPECT_EQ(quota_->usage(), (Usage{116, 4}));
+    EXPECT_EQ(quota_->usage(), (in_home(116, 4)));
   }
   {
     auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0));
     ASSERT_TRUE(f);
     write(**f, std::string(100, 'x'));
   }
-  EXPECT_EQ(quota_->usage(), (Usage{16, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(16, 3)));
   EXPECT_EQ(slurp(home_.root() / "file.txt"), "hello");
   expect_consistent();
 }
@@ -461,7 +483,7 @@ TEST_F(GuardedQuotaTest, CommittedReplaceGivesBackTheOldFile) {
   write(**f, std::string(20, 'x'));
   commit(**f);
   f->reset();
-  EXPECT_EQ(quota_->usage(), (Usage{16 - 5 + 20, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(16 - 5 + 20, 3)));
   expect_consistent();
 
   // The same through SFTP's open (create + truncate + write is a replace).
@@ -478,7 +500,7 @@ TEST_F(GuardedQuotaTest, DirectReplaceGivesBackTheOldFileAtTheOpen) {
   auto fs = session_sharing(quota_, core::UploadMode::direct);
   auto f = run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0));
   ASSERT_TRUE(f);
-  EXPECT_EQ(quota_->usage(), (Usage{16 - 5, 3})) << "truncated in place";
+  EXPECT_EQ(quota_->usage(), (in_home(16 - 5, 3))) << "truncated in place";
   write(**f, std::string(20, 'x'));
   f->reset(); // interrupted: what was written stays, and stays charged
   EXPECT_EQ(slurp(home_.root() / "file.txt"), std::string(20, 'x'));
@@ -539,7 +561,7 @@ TEST_F(GuardedQuotaTest, ReplaceWhoseTargetChangedMeanwhile) {
 TEST_F(GuardedQuotaTest, RemoveGivesBackTheFile) {
   auto fs = session(0, 0);
   ASSERT_TRUE(run_task(fs->remove_file(vp("/file.txt"))));
-  EXPECT_EQ(quota_->usage(), (Usage{11, 2}));
+  EXPECT_EQ(quota_->usage(), (in_home(11, 2)));
   ASSERT_TRUE(run_task(fs->remove_file(vp("/link")))); // a symlink: nothing counted
   EXPECT_FALSE(run_task(fs->remove_file(vp("/missing"))));
   expect_consistent();
@@ -548,7 +570,7 @@ TEST_F(GuardedQuotaTest, RemoveGivesBackTheFile) {
 TEST_F(GuardedQuotaTest, RenameOverAFileGivesBackTheReplacedOne) {
   auto fs = session(0, 0);
   ASSERT_TRUE(run_task(fs->rename(vp("/file.txt"), vp("/other.txt"))));
-  EXPECT_EQ(quota_->usage(), (Usage{10, 2}));
+  EXPECT_EQ(quota_->usage(), (in_home(10, 2)));
   expect_consistent();
   ASSERT_TRUE(run_task(fs->rename(vp("/other.txt"), vp("/dir/moved.txt"))));
   expect_consistent();
@@ -567,7 +589,7 @@ TEST_F(GuardedQuotaTest, AppendChargesItsGrowth) {
   commit(**f);
   f->reset();
   EXPECT_EQ(slurp(home_.root() / "file.txt"), "hello world");
-  EXPECT_EQ(quota_->usage(), (Usage{22, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(22, 3)));
   expect_consistent();
   // A new file by append counts one more.
   auto g = run_task(fs->open_write(vp("/log.txt"), WriteMode::append, 0));
@@ -586,7 +608,7 @@ TEST_F(GuardedQuotaTest, RewritingExistingBytesIsFree) {
   commit(**f);
   f->reset();
   EXPECT_EQ(slurp(home_.root() / "file.txt"), "hEL");
-  EXPECT_EQ(quota_->usage(), (Usage{14, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(14, 3)));
   expect_consistent();
 
   // Random access in place: within the end free, past it charged.
@@ -600,7 +622,7 @@ TEST_F(GuardedQuotaTest, RewritingExistingBytesIsFree) {
   ASSERT_TRUE(run_task((*g)->write_at(7, bytes("z"))));
   EXPECT_EQ(slurp(home_.root() / "other.txt"), "OTHER!!z");
   g->reset();
-  EXPECT_EQ(quota_->usage(), (Usage{16, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(16, 3)));
   expect_consistent();
 }
 
@@ -617,14 +639,14 @@ TEST_F(GuardedQuotaTest, InPlaceTruncateGivesBack) {
 TEST_F(GuardedQuotaTest, SetSizeAdjustsAndRefusesGrowthPastTheLimit) {
   auto fs = session(20, 0);
   ASSERT_TRUE(run_task(fs->set_size(vp("/file.txt"), 2)));
-  EXPECT_EQ(quota_->usage(), (Usage{13, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(13, 3)));
   expect_consistent();
   auto over = run_task(fs->set_size(vp("/file.txt"), 10));
   ASSERT_FALSE(over);
   EXPECT_EQ(over.error(), Errc::quota_exceeded);
   EXPECT_EQ(fs::file_size(home_.root() / "file.txt"), 2u);
   ASSERT_TRUE(run_task(fs->set_size(vp("/link"), 9))); // through the symlink
-  EXPECT_EQ(quota_->usage(), (Usage{20, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(20, 3)));
   expect_consistent();
 
   auto f = run_task(fs->open(vp("/other.txt"), oflags(false, true)));
@@ -657,12 +679,14 @@ TEST_F(GuardedQuotaTest, FilesLimit) {
             Errc::permission_denied);
   EXPECT_FALSE(fs::exists(home_.root() / "b.txt"));
   EXPECT_FALSE(fs::exists(home_.root() / "hard"));
-  // Not files: allowed.
-  ASSERT_TRUE(run_task(fs->make_directory(vp("/sub"))));
-  ASSERT_TRUE(run_task(fs->make_symlink(vp("/file.txt"), vp("/sym"))));
+  // Directories and links count as files too.
+  refused(run_task(fs->make_directory(vp("/sub"))).error());
+  refused(run_task(fs->make_symlink(vp("/file.txt"), vp("/sym"))).error());
+  EXPECT_FALSE(fs::exists(home_.root() / "sub"));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(home_.root() / "sym")));
   // A discarded upload frees its place.
   f->reset();
-  EXPECT_EQ(quota_->usage(), (Usage{16, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(16, 3)));
   auto g = run_task(fs->create_unique(VirtualPath(), "up."));
   ASSERT_TRUE(g);
   commit(*g->first);
@@ -704,7 +728,7 @@ TEST_F(GuardedQuotaTest, FailedOpensChargeNothing) {
   EXPECT_FALSE(run_task(fs->open_write(vp("/missing/x"), WriteMode::append, 0)));
   EXPECT_FALSE(run_task(fs->open(vp("/file.txt"), oflags(false, true, true, false, true))));
   EXPECT_FALSE(run_task(fs->create_unique(vp("/missing"), "up.")));
-  EXPECT_EQ(quota_->usage(), (Usage{16, 3}));
+  EXPECT_EQ(quota_->usage(), (in_home(16, 3)));
 }
 
 TEST_F(GuardedQuotaTest, RacingSessionsNeverPassTheLimit) {
@@ -736,6 +760,247 @@ TEST_F(GuardedQuotaTest, RacingSessionsNeverPassTheLimit) {
   EXPECT_EQ(static_cast<std::int64_t>(fs::file_size(home_.root() / "a.bin")), a);
   EXPECT_EQ(static_cast<std::int64_t>(fs::file_size(home_.root() / "b.bin")), b);
   expect_consistent();
+}
+
+// Regression (issue 17, item 14): a directory or a link is one file and
+// kEntryBytes, charged when made and given back when it goes, however it goes.
+TEST_F(GuardedQuotaTest, DirectoriesAndLinksAreChargedAndGivenBack) {
+  auto fs = session(0, 0);
+  ASSERT_TRUE(run_task(fs->make_directory(vp("/sub"))));
+  ASSERT_TRUE(run_task(fs->make_symlink(vp("/file.txt"), vp("/sub/sym"))));
+  EXPECT_EQ(quota_->usage(), in_home(16 + 2 * kEntryBytes, 3 + 2));
+  expect_consistent();
+  // A link replaced by a rename, by an upload, and removed.
+  ASSERT_TRUE(run_task(fs->make_symlink(vp("/file.txt"), vp("/sym2"))));
+  ASSERT_TRUE(run_task(fs->rename(vp("/sub/sym"), vp("/sym2"))));
+  expect_consistent();
+  auto f = run_task(fs->open_write(vp("/sym2"), WriteMode::replace, 0));
+  ASSERT_TRUE(f);
+  write(**f, "abc");
+  commit(**f);
+  f->reset();
+  EXPECT_EQ(fs::symlink_status(home_.root() / "sym2").type(), fs::file_type::regular);
+  expect_consistent();
+  ASSERT_TRUE(run_task(fs->remove_file(vp("/link"))));
+  expect_consistent();
+  // An empty directory replaced by a rename, and one removed.
+  ASSERT_TRUE(run_task(fs->rename(vp("/sub"), vp("/empty"))));
+  expect_consistent();
+  ASSERT_TRUE(run_task(fs->remove_directory(vp("/empty"))));
+  EXPECT_EQ(quota_->usage(), in_home(16 + 3 - 2 * kEntryBytes, 4 - 2));
+  expect_consistent();
+  // Refused: past the bytes limit, and when making it fails.
+  auto full = session_sharing(std::make_shared<Quota>(1, 0, home_.disk()));
+  EXPECT_EQ(run_task(full->make_directory(vp("/big"))).error(), Errc::quota_exceeded);
+  EXPECT_EQ(run_task(full->make_symlink(vp("/file.txt"), vp("/big"))).error(),
+            Errc::quota_exceeded);
+  EXPECT_FALSE(fs::exists(fs::symlink_status(home_.root() / "big")));
+  auto any = session(0, 0);
+  EXPECT_FALSE(run_task(any->make_directory(vp("/dir"))));
+  EXPECT_FALSE(run_task(any->make_symlink(vp("/file.txt"), vp("/dir"))));
+  expect_consistent();
+}
+
+// Lets other coroutines of the loop run, as a backend whose calls wait for a
+// disk would.
+core::Task<void> yield_loop() {
+  auto ex = co_await asio::this_coro::executor;
+  co_await asio::post(ex, asio::use_awaitable);
+}
+
+// A LocalFs whose every call lets the loop run others before it, so that two
+// sessions' operations interleave.
+class YieldingFs final : public Filesystem {
+public:
+  explicit YieldingFs(std::unique_ptr<Filesystem> inner) : inner_(std::move(inner)) {}
+
+  // vfs::Filesystem
+  core::Task<core::Result<Stat>> stat(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->stat(p);
+  }
+  core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->list(p);
+  }
+  core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& p,
+                                                            std::uint64_t offset) override {
+    co_await yield_loop();
+    co_return co_await inner_->open_read(p, offset);
+  }
+  core::Task<core::Result<std::unique_ptr<File>>> open_write(const VirtualPath& p, WriteMode mode,
+                                                             std::uint64_t offset) override {
+    co_await yield_loop();
+    co_return co_await inner_->open_write(p, mode, offset);
+  }
+  core::UploadMode upload_mode() const override { return inner_->upload_mode(); }
+  core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
+  create_unique(const VirtualPath& dir, std::string_view prefix) override {
+    co_await yield_loop();
+    co_return co_await inner_->create_unique(dir, prefix);
+  }
+  core::Task<core::Result<void>> make_directory(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->make_directory(p);
+  }
+  core::Task<core::Result<void>> remove_directory(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->remove_directory(p);
+  }
+  core::Task<core::Result<void>> remove_file(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->remove_file(p);
+  }
+  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override {
+    co_await yield_loop();
+    co_return co_await inner_->rename(from, to);
+  }
+  core::Task<core::Result<void>> set_mtime(const VirtualPath& p,
+                                           std::chrono::system_clock::time_point t) override {
+    co_await yield_loop();
+    co_return co_await inner_->set_mtime(p, t);
+  }
+  core::Task<core::Result<void>> set_mode(const VirtualPath& p, std::uint32_t mode) override {
+    co_await yield_loop();
+    co_return co_await inner_->set_mode(p, mode);
+  }
+  core::Task<core::Result<Stat>> lstat(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->lstat(p);
+  }
+  core::Task<core::Result<std::unique_ptr<File>>> open(const VirtualPath& p,
+                                                       const OpenFlags& flags) override {
+    co_await yield_loop();
+    co_return co_await inner_->open(p, flags);
+  }
+  core::Task<core::Result<std::string>> read_link(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->read_link(p);
+  }
+  core::Task<core::Result<void>> make_symlink(const VirtualPath& target,
+                                              const VirtualPath& link) override {
+    co_await yield_loop();
+    co_return co_await inner_->make_symlink(target, link);
+  }
+  core::Task<core::Result<void>> make_hard_link(const VirtualPath& target,
+                                                const VirtualPath& link) override {
+    co_await yield_loop();
+    co_return co_await inner_->make_hard_link(target, link);
+  }
+  core::Task<core::Result<void>> set_size(const VirtualPath& p, std::uint64_t size) override {
+    co_await yield_loop();
+    co_return co_await inner_->set_size(p, size);
+  }
+  core::Task<core::Result<void>> set_times(const VirtualPath& p,
+                                           std::chrono::system_clock::time_point atime,
+                                           std::chrono::system_clock::time_point mtime) override {
+    co_await yield_loop();
+    co_return co_await inner_->set_times(p, atime, mtime);
+  }
+  core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& p) override {
+    co_await yield_loop();
+    co_return co_await inner_->fs_stats(p);
+  }
+
+private:
+  std::unique_ptr<Filesystem> inner_;
+};
+
+core::Task<void> cut_to_zero(Filesystem* fs, VirtualPath path, int* done) {
+  auto r = co_await fs->set_size(path, 0);
+  EXPECT_TRUE(r) << r.error().message();
+  ++*done;
+}
+
+core::Task<void> cut_by_open(Filesystem* fs, VirtualPath path, int* done) {
+  OpenFlags flags;
+  flags.write = true;
+  flags.truncate = true;
+  auto r = co_await fs->open(path, flags);
+  EXPECT_TRUE(r) << r.error().message();
+  ++*done;
+}
+
+// Regression (issue 17, item 14): two sessions truncating one file at once
+// both looked at its size before either cut it, and both gave it back (1.43 MB
+// stored under a 1 MiB quota). The two run interleaved on one loop.
+TEST_F(GuardedQuotaTest, RacingTruncationsGiveTheBytesBackOnce) {
+  session(0, 0);
+  auto yielding = [&] {
+    auto local = LocalFs::open(home_.root(), nullptr, core::UploadMode::atomic);
+    EXPECT_TRUE(local);
+    Rules rules;
+    rules.quota = quota_;
+    rules.user = "alice";
+    return guard(std::make_unique<YieldingFs>(std::move(*local)), std::move(rules));
+  };
+  auto a = yielding();
+  auto b = yielding();
+  for (int round = 0; round < 2; ++round) {
+    home_.put("big.bin", std::string(1000, 'b'));
+    quota_->set_usage(home_.disk());
+    asio::io_context ctx;
+    int done = 0;
+    const VirtualPath path = vp("/big.bin");
+    if (round == 0) {
+      asio::co_spawn(ctx, cut_to_zero(a.get(), path, &done), asio::detached);
+      asio::co_spawn(ctx, cut_to_zero(b.get(), path, &done), asio::detached);
+    } else {
+      asio::co_spawn(ctx, cut_by_open(a.get(), path, &done), asio::detached);
+      asio::co_spawn(ctx, cut_by_open(b.get(), path, &done), asio::detached);
+    }
+    ctx.run();
+    ASSERT_EQ(done, 2);
+    ASSERT_EQ(fs::file_size(home_.root() / "big.bin"), 0u);
+    expect_consistent();
+  }
+}
+
+// --- Open files --------------------------------------------------------------
+
+// Regression (issue 17, item 7): one user's sessions held every descriptor.
+// Every way of opening a file, and a listing, takes a place of the user's.
+TEST(GuardedFsOpenFiles, AUsersShareOfOpenFilesIsEnforced) {
+  Home home;
+  auto budget = std::make_shared<OpenFiles>(10, 2);
+  auto session_of = [&](const char* user) {
+    Rules rules;
+    rules.open_files = budget;
+    rules.user = user;
+    return home.session(std::move(rules));
+  };
+  auto one = session_of("alice");
+  auto two = session_of("alice"); // the share is the user's, not a session's
+  OpenFlags read;
+  read.read = true;
+  auto a = run_task(one->open_read(vp("/file.txt"), 0));
+  ASSERT_TRUE(a);
+  auto b = run_task(two->open(vp("/other.txt"), read));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(budget->open_by("alice"), 2u);
+  auto refused = [](std::error_code ec) {
+    EXPECT_EQ(ec, Errc::too_many_open_files) << ec.message();
+  };
+  refused(run_task(one->open_read(vp("/file.txt"), 0)).error());
+  refused(run_task(two->open(vp("/file.txt"), read)).error());
+  refused(run_task(one->open_write(vp("/new.txt"), WriteMode::replace, 0)).error());
+  refused(run_task(one->create_unique(VirtualPath(), "up.")).error());
+  refused(run_task(one->list(VirtualPath())).error());
+  EXPECT_FALSE(fs::exists(home.root() / "new.txt"));
+  // Another user is not limited by alice's files.
+  auto bob = session_of("bob");
+  EXPECT_TRUE(run_task(bob->list(VirtualPath())));
+  EXPECT_TRUE(run_task(bob->open_read(vp("/file.txt"), 0)));
+  // A closed file gives its place back.
+  a->reset();
+  EXPECT_EQ(budget->open_by("alice"), 1u);
+  auto c = run_task(one->open_write(vp("/new.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(run_task((*c)->write(bytes("new"))));
+  ASSERT_TRUE(run_task((*c)->commit()));
+  c->reset();
+  b->reset();
+  EXPECT_EQ(budget->open(), 0u);
 }
 
 // --- Throttles ---------------------------------------------------------------
