@@ -202,14 +202,6 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
                                                               const asio::ip::address& client) {
   if (co_await is_banned(client))
     co_return core::unexpected(Errc::banned);
-  // SECURITY: checks wait for a few hash workers. Bounded per address and in
-  // all, a flood of logins is refused at once instead of queueing every other
-  // user's check behind its own; a refusal counts as a failure.
-  const Limits::Ticket check = limits_.check_password(client);
-  if (!check) {
-    co_await record_failure(client);
-    co_return core::unexpected(Errc::busy);
-  }
   auto record = co_await look_up(user);
   if (!record && record.error() != store::Errc::no_such_user)
     co_return core::unexpected(record.error());
@@ -230,6 +222,14 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
       auto verify = [&hash, &password] {
         return verify_hash(hash.empty() ? dummy_hash() : hash, password);
       };
+      // SECURITY: checks wait for a few hash workers. Bounded per address and
+      // in all, a flood of logins is refused at once instead of queueing every
+      // other user's check behind its own; a refusal counts as a failure.
+      const Limits::Ticket check = limits_.check_password(client);
+      if (!check) {
+        co_await record_failure(client);
+        co_return core::unexpected(Errc::busy);
+      }
       const bool verified = co_await live_->pool_.run(verify);
       ok = verified && has_hash;
       if (ok)

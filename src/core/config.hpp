@@ -124,8 +124,8 @@ struct LimitsConfig {
   unsigned ipv6_prefix = 64;
   /// Password checks in progress (waiting for a hash worker or running), in
   /// all and per address; over the bound a login is refused at once.
-  std::uint32_t max_password_checks = 64;
-  std::uint32_t max_password_checks_per_ip = 8;
+  std::uint32_t max_password_checks = 128;
+  std::uint32_t max_password_checks_per_ip = 32;
   /// Full TLS handshakes of control connections per address and minute.
   std::uint32_t max_tls_handshakes_per_ip = 1200;
 };

@@ -471,8 +471,8 @@ TEST_F(LoadConfig, TlsAndAdmissionKeys) {
   EXPECT_TRUE(c.tls.require_close_notify);
   EXPECT_EQ(c.tls.session_cache_size, 20480);
   EXPECT_EQ(c.limits.ipv6_prefix, 64u);
-  EXPECT_EQ(c.limits.max_password_checks, 64u);
-  EXPECT_EQ(c.limits.max_password_checks_per_ip, 8u);
+  EXPECT_EQ(c.limits.max_password_checks, 128u);
+  EXPECT_EQ(c.limits.max_password_checks_per_ip, 32u);
   EXPECT_EQ(c.limits.max_tls_handshakes_per_ip, 1200u);
   c = load_config(write("[tls]\nrequire_close_notify = false\nsession_cache_size = 16\n"
                         "[limits]\nipv6_prefix = 128\nmax_password_checks = 0\n"
