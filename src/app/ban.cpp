@@ -2,6 +2,7 @@
 
 #include "app/cli_support.hpp"
 #include "app/json.hpp"
+#include "core/cidr.hpp"
 #include "net/types.hpp"
 
 #include <CLI/CLI.hpp>
@@ -80,21 +81,28 @@ int run_list(const BanArgs& a) {
 
 int run_del(const BanArgs& a) {
   // Bans are kept under the address's canonical text (IPv4-mapped IPv6 as
-  // IPv4), so "::FFFF:192.0.2.1" lifts the ban of 192.0.2.1.
+  // IPv4), so "::FFFF:192.0.2.1" lifts the ban of 192.0.2.1; an IPv6 address
+  // under its network ([limits] ipv6_prefix), which any of its addresses
+  // names (or, for a ban made before, the address itself).
   std::error_code ec;
   const auto address = asio::ip::make_address(a.address, ec);
   if (ec) {
     print_error("ban del", fmt::format("{} is not an IP address", json::quote(a.address)));
     return kExitUsage;
   }
-  const std::string canonical = net::unmapped(address).to_string();
+  std::string canonical = net::unmapped(address).to_string();
   auto cfg = load_cli_config(a.config);
   if (!cfg)
     return kExitUsage;
   auto store = open_cli_store(*cfg);
   if (!store)
     return kExitFailed;
-  auto removed = store->remove_ban(canonical);
+  const std::string group = core::address_group(address, cfg->limits.ipv6_prefix);
+  auto removed = store->remove_ban(group);
+  if (removed && *removed)
+    canonical = group;
+  else if (removed && group != canonical)
+    removed = store->remove_ban(canonical);
   if (!removed)
     return kExitFailed; // logged
   if (!*removed) {

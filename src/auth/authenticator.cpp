@@ -31,10 +31,21 @@ public:
       return "address banned after failed logins";
     case Errc::limit_reached:
       return "limit reached";
+    case Errc::busy:
+      return "too many logins in progress";
     }
     return "authentication error";
   }
 };
+
+AddressRules address_rules(const core::LimitsConfig& c) {
+  AddressRules r;
+  r.ipv6_prefix = c.ipv6_prefix;
+  r.max_checks = c.max_password_checks;
+  r.max_checks_per_address = c.max_password_checks_per_ip;
+  r.max_handshakes_per_minute = c.max_tls_handshakes_per_ip;
+  return r;
+}
 
 constexpr std::size_t kMaxCacheEntries = 10000;
 // Per-user registries are swept of unused entries above this size.
@@ -63,8 +74,9 @@ Authenticator::Authenticator(std::shared_ptr<store::UserStore> users,
                              std::shared_ptr<LiveState> live, AuthSettings settings,
                              Defender* defender, core::WorkerPool* io)
     : users_(std::move(users)), live_(std::move(live)), settings_(std::move(settings)),
-      defender_(defender), io_(io), limits_(live_->counts_, settings_.limits.max_connections,
-                                            settings_.limits.max_connections_per_ip) {
+      defender_(defender), io_(io),
+      limits_(live_->counts_, settings_.limits.max_connections,
+              settings_.limits.max_connections_per_ip, address_rules(settings_.limits)) {
   // One global bucket per direction while its rate stays: a reload that does
   // not change it does not hand the server a fresh burst.
   auto global = [](std::shared_ptr<net::Throttle>& slot, std::uint64_t rate) {
@@ -102,6 +114,10 @@ core::Task<core::Result<Limits::Ticket>> Authenticator::admit(const asio::ip::ad
   if (!ticket)
     co_return core::unexpected(Errc::limit_reached);
   co_return std::move(ticket);
+}
+
+bool Authenticator::allow_tls_handshake(const asio::ip::address& client) {
+  return limits_.allow_handshake(client, std::chrono::steady_clock::now());
 }
 
 std::string Authenticator::cache_key(const std::string& user, const std::string& password) const {
@@ -198,6 +214,15 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
                                                               const asio::ip::address& client) {
   if (co_await is_banned(client))
     co_return core::unexpected(Errc::banned);
+  // SECURITY: a password check waits for a few hash workers. Bounded per
+  // address and in all, a flood of logins is refused at once instead of
+  // queueing every other user's check behind its own; a refusal counts as a
+  // failure. The ticket is held until the check, and its one hash, are done.
+  const Limits::Ticket check = limits_.check_password(client);
+  if (!check) {
+    co_await record_failure(client);
+    co_return core::unexpected(Errc::busy);
+  }
   auto record = co_await look_up(user);
   if (!record && record.error() != store::Errc::no_such_user)
     co_return core::unexpected(record.error());

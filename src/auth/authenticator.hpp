@@ -56,6 +56,7 @@ enum class Errc {
   address_not_allowed, ///< The user may not log in from this address (ditto).
   banned,              ///< The client's address is banned by the defender.
   limit_reached,       ///< A connection or session limit is reached.
+  busy, ///< Too many password checks in progress (from the client's address, or in all).
 };
 const std::error_category& auth_category() noexcept;
 inline std::error_code make_error_code(Errc e) noexcept {
@@ -147,9 +148,14 @@ public:
   core::Task<core::Result<Limits::Ticket>> admit(const asio::ip::address& client,
                                                  std::string& reason);
 
+  /// Whether `client` may have one more full TLS handshake on a control
+  /// connection now ([limits] max_tls_handshakes_per_ip a minute); counts it.
+  bool allow_tls_handshake(const asio::ip::address& client);
+
   /// Verifies `password` for `user` connecting from `client`. Errors:
-  /// bad_credentials, disabled, address_not_allowed, banned; failures count
-  /// towards the client's ban. A store error (store::Errc::database) is
+  /// bad_credentials, disabled, address_not_allowed, banned, busy (too many
+  /// checks in progress: [limits] max_password_checks, _per_ip); failures and
+  /// busy refusals count towards the client's ban. A store error (store::Errc::database) is
   /// passed on and not counted: the client should try again later.
   core::Task<core::Result<Account>> authenticate(const std::string& user,
                                                  const std::string& password,

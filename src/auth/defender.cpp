@@ -1,7 +1,6 @@
 #include "auth/defender.hpp"
 
 #include "core/log.hpp"
-#include "net/types.hpp"
 
 #include <fmt/format.h>
 
@@ -98,14 +97,6 @@ struct Known {
   bool persisted = false;  ///< The store holds this ban (false: ours, unwritten or failed).
 };
 
-// The canonical text a ban is stored under: IPv4 for a mapped address, and no
-// IPv6 scope ("%eth0") that would make one client two.
-std::string key_of(const asio::ip::address& client) {
-  asio::ip::address a = net::unmapped(client);
-  if (a.is_v6())
-    return asio::ip::address_v6(a.to_v6().to_bytes()).to_string();
-  return a.to_string();
-}
 
 seconds remaining(TimePoint until, TimePoint now) {
   return std::chrono::ceil<seconds>(until - now);
@@ -194,7 +185,7 @@ core::Task<std::optional<seconds>> Defender::banned(const asio::ip::address& cli
   const DefenderConfig& c = *settings;
   if (!c.enabled || c.allow.contains(client))
     co_return std::nullopt;
-  const std::string key = key_of(client);
+  const std::string key = core::address_group(client, c.ipv6_prefix);
   {
     std::lock_guard lock(state_->mutex);
     const TimePoint now = clock_();
@@ -243,7 +234,7 @@ core::Task<void> Defender::failed(const asio::ip::address& client) {
   const DefenderConfig& c = *settings;
   if (!c.enabled || c.allow.contains(client))
     co_return;
-  const std::string key = key_of(client);
+  const std::string key = core::address_group(client, c.ipv6_prefix);
   unsigned failures = 0;
   std::uint32_t previous = 0; // level of the last ban in a row
   bool ask_store = false;

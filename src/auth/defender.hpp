@@ -27,6 +27,9 @@ struct DefenderConfig {
   std::chrono::seconds max_ban_time{86400}; ///< Cap of the doubling. A ban that ended longer
                                             ///< than this ago no longer counts as "in a row".
   core::CidrList allow;                     ///< Never counted, never banned.
+  /// An IPv6 client is counted and banned as its network of this many bits
+  /// (core::address_group); IPv4 as its address.
+  unsigned ipv6_prefix = core::kDefaultIpv6Prefix;
   /// How long the store's "no ban for this address" is believed before it is
   /// asked again. Bans made by this process are known at once; this bounds how
   /// late one made by another node sharing the store is seen.
@@ -60,7 +63,8 @@ public:
   Defender& operator=(const Defender&) = delete;
 
   /// How long `client` stays banned (rounded up to whole seconds), or nullopt
-  /// when it may log in. An IPv4-mapped IPv6 address is its IPv4 address. May
+  /// when it may log in. An IPv4-mapped IPv6 address is its IPv4 address; an
+  /// IPv6 address is its network (ipv6_prefix), under which bans are stored. May
   /// await the store; a store error keeps what memory knows (a ban stays a ban).
   core::Task<std::optional<std::chrono::seconds>> banned(const asio::ip::address& client);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace berth::core {
@@ -14,6 +15,23 @@ asio::ip::address unmapped(const asio::ip::address& a) {
 }
 
 } // namespace
+
+std::string address_group(const asio::ip::address& client, unsigned ipv6_prefix) {
+  const asio::ip::address a = unmapped(client);
+  if (a.is_v4())
+    return a.to_string();
+  auto bytes = a.to_v6().to_bytes(); // without the scope ("%eth0") that would make one client two
+  if (ipv6_prefix >= 128)
+    return asio::ip::address_v6(bytes).to_string();
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const std::size_t first = i * 8; // the first bit of this byte
+    if (first >= ipv6_prefix)
+      bytes[i] = 0;
+    else if (first + 8 > ipv6_prefix)
+      bytes[i] = static_cast<unsigned char>(bytes[i] & (0xff << (first + 8 - ipv6_prefix)));
+  }
+  return asio::ip::address_v6(bytes).to_string() + "/" + std::to_string(ipv6_prefix);
+}
 
 bool in_cidr(const asio::ip::address& address, std::string_view cidr) {
   const asio::ip::address client = unmapped(address);

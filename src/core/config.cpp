@@ -313,7 +313,8 @@ void read_ftps(const Reader& r, const toml::table& t, FtpsConfig& f) {
 void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
   r.only_keys(
       t, "tls",
-      {"certificate", "private_key", "require_session_reuse", "min_version", "handshake_timeout"});
+      {"certificate", "private_key", "require_session_reuse", "min_version", "handshake_timeout",
+       "require_close_notify", "session_cache_size"});
   auto file = [&](std::string_view key) -> std::filesystem::path {
     auto v = r.string(t, "tls", key);
     if (!v)
@@ -336,6 +337,10 @@ void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
     c.tls13_only = *v;
   if (auto v = r.integer(t, "tls", "handshake_timeout", 1, 3600))
     c.handshake_timeout = std::chrono::seconds(*v);
+  if (auto v = r.boolean(t, "tls", "require_close_notify"))
+    c.require_close_notify = *v;
+  if (auto v = r.integer(t, "tls", "session_cache_size", 1, 10000000))
+    c.session_cache_size = static_cast<long>(*v);
 }
 
 void read_sftp(const Reader& r, const toml::table& t, SftpConfig& s) {
@@ -420,7 +425,8 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConf
 void read_limits(const Reader& r, const toml::table& t, LimitsConfig& l) {
   r.only_keys(t, "limits",
               {"max_connections", "max_connections_per_ip", "max_sessions_per_user",
-               "max_open_files", "max_open_files_per_user"});
+               "max_open_files", "max_open_files_per_user", "ipv6_prefix", "max_password_checks",
+               "max_password_checks_per_ip", "max_tls_handshakes_per_ip"});
   if (auto v = r.integer(t, "limits", "max_connections", 0, 10000000))
     l.max_connections = static_cast<std::uint32_t>(*v);
   if (auto v = r.integer(t, "limits", "max_connections_per_ip", 0, 10000000))
@@ -431,6 +437,14 @@ void read_limits(const Reader& r, const toml::table& t, LimitsConfig& l) {
     l.max_open_files = static_cast<std::uint32_t>(*v);
   if (auto v = r.integer(t, "limits", "max_open_files_per_user", 0, 10000000))
     l.max_open_files_per_user = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "limits", "ipv6_prefix", 1, 128))
+    l.ipv6_prefix = static_cast<unsigned>(*v);
+  if (auto v = r.integer(t, "limits", "max_password_checks", 0, 10000000))
+    l.max_password_checks = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "limits", "max_password_checks_per_ip", 0, 10000000))
+    l.max_password_checks_per_ip = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, "limits", "max_tls_handshakes_per_ip", 0, 10000000))
+    l.max_tls_handshakes_per_ip = static_cast<std::uint32_t>(*v);
 }
 
 void read_bandwidth(const Reader& r, const toml::table& t, BandwidthConfig& b) {

@@ -101,6 +101,10 @@ struct TlsConfig {
   std::filesystem::path certificate; ///< Empty: generated in the state folder.
   std::filesystem::path private_key; ///< Empty with a certificate: the key is in that file.
   bool require_session_reuse = true; ///< Data connections must resume the control session.
+  /// A data connection closed without TLS close_notify is cut short (an
+  /// upload is incomplete: 426); false: such a close ends it normally.
+  bool require_close_notify = true;
+  long session_cache_size = 20480; ///< Most sessions in the server's shared cache.
   bool tls13_only = false;           ///< min_version = "1.3" (default "1.2").
   std::chrono::seconds handshake_timeout{30};
 };
@@ -123,6 +127,16 @@ struct LimitsConfig {
   std::uint32_t max_open_files = 0;
   /// Of them, one user's; 0: a quarter of max_open_files.
   std::uint32_t max_open_files_per_user = 0;
+  std::uint32_t max_connections = 0;
+  std::uint32_t max_connections_per_ip = 0;
+  /// An IPv6 client is counted and banned as its network of this many bits.
+  unsigned ipv6_prefix = 64;
+  /// Password checks in progress (waiting for a hash worker or running), in
+  /// all and per address; over the bound a login is refused at once.
+  std::uint32_t max_password_checks = 128;
+  std::uint32_t max_password_checks_per_ip = 32;
+  /// Full TLS handshakes of control connections per address and minute.
+  std::uint32_t max_tls_handshakes_per_ip = 1200;
 };
 
 /// `[bandwidth]`: the server's global caps, for every protocol. 0: no limit.

@@ -18,6 +18,8 @@ public:
       return "input too long";
     case Errc::stopping:
       return "server stopping";
+    case Errc::truncated:
+      return "TLS stream ended without close_notify";
     }
     return "unknown core error";
   }

@@ -10,6 +10,7 @@ enum class Errc {
   closed,        ///< The peer closed the connection.
   too_long,      ///< Input exceeded a configured bound.
   stopping,      ///< The server is stopping (SIGTERM): the wait was ended for it.
+  truncated,     ///< The peer ended a TLS stream without close_notify (it may be cut short).
 };
 
 const std::error_category& core_category() noexcept;

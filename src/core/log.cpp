@@ -1,10 +1,12 @@
 #include "core/log.hpp"
 
 #include <spdlog/formatter.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <ctime>
@@ -76,14 +78,49 @@ public:
   }
 };
 
+// SECURITY: the text format escapes control characters of every message
+// (printable()), whatever its call site put in it: a client's user name,
+// path or command, or a library's error text that quotes client bytes
+// (libssh copies a client's key exchange lists into its errors), can not
+// begin a forged line. The JSON format escapes them as JSON.
+class TextFormatter final : public spdlog::formatter {
+public:
+  TextFormatter() : pattern_(kTextPattern) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (std::none_of(payload.begin(), payload.end(), is_control)) {
+      pattern_.format(msg, dest);
+      return;
+    }
+    const std::string safe = printable(payload);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = spdlog::string_view_t(safe.data(), safe.size());
+    pattern_.format(copy, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<TextFormatter>();
+  }
+
+private:
+  static bool is_control(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  }
+  spdlog::pattern_formatter pattern_;
+};
+
 } // namespace
 
 void init_logging(const char* level) {
   auto logger = spdlog::stderr_logger_mt("berth");
-  logger->set_pattern(kTextPattern);
+  logger->set_formatter(make_text_formatter());
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+}
+
+std::unique_ptr<spdlog::formatter> make_text_formatter() {
+  return std::make_unique<TextFormatter>();
 }
 
 std::string printable(std::string_view text) {
@@ -104,7 +141,7 @@ void set_log_format(LogFormat format) {
   if (format == LogFormat::json)
     spdlog::default_logger_raw()->set_formatter(std::make_unique<JsonFormatter>());
   else
-    spdlog::default_logger_raw()->set_pattern(kTextPattern);
+    spdlog::default_logger_raw()->set_formatter(make_text_formatter());
 }
 
 LogFormat log_format() {

@@ -11,6 +11,7 @@
 #include <concepts>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,6 +46,11 @@ void init_logging(const char* level);
 /// `text` from a client (a path, a user name) made safe for one log line:
 /// control characters and DEL become \xNN, so nobody can forge log lines.
 std::string printable(std::string_view text);
+
+/// The text format's formatter: "TIME LEVEL MESSAGE", with the control
+/// characters of MESSAGE escaped as printable() does, so that no line can
+/// hold another.
+std::unique_ptr<spdlog::formatter> make_text_formatter();
 
 /// Switches the process logger's format. Call before other threads log.
 void set_log_format(LogFormat format);

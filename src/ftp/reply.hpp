@@ -14,16 +14,18 @@ struct Reply {
   std::string text;
   std::vector<std::string> lines; ///< Middle lines of a multi-line reply.
   std::string last;               ///< Last line text of a multi-line reply.
+  bool sent = false;              ///< The handler sent it already; only logged.
 
   /// A one-line reply.
-  static Reply of(int code, std::string text) { return Reply{code, std::move(text), {}, {}}; }
+  static Reply of(int code, std::string text) { return Reply{code, std::move(text), {}, {}, false}; }
   /// A multi-line reply "code-text", lines..., "code last".
   static Reply multi(int code, std::string text, std::vector<std::string> lines, std::string last) {
-    return Reply{code, std::move(text), std::move(lines), std::move(last)};
+    return Reply{code, std::move(text), std::move(lines), std::move(last), false};
   }
   bool is_multi() const { return !lines.empty() || !last.empty(); }
-  /// A handler that already sent its reply (AUTH TLS) returns none().
-  static Reply none() { return Reply{}; }
+  /// What a handler that already sent its reply `code` (AUTH TLS: 234, before
+  /// the handshake) returns: nothing more is sent, and the log shows `code`.
+  static Reply already_sent(int code) { return Reply{code, {}, {}, {}, true}; }
 };
 
 /// The wire form, CRLF-terminated. CR and LF inside texts are replaced by spaces

@@ -15,7 +15,6 @@
 #include <asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
-#include <openssl/rand.h>
 
 #include <array>
 
@@ -24,8 +23,6 @@ namespace {
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxQueuedLines = 32;
-// A data connection's TLS: no ticket, buffers for bulk transfer.
-const net::TlsAccept kDataTls{nullptr, 0, true};
 // A reply gets at least this long, so that "421 Timeout." can still leave.
 constexpr std::chrono::seconds kMinReplyTime{1};
 
@@ -44,11 +41,8 @@ Session::Session(net::Stream control, std::shared_ptr<const SessionDeps> deps, n
       watchdog_(control_.socket().get_executor(), [this] { on_deadline(); }) {
   if (deps_->telemetry)
     data_.count_in(&deps_->telemetry->passive_ports());
-  if (deps_->tls) {
+  if (deps_->tls)
     tls_ = deps_->tls->current();
-    RAND_bytes(reinterpret_cast<unsigned char*>(&tls_token_), sizeof tls_token_);
-    tls_token_ |= 1; // never 0, which means "untagged"
-  }
   if (deps_->implicit_tls) {
     // Implicit FTPS protects data by default; PBSZ/PROT are accepted as usual.
     pbsz = true;
@@ -62,7 +56,8 @@ core::Task<void> Session::upgrade_control() {
   // CVE-2011-0411).
   reader_ = LineReader(config().max_line);
   queued_.clear();
-  const net::TlsAccept how{&net::TlsContext::tag, tls_token_, false};
+  net::TlsAccept how;
+  how.sessions = &tls_sessions_;
   auto r = co_await control_.accept_tls(*tls_, deps_->tls_config.handshake_timeout, how);
   if (!r) {
     spdlog::info("ftp: {} TLS handshake failed: {}", peer_.address().to_string(),
@@ -73,6 +68,17 @@ core::Task<void> Session::upgrade_control() {
     co_return;
   }
   count_.move_to(core::Protocol::ftps);
+}
+
+bool Session::tls_handshake_allowed() {
+  // SECURITY: each full handshake costs the server a key exchange and a
+  // signature, and fills the shared session cache; one address gets a bounded
+  // number a minute, before any login.
+  if (authenticator().allow_tls_handshake(net::unmapped(peer_.address())))
+    return true;
+  spdlog::warn("ftp: {} refused TLS: too many handshakes from its address",
+               peer_.address().to_string());
+  return false;
 }
 
 core::Task<void> Session::run() {
@@ -87,8 +93,14 @@ core::Task<void> Session::run() {
   std::string refusal;
   const net::Address client = net::unmapped(peer_.address());
   auto admitted = co_await authenticator().admit(client, refusal);
-  if (deps_->implicit_tls && tls_ && admitted)
-    co_await upgrade_control();
+  if (deps_->implicit_tls && tls_ && admitted) {
+    if (tls_handshake_allowed()) {
+      co_await upgrade_control();
+    } else {
+      refusal = kTooManyHandshakes;
+      admitted = core::unexpected(auth::Errc::limit_reached);
+    }
+  }
   if (!admitted) {
     // vsftpd answers max_per_ip with 421 before the greeting; so do we, for
     // bans and every limit (on the implicit port: without TLS, as vsftpd).
@@ -202,7 +214,7 @@ void Session::log_command(std::string_view line, int code) {
 }
 
 core::Task<void> Session::send(const Reply& r) {
-  if (r.code == 0)
+  if (r.sent)
     co_return; // the handler replied itself
   if (quit && r.code != 221 && r.code != 421 && r.code != 530)
     co_return; // the control connection is gone
@@ -324,7 +336,19 @@ core::Task<Reply> Session::transfer(const std::string& opening, const TransferBo
 void Session::prepare_data() {
   net::Stream* early = data_.accept_ready(peer_.address(), deps_->proxy_from.get());
   if (early != nullptr)
-    (void)early->advance_tls(*tls_, kDataTls); // an error stays for accept_tls()
+    (void)early->advance_tls(*tls_, data_tls()); // an error stays for accept_tls()
+}
+
+net::TlsAccept Session::data_tls() {
+  // No ticket, buffers for bulk transfer; resumes this connection's sessions.
+  net::TlsAccept how;
+  how.sessions = &tls_sessions_;
+  how.data = true;
+  // SECURITY: a data connection that ends without close_notify may have been
+  // cut (a killed client, a forged FIN); an upload is then incomplete, as
+  // vsftpd's strict_ssl_read_eof has it, unless the configuration says otherwise.
+  how.require_close_notify = deps_->tls_config.require_close_notify;
+  return how;
 }
 
 core::Task<Reply> Session::move_data(const TransferBody& body) {
@@ -365,7 +389,8 @@ core::Task<Reply> Session::move_data(const TransferBody& body) {
     co_return Reply::of(425, "Can't open data connection: its protection level changed.");
   }
   if (prot_private) {
-    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout, kDataTls);
+    const net::TlsAccept how = data_tls();
+    auto hs = co_await data.accept_tls(*tls_, deps_->tls_config.handshake_timeout, how);
     if (!hs) {
       data_.reset();
       data.close();
@@ -380,7 +405,7 @@ core::Task<Reply> Session::move_data(const TransferBody& body) {
     // session, so that nobody else (even from the same address) can use the data
     // port (RFC 4217 10.2; vsftpd require_ssl_reuse).
     if (deps_->tls_config.require_session_reuse &&
-        !net::TlsContext::resumed_session_of(data.native_ssl(), tls_token_)) {
+        !net::TlsContext::resumed_session_of(data.native_ssl(), tls_sessions_)) {
       data_.reset();
       data.close();
       transfer_result_ = core::TransferResult::failed;
@@ -418,6 +443,11 @@ core::Task<Reply> Session::move_data(const TransferBody& body) {
   if (r.error().category() == vfs::vfs_category()) {
     transfer_result_ = core::TransferResult::failed;
     co_return reply_for(r.error());
+  }
+  if (r.error() == core::Errc::truncated) {
+    spdlog::info("ftp: {} data connection ended without TLS close_notify: transfer incomplete",
+                 peer_.address().to_string());
+    co_return Reply::of(426, "Data connection ended without TLS close_notify; transfer aborted.");
   }
   co_return Reply::of(426, "Connection closed; transfer aborted.");
 }

@@ -48,6 +48,10 @@ enum class TransferType { ascii, binary };
 /// PROT P) and counts them in `progress` (read by the stall watchdog).
 using TransferBody = std::function<core::Task<core::Result<void>>(net::Stream&, std::uint64_t&)>;
 
+/// The 421 reply text when a client's address had too many TLS handshakes.
+inline constexpr const char* kTooManyHandshakes =
+    "Too many TLS handshakes from your address, try again later.";
+
 /// Runs one control connection to its end. Takes ownership of the socket.
 /// `client` is the peer, or the address a PROXY protocol header gave.
 core::Task<void> run_session(net::Socket socket, std::shared_ptr<const SessionDeps> deps,
@@ -93,6 +97,11 @@ public:
   /// connection. Bytes the client sent after AUTH in plain text are discarded.
   /// On failure the session ends.
   core::Task<void> upgrade_control();
+
+  /// Counts a TLS handshake of this control connection's client; false
+  /// (logged) when its address had too many lately ([limits]
+  /// max_tls_handshakes_per_ip): refuse it with kTooManyHandshakes.
+  bool tls_handshake_allowed();
 
   /// True if this session can offer TLS (AUTH TLS, PROT P).
   bool tls_available() const { return tls_ != nullptr; }
@@ -166,10 +175,14 @@ private:
   /// Before each command under PROT P: the data connection's handshake,
   /// as far as it can go without waiting.
   void prepare_data();
+  /// How a data connection's TLS is set up.
+  net::TlsAccept data_tls();
   void log_command(std::string_view line, int code);
   void on_deadline(); ///< The watchdog's deadline passed in phase_.
   void on_drain();    ///< The server started draining.
 
+  /// First, so that it outlives the streams whose TLS refers to it.
+  net::TlsSessions tls_sessions_;
   net::Stream control_;
   std::shared_ptr<const SessionDeps> deps_;
   net::Endpoint peer_;
@@ -182,7 +195,6 @@ private:
   auth::Limits::Ticket connection_; ///< This connection's place in the limits.
   bool transferring_ = false;
   std::shared_ptr<net::TlsContext> tls_; ///< Taken at connect; a reload does not change it.
-  std::uint64_t tls_token_ = 0;          ///< Ties data-connection TLS sessions to this one.
   core::SessionCount count_;             ///< In berth_sessions_open while admitted.
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point login_deadline_ =

@@ -30,8 +30,9 @@ constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kDataReadBuffer = 128 * 1024;
 
 // What an OpenSSL call that returned `ret` on `ssl` means: retry after the
-// socket is readable or writable, the peer's end of the stream, or an error.
-enum class Next { read, write, closed, failed };
+// socket is readable or writable, the peer's end of the stream (with
+// close_notify, or without: truncated), or an error.
+enum class Next { read, write, closed, truncated, failed };
 
 struct Outcome {
   Next next;
@@ -51,16 +52,16 @@ Outcome outcome_of(SSL* ssl, int ret) {
     const int sys = errno;
     ERR_clear_error();
     if (sys == 0) // end of file without close_notify (OpenSSL 1.1 style)
-      return {Next::closed, {}};
+      return {Next::truncated, {}};
     return {Next::failed, std::error_code(sys, asio::error::get_system_category())};
   }
   default: {
     const unsigned long e = ERR_peek_last_error();
     ERR_clear_error();
-    // The peer closed without close_notify: a truncated stream, which FTP
-    // treats as its end (clients commonly just close).
+    // The peer closed without close_notify: the stream may have been cut
+    // short (a killed client, a reset path), which read_some() reports.
     if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-      return {Next::closed, {}};
+      return {Next::truncated, {}};
     if (e == 0)
       return {Next::failed, asio::error::make_error_code(asio::error::connection_reset)};
     return {Next::failed, std::error_code(static_cast<int>(e), asio::error::get_ssl_category())};
@@ -88,7 +89,7 @@ core::Result<std::size_t> write_until_blocked(SSL* ssl, asio::const_buffer buf, 
       blocked = o.next;
       break;
     }
-    if (o.next == Next::closed)
+    if (o.next == Next::closed || o.next == Next::truncated)
       return core::unexpected(asio::error::make_error_code(asio::error::broken_pipe));
     return core::unexpected(o.error);
   }
@@ -123,6 +124,14 @@ struct Stream::Tls {
   std::error_code pending;         ///< A read error met after data that read_some() returned.
   bool ack_drained = false;        ///< Acknowledge at once each time the socket is read empty.
   std::error_code handshake_error; ///< Met before accept_tls(), which reports it.
+  bool require_close_notify = true; ///< TlsAccept::require_close_notify.
+
+  /// What read_some() reports for the peer's end of the stream.
+  std::error_code end_of(Next next) const {
+    if (next == Next::truncated && require_close_notify)
+      return core::Errc::truncated;
+    return core::Errc::closed;
+  }
 };
 
 Stream::Stream(Socket socket) : plain_(std::make_unique<Socket>(std::move(socket))) {}
@@ -168,8 +177,12 @@ core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf
     }
     const Outcome o = outcome_of(tls_->ssl, ret);
     if (got > 0) {
-      if (o.next == Next::failed) // kept for the next call: a reset is reported once
+      // Kept for the next call: a reset, or an end without close_notify, is
+      // reported once, after the data that came before it.
+      if (o.next == Next::failed)
         tls_->pending = o.error;
+      else if (o.next == Next::truncated)
+        tls_->pending = tls_->end_of(o.next);
       // An upload's last record is followed by the client's close_notify, a
       // few bytes that a client with Nagle's algorithm on (Python's ftplib,
       // most libraries) holds back until this data is acknowledged, and the
@@ -180,8 +193,8 @@ core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf
         ack_now(tls_->socket);
       co_return got;
     }
-    if (o.next == Next::closed)
-      co_return core::unexpected(core::Errc::closed);
+    if (o.next == Next::closed || o.next == Next::truncated)
+      co_return core::unexpected(tls_->end_of(o.next));
     if (o.next == Next::failed)
       co_return core::unexpected(o.error);
     if (auto ec = co_await wait_for(tls_->socket, o.next))
@@ -258,8 +271,9 @@ core::Result<void> Stream::begin_tls(TlsContext& tls, const TlsAccept& how) {
     SSL_set_read_ahead(ssl, 1);
     tls_->ack_drained = true;
   }
-  if (how.prepare != nullptr)
-    how.prepare(ssl, how.prepare_arg);
+  tls_->require_close_notify = how.require_close_notify;
+  if (how.sessions != nullptr)
+    TlsContext::attach(ssl, *how.sessions, how.data);
   return {};
 }
 
@@ -278,7 +292,7 @@ std::optional<Outcome> handshake_step(SSL* ssl, Socket& socket, bool ack_drained
     return std::nullopt;
   }
   const Outcome o = outcome_of(ssl, ret);
-  if (o.next == Next::closed)
+  if (o.next == Next::closed || o.next == Next::truncated)
     return Outcome{Next::failed, asio::error::make_error_code(asio::error::eof)};
   return o;
 }

@@ -17,15 +17,21 @@ typedef struct ssl_st SSL;
 namespace berth::net {
 
 class TlsContext;
+class TlsSessions;
 
 /// How accept_tls() sets up a connection.
 struct TlsAccept {
-  /// Runs on the SSL before the handshake (with `prepare_arg`).
-  void (*prepare)(SSL*, std::uint64_t) = nullptr;
-  std::uint64_t prepare_arg = 0;
+  /// The control connection's sessions (TlsContext::attach): a control
+  /// connection keeps the sessions it makes there, a data connection may
+  /// resume them. Null: neither.
+  TlsSessions* sessions = nullptr;
   /// An FTP data connection: no TLS 1.3 session ticket (it needs none, and a
   /// client that never reads one would see a reset), buffers for bulk transfer.
   bool data = false;
+  /// A peer that closes without TLS close_notify cut the stream short: reads
+  /// report core::Errc::truncated. False: such a close ends the stream as
+  /// close_notify does (core::Errc::closed).
+  bool require_close_notify = true;
 };
 
 /// A connected stream. Not thread-safe; one coroutine may read while another
@@ -37,8 +43,10 @@ public:
   Stream& operator=(Stream&&) noexcept;
   ~Stream();
 
-  /// Reads at least one byte. Errors: core::Errc::closed at end of stream (for
-  /// TLS also when the peer closed without close_notify), or the socket error.
+  /// Reads at least one byte. Errors: core::Errc::closed at end of stream,
+  /// core::Errc::truncated when a TLS peer closed without close_notify (unless
+  /// TlsAccept::require_close_notify was false: then closed), or the socket or
+  /// TLS error.
   core::Task<core::Result<std::size_t>> read_some(asio::mutable_buffer buf);
 
   /// Writes the whole buffer. Errors: the socket or TLS error.

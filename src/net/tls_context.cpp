@@ -20,7 +20,14 @@ namespace {
 
 constexpr unsigned char kSessionIdContext[] = "berth-ftps";
 
-int ssl_index() {
+// On a control connection's SSL: its TlsSessions, which keeps what it makes.
+int owner_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+// On a data connection's SSL: its control connection's TlsSessions, which it
+// may resume.
+int resume_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
@@ -30,13 +37,33 @@ int session_index() {
 }
 
 // Called for every session the server caches (TLS 1.2 session ids, TLS 1.3
-// stateful tickets): a session made on a tagged control connection carries its
-// tag; one made on a data connection keeps the tag it inherited on resumption.
+// stateful tickets): a session made on a control connection carries its token
+// and is kept by it; one made on a data connection keeps the token it
+// inherited on resumption.
 int on_new_session(SSL* ssl, SSL_SESSION* session) {
-  void* tag = SSL_get_ex_data(ssl, ssl_index());
-  if (tag != nullptr)
-    SSL_SESSION_set_ex_data(session, session_index(), tag);
-  return 0; // we keep no reference
+  auto* owner = static_cast<TlsSessions*>(SSL_get_ex_data(ssl, owner_index()));
+  if (owner == nullptr)
+    return 0;
+  SSL_SESSION_set_ex_data(session, session_index(),
+                          reinterpret_cast<void*>(static_cast<std::uintptr_t>(owner->token())));
+  owner->keep(session);
+  return 0; // OpenSSL's reference stays OpenSSL's
+}
+
+// Called when a resumed session id is not in the shared cache (evicted by
+// other clients' handshakes, or timed out of it): a data connection finds its
+// control connection's sessions here, and only those.
+SSL_SESSION* on_missing_session(SSL* ssl, const unsigned char* id, int length, int* copy) {
+  auto* sessions = static_cast<TlsSessions*>(SSL_get_ex_data(ssl, resume_index()));
+  if (sessions == nullptr || length <= 0)
+    return nullptr;
+  SSL_SESSION* found = sessions->find(id, static_cast<unsigned>(length));
+  if (found == nullptr)
+    return nullptr;
+  // A copy: what OpenSSL is given may be evicted or marked unresumable (a
+  // fatal alert on a connection using it); the kept one stays as it was.
+  *copy = 0; // OpenSSL owns the copy's one reference
+  return SSL_SESSION_dup(found);
 }
 
 std::string openssl_error() {
@@ -168,8 +195,11 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsSettings& settings) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
   SSL_CTX_set_timeout(ctx, 3600);
+  SSL_CTX_sess_set_cache_size(ctx, settings.session_cache_size);
   SSL_CTX_sess_set_new_cb(ctx, on_new_session);
-  (void)ssl_index();
+  SSL_CTX_sess_set_get_cb(ctx, on_missing_session);
+  (void)owner_index();
+  (void)resume_index();
   (void)session_index();
 
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
@@ -185,11 +215,45 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsSettings& settings) {
   return t;
 }
 
-void TlsContext::tag(SSL* ssl, std::uint64_t token) {
-  SSL_set_ex_data(ssl, ssl_index(), reinterpret_cast<void*>(static_cast<std::uintptr_t>(token)));
+TlsSessions::TlsSessions() {
+  RAND_bytes(reinterpret_cast<unsigned char*>(&token_), sizeof token_);
+  token_ |= 1; // never 0, which means "untagged"
 }
 
-bool TlsContext::resumed_session_of(SSL* ssl, std::uint64_t token) {
+TlsSessions::~TlsSessions() {
+  for (SSL_SESSION* s : kept_)
+    SSL_SESSION_free(s); // nullptr is fine
+}
+
+void TlsSessions::keep(SSL_SESSION* session) {
+  // A copy, never in the shared cache: evicting the cached one marks it not
+  // resumable, and OpenSSL then refuses to resume it even from here.
+  SSL_SESSION* copy = SSL_SESSION_dup(session);
+  if (copy == nullptr)
+    return; // out of memory: the shared cache alone serves it
+  SSL_SESSION_free(kept_[next_]);
+  kept_[next_] = copy;
+  next_ = (next_ + 1) % kKept;
+}
+
+SSL_SESSION* TlsSessions::find(const unsigned char* id, unsigned length) const {
+  for (SSL_SESSION* s : kept_) {
+    if (s == nullptr)
+      continue;
+    unsigned n = 0;
+    const unsigned char* own = SSL_SESSION_get_id(s, &n);
+    if (n == length && CRYPTO_memcmp(own, id, n) == 0)
+      return s;
+  }
+  return nullptr;
+}
+
+void TlsContext::attach(SSL* ssl, TlsSessions& sessions, bool data) {
+  SSL_set_ex_data(ssl, data ? resume_index() : owner_index(), &sessions);
+}
+
+bool TlsContext::resumed_session_of(SSL* ssl, const TlsSessions& sessions) {
+  const std::uint64_t token = sessions.token();
   if (SSL_session_reused(ssl) != 1)
     return false;
   SSL_SESSION* session = SSL_get_session(ssl);

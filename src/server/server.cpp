@@ -337,7 +337,7 @@ void Server::apply_reload(Reloaded r) {
     spdlog::warn("SIGHUP: {} changed: takes effect at the next start", keys);
   }
   const core::Config& cfg = r.generation->config;
-  wired_.defender->reconfigure(defender_settings(cfg.defender));
+  wired_.defender->reconfigure(defender_settings(cfg));
   {
     std::lock_guard lock(current_mu_);
     wired_.current = r.generation;

@@ -62,6 +62,7 @@ std::shared_ptr<net::TlsHolder> make_tls(const core::Config& cfg) {
   settings.private_key = cfg.tls.private_key.empty() ? cfg.tls.certificate : cfg.tls.private_key;
   settings.generated_dir = cfg.server.state_dir / "tls";
   settings.tls13_only = cfg.tls.tls13_only;
+  settings.session_cache_size = cfg.tls.session_cache_size;
   // Subject alternative names of a generated certificate: this host's name and
   // every concrete listen address.
   char host[256] = {};
@@ -106,8 +107,10 @@ std::shared_ptr<core::Telemetry> make_telemetry(const core::Config& cfg,
 
 } // namespace
 
-auth::DefenderConfig defender_settings(const core::DefenderConfig& c) {
+auth::DefenderConfig defender_settings(const core::Config& cfg) {
+  const core::DefenderConfig& c = cfg.defender;
   auth::DefenderConfig d;
+  d.ipv6_prefix = cfg.limits.ipv6_prefix;
   d.enabled = c.enabled;
   d.max_failures = c.max_failures;
   d.window = c.window;
@@ -228,7 +231,7 @@ Wired wire(const core::Config& cfg) {
     throw std::runtime_error(fmt::format("{}: can not open the user database: {}",
                                          cfg.user_database().string(), database.error().message()));
   w.database = std::move(*database);
-  w.defender = std::make_unique<auth::Defender>(defender_settings(cfg.defender), w.database.get());
+  w.defender = std::make_unique<auth::Defender>(defender_settings(cfg), w.database.get());
   w.live = std::make_shared<auth::LiveState>(2, later);
   w.drain = std::make_shared<core::Drain>();
   w.telemetry = make_telemetry(cfg, w.defender.get());

@@ -68,9 +68,9 @@ struct Wired {
 /// std::runtime_error with one line on failure (start-up failure).
 Wired wire(const core::Config& cfg);
 
-/// The defender's settings from `[defender]` (its CIDR blocks were checked by
-/// the configuration).
-auth::DefenderConfig defender_settings(const core::DefenderConfig& c);
+/// The defender's settings from `[defender]` and `[limits] ipv6_prefix` (its
+/// CIDR blocks were checked by the configuration).
+auth::DefenderConfig defender_settings(const core::Config& cfg);
 
 /// Builds a new generation for `cfg` (a reloaded configuration) on the
 /// lasting objects of `w`. Reads files (certificate, host keys) and may

@@ -939,3 +939,195 @@ def test_ftps_active_data_port(start_server):
             assert peers[0] == ("127.0.0.1", port), "implicit active data came from %r" % (peers,)
     finally:
         quit_quietly(c)
+
+
+# ------------------------------------------------------------------ truncated uploads (close_notify)
+
+def xferlog_statuses(path, name):
+    """The completion status (c/i) of each xferlog line for file `name`."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [l.split()[-1] for l in lines if l.split()[8:9] == ["/" + name]]
+
+
+def server_with_xferlog(start_server, tmp_path, **kw):
+    srv = start_server(ftps=FTPS, sections={"log": {"transfer_log": str(tmp_path / "xferlog")}},
+                       **kw)
+    srv.xferlog = tmp_path / "xferlog"
+    return srv
+
+
+def stor_ending(c, name, data, close_notify):
+    """STOR `name` over a protected data connection that sends `data` and then
+    ends with TLS close_notify, or is cut: the TCP connection closes (FIN)
+    and TLS never says it ended. Returns the final reply."""
+    conn = c.transfercmd("STOR " + name)
+    try:
+        conn.sendall(data)
+        if close_notify:
+            conn.unwrap()
+        else:
+            conn.shutdown(socket.SHUT_RDWR)  # ssl.SSLSocket: drops TLS, then shuts the socket
+    finally:
+        conn.close()
+    try:
+        return c.voidresp()
+    except ftplib.Error as e:
+        return str(e)
+
+
+@pytest.mark.parametrize("tls", sorted(VERSIONS))
+@pytest.mark.parametrize("kind", ["explicit", "implicit"])
+def test_upload_cut_without_close_notify_is_incomplete(start_server, tmp_path, kind, tls):
+    """Issue 17 item 4: a protected upload whose data connection ends with a
+    TCP FIN but no TLS close_notify may have been cut short (a killed client,
+    a forged FIN): 426, the old file stays, the xferlog says incomplete. A
+    client that sends close_notify still gets 226."""
+    srv = server_with_xferlog(start_server, tmp_path)
+    old = os.urandom(200000)
+    (srv.home() / "f.bin").write_bytes(old)
+    c = srv.login_kind(kind, context=client_context(max_version=VERSIONS[tls]))
+    try:
+        resp = stor_ending(c, "f.bin", b"x" * 100000, close_notify=False)
+        assert resp.startswith("426"), resp
+        assert (srv.home() / "f.bin").read_bytes() == old
+        assert c.voidcmd("NOOP").startswith("200")  # the session goes on
+        resp = stor_ending(c, "f.bin", b"y" * 100000, close_notify=True)
+        assert resp.startswith("226"), resp
+        assert (srv.home() / "f.bin").read_bytes() == b"y" * 100000
+    finally:
+        quit_quietly(c)
+    assert xferlog_statuses(srv.xferlog, "f.bin") == ["i", "c"]
+    assert "without TLS close_notify" in srv.stderr_text()
+
+
+def test_upload_cut_accepted_when_close_notify_not_required(start_server, tmp_path):
+    """[tls] require_close_notify = false: a FIN ends a protected upload as
+    it did before (for clients that never send close_notify)."""
+    srv = server_with_xferlog(start_server, tmp_path, tls={"require_close_notify": False})
+    (srv.home() / "f.bin").write_bytes(b"old" * 1000)
+    c = srv.login_kind("explicit")
+    try:
+        resp = stor_ending(c, "f.bin", b"cut" * 1000, close_notify=False)
+        assert resp.startswith("226"), resp
+        assert (srv.home() / "f.bin").read_bytes() == b"cut" * 1000
+    finally:
+        quit_quietly(c)
+    assert xferlog_statuses(srv.xferlog, "f.bin") == ["c"]
+
+
+def test_lftp_killed_mid_upload_keeps_old_file(start_server, tmp_path):
+    """Issue 17 item 4, as found: lftp killed by SIGKILL in the middle of a
+    protected upload over an existing file. Its kernel closes the data
+    connection with a FIN and no close_notify: the upload is incomplete and
+    the old file stays (it was replaced by the truncated bytes 3 of 3 times)."""
+    srv = server_with_xferlog(start_server, tmp_path)
+    old = os.urandom(100000)
+    (srv.home() / "big.bin").write_bytes(old)
+    local = tmp_path / "local.bin"
+    local.write_bytes(os.urandom(64 * 1024 * 1024))
+    home = tmp_path / "client-home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(HOME=str(home), LC_ALL="C.UTF-8")
+    script = ("set net:max-retries 1; set net:persist-retries 0; set ftp:ssl-force yes; "
+              "set ftp:ssl-protect-data yes; set ssl:verify-certificate no; "
+              "set net:limit-rate 2000000; open -u alice,%s ftp://127.0.0.1:%d; put %s -o /big.bin"
+              % (srv.users["alice"]["password"], srv.port, local))
+    proc = subprocess.Popen(["lftp", "-c", script], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Bytes reached the server: the staged upload (any other file) grows.
+        def staged_bytes():
+            return sum(p.stat().st_size for p in srv.home().iterdir() if p.name != "big.bin")
+        deadline = time.monotonic() + 30
+        while staged_bytes() < 1000000 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert staged_bytes() >= 1000000, "the upload never started"
+        assert proc.poll() is None, "lftp finished before it was killed"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while not xferlog_statuses(srv.xferlog, "big.bin") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert xferlog_statuses(srv.xferlog, "big.bin") == ["i"]
+    assert (srv.home() / "big.bin").read_bytes() == old
+    assert sorted(p.name for p in srv.home().iterdir()) == ["big.bin"]
+
+
+# ------------------------------------------------------------------ TLS session cache flooding
+
+def handshake_and_leave(srv, tls):
+    """One stranger: a full TLS handshake on the implicit port, the greeting
+    read (so the server finished the handshake and cached its sessions), no
+    login."""
+    raw = raw_connect(srv.host, srv.ftps_port)
+    try:
+        s = client_context(max_version=tls).wrap_socket(raw, server_hostname=srv.host)
+        try:
+            assert read_raw_reply(s)[0] == 220
+        finally:
+            s.close()
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("tls", sorted(VERSIONS))
+def test_session_cache_flood_does_not_break_logged_in_client(start_server, tls):
+    """Issue 17 item 8: strangers' handshakes fill the shared TLS session cache
+    and evict its oldest sessions; a logged-in client's data connections must
+    still resume its control connection's session (its next PROT P listing
+    got 522 after 24,000 handshakes). The cache is made small here."""
+    srv = start_server(ftps=FTPS, tls={"session_cache_size": 8})
+    (srv.home() / "f.txt").write_bytes(b"still mine")
+    c = srv.login_kind("explicit", context=client_context(max_version=VERSIONS[tls]))
+    try:
+        assert c.nlst() == ["f.txt"]
+        for _ in range(40):  # 5x the cache
+            handshake_and_leave(srv, VERSIONS[tls])
+        assert c.nlst() == ["f.txt"]
+        assert retr_bytes(c, "f.txt") == b"still mine"
+    finally:
+        quit_quietly(c)
+
+
+def test_tls_handshakes_per_address_are_bounded(start_server):
+    """Issue 17 item 8: full TLS handshakes of control connections are bounded
+    per address and minute ([limits] max_tls_handshakes_per_ip): past it,
+    AUTH TLS and the implicit port get 421 without a handshake; other
+    addresses are not affected."""
+    srv = start_server(ftps=FTPS, sections={"limits": {"max_tls_handshakes_per_ip": 3}})
+    for _ in range(3):
+        handshake_and_leave(srv, TLS13)
+    s = raw_connect(srv.host, srv.ftps_port)  # implicit: refused in clear text, as a ban
+    try:
+        code, text = read_raw_reply(s)
+        assert code == 421 and "TLS handshakes" in text, text
+    finally:
+        s.close()
+    s = raw_connect(srv.host, srv.port)
+    try:
+        assert read_raw_reply(s)[0] == 220
+        code, text = raw_cmd(s, "AUTH TLS")
+        assert code == 421 and "TLS handshakes" in text, text
+    finally:
+        s.close()
+    c = ExplicitFTPSFrom("127.0.0.2", context=client_context(), timeout=CTRL_TIMEOUT)
+    try:
+        c.connect(srv.host, srv.port)
+        c.auth()
+        c.login("alice", srv.users["alice"]["password"])
+    finally:
+        quit_quietly(c)
+    assert "too many handshakes" in srv.stderr_text()
+
+
+class ExplicitFTPSFrom(ftplib.FTP_TLS):
+    """FTP_TLS whose connections come from a chosen loopback address."""
+
+    def __init__(self, source, **kw):
+        super().__init__(**kw)
+        self.source_address = (source, 0)

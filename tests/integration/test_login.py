@@ -254,3 +254,58 @@ def test_unavailable_home_is_421_not_a_wrong_password(server):
     assert "home of user bob is unavailable" in server.stderr_text()
     ok = server.login("alice")
     quit_quietly(ok)
+
+
+def sodium_argon2id(password, opslimit, memlimit):
+    """An argon2id hash (libsodium's own format, as berth writes) of a chosen
+    cost, made by the libsodium berth links."""
+    import ctypes
+    import ctypes.util
+    lib = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    assert lib.sodium_init() >= 0
+    out = ctypes.create_string_buffer(128)
+    pw = password.encode()
+    rc = lib.crypto_pwhash_str_alg(out, pw, ctypes.c_ulonglong(len(pw)),
+                                   ctypes.c_ulonglong(opslimit), ctypes.c_size_t(memlimit),
+                                   ctypes.c_int(2))  # crypto_pwhash_ALG_ARGON2ID13
+    assert rc == 0
+    return out.value.decode()
+
+
+def test_password_checks_in_progress_are_bounded_per_address(start_server):
+    """Issue 17 item 9: logins waiting for the hash workers had no bound; 400
+    connections without a login slowed a real user's check from 1 s to 7.9 s.
+    Past [limits] max_password_checks_per_ip, an attempt from that address is
+    refused at once (421), while other addresses still log in."""
+    phc = sodium_argon2id("Bob-pw-42", 8, 32 * 1024 * 1024)  # a slow check: they overlap
+    srv = start_server(password_hashes={"bob": phc}, extra_ftp={"failed_login_delay_ms": 0},
+                       sections={"limits": {"max_password_checks_per_ip": 2,
+                                            "max_password_checks": 100},
+                                 "defender": {"max_failures": 1000}})
+    flood = []
+    try:
+        for _ in range(12):
+            f = ftplib.FTP(timeout=60, source_address=("127.0.0.2", 0))
+            f.connect(srv.host, srv.port)
+            flood.append(f)
+            assert cmd(f, "USER bob")[0] == 331
+        for f in flood:  # all at once: they wait for the workers together
+            f.putcmd("PASS not-bobs-password")
+        ok = srv.login("bob")  # from 127.0.0.1: not limited by 127.0.0.2's checks
+        try:
+            assert cmd(ok, "PWD")[0] == 257
+        finally:
+            quit_quietly(ok)
+        replies = []
+        for f in flood:
+            resp = f.getmultiline()
+            replies.append((int(resp[:3]), resp))
+    finally:
+        for f in flood:
+            f.close()
+    codes = sorted(code for code, _ in replies)
+    assert set(codes) <= {421, 530}, replies
+    assert 421 in codes, replies
+    assert codes.count(530) >= 2, replies  # the first two were checked
+    assert all("Too many logins in progress" in text for code, text in replies if code == 421)
+    assert "too many logins in progress" in srv.stderr_text()

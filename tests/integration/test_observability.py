@@ -424,3 +424,100 @@ def test_passwords_never_reach_a_log(start_server, host_keys, tmp_path, monkeypa
     assert "logged in as alice" in logs
     for secret in wrong + [right]:
         assert secret not in logs, "password %r in a log" % secret
+
+
+FORGED = "2026-11-24T07:30:00.000 info ftp: 10.0.0.1 logged in as root"
+
+
+def ssh_packet(payload):
+    """An unencrypted SSH binary packet (RFC 4253 6): padding to 8 bytes, at least 4."""
+    pad = 8 - (len(payload) + 5) % 8
+    if pad < 4:
+        pad += 8
+    return (len(payload) + 1 + pad).to_bytes(4, "big") + bytes([pad]) + payload + b"\0" * pad
+
+
+def ssh_name_list(text):
+    data = text.encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def server_kexinit_read(got):
+    """True once `got` holds the version line and one whole binary packet."""
+    end = got.find(b"\r\n")
+    if end < 0 or len(got) < end + 6:
+        return False
+    length = int.from_bytes(got[end + 2:end + 6], "big")
+    return len(got) >= end + 6 + length
+
+
+def test_client_bytes_can_not_forge_log_lines(start_server, host_keys, tmp_path,  # noqa: F811
+                                              monkeypatch):
+    """Issue 17 item 17: libssh copies a client's KEXINIT algorithm lists into
+    its error text, which was logged raw; an FTP user name with control
+    bytes likewise. Neither may begin a line of the text log."""
+    monkeypatch.setenv("BERTH_LOG_LEVEL", "debug")
+    srv = start(start_server, host_keys, tmp_path)
+    # SSH: a KEXINIT whose key exchange list holds a newline and a forged line.
+    s = socket.create_connection(("127.0.0.1", srv.sftp_port), timeout=15)
+    try:
+        s.sendall(b"SSH-2.0-forger\r\n")
+        # The server's version and its whole KEXINIT first: sent before the
+        # server is ready for it, ours fails otherwise (a socket error).
+        got = b""
+        while not server_kexinit_read(got):
+            b = s.recv(4096)
+            assert b, "the SSH server closed before its KEXINIT: %r" % got
+            got += b
+        kexinit = bytes([20]) + b"\x11" * 16 + ssh_name_list("evil\n" + FORGED + "\r\n")
+        for names in ("ssh-ed25519", "aes128-ctr", "aes128-ctr", "hmac-sha2-256",
+                      "hmac-sha2-256", "none", "none", "", ""):
+            kexinit += ssh_name_list(names)
+        kexinit += b"\0" + b"\0\0\0\0"
+        s.sendall(ssh_packet(kexinit))
+        wait_closed(s, 15)
+    finally:
+        s.close()
+    # FTP: control bytes in USER (CR, ESC, DEL, NUL is refused by dispatch).
+    ftp = ftplib.FTP(timeout=15)
+    ftp.connect(srv.host, srv.port)
+    try:
+        ftp.sock.sendall(b"USER evil\r" + FORGED.encode() + b"\x1b[1A\x7f\r\n")  # ftplib refuses CR
+        code, _ = read_reply(ftp)
+        assert code == 331
+        code, _ = cmd(ftp, "PASS wrong")
+        assert code == 530
+    finally:
+        quit_quietly(ftp)
+    deadline = time.monotonic() + 15
+    while ("key exchange" not in srv.stderr_text() or "failed login" not in srv.stderr_text()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    raw = srv.stderr_path.read_bytes()
+    assert b"key exchange" in raw and b"failed login" in raw, raw[-3000:]
+    for line in raw.split(b"\n"):
+        assert not re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", line), "control byte in %r" % line
+        assert not line.startswith(FORGED.encode()), "forged log line %r" % line
+        assert not re.match(rb"\S+ \w+ ftp: 10\.0\.0\.1 logged in", line), "forged log line %r" % line
+    assert b"evil\\x0a" + FORGED.encode() in raw  # the key exchange error, escaped
+
+
+def test_auth_tls_is_logged_with_its_reply_code(start_server, host_keys, tmp_path,  # noqa: F811
+                                                monkeypatch):
+    """Issue 17 item 22: at debug level the log showed "AUTH TLS -> 0": the
+    handler sends its 234 itself, before the handshake."""
+    monkeypatch.setenv("BERTH_LOG_LEVEL", "debug")
+    srv = start(start_server, host_keys, tmp_path)
+    c = ftplib.FTP_TLS(timeout=15)
+    c.connect(srv.host, srv.port)
+    try:
+        c.auth()
+        c.login("alice", srv.users["alice"]["password"])
+    finally:
+        quit_quietly(c)
+    deadline = time.monotonic() + 15
+    while "command USER" not in srv.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = srv.stderr_text()
+    assert "command AUTH TLS -> 234" in text, text[-3000:]
+    assert "-> 0" not in text

@@ -151,3 +151,43 @@ def test_failed_logins_end_the_connection(start_server, host_keys, alice_keys):
         assert sftp_works(t)
     finally:
         t.close()
+
+
+def test_password_checks_in_progress_are_bounded_over_ssh(start_server, host_keys):
+    """Issue 17 item 9 over SSH: past [limits] max_password_checks_per_ip, a
+    password attempt is an authentication failure at once (logged with its
+    reason), and other addresses still log in."""
+    from test_login import sodium_argon2id
+    import threading
+    phc = sodium_argon2id("Bob-pw-42", 8, 32 * 1024 * 1024)  # a slow check: they overlap
+    srv = start_server(listen=("127.0.0.1:0",), password_hashes={"bob": phc},
+                       sftp={"listen": ["127.0.0.1:0"], "host_keys": host_keys},
+                       extra_ftp={"failed_login_delay_ms": 0},
+                       sections={"limits": {"max_password_checks_per_ip": 1},
+                                 "defender": {"max_failures": 1000}})
+    transports = [transport(srv, source="127.0.0.2") for _ in range(6)]
+    failures = []
+
+    def attempt(t):
+        try:
+            t.auth_password("bob", "not-bobs-password")
+        except paramiko.AuthenticationException as e:
+            failures.append(e)
+
+    threads = [threading.Thread(target=attempt, args=(t,)) for t in transports]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(120)
+        assert len(failures) == 6
+        t = transport(srv)
+        try:
+            t.auth_password("bob", "Bob-pw-42")
+            assert t.is_authenticated() and sftp_works(t)
+        finally:
+            t.close()
+    finally:
+        for t in transports:
+            t.close()
+    assert "too many logins in progress" in srv.stderr_text()

@@ -426,3 +426,17 @@ def test_ban_del_bad_address(env):
 
 def test_ban_list_empty(env):
     assert json.loads(env.ok("ban", "list", "--json").stdout) == []
+
+
+def test_ban_del_of_an_ipv6_address_lifts_its_network(env):
+    """Issue 17 item 18: an IPv6 client is banned as its /64 ([limits]
+    ipv6_prefix); any address of it names the ban, and a ban stored under
+    one address (before grouping) is still found by that address."""
+    now = int(time.time())
+    insert_bans(env, [("2001:db8:1:2::/64", now + 3600, 1, "5 failed logins"),
+                      ("2001:db8:9::7", now + 3600, 1, "5 failed logins")])
+    r = env.ok("ban", "del", "2001:db8:1:2:aaaa::1")
+    assert "2001:db8:1:2::/64" in r.stdout
+    r = env.ok("ban", "del", "2001:db8:9::7")
+    assert "2001:db8:9::7" in r.stdout
+    assert json.loads(env.ok("ban", "list", "--json").stdout) == []

@@ -80,14 +80,16 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
   } else if (account.error().category() != auth::auth_category()) {
     s.quit = true; // the user store failed: logged by the authenticator
     co_return Reply::of(421, "Service not available, try again later.");
-  } else if (account.error() == auth::Errc::banned) {
+  } else if (account.error() == auth::Errc::banned || account.error() == auth::Errc::busy) {
     const std::string reason = account.error().message();
     report_login(
         s, peer, name, false, spdlog::level::warn,
         fmt::format("ftp: {} login as {} refused: {}", peer, core::printable(name), reason),
         reason);
     s.quit = true;
-    co_return Reply::of(421, "Your address is banned after too many failed logins.");
+    co_return Reply::of(421, account.error() == auth::Errc::banned
+                                 ? "Your address is banned after too many failed logins."
+                                 : "Too many logins in progress, try again later.");
   } else {
     const std::string reason = account.error().message();
     report_login(s, peer, name, false, spdlog::level::warn,

@@ -25,14 +25,19 @@ core::Task<Reply> handle_auth(Session& s, std::string_view arg) {
     co_return Reply::of(504, "Unknown AUTH mechanism; use AUTH TLS.");
   if (s.control_is_tls())
     co_return Reply::of(503, "Already using TLS.");
-  co_await s.send(Reply::of(234, "Proceed with negotiation."));
+  if (!s.tls_handshake_allowed()) {
+    s.quit = true;
+    co_return Reply::of(421, kTooManyHandshakes);
+  }
+  const Reply proceed = Reply::of(234, "Proceed with negotiation.");
+  co_await s.send(proceed);
   co_await s.upgrade_control();
   // Old clients' "AUTH SSL" and "AUTH TLS-P" also mean protected data.
   if (!s.quit && (mech == "SSL" || mech == "TLS-P")) {
     s.pbsz = true;
     s.prot_private = true;
   }
-  co_return Reply::none();
+  co_return Reply::already_sent(proceed.code);
 }
 
 core::Task<Reply> handle_pbsz(Session& s, std::string_view arg) {

@@ -235,10 +235,43 @@ TEST_F(DefenderTest, MappedIpv4IsIpv4) {
 }
 
 TEST_F(DefenderTest, Ipv6AddressesAreStoredCanonically) {
-  Defender d = make(config(), &store_);
+  DefenderConfig c = config();
+  c.ipv6_prefix = 128;
+  Defender d = make(c, &store_);
   fail(d, "2001:DB8:0:0::1", 5);
   EXPECT_EQ(store_.bans.count("2001:db8::1"), 1u);
   EXPECT_TRUE(banned(d, "2001:db8::1"));
+  EXPECT_FALSE(banned(d, "2001:db8::2"));
+}
+
+// Issue 17 item 18: a client holds a whole /64 (RFC 6177); counting each
+// address apart let it fail 5 times per address, and ban evasion was free.
+TEST_F(DefenderTest, Ipv6ClientsAreCountedAndBannedByTheirSlash64) {
+  Defender d = make(config(), &store_);
+  fail(d, "2001:db8:1:2::1", 2);
+  fail(d, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", 2);
+  fail(d, "2001:db8:1:3::1", 4); // the next /64: counted apart
+  EXPECT_EQ(banned(d, "2001:db8:1:2::1"), std::nullopt);
+  fail(d, "2001:db8:1:2::ffff");
+  EXPECT_EQ(banned(d, "2001:db8:1:2::1"), 600s);
+  EXPECT_EQ(banned(d, "2001:db8:1:2:ffff:ffff:ffff:ffff"), 600s);
+  EXPECT_EQ(banned(d, "2001:db8:1:3::1"), std::nullopt);
+  EXPECT_EQ(store_.bans.count("2001:db8:1:2::/64"), 1u);
+  EXPECT_EQ(store_.bans.size(), 1u);
+}
+
+TEST_F(DefenderTest, Ipv6PrefixIsConfigurable) {
+  DefenderConfig c = config();
+  c.ipv6_prefix = 48;
+  Defender d = make(c, &store_);
+  fail(d, "2001:db8:1:2::1", 3);
+  fail(d, "2001:db8:1:ffff::1", 2);
+  EXPECT_EQ(banned(d, "2001:db8:1:8000::9"), 600s);
+  EXPECT_EQ(banned(d, "2001:db8:2::1"), std::nullopt);
+  EXPECT_EQ(store_.bans.count("2001:db8:1::/48"), 1u);
+  fail(d, "192.0.2.1", 4); // IPv4 stays per address
+  fail(d, "192.0.2.2");
+  EXPECT_EQ(banned(d, "192.0.2.1"), std::nullopt);
 }
 
 TEST_F(DefenderTest, MemoryOnlyWithoutAStore) {

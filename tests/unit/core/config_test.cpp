@@ -483,6 +483,38 @@ TEST_F(LoadConfig, UploadMode) {
   expect_error("[server]\nupload_mode = 1\n", 2, "server.upload_mode", "must be a string");
 }
 
+// Issue 17 items 4, 8, 9 and 18: the keys of TLS truncation, the TLS session
+// cache, password checks in progress and IPv6 grouping.
+TEST_F(LoadConfig, TlsAndAdmissionKeys) {
+  auto c = load_config(write("[ftp]\nlisten = [\"127.0.0.1:0\"]\n"));
+  EXPECT_TRUE(c.tls.require_close_notify);
+  EXPECT_EQ(c.tls.session_cache_size, 20480);
+  EXPECT_EQ(c.limits.ipv6_prefix, 64u);
+  EXPECT_EQ(c.limits.max_password_checks, 128u);
+  EXPECT_EQ(c.limits.max_password_checks_per_ip, 32u);
+  EXPECT_EQ(c.limits.max_tls_handshakes_per_ip, 1200u);
+  c = load_config(write("[tls]\nrequire_close_notify = false\nsession_cache_size = 16\n"
+                        "[limits]\nipv6_prefix = 128\nmax_password_checks = 0\n"
+                        "max_password_checks_per_ip = 2\n"));
+  EXPECT_FALSE(c.tls.require_close_notify);
+  EXPECT_EQ(c.tls.session_cache_size, 16);
+  EXPECT_EQ(c.limits.ipv6_prefix, 128u);
+  EXPECT_EQ(c.limits.max_password_checks, 0u);
+  EXPECT_EQ(c.limits.max_password_checks_per_ip, 2u);
+  expect_error("[tls]\nrequire_close_notify = \"yes\"\n", 2, "tls.require_close_notify",
+               "must be true or false");
+  expect_error("[tls]\nsession_cache_size = 0\n", 2, "tls.session_cache_size",
+               "between 1 and 10000000");
+  expect_error("[limits]\nipv6_prefix = 0\n", 2, "limits.ipv6_prefix", "between 1 and 128");
+  expect_error("[limits]\nipv6_prefix = 129\n", 2, "limits.ipv6_prefix", "between 1 and 128");
+  expect_error("[limits]\nipv6_prefix = \"/64\"\n", 2, "limits.ipv6_prefix",
+               "must be an integer");
+  expect_error("[limits]\nmax_tls_handshakes_per_ip = 1.5\n", 2,
+               "limits.max_tls_handshakes_per_ip", "must be an integer");
+  expect_error("[limits]\nmax_password_checks_per_ip = -1\n", 2,
+               "limits.max_password_checks_per_ip", "between 0 and 10000000");
+}
+
 TEST_F(LoadConfig, UnknownUserOrGroupIsOneLine) {
   expect_error("[server]\nuser = \"berth-no-such-user\"\n", 2, "server.user",
                "unknown user \"berth-no-such-user\"");

@@ -1,8 +1,11 @@
 #include "core/log.hpp"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
+#include <algorithm>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,25 @@ TEST(JsonLog, NonFiniteNumbersAreNull) {
   auto line = format_json_line(std::chrono::system_clock::time_point(), "warning", "m", fields);
   EXPECT_EQ(line, "{\"time\":\"1970-01-01T00:00:00.000Z\",\"level\":\"warning\",\"msg\":\"m\","
                   "\"x\":null}");
+}
+
+// Issue 17 item 17: a client's bytes in a message (a user name, libssh's error
+// text quoting a client's algorithm list) can not begin a forged line.
+TEST(TextLog, ControlCharactersOfEveryMessageAreEscaped) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  spdlog::logger logger("test", sink);
+  logger.set_formatter(make_text_formatter());
+  logger.info("sftp: key exchange failed: no match for {}",
+              "x\n2026-11-24T07:30:00.000 info sftp: 10.0.0.1 logged in as root\r\x1b[2J");
+  logger.info("plain line");
+  const std::string text = out.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_NE(text.find("no match for x\\x0a2026-11-24T07:30:00.000 info sftp: 10.0.0.1 logged in "
+                      "as root\\x0d\\x1b[2J\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(" info plain line\n"), std::string::npos) << text;
 }
 
 } // namespace
