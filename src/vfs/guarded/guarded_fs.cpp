@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -84,6 +85,7 @@ struct Opened {
   bool append = false;            ///< Writes go to the end, whatever their offset.
   std::uint64_t size = 0;         ///< The file's size at open: rewriting bytes below it is free.
   std::int64_t charged_files = 0; ///< Files charged when it was opened.
+  bool created = false;           ///< The open made a new file.
   VirtualPath path;               ///< For log lines; replace: the target of commit().
 };
 
@@ -144,13 +146,13 @@ public:
     }
     if (committed_)
       co_return co_await inner_->commit();
-    // What this upload replaces, as it is now: another session may have
-    // removed or created the target since the open.
-    auto old = co_await shared_->inner->lstat(how_.path);
+    // What this upload replaced, as it was at the commit: another session may
+    // have removed or created the target since the open.
     auto r = co_await inner_->commit();
     if (!r)
       co_return r;
     committed_ = true;
+    const std::optional<Stat> old = inner_->replaced();
     const bool replaced = old && old->type == FileType::regular;
     // The upload is one file now, in place of the replaced one; the open charged
     // `charged_files` for it.
@@ -158,6 +160,7 @@ public:
     co_return r;
   }
 
+  std::optional<Stat> replaced() const override { return inner_->replaced(); }
   std::uint64_t position() const override { return inner_->position(); }
   void advance(std::uint64_t n) override { inner_->advance(n); }
 
@@ -209,7 +212,9 @@ public:
   core::Task<core::Result<void>> sync() override { co_return co_await inner_->sync(); }
 
   core::Task<core::Result<void>> set_size(std::uint64_t size) override {
-    if (!shared_->allowed(Perm::chmod, "set_size", how_.path))
+    // A size change changes the content: overwrite, unless this handle made the
+    // file (an upload may size what it creates).
+    if (!how_.created && !shared_->allowed(Perm::overwrite, "set_size", how_.path))
       co_return denied();
     Quota* q = quota();
     if (q == nullptr)
@@ -342,6 +347,12 @@ public:
       entry = co_await inner().lstat(path);
     if (!allowed(entry ? Perm::overwrite : Perm::upload, "open_write", path))
       co_return denied();
+    // SECURITY: allowed as a new file (no overwrite right), or counted as one
+    // (a quota): it must still be new when it is made, not replace a file that
+    // appeared meanwhile.
+    const bool as_new = look && !entry && (quota() != nullptr || !perms.has(Perm::overwrite));
+    if (as_new && mode == WriteMode::replace)
+      mode = WriteMode::create;
     // An atomic replace is a new name; direct ones write in place, as resumes do.
     const bool replace =
         mode == WriteMode::replace && inner().upload_mode() == core::UploadMode::atomic;
@@ -371,6 +382,7 @@ public:
     Opened how;
     how.kind = replace ? Kind::replace : Kind::plain;
     how.writable = true;
+    how.created = mode == WriteMode::create;
     how.append = mode == WriteMode::append;
     how.charged_files = new_files;
     how.path = path;
@@ -406,10 +418,11 @@ public:
     co_return std::make_pair(std::move(file), std::move(r->second));
   }
 
-  core::Task<core::Result<void>> make_directory(const VirtualPath& path) override {
+  core::Task<core::Result<void>> make_directory(const VirtualPath& path,
+                                                std::uint32_t mode) override {
     if (!allowed(Perm::mkdir, "make_directory", path))
       co_return denied();
-    co_return co_await inner().make_directory(path);
+    co_return co_await inner().make_directory(path, mode);
   }
 
   core::Task<core::Result<void>> remove_directory(const VirtualPath& path) override {
@@ -432,18 +445,26 @@ public:
     co_return r;
   }
 
-  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override {
+  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to,
+                                        RenameMode mode) override {
     if (!allowed(Perm::rename, "rename", from))
       co_return denied();
     auto target = co_await inner().lstat(to);
-    const bool replaces = target && target->type != FileType::directory;
-    if (replaces && !allowed(Perm::overwrite, "rename", to))
-      co_return denied();
+    // Replacing a directory (rename(2) replaces an empty one) removes it.
+    if (target && mode == RenameMode::replace) {
+      const bool dir = target->type == FileType::directory;
+      if (!allowed(dir ? Perm::rmdir : Perm::overwrite, "rename", to))
+        co_return denied();
+    }
+    // SECURITY: allowed because nothing was at the target: the rename must not
+    // replace what appears there meanwhile.
+    if (!target && !shared_->rules.permissions.has(Perm::overwrite))
+      mode = RenameMode::no_replace;
     Quota* q = quota();
     if (q == nullptr || !target || target->type != FileType::regular)
-      co_return co_await inner().rename(from, to);
+      co_return co_await inner().rename(from, to, mode);
     auto source = co_await inner().lstat(from);
-    auto r = co_await inner().rename(from, to);
+    auto r = co_await inner().rename(from, to, mode);
     // rename(2) leaves both names when they are one file (hard links).
     const bool same = source && source->device == target->device && source->inode == target->inode;
     if (r && !same)
@@ -471,8 +492,15 @@ public:
   }
 
   core::Task<core::Result<std::unique_ptr<File>>> open(const VirtualPath& path,
-                                                       const OpenFlags& flags) override {
+                                                       const OpenFlags& asked) override {
     auto entry = co_await inner().lstat(path);
+    OpenFlags flags = asked;
+    // SECURITY: allowed as a new file (no overwrite right), or counted as one
+    // (a quota): it must still be new when it is made (O_EXCL), not replace or
+    // write into a file that appeared meanwhile.
+    if (flags.create && !entry &&
+        (quota() != nullptr || !shared_->rules.permissions.has(Perm::overwrite)))
+      flags.exclusive = true;
     const bool creates = flags.create && (flags.exclusive || !entry);
     if (flags.read && !allowed(Perm::download, "open", path))
       co_return denied();
@@ -514,6 +542,7 @@ public:
     }
     Opened how;
     how.kind = replace ? Kind::replace : Kind::plain;
+    how.created = creates;
     how.readable = flags.read;
     how.writable = flags.write;
     how.append = flags.write && flags.append;
@@ -557,7 +586,8 @@ public:
   }
 
   core::Task<core::Result<void>> set_size(const VirtualPath& path, std::uint64_t size) override {
-    if (!allowed(Perm::chmod, "set_size", path))
+    // A size change changes the content (truncating destroys it): overwrite.
+    if (!allowed(Perm::overwrite, "set_size", path))
       co_return denied();
     Quota* q = quota();
     if (q == nullptr)
