@@ -39,12 +39,11 @@ struct DirEntry {
 
 /// How an upload opens its target.
 enum class WriteMode {
-  replace, ///< New content. Atomic upload mode: a missing file is created at its
-           ///< name at once; an existing one is staged under a temporary name and
-           ///< stays intact until commit() (a rename); direct: the target is
-           ///< truncated at the open.
-  create,  ///< New content for a name that must not exist: created at it at once
-           ///< (O_EXCL, never through a symlink); Errc::exists if something is there.
+  replace, ///< New content. Atomic upload mode: the old file stays intact until
+           ///< commit() (a rename); direct: the target is truncated at the open.
+  create,  ///< As replace, for a name that must not exist (Errc::exists if taken):
+           ///< atomic: commit() renames with RENAME_NOREPLACE, never over what
+           ///< appeared meanwhile; direct: created O_EXCL, never through a symlink.
   append,  ///< Append to the end, creating the file if needed.
   resume,  ///< Write from a given offset, keeping what is before it; truncate at commit().
 };

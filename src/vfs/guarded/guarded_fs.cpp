@@ -347,15 +347,13 @@ public:
       entry = co_await inner().lstat(path);
     if (!allowed(entry ? Perm::overwrite : Perm::upload, "open_write", path))
       co_return denied();
-    // SECURITY: allowed as a new file (no overwrite right), or counted as one
-    // (a quota): it must still be new when it is made, not replace a file that
-    // appeared meanwhile.
-    const bool as_new = look && !entry && (quota() != nullptr || !perms.has(Perm::overwrite));
-    if (as_new && mode == WriteMode::replace)
+    // SECURITY: allowed as a new file (no overwrite right): it must still be
+    // new when it is committed, not replace a file that appeared meanwhile.
+    if (look && !entry && !perms.has(Perm::overwrite) && mode == WriteMode::replace)
       mode = WriteMode::create;
     // An atomic replace is a new name; direct ones write in place, as resumes do.
-    const bool replace =
-        mode == WriteMode::replace && inner().upload_mode() == core::UploadMode::atomic;
+    const bool replace = (mode == WriteMode::replace || mode == WriteMode::create) &&
+                         inner().upload_mode() == core::UploadMode::atomic;
     Quota* q = quota();
     std::int64_t new_files = 0;
     std::uint64_t old_size = 0; // direct replace: the size truncation gives back
@@ -495,11 +493,10 @@ public:
                                                        const OpenFlags& asked) override {
     auto entry = co_await inner().lstat(path);
     OpenFlags flags = asked;
-    // SECURITY: allowed as a new file (no overwrite right), or counted as one
-    // (a quota): it must still be new when it is made (O_EXCL), not replace or
-    // write into a file that appeared meanwhile.
-    if (flags.create && !entry &&
-        (quota() != nullptr || !shared_->rules.permissions.has(Perm::overwrite)))
+    // SECURITY: allowed as a new file (no overwrite right): it must still be
+    // new when it is made (O_EXCL), not replace or write into a file that
+    // appeared meanwhile.
+    if (flags.create && !entry && !shared_->rules.permissions.has(Perm::overwrite))
       flags.exclusive = true;
     const bool creates = flags.create && (flags.exclusive || !entry);
     if (flags.read && !allowed(Perm::download, "open", path))
@@ -512,10 +509,13 @@ public:
     if (!flags.read && !flags.write && !creates && !allowed(Perm::list, "open", path))
       co_return denied();
 
-    // As LocalFs: create + truncate + write is an atomic replace of the name
-    // (in the atomic upload mode; direct truncates in place).
+    // As LocalFs: create + truncate + write of an existing name is an atomic
+    // replace (in the atomic upload mode; direct truncates in place); a new
+    // name is created at once and stays, as in place. (Should the name appear
+    // between this look and the open, the staged upload is counted as in
+    // place: over, never under, until the next scan.)
     const bool replace = flags.create && flags.truncate && flags.write && !flags.exclusive &&
-                         inner().upload_mode() == core::UploadMode::atomic;
+                         entry && inner().upload_mode() == core::UploadMode::atomic;
     Quota* q = quota();
     std::int64_t new_files = 0;
     std::uint64_t old_size = 0; // in place: the size an O_TRUNC open gives back

@@ -548,7 +548,8 @@ LocalFs::open_regular(const VirtualPath& path, int flags, unsigned mode) const {
 }
 
 core::Result<std::unique_ptr<File>> LocalFs::open_upload(const VirtualPath& path, int access,
-                                                         unsigned mode, bool must_be_new) {
+                                                         unsigned mode, NewFile new_file,
+                                                         bool must_be_new) {
   auto parent = open_parent(path);
   if (!parent)
     return core::unexpected(parent.error());
@@ -557,10 +558,10 @@ core::Result<std::unique_ptr<File>> LocalFs::open_upload(const VirtualPath& path
   setup.readable = (access & O_ACCMODE) == O_RDWR;
   struct stat st {};
   bool exists = ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (!exists) {
-    // A new file is created at its name at once, as in the direct mode, so
-    // that clients see the file they are writing (sshfs stats it right after
-    // the open). Interrupted, it stays partial: nothing complete is lost.
+  if (!exists && new_file == NewFile::at_name) {
+    // Clients that look at the file they write (sshfs stats it right after the
+    // open) find it at its name. Interrupted, it stays partial, as in the
+    // direct mode: nothing complete is lost.
     // SECURITY: O_EXCL | O_NOFOLLOW: never through a symlink, never over a
     // file that appeared meanwhile (which is staged instead, or refused).
     int fd = ::openat(parent->get(), name.c_str(),
@@ -573,11 +574,11 @@ core::Result<std::unique_ptr<File>> LocalFs::open_upload(const VirtualPath& path
     if (!exists)
       return last_error();
   }
-  if (must_be_new)
+  if (exists && must_be_new)
     return core::unexpected(Errc::exists);
-  if (S_ISDIR(st.st_mode))
+  if (exists && S_ISDIR(st.st_mode))
     return core::unexpected(Errc::is_directory);
-  if (S_ISLNK(st.st_mode)) {
+  if (exists && S_ISLNK(st.st_mode)) {
     // As open(2) would say: a link to a directory names a directory. Any other
     // link is replaced itself on commit.
     auto followed = resolve(path, O_PATH, 0);
@@ -590,11 +591,13 @@ core::Result<std::unique_ptr<File>> LocalFs::open_upload(const VirtualPath& path
     return core::unexpected(temp.error());
   // SECURITY: the replaced file's permission bits, never its setuid, setgid
   // or sticky bits: an upload must not make a set-id program of the user's bytes.
-  if (S_ISREG(st.st_mode))
+  if (exists && S_ISREG(st.st_mode))
     ::fchmod(temp->first.get(), st.st_mode & 0777);
   setup.on_commit = OnCommit::rename_temp;
+  // must_be_new: published with RENAME_NOREPLACE, never over what appeared meanwhile.
   setup.staged = std::make_unique<StagedUpload>(staged_, path.str(), std::move(*parent),
-                                                std::move(temp->second), std::move(name));
+                                                std::move(temp->second), std::move(name),
+                                                must_be_new);
   return std::unique_ptr<File>(new LocalFile(io_, std::move(temp->first), 0, std::move(setup)));
 }
 
@@ -624,10 +627,13 @@ LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offse
   if (path.is_root())
     co_return core::unexpected(Errc::is_directory);
   const bool direct = upload_mode_ == core::UploadMode::direct;
-  // The same rule for FTP as for SFTP: a new file at its name at once, an
-  // existing one staged (WriteMode::create: refused), whatever the protocol.
-  if (mode == WriteMode::create || (mode == WriteMode::replace && !direct))
-    co_return open_upload(path, O_WRONLY, 0666, mode == WriteMode::create);
+  // FTP streams a file and can not look at it meanwhile: a new one is staged
+  // too, so that nothing of an interrupted STOR is left (see open()).
+  const bool create = mode == WriteMode::create;
+  if (!direct && (create || mode == WriteMode::replace))
+    co_return open_upload(path, O_WRONLY, 0666, NewFile::staged, create);
+  if (create)
+    co_return open_upload(path, O_WRONLY, 0666, NewFile::at_name, true);
   const int append = mode == WriteMode::append ? O_APPEND : 0;
   auto fd = open_regular(path, O_WRONLY | O_CREAT | append, 0666);
   if (!fd)
@@ -709,27 +715,6 @@ core::Task<core::Result<void>> LocalFs::remove_file(const VirtualPath& path) {
 
 namespace {
 
-// renameat(2), or renameat2(2) RENAME_NOREPLACE. File systems without it say
-// EINVAL: a non-directory is then moved by link(2) and unlink(2), which can not
-// replace either.
-int rename_entry(int from_dir, const char* from, int to_dir, const char* to, RenameMode mode) {
-  if (mode == RenameMode::replace)
-    return ::renameat(from_dir, from, to_dir, to);
-  const int r = ::renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE);
-  if (r == 0 || errno != EINVAL)
-    return r;
-  struct stat st {};
-  if (::fstatat(from_dir, from, &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return -1;
-  if (S_ISDIR(st.st_mode)) {
-    errno = EINVAL;
-    return -1;
-  }
-  if (::linkat(from_dir, from, to_dir, to, 0) != 0)
-    return -1;
-  return ::unlinkat(from_dir, from, 0);
-}
-
 // The text of symlink `name` in `dir`; empty when it is not one.
 std::string link_text(int dir, const char* name) {
   std::string buf(PATH_MAX, '\0');
@@ -760,6 +745,7 @@ core::Result<void> LocalFs::rename_now(const VirtualPath& from, const VirtualPat
     return core::unexpected(pt.error());
   const std::string from_name(from.name());
   const std::string to_name(to.name());
+  const bool no_replace = mode == RenameMode::no_replace;
   struct stat st {};
   const bool is_link = ::fstatat(pf->get(), from_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                        S_ISLNK(st.st_mode);
@@ -786,7 +772,7 @@ core::Result<void> LocalFs::rename_now(const VirtualPath& from, const VirtualPat
       }
       if (made != 0)
         return core::unexpected(Errc::io_error);
-      if (rename_entry(pt->get(), temp.c_str(), pt->get(), to_name.c_str(), mode) != 0) {
+      if (rename_entry(pt->get(), temp.c_str(), pt->get(), to_name.c_str(), no_replace) != 0) {
         auto err = last_error();
         ::unlinkat(pt->get(), temp.c_str(), 0);
         return err;
@@ -799,7 +785,7 @@ core::Result<void> LocalFs::rename_now(const VirtualPath& from, const VirtualPat
       return {};
     }
   }
-  if (rename_entry(pf->get(), from_name.c_str(), pt->get(), to_name.c_str(), mode) != 0)
+  if (rename_entry(pf->get(), from_name.c_str(), pt->get(), to_name.c_str(), no_replace) != 0)
     return last_error();
   return {};
 }
@@ -893,7 +879,9 @@ core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open(const VirtualPath&
   if (flags.create && flags.truncate && flags.write && !exclusive &&
       upload_mode_ == core::UploadMode::atomic &&
       !staged_->with(path, [](int, const char*) { return 0; })) {
-    auto f = open_upload(path, access | append, mode, false);
+    // SFTP clients look at the file they write (sshfs stats it right after
+    // the open; paramiko stat()s while writing): a new one is at its name at once.
+    auto f = open_upload(path, access | append, mode, NewFile::at_name, false);
     co_return std::move(f);
   }
 

@@ -108,11 +108,19 @@ private:
   /// first, so a FIFO or device is never opened. Returns its fstat too.
   core::Result<std::pair<UniqueFd, struct stat>> open_regular(const VirtualPath& path, int flags,
                                                               unsigned mode) const;
-  /// An atomic-mode upload of new content to `path`, opened with `access`
-  /// (O_WRONLY or O_RDWR, maybe | O_APPEND): a missing file is created at its
-  /// name, an existing one staged. `must_be_new`: Errc::exists instead of staging.
+  /// Where open_upload() writes a file that does not exist yet.
+  enum class NewFile {
+    at_name, ///< At its name at once (O_EXCL): clients see the file being written.
+    staged,  ///< Staged as a replacement is: nothing of it if interrupted.
+  };
+  /// An upload of new content to `path`, opened with `access` (O_WRONLY or
+  /// O_RDWR, maybe | O_APPEND) and creation mode `mode`: an existing file is
+  /// staged (published by commit()), a missing one as `new_file` says.
+  /// `must_be_new`: Errc::exists if the name is taken, and a staged file is
+  /// published with RENAME_NOREPLACE.
   core::Result<std::unique_ptr<File>> open_upload(const VirtualPath& path, int access,
-                                                  unsigned mode, bool must_be_new);
+                                                  unsigned mode, NewFile new_file,
+                                                  bool must_be_new);
   /// rename(), blocking.
   core::Result<void> rename_now(const VirtualPath& from, const VirtualPath& to,
                                 RenameMode mode) const;

@@ -18,6 +18,12 @@
 
 namespace berth::vfs {
 
+/// rename(2) of `from` in `from_dir` to `to` in `to_dir`, or with `no_replace`
+/// renameat2(2) RENAME_NOREPLACE (EEXIST if anything is at `to`). File systems
+/// without it (EINVAL) move a non-directory by link(2) and unlink(2), which can
+/// not replace either. Returns -1 with errno set on failure.
+int rename_entry(int from_dir, const char* from, int to_dir, const char* to, bool no_replace);
+
 /// One staged upload: a temporary file in the target's directory that replaces
 /// the target when published (renamed over it). Owned by the File that staged
 /// it; destroyed unpublished, the temporary file goes, and the target was
@@ -25,8 +31,10 @@ namespace berth::vfs {
 /// or destroyed.
 class StagedUpload {
 public:
+  /// `no_replace`: publish() fails with Errc::exists if something is at the
+  /// target by then (the upload was allowed as a new file).
   StagedUpload(std::shared_ptr<StagedUploads> table, std::string key, UniqueFd parent,
-               std::string temp, std::string target);
+               std::string temp, std::string target, bool no_replace);
   StagedUpload(const StagedUpload&) = delete;
   StagedUpload& operator=(const StagedUpload&) = delete;
   ~StagedUpload();
@@ -45,6 +53,7 @@ private:
   UniqueFd parent_;
   std::string temp_;
   std::string target_;
+  bool no_replace_;
   bool published_ = false;
   std::optional<struct stat> replaced_;
 };

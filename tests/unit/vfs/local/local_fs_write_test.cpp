@@ -216,15 +216,36 @@ TEST_F(LocalFsWriteTest, RenameNoReplace) {
   EXPECT_EQ(slurp(root_ / "dir" / "new.txt"), "hello");
 }
 
-// Item 12: a name allowed as new is created O_EXCL, never over what appeared.
+// Item 12: an upload allowed as new never replaces what appeared at its name
+// meanwhile: the commit renames with RENAME_NOREPLACE (direct: O_EXCL).
 TEST_F(LocalFsWriteTest, CreateNeverReplaces) {
   auto r = run_task(fs_->open_write(vp("/file.txt"), WriteMode::create, 0));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), Errc::exists);
   EXPECT_EQ(slurp(root_ / "file.txt"), "hello");
+
   auto f = run_task(fs_->open_write(vp("/fresh.txt"), WriteMode::create, 0));
   ASSERT_TRUE(f);
-  EXPECT_TRUE(fs::exists(root_ / "fresh.txt"));
+  ASSERT_TRUE(run_task((*f)->write(bytes("mine"))));
+  dir_.write("root/fresh.txt", "another session's complete file");
+  auto c = run_task((*f)->commit());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error(), Errc::exists);
+  f->reset();
+  EXPECT_EQ(slurp(root_ / "fresh.txt"), "another session's complete file");
+
+  auto g = run_task(fs_->open_write(vp("/new.txt"), WriteMode::create, 0));
+  ASSERT_TRUE(g);
+  ASSERT_TRUE(run_task((*g)->write(bytes("new"))));
+  ASSERT_TRUE(run_task((*g)->commit()));
+  EXPECT_EQ(slurp(root_ / "new.txt"), "new");
+
+  auto direct = open_fs(core::UploadMode::direct);
+  auto d = run_task(direct->open_write(vp("/direct.txt"), WriteMode::create, 0));
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(fs::exists(root_ / "direct.txt"));
+  EXPECT_EQ(run_task(direct->open_write(vp("/direct.txt"), WriteMode::create, 0)).error(),
+            Errc::exists);
 }
 
 // Item 15: a moved link names the same file from its new directory, on the host too.
