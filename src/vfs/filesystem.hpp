@@ -67,13 +67,13 @@ struct FsStats {
 struct OpenFlags {
   bool read = false;
   bool write = false;
-  bool append = false;    ///< Writes go to the end.
-  bool create = false;    ///< Create if missing.
-  bool truncate = false;  ///< Start empty. With create and write, in the atomic upload
-                          ///< mode: a missing file is created at its name at once, an
-                          ///< existing one is staged (it stays until commit()); the
-                          ///< session that staged it sees the staged file at the name.
-  bool exclusive = false; ///< With create: fail with Errc::exists if it exists (O_EXCL).
+  bool append = false;       ///< Writes go to the end.
+  bool create = false;       ///< Create if missing.
+  bool truncate = false;     ///< Start empty. With create and write, in the atomic upload
+                             ///< mode: a missing file is created at its name at once, an
+                             ///< existing one is staged (it stays until commit()); the
+                             ///< session that staged it sees the staged file at the name.
+  bool exclusive = false;    ///< With create: fail with Errc::exists if it exists (O_EXCL).
   std::uint32_t mode = 0666; ///< Of a created file: & 0777, less the server's umask.
 };
 

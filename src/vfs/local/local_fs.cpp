@@ -595,9 +595,9 @@ core::Result<std::unique_ptr<File>> LocalFs::open_upload(const VirtualPath& path
     ::fchmod(temp->first.get(), st.st_mode & 0777);
   setup.on_commit = OnCommit::rename_temp;
   // must_be_new: published with RENAME_NOREPLACE, never over what appeared meanwhile.
-  setup.staged = std::make_unique<StagedUpload>(staged_, path.str(), std::move(*parent),
-                                                std::move(temp->second), std::move(name),
-                                                must_be_new);
+  setup.staged =
+      std::make_unique<StagedUpload>(staged_, path.str(), std::move(*parent),
+                                     std::move(temp->second), std::move(name), must_be_new);
   return std::unique_ptr<File>(new LocalFile(io_, std::move(temp->first), 0, std::move(setup)));
 }
 
@@ -606,8 +606,7 @@ core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open_read(const Virtual
   auto fd = open_regular(path, O_RDONLY, 0);
   if (!fd)
     co_return core::unexpected(fd.error());
-  co_return std::unique_ptr<File>(
-      new LocalFile(io_, std::move(fd->first), offset, read_only()));
+  co_return std::unique_ptr<File>(new LocalFile(io_, std::move(fd->first), offset, read_only()));
 }
 
 namespace {
@@ -747,8 +746,8 @@ core::Result<void> LocalFs::rename_now(const VirtualPath& from, const VirtualPat
   const std::string to_name(to.name());
   const bool no_replace = mode == RenameMode::no_replace;
   struct stat st {};
-  const bool is_link = ::fstatat(pf->get(), from_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                       S_ISLNK(st.st_mode);
+  const bool is_link =
+      ::fstatat(pf->get(), from_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
   const std::string text = is_link ? link_text(pf->get(), from_name.c_str()) : std::string();
   const bool relative = !text.empty() && text.front() != '/';
   auto from_dir = relative ? location_of(pf->get()) : core::unexpected(Errc::not_found);

@@ -47,8 +47,7 @@ core::Result<void> StagedUpload::publish() {
   struct stat st {};
   if (::fstatat(parent_.get(), target_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
     replaced_ = st;
-  if (rename_entry(parent_.get(), temp_.c_str(), parent_.get(), target_.c_str(), no_replace_) !=
-      0)
+  if (rename_entry(parent_.get(), temp_.c_str(), parent_.get(), target_.c_str(), no_replace_) != 0)
     return core::unexpected(from_errno(errno));
   published_ = true;
   table_->remove(key_, this);

@@ -248,7 +248,9 @@ const std::vector<Op>& operations() {
        }},
       {"rename directory",
        {Perm::rename},
-       [](Filesystem& fs) { return run_task(fs.rename(vp("/empty"), vp("/moved"), RenameMode::replace)).error(); }},
+       [](Filesystem& fs) {
+         return run_task(fs.rename(vp("/empty"), vp("/moved"), RenameMode::replace)).error();
+       }},
       {"rename over file",
        {Perm::rename, Perm::overwrite},
        [](Filesystem& fs) {
@@ -359,7 +361,8 @@ TEST(GuardedFsPermissions, RefusalsChangeNothing) {
   Home home;
   auto fs = home.session(Permissions::read_only());
   EXPECT_EQ(run_task(fs->remove_file(vp("/file.txt"))).error(), Errc::permission_denied);
-  EXPECT_EQ(run_task(fs->rename(vp("/file.txt"), vp("/x"), RenameMode::replace)).error(), Errc::permission_denied);
+  EXPECT_EQ(run_task(fs->rename(vp("/file.txt"), vp("/x"), RenameMode::replace)).error(),
+            Errc::permission_denied);
   EXPECT_EQ(run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0)).error(),
             Errc::permission_denied);
   EXPECT_EQ(run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0)).error(),

@@ -711,7 +711,8 @@ TEST_F(LocalFsTest, Rename) {
   ASSERT_FALSE(to_root);
   EXPECT_EQ(to_root.error(), Errc::permission_denied);
 
-  auto out = run_task(fs_->rename(vp("/dir/inner.txt"), vp("/outdir_link/stolen"), RenameMode::replace));
+  auto out =
+      run_task(fs_->rename(vp("/dir/inner.txt"), vp("/outdir_link/stolen"), RenameMode::replace));
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error(), Errc::not_found);
   EXPECT_TRUE(fs::is_empty(outer_.path() / "outdir"));

@@ -153,9 +153,7 @@ TEST_F(LocalFsWriteTest, RenamingAStagedFileMovesItsNewContent) {
 // Item 10: no upload leaves a setuid or setgid file.
 TEST_F(LocalFsWriteTest, UploadsNeverKeepSetIdBits) {
   const fs::path file = root_ / "file.txt";
-  auto reset = [&] {
-    ASSERT_EQ(::chmod(file.c_str(), 06755), 0);
-  };
+  auto reset = [&] { ASSERT_EQ(::chmod(file.c_str(), 06755), 0); };
   reset();
   auto ftp = run_task(fs_->open_write(vp("/file.txt"), WriteMode::replace, 0));
   ASSERT_TRUE(ftp);
