@@ -10,7 +10,7 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-pytest-xdist
-             python3-paramiko curl lftp openssh-client sshpass rclone sshfs
+             python3-paramiko curl lftp openssh-client sshpass rclone sshfs git
              clang libclang-rt-14-dev llvm) # libFuzzer; llvm has llvm-symbolizer for reports
 fi
 

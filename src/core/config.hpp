@@ -127,8 +127,6 @@ struct LimitsConfig {
   std::uint32_t max_open_files = 0;
   /// Of them, one user's; 0: a quarter of max_open_files.
   std::uint32_t max_open_files_per_user = 0;
-  std::uint32_t max_connections = 0;
-  std::uint32_t max_connections_per_ip = 0;
   /// An IPv6 client is counted and banned as its network of this many bits.
   unsigned ipv6_prefix = 64;
   /// Password checks in progress (waiting for a hash worker or running), in

@@ -451,14 +451,10 @@ core::Task<R> handle_mkdir(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, p.error());
     co_return R{};
   }
-  auto res = co_await s.fs.make_directory(*p);
-  if (res && a->permissions) {
-    // The mode is part of making the directory (OpenSSH's client always sends
-    // 0777): a user without the chmod permission still gets the directory.
-    auto mode = co_await s.fs.set_mode(*p, *a->permissions & 0777);
-    if (!mode && mode.error() != vfs::Errc::permission_denied)
-      res = mode;
-  }
+  // The mode is part of making the directory, less the umask, as a created
+  // file's is (OpenSSH's client always sends 0777).
+  const std::uint32_t mode = a->permissions ? *a->permissions & 0777 : 0777;
+  auto res = co_await s.fs.make_directory(*p, mode);
   spdlog::debug("sftp: {} mkdir {}: {}", s.user(), core::printable(p->str()),
                 res ? "ok" : res.error().message());
   s.reply_status(id, res ? std::error_code{} : res.error());
@@ -488,15 +484,15 @@ core::Task<R> handle_rename(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, !from ? from.error() : to.error());
     co_return R{};
   }
-  // filexfer-02 6.5: RENAME fails if the target exists (posix-rename replaces).
-  if (auto existing = co_await s.fs.lstat(*to); existing) {
-    s.reply_status(id, Status::failure, "Target exists");
-    co_return R{};
-  }
-  auto res = co_await s.fs.rename(*from, *to);
+  // filexfer-02 6.5: RENAME fails if the target exists (posix-rename replaces),
+  // checked by the rename itself (RENAME_NOREPLACE), not before it.
+  auto res = co_await s.fs.rename(*from, *to, vfs::RenameMode::no_replace);
   spdlog::debug("sftp: {} rename {} to {}: {}", s.user(), core::printable(from->str()),
                 core::printable(to->str()), res ? "ok" : res.error().message());
-  s.reply_status(id, res ? std::error_code{} : res.error());
+  if (!res && res.error() == vfs::Errc::exists)
+    s.reply_status(id, Status::failure, "Target exists");
+  else
+    s.reply_status(id, res ? std::error_code{} : res.error());
   co_return R{};
 }
 

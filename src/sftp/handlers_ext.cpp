@@ -34,7 +34,7 @@ core::Task<R> ext_posix_rename(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, !from ? from.error() : to.error());
     co_return R{};
   }
-  auto res = co_await s.fs.rename(*from, *to);
+  auto res = co_await s.fs.rename(*from, *to, vfs::RenameMode::replace);
   spdlog::debug("sftp: {} posix-rename {} to {}: {}", s.user(), core::printable(from->str()),
                 core::printable(to->str()), res ? "ok" : res.error().message());
   s.reply_status(id, res ? std::error_code{} : res.error());

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ struct DirEntry {
 enum class WriteMode {
   replace, ///< New content. Atomic upload mode: the old file stays intact until
            ///< commit() (a rename); direct: the target is truncated at the open.
+  create,  ///< As replace, for a name that must not exist (Errc::exists if taken):
+           ///< atomic: commit() renames with RENAME_NOREPLACE, never over what
+           ///< appeared meanwhile; direct: created O_EXCL, never through a symlink.
   append,  ///< Append to the end, creating the file if needed.
   resume,  ///< Write from a given offset, keeping what is before it; truncate at commit().
 };
@@ -70,12 +74,20 @@ struct FsStats {
 struct OpenFlags {
   bool read = false;
   bool write = false;
-  bool append = false;    ///< Writes go to the end.
-  bool create = false;    ///< Create if missing.
-  bool truncate = false;  ///< Start empty. With create and write, in the atomic upload
-                          ///< mode: a replace (the old file stays until commit()).
-  bool exclusive = false; ///< With create: fail with Errc::exists if it exists (O_EXCL).
-  std::uint32_t mode = 0666;
+  bool append = false;       ///< Writes go to the end.
+  bool create = false;       ///< Create if missing.
+  bool truncate = false;     ///< Start empty. With create and write, in the atomic upload
+                             ///< mode: a missing file is created at its name at once, an
+                             ///< existing one is staged (it stays until commit()); the
+                             ///< session that staged it sees the staged file at the name.
+  bool exclusive = false;    ///< With create: fail with Errc::exists if it exists (O_EXCL).
+  std::uint32_t mode = 0666; ///< Of a created file: & 0777, less the server's umask.
+};
+
+/// Whether rename() may replace what is at its target.
+enum class RenameMode {
+  replace,    ///< As rename(2): a file, or an empty directory for a directory, is replaced.
+  no_replace, ///< Errc::exists if anything is at the target (renameat2 RENAME_NOREPLACE).
 };
 
 /// An open file. Used from one coroutine at a time.
@@ -93,6 +105,9 @@ public:
   /// truncate after the last byte written). Without commit(), a replace upload is
   /// discarded when the File is destroyed and the old file is unchanged.
   virtual core::Task<core::Result<void>> commit() = 0;
+  /// After a commit() that replaced a file: that file's Stat as it was just
+  /// before (for the quota); otherwise nothing.
+  virtual std::optional<Stat> replaced() const { return std::nullopt; }
   /// The position of the next read or write.
   virtual std::uint64_t position() const = 0;
   /// Advances the position by n after the caller moved data itself (zero-copy).
@@ -152,12 +167,18 @@ public:
   /// Creates a new file with a unique name in `dir` for STOU; returns its name too.
   virtual core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
   create_unique(const VirtualPath& dir, std::string_view prefix) = 0;
-  virtual core::Task<core::Result<void>> make_directory(const VirtualPath& path) = 0;
+  /// Creates directory `path` with permission bits `mode` & 0777, less the
+  /// server's umask (the rule files get), so never wider than the umask allows.
+  virtual core::Task<core::Result<void>> make_directory(const VirtualPath& path,
+                                                        std::uint32_t mode) = 0;
   virtual core::Task<core::Result<void>> remove_directory(const VirtualPath& path) = 0;
   /// Removes a file or a symlink (never follows it).
   virtual core::Task<core::Result<void>> remove_file(const VirtualPath& path) = 0;
-  /// Renames, replacing a file target as rename(2) does.
-  virtual core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) = 0;
+  /// Renames `from` to `to` as `mode` says. A symlink moved to another
+  /// directory gets its stored text rewritten, so that it names the same file
+  /// there (links are stored relative, see make_symlink).
+  virtual core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to,
+                                                RenameMode mode) = 0;
   virtual core::Task<core::Result<void>> set_mtime(const VirtualPath& path,
                                                    std::chrono::system_clock::time_point mtime) = 0;
   virtual core::Task<core::Result<void>> set_mode(const VirtualPath& path, std::uint32_t mode) = 0;
@@ -176,7 +197,9 @@ public:
   /// same inside the jail and on the host, and never leaves the root.
   virtual core::Task<core::Result<void>> make_symlink(const VirtualPath& target,
                                                       const VirtualPath& link) = 0;
-  /// Creates hard link `link` to file `target` (never following symlinks).
+  /// Creates hard link `link` to regular file `target`; a symlink at `target`
+  /// is refused (Errc::permission_denied): its copy would keep a relative text
+  /// meant for another directory.
   virtual core::Task<core::Result<void>> make_hard_link(const VirtualPath& target,
                                                         const VirtualPath& link) = 0;
   virtual core::Task<core::Result<void>> set_size(const VirtualPath& path, std::uint64_t size) = 0;

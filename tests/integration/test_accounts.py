@@ -174,15 +174,25 @@ def test_sftp_quota_exceeded_mid_upload(start_server):
         with s.open("/big.bin", "wb") as f:
             f.write(os.urandom(2 * MiB))
     assert "quota" in str(e.value).lower(), e.value
-    # A refused upload is discarded at CLOSE (atomic upload mode), as over FTP:
-    # nothing of it stays on disk or in the quota.
+    # A new file is at its name from the OPEN (SFTP clients look at what they
+    # write): refused, it stays partial, within the quota, until removed.
+    used, files = disk_usage(home)
+    assert used <= 1 * MiB and files == 1
+    s.remove("/big.bin")
     assert disk_usage(home) == (0, 0)
     with s.open("/more.bin", "wb") as f:
         f.write(os.urandom(768 * 1024))
     with pytest.raises(OSError):
         with s.open("/over.bin", "wb") as f:
             f.write(os.urandom(512 * 1024))
-    assert disk_usage(home) == (768 * 1024, 1)
+    used, files = disk_usage(home)
+    assert used <= 1 * MiB and files == 2
+    # A refused replacement is discarded at CLOSE (atomic upload mode), as over
+    # FTP: the complete file stays.
+    with pytest.raises(OSError):
+        with s.open("/more.bin", "wb") as f:
+            f.write(os.urandom(2 * MiB))
+    assert (home / "more.bin").stat().st_size == 768 * 1024
     for name in s.listdir("/"):
         s.remove("/" + name)
     assert disk_usage(home) == (0, 0)

@@ -32,9 +32,12 @@ core::Task<Reply> handle_pwd(Session& s, std::string_view) {
 }
 
 core::Task<Reply> handle_mkd(Session& s, std::string_view arg) {
-  auto p = co_await apply(s, arg, &vfs::Filesystem::make_directory);
+  auto p = s.path(arg);
   if (!p)
     co_return reply_for(p.error());
+  auto r = co_await s.fs().make_directory(*p, 0777);
+  if (!r)
+    co_return reply_for(r.error());
   co_return Reply::of(257, quote_path(p->str()) + " created");
 }
 
@@ -66,7 +69,7 @@ core::Task<Reply> handle_rnto(Session& s, std::string_view arg) {
   auto p = s.path(arg);
   if (!p)
     co_return reply_for(p.error());
-  auto r = co_await s.fs().rename(*s.rename_from, *p);
+  auto r = co_await s.fs().rename(*s.rename_from, *p, vfs::RenameMode::replace);
   if (!r)
     co_return reply_for(r.error());
   co_return Reply::of(250, "Rename successful.");
@@ -139,6 +142,10 @@ core::Task<Reply> handle_mff(Session& s, std::string_view arg) {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), m, 8);
       if (ec != std::errc{} || end != value.data() + value.size() || m > 07777)
         co_return Reply::of(501, "Invalid mode.");
+      // SECURITY: setuid, setgid and sticky bits are never set (vfs set_mode
+      // keeps 0777): refused rather than answered as applied.
+      if (m > 0777)
+        co_return Reply::of(504, "UNIX.mode sets permission bits only (0-777).");
       mode = m;
     } else {
       co_return Reply::of(504, fmt::format("Fact {} can not be modified.", key));

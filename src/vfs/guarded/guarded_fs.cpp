@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -119,6 +120,7 @@ struct Opened {
   bool append = false;            ///< Writes go to the end, whatever their offset.
   std::uint64_t size = 0;         ///< The file's size at open: rewriting bytes below it is free.
   std::int64_t charged_files = 0; ///< Files charged when it was opened.
+  bool created = false;           ///< The open made a new file.
   VirtualPath path;               ///< For log lines; replace: the target of commit().
 };
 
@@ -185,13 +187,13 @@ public:
     }
     if (committed_)
       co_return co_await inner_->commit();
-    // What this upload replaces, as it is now: another session may have
-    // removed or created the target since the open.
-    auto old = co_await shared_->inner->lstat(how_.path);
+    // What this upload replaced, as it was at the commit: another session may
+    // have removed or created the target since the open.
     auto r = co_await inner_->commit();
     if (!r)
       co_return r;
     committed_ = true;
+    const std::optional<Stat> old = inner_->replaced();
     // The upload is one file now, in place of what was there (a file or a
     // link); the open charged `charged_files` for it.
     const Usage replaced = old ? cost_of(*old) : Usage{};
@@ -199,6 +201,7 @@ public:
     co_return r;
   }
 
+  std::optional<Stat> replaced() const override { return inner_->replaced(); }
   std::uint64_t position() const override { return inner_->position(); }
   void advance(std::uint64_t n) override { inner_->advance(n); }
 
@@ -270,7 +273,9 @@ public:
   core::Task<core::Result<void>> sync() override { co_return co_await inner_->sync(); }
 
   core::Task<core::Result<void>> set_size(std::uint64_t size) override {
-    if (!shared_->allowed(Perm::chmod, "set_size", how_.path))
+    // A size change changes the content: overwrite, unless this handle made the
+    // file (an upload may size what it creates).
+    if (!how_.created && !shared_->allowed(Perm::overwrite, "set_size", how_.path))
       co_return denied();
     Quota* q = quota();
     if (q == nullptr)
@@ -415,9 +420,13 @@ public:
     auto slot = shared_->place("open_write", path);
     if (!slot)
       co_return core::unexpected(slot.error());
+    // SECURITY: allowed as a new file (no overwrite right): it must still be
+    // new when it is committed, not replace a file that appeared meanwhile.
+    if (look && !entry && !perms.has(Perm::overwrite) && mode == WriteMode::replace)
+      mode = WriteMode::create;
     // An atomic replace is a new name; direct ones write in place, as resumes do.
-    const bool replace =
-        mode == WriteMode::replace && inner().upload_mode() == core::UploadMode::atomic;
+    const bool replace = (mode == WriteMode::replace || mode == WriteMode::create) &&
+                         inner().upload_mode() == core::UploadMode::atomic;
     Quota* q = quota();
     std::int64_t new_files = 0;
     std::uint64_t old_size = 0; // direct replace: the size truncation gives back
@@ -444,6 +453,7 @@ public:
     Opened how;
     how.kind = replace ? Kind::replace : Kind::plain;
     how.writable = true;
+    how.created = mode == WriteMode::create;
     how.append = mode == WriteMode::append;
     how.charged_files = new_files;
     how.path = path;
@@ -483,13 +493,14 @@ public:
     co_return std::make_pair(std::move(file), std::move(r->second));
   }
 
-  core::Task<core::Result<void>> make_directory(const VirtualPath& path) override {
+  core::Task<core::Result<void>> make_directory(const VirtualPath& path,
+                                                std::uint32_t mode) override {
     if (!allowed(Perm::mkdir, "make_directory", path))
       co_return denied();
     auto held = co_await shared_->hold();
     if (!charge_entry())
       co_return shared_->over_quota("make_directory", path);
-    auto r = co_await inner().make_directory(path);
+    auto r = co_await inner().make_directory(path, mode);
     if (!r)
       release_entry();
     co_return r;
@@ -507,19 +518,27 @@ public:
     co_return co_await remove_counted(path, false);
   }
 
-  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override {
+  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to,
+                                        RenameMode mode) override {
     if (!allowed(Perm::rename, "rename", from))
       co_return denied();
     auto held = co_await shared_->hold(); // from the look at the target to the release
     auto target = co_await inner().lstat(to);
-    const bool replaces = target && target->type != FileType::directory;
-    if (replaces && !allowed(Perm::overwrite, "rename", to))
-      co_return denied();
+    // Replacing a directory (rename(2) replaces an empty one) removes it.
+    if (target && mode == RenameMode::replace) {
+      const bool dir = target->type == FileType::directory;
+      if (!allowed(dir ? Perm::rmdir : Perm::overwrite, "rename", to))
+        co_return denied();
+    }
+    // SECURITY: allowed because nothing was at the target: the rename must not
+    // replace what appears there meanwhile.
+    if (!target && !shared_->rules.permissions.has(Perm::overwrite))
+      mode = RenameMode::no_replace;
     Quota* q = quota();
     if (q == nullptr || !target)
-      co_return co_await inner().rename(from, to);
+      co_return co_await inner().rename(from, to, mode);
     auto source = co_await inner().lstat(from);
-    auto r = co_await inner().rename(from, to);
+    auto r = co_await inner().rename(from, to, mode);
     // rename(2) leaves both names when they are one file (hard links).
     const bool same = source && source->device == target->device && source->inode == target->inode;
     if (r && !same) {
@@ -549,11 +568,17 @@ public:
   }
 
   core::Task<core::Result<std::unique_ptr<File>>> open(const VirtualPath& path,
-                                                       const OpenFlags& flags) override {
+                                                       const OpenFlags& asked) override {
     Quota::Hold held;
-    if (flags.write || flags.create)
+    if (asked.write || asked.create)
       held = co_await shared_->hold();
     auto entry = co_await inner().lstat(path);
+    OpenFlags flags = asked;
+    // SECURITY: allowed as a new file (no overwrite right): it must still be
+    // new when it is made (O_EXCL), not replace or write into a file that
+    // appeared meanwhile.
+    if (flags.create && !entry && !shared_->rules.permissions.has(Perm::overwrite))
+      flags.exclusive = true;
     const bool creates = flags.create && (flags.exclusive || !entry);
     if (flags.read && !allowed(Perm::download, "open", path))
       co_return denied();
@@ -568,10 +593,13 @@ public:
     if (!slot)
       co_return core::unexpected(slot.error());
 
-    // As LocalFs: create + truncate + write is an atomic replace of the name
-    // (in the atomic upload mode; direct truncates in place).
+    // As LocalFs: create + truncate + write of an existing name is an atomic
+    // replace (in the atomic upload mode; direct truncates in place); a new
+    // name is created at once and stays, as in place. (Should the name appear
+    // between this look and the open, the staged upload is counted as in
+    // place: over, never under, until the next scan.)
     const bool replace = flags.create && flags.truncate && flags.write && !flags.exclusive &&
-                         inner().upload_mode() == core::UploadMode::atomic;
+                         entry && inner().upload_mode() == core::UploadMode::atomic;
     Quota* q = quota();
     std::int64_t new_files = 0;
     std::uint64_t old_size = 0; // in place: the size an O_TRUNC open gives back
@@ -598,6 +626,7 @@ public:
     }
     Opened how;
     how.kind = replace ? Kind::replace : Kind::plain;
+    how.created = creates;
     how.readable = flags.read;
     how.writable = flags.write;
     how.append = flags.write && flags.append;
@@ -647,7 +676,8 @@ public:
   }
 
   core::Task<core::Result<void>> set_size(const VirtualPath& path, std::uint64_t size) override {
-    if (!allowed(Perm::chmod, "set_size", path))
+    // A size change changes the content (truncating destroys it): overwrite.
+    if (!allowed(Perm::overwrite, "set_size", path))
       co_return denied();
     Quota* q = quota();
     if (q == nullptr)

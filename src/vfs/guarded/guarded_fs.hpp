@@ -39,8 +39,12 @@ struct Rules {
 /// - upload: open_write, open() and create_unique creating a new file;
 /// - overwrite: open_write and open() on an existing name (replace, append,
 ///   resume, truncate, write in place); rename onto an existing non-directory;
-/// - remove: remove_file; rename: rename; mkdir: make_directory; rmdir: remove_directory;
-/// - chmod: set_mode, set_mtime, set_times, set_size (of paths and of Files);
+///   set_size (of paths, and of Files that did not create their file). Without
+///   it, what was allowed as new is made O_EXCL (WriteMode::create, exclusive)
+///   and renamed RenameMode::no_replace, so it never replaces what appears meanwhile;
+/// - remove: remove_file; rename: rename; mkdir: make_directory;
+/// - rmdir: remove_directory, rename onto a directory (it replaces an empty one);
+/// - chmod: set_mode, set_mtime, set_times;
 /// - symlink: make_symlink, make_hard_link.
 /// A refusal is Errc::permission_denied and one log line.
 ///

@@ -1,5 +1,8 @@
 #include "vfs/local/local_fs.hpp"
 
+#include "vfs/local/staged_upload.hpp"
+
+#include "core/log.hpp"
 #include "vfs/errc.hpp"
 
 #include <dirent.h>
@@ -17,6 +20,7 @@
 #include <array>
 #include <cerrno>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string_view>
 #include <vector>
@@ -167,9 +171,7 @@ struct FileSetup {
   bool writable = false;
   bool append = false;
   OnCommit on_commit = OnCommit::nothing;
-  UniqueFd parent;    ///< rename_temp: the directory of temp and target.
-  std::string temp;   ///< rename_temp: the temporary name.
-  std::string target; ///< rename_temp: the final name.
+  std::unique_ptr<StagedUpload> staged; ///< rename_temp: what commit() publishes.
 };
 
 FileSetup read_only() {
@@ -203,10 +205,8 @@ class LocalFile final : public File {
 public:
   LocalFile(core::WorkerPool* io, UniqueFd fd, std::uint64_t pos, FileSetup setup)
       : io_(io), fd_(std::move(fd)), pos_(pos), setup_(std::move(setup)) {}
-  ~LocalFile() override {
-    if (setup_.on_commit == OnCommit::rename_temp && !committed_)
-      ::unlinkat(setup_.parent.get(), setup_.temp.c_str(), 0);
-  }
+  // An unpublished staged upload is discarded with its StagedUpload.
+  ~LocalFile() override = default;
 
   core::Task<core::Result<std::size_t>> read(std::span<std::byte> buf) override {
     auto n = co_await read_at(pos_, buf);
@@ -224,13 +224,18 @@ public:
     if (setup_.on_commit == OnCommit::truncate &&
         ::ftruncate(fd_.get(), static_cast<off_t>(pos_)) != 0)
       co_return last_error();
-    if (setup_.on_commit == OnCommit::rename_temp && !committed_) {
-      if (::renameat(setup_.parent.get(), setup_.temp.c_str(), setup_.parent.get(),
-                     setup_.target.c_str()) != 0)
-        co_return last_error();
+    if (setup_.on_commit == OnCommit::rename_temp) {
+      auto r = setup_.staged->publish();
+      if (!r)
+        co_return r;
     }
-    committed_ = true;
     co_return core::Result<void>{};
+  }
+
+  std::optional<Stat> replaced() const override {
+    if (setup_.on_commit == OnCommit::rename_temp && setup_.staged->replaced())
+      return to_stat(*setup_.staged->replaced());
+    return std::nullopt;
   }
 
   std::uint64_t position() const override { return pos_; }
@@ -421,7 +426,6 @@ private:
   UniqueFd fd_;
   std::uint64_t pos_ = 0;
   FileSetup setup_;
-  bool committed_ = false;
 };
 
 } // namespace
@@ -463,7 +467,20 @@ core::Result<std::unique_ptr<LocalFs>> LocalFs::open_for_test(const std::filesys
   return fs;
 }
 
+LocalFs::LocalFs(UniqueFd root, core::WorkerPool* io, core::UploadMode upload_mode)
+    : root_(std::move(root)), io_(io), upload_mode_(upload_mode),
+      staged_(std::make_shared<StagedUploads>()) {}
+
 core::Result<UniqueFd> LocalFs::resolve(const VirtualPath& path, int flags, unsigned mode) const {
+  if (!staged_->empty()) {
+    auto staged = staged_->with(path, [flags, mode](int dir, const char* name) {
+      return ::openat(dir, name, (flags & ~(O_CREAT | O_EXCL)) | O_NOFOLLOW | O_CLOEXEC, mode);
+    });
+    if (staged && *staged < 0)
+      return last_error();
+    if (staged)
+      return UniqueFd(*staged);
+  }
   // SECURITY: the kernel resolves the whole path with the home as "/": "..",
   // absolute symlinks and races can not leave it; /proc magic links are refused.
   open_how how{};
@@ -471,12 +488,23 @@ core::Result<UniqueFd> LocalFs::resolve(const VirtualPath& path, int flags, unsi
   how.mode = (flags & O_CREAT) != 0 ? mode : 0;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   std::string rel = path.relative();
-  for (;;) {
+  // EAGAIN: a rename elsewhere in the tree raced a ".." of the path; retried
+  // a bounded number of times, so that a client renaming in a loop can not
+  // hold this thread.
+  constexpr int kMaxRetries = 64;
+  for (int retries = 0;;) {
     long fd = ::syscall(SYS_openat2, root_.get(), rel.c_str(), &how, sizeof how);
     if (fd >= 0)
       return UniqueFd(static_cast<int>(fd));
-    if (errno != EINTR && errno != EAGAIN)
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN)
       return last_error();
+    if (++retries > kMaxRetries) {
+      spdlog::warn("vfs: {} could not be resolved: the tree kept changing ({} retries)",
+                   core::printable(path.str()), kMaxRetries);
+      return core::unexpected(Errc::io_error);
+    }
   }
 }
 
@@ -534,60 +562,133 @@ core::Result<std::vector<DirEntry>> LocalFs::list_now(const VirtualPath& dir) co
   return out;
 }
 
+core::Result<std::pair<UniqueFd, struct stat>>
+LocalFs::open_regular(const VirtualPath& path, int flags, unsigned mode) const {
+  // SECURITY: the type first, on a descriptor that opens nothing for I/O: a
+  // FIFO, device or socket is never opened (a device's open has effects).
+  auto probe = resolve(path, O_PATH, 0);
+  if (!probe && probe.error() == Errc::not_found && (flags & O_CREAT) != 0) {
+    // Nothing there: create it. O_NONBLOCK: should a FIFO appear there
+    // meanwhile, the open does not hang; it is refused below.
+    auto fd = resolve(path, flags | O_NONBLOCK | O_NOCTTY, mode);
+    if (!fd)
+      return core::unexpected(fd.error());
+    auto st = stat_regular(fd->get());
+    if (!st)
+      return core::unexpected(st.error());
+    ::fcntl(fd->get(), F_SETFL, flags & O_APPEND);
+    return std::make_pair(std::move(*fd), *st);
+  }
+  if (!probe)
+    return core::unexpected(probe.error());
+  auto st = stat_regular(probe->get());
+  if (!st)
+    return core::unexpected(st.error());
+  // The descriptor's own inode, reopened for I/O: no second lookup by name.
+  int fd = ::open(fd_path(probe->get()).c_str(),
+                  (flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return last_error();
+  return std::make_pair(UniqueFd(fd), *st);
+}
+
+core::Result<std::unique_ptr<File>> LocalFs::open_upload(const VirtualPath& path, int access,
+                                                         unsigned mode, NewFile new_file,
+                                                         bool must_be_new) {
+  auto parent = open_parent(path);
+  if (!parent)
+    return core::unexpected(parent.error());
+  std::string name(path.name());
+  FileSetup setup = write_only(OnCommit::nothing, (access & O_APPEND) != 0);
+  setup.readable = (access & O_ACCMODE) == O_RDWR;
+  struct stat st {};
+  bool exists = ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (!exists && new_file == NewFile::at_name) {
+    // Clients that look at the file they write (sshfs stats it right after the
+    // open) find it at its name. Interrupted, it stays partial, as in the
+    // direct mode: nothing complete is lost.
+    // SECURITY: O_EXCL | O_NOFOLLOW: never through a symlink, never over a
+    // file that appeared meanwhile (which is staged instead, or refused).
+    int fd = ::openat(parent->get(), name.c_str(),
+                      access | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
+    if (fd >= 0)
+      return std::unique_ptr<File>(new LocalFile(io_, UniqueFd(fd), 0, std::move(setup)));
+    if (errno != EEXIST || must_be_new)
+      return last_error();
+    exists = ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (!exists)
+      return last_error();
+  }
+  if (exists && must_be_new)
+    return core::unexpected(Errc::exists);
+  if (exists && S_ISDIR(st.st_mode))
+    return core::unexpected(Errc::is_directory);
+  if (exists && S_ISLNK(st.st_mode)) {
+    // As open(2) would say: a link to a directory names a directory. Any other
+    // link is replaced itself on commit.
+    auto followed = resolve(path, O_PATH, 0);
+    struct stat fst {};
+    if (followed && ::fstat(followed->get(), &fst) == 0 && S_ISDIR(fst.st_mode))
+      return core::unexpected(Errc::is_directory);
+  }
+  auto temp = create_temp(parent->get(), access, mode);
+  if (!temp)
+    return core::unexpected(temp.error());
+  // SECURITY: the replaced file's permission bits, never its setuid, setgid
+  // or sticky bits: an upload must not make a set-id program of the user's bytes.
+  if (exists && S_ISREG(st.st_mode))
+    ::fchmod(temp->first.get(), st.st_mode & 0777);
+  setup.on_commit = OnCommit::rename_temp;
+  // must_be_new: published with RENAME_NOREPLACE, never over what appeared meanwhile.
+  setup.staged =
+      std::make_unique<StagedUpload>(staged_, path.str(), std::move(*parent),
+                                     std::move(temp->second), std::move(name), must_be_new);
+  return std::unique_ptr<File>(new LocalFile(io_, std::move(temp->first), 0, std::move(setup)));
+}
+
 core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open_read(const VirtualPath& path,
                                                                    std::uint64_t offset) {
-  auto fd = resolve(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+  auto fd = open_regular(path, O_RDONLY, 0);
   if (!fd)
     co_return core::unexpected(fd.error());
-  auto st = stat_regular(fd->get());
-  if (!st)
-    co_return core::unexpected(st.error());
-  // Regular files never block on O_NONBLOCK; drop it so sendfile/pread behave plainly.
-  ::fcntl(fd->get(), F_SETFL, 0);
-  co_return std::unique_ptr<File>(new LocalFile(io_, std::move(*fd), offset, read_only()));
+  co_return std::unique_ptr<File>(new LocalFile(io_, std::move(fd->first), offset, read_only()));
 }
+
+namespace {
+
+// SECURITY: a file written in place loses its setuid and setgid bits (the
+// kernel keeps them when the writer has CAP_FSETID, as a root-run server has),
+// so that no upload leaves a set-id program of the user's bytes.
+void drop_set_id(int fd, const struct stat& st) {
+  if ((st.st_mode & (S_ISUID | S_ISGID)) != 0)
+    ::fchmod(fd, st.st_mode & 0777);
+}
+
+} // namespace
 
 core::Task<core::Result<std::unique_ptr<File>>>
 LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offset) {
   if (path.is_root())
     co_return core::unexpected(Errc::is_directory);
-  auto parent = open_parent(path);
-  if (!parent)
-    co_return core::unexpected(parent.error());
-  std::string name(path.name());
-  struct stat st {};
-  bool exists = ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (exists && S_ISDIR(st.st_mode))
-    co_return core::unexpected(Errc::is_directory);
   const bool direct = upload_mode_ == core::UploadMode::direct;
-  if (mode == WriteMode::replace && !direct) {
-    auto temp = create_temp(parent->get(), O_WRONLY, 0666);
-    if (!temp)
-      co_return core::unexpected(temp.error());
-    if (exists && S_ISREG(st.st_mode))
-      ::fchmod(temp->first.get(), st.st_mode & 07777);
-    FileSetup setup = write_only(OnCommit::rename_temp);
-    setup.parent = std::move(*parent);
-    setup.temp = std::move(temp->second);
-    setup.target = std::move(name);
-    co_return std::unique_ptr<File>(
-        new LocalFile(io_, std::move(temp->first), 0, std::move(setup)));
-  }
-  int flags =
-      O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK | (mode == WriteMode::append ? O_APPEND : 0);
-  auto fd = resolve(path, flags, 0666);
+  // FTP streams a file and can not look at it meanwhile: a new one is staged
+  // too, so that nothing of an interrupted STOR is left (see open()).
+  const bool create = mode == WriteMode::create;
+  if (!direct && (create || mode == WriteMode::replace))
+    co_return open_upload(path, O_WRONLY, 0666, NewFile::staged, create);
+  if (create)
+    co_return open_upload(path, O_WRONLY, 0666, NewFile::at_name, true);
+  const int append = mode == WriteMode::append ? O_APPEND : 0;
+  auto fd = open_regular(path, O_WRONLY | O_CREAT | append, 0666);
   if (!fd)
     co_return core::unexpected(fd.error());
-  if (::fstat(fd->get(), &st) != 0)
-    co_return last_error();
-  if (!S_ISREG(st.st_mode))
-    co_return core::unexpected(Errc::permission_denied);
+  drop_set_id(fd->first.get(), fd->second);
   // A direct replace starts empty, once the target is known to be a file.
-  if (mode == WriteMode::replace && ::ftruncate(fd->get(), 0) != 0)
+  if (mode == WriteMode::replace && ::ftruncate(fd->first.get(), 0) != 0)
     co_return last_error();
-  ::fcntl(fd->get(), F_SETFL, mode == WriteMode::append ? O_APPEND : 0);
-  std::uint64_t pos = mode == WriteMode::append ? static_cast<std::uint64_t>(st.st_size) : offset;
-  co_return std::unique_ptr<File>(new LocalFile(io_, std::move(*fd), pos,
+  std::uint64_t pos =
+      mode == WriteMode::append ? static_cast<std::uint64_t>(fd->second.st_size) : offset;
+  co_return std::unique_ptr<File>(new LocalFile(io_, std::move(fd->first), pos,
                                                 mode == WriteMode::append
                                                     ? write_only(OnCommit::nothing, true)
                                                     : write_only(OnCommit::truncate)));
@@ -627,11 +728,15 @@ core::Result<void> at_name(core::Result<UniqueFd> parent, const VirtualPath& pat
 
 } // namespace
 
-core::Task<core::Result<void>> LocalFs::make_directory(const VirtualPath& path) {
+core::Task<core::Result<void>> LocalFs::make_directory(const VirtualPath& path,
+                                                       std::uint32_t mode) {
   if (path.is_root())
     co_return core::unexpected(Errc::exists);
+  // The kernel takes the umask off, as it does for files: a client's 0777
+  // never makes a world-writable directory under a 022 umask.
+  const auto bits = static_cast<mode_t>(mode & 0777);
   co_return at_name(open_parent(path), path,
-                    [](int dir, const char* name) { return ::mkdirat(dir, name, 0777); });
+                    [bits](int dir, const char* name) { return ::mkdirat(dir, name, bits); });
 }
 
 core::Task<core::Result<void>> LocalFs::remove_directory(const VirtualPath& path) {
@@ -644,23 +749,94 @@ core::Task<core::Result<void>> LocalFs::remove_directory(const VirtualPath& path
 core::Task<core::Result<void>> LocalFs::remove_file(const VirtualPath& path) {
   if (path.is_root())
     co_return core::unexpected(Errc::is_directory);
+  // The session removes the file it sees at the name: one it is writing there
+  // (staged) is published first, so that the name goes as it asked.
+  if (auto r = staged_->publish(path); !r)
+    co_return r;
   co_return at_name(open_parent(path), path,
                     [](int dir, const char* name) { return ::unlinkat(dir, name, 0); });
 }
 
-core::Task<core::Result<void>> LocalFs::rename(const VirtualPath& from, const VirtualPath& to) {
+namespace {
+
+// The text of symlink `name` in `dir`; empty when it is not one.
+std::string link_text(int dir, const char* name) {
+  std::string buf(PATH_MAX, '\0');
+  ssize_t n = ::readlinkat(dir, name, buf.data(), buf.size());
+  if (n <= 0 || static_cast<std::size_t>(n) == buf.size())
+    return {};
+  buf.resize(static_cast<std::size_t>(n));
+  return buf;
+}
+
+} // namespace
+
+core::Result<void> LocalFs::rename_now(const VirtualPath& from, const VirtualPath& to,
+                                       RenameMode mode) const {
   if (from.is_root() || to.is_root())
-    co_return core::unexpected(Errc::permission_denied);
+    return core::unexpected(Errc::permission_denied);
+  // The session renames the files it sees at the names: staged ones are
+  // published first.
+  if (auto r = staged_->publish(from); !r)
+    return r;
+  if (auto r = staged_->publish(to); !r)
+    return r;
   auto pf = open_parent(from);
   if (!pf)
-    co_return core::unexpected(pf.error());
+    return core::unexpected(pf.error());
   auto pt = open_parent(to);
   if (!pt)
-    co_return core::unexpected(pt.error());
-  if (::renameat(pf->get(), std::string(from.name()).c_str(), pt->get(),
-                 std::string(to.name()).c_str()) != 0)
-    co_return last_error();
-  co_return core::Result<void>{};
+    return core::unexpected(pt.error());
+  const std::string from_name(from.name());
+  const std::string to_name(to.name());
+  const bool no_replace = mode == RenameMode::no_replace;
+  struct stat st {};
+  const bool is_link =
+      ::fstatat(pf->get(), from_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+  const std::string text = is_link ? link_text(pf->get(), from_name.c_str()) : std::string();
+  const bool relative = !text.empty() && text.front() != '/';
+  auto from_dir = relative ? location_of(pf->get()) : core::unexpected(Errc::not_found);
+  auto to_dir = relative ? location_of(pt->get()) : core::unexpected(Errc::not_found);
+  // SECURITY: a link's relative text means something else in another
+  // directory: moved as it is, a link made to name /etc/shadow inside the
+  // jail would name the host's /etc/shadow to every process but us. It is
+  // recreated with a text naming the same file from its new directory (under
+  // a temporary name there, renamed onto the target), then the old one goes.
+  // Absolute texts (not made by clients) mean the same anywhere.
+  if (from_dir && to_dir && *from_dir != *to_dir) {
+    if (auto target = VirtualPath::resolve(*from_dir, text)) {
+      const std::string moved = relative_path(*to_dir, *target);
+      std::string temp;
+      int made = -1;
+      for (int attempt = 0; attempt < 8 && made != 0; ++attempt) {
+        temp = std::string(kUploadPrefix) + random_suffix();
+        made = ::symlinkat(moved.c_str(), pt->get(), temp.c_str());
+        if (made != 0 && errno != EEXIST)
+          return last_error();
+      }
+      if (made != 0)
+        return core::unexpected(Errc::io_error);
+      if (rename_entry(pt->get(), temp.c_str(), pt->get(), to_name.c_str(), no_replace) != 0) {
+        auto err = last_error();
+        ::unlinkat(pt->get(), temp.c_str(), 0);
+        return err;
+      }
+      // The old name goes only if it is still the link that was moved.
+      struct stat now {};
+      if (::fstatat(pf->get(), from_name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+          now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+        ::unlinkat(pf->get(), from_name.c_str(), 0);
+      return {};
+    }
+  }
+  if (rename_entry(pf->get(), from_name.c_str(), pt->get(), to_name.c_str(), no_replace) != 0)
+    return last_error();
+  return {};
+}
+
+core::Task<core::Result<void>> LocalFs::rename(const VirtualPath& from, const VirtualPath& to,
+                                               RenameMode mode) {
+  co_return rename_now(from, to, mode);
 }
 
 core::Task<core::Result<void>> LocalFs::set_mtime(const VirtualPath& path,
@@ -711,6 +887,14 @@ core::Task<core::Result<Stat>> LocalFs::lstat(const VirtualPath& path) {
       co_return last_error();
     co_return to_stat(st);
   }
+  // A file this session is writing under a staged name is seen at its name.
+  if (auto staged = staged_->with(path, [&st](int dir, const char* name) {
+        return ::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW);
+      })) {
+    if (*staged != 0)
+      co_return last_error();
+    co_return to_stat(st);
+  }
   auto parent = open_parent(path);
   if (!parent)
     co_return core::unexpected(parent.error());
@@ -734,36 +918,15 @@ core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open(const VirtualPath&
   const unsigned mode = flags.mode & 0777;
   const bool exclusive = flags.create && flags.exclusive;
 
+  // An upload of new content (create + truncate + write), unless this session
+  // already stages one at the name: then it truncates that staged file in place.
   if (flags.create && flags.truncate && flags.write && !exclusive &&
-      upload_mode_ == core::UploadMode::atomic) {
-    auto parent = open_parent(path);
-    if (!parent)
-      co_return core::unexpected(parent.error());
-    std::string name(path.name());
-    struct stat st {};
-    bool exists = ::fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    if (exists && S_ISDIR(st.st_mode))
-      co_return core::unexpected(Errc::is_directory);
-    if (exists && S_ISLNK(st.st_mode)) {
-      // As open(2) would say: a link to a directory names a directory. Any other
-      // link is replaced itself on commit, as open_write(WriteMode::replace) does.
-      auto followed = resolve(path, O_PATH, 0);
-      struct stat fst {};
-      if (followed && ::fstat(followed->get(), &fst) == 0 && S_ISDIR(fst.st_mode))
-        co_return core::unexpected(Errc::is_directory);
-    }
-    // As open_write(WriteMode::replace); the session commits on close.
-    auto temp = create_temp(parent->get(), access | append, mode);
-    if (!temp)
-      co_return core::unexpected(temp.error());
-    if (exists && S_ISREG(st.st_mode))
-      ::fchmod(temp->first.get(), st.st_mode & 0777);
-    setup.on_commit = OnCommit::rename_temp;
-    setup.parent = std::move(*parent);
-    setup.temp = std::move(temp->second);
-    setup.target = std::move(name);
-    co_return std::unique_ptr<File>(
-        new LocalFile(io_, std::move(temp->first), 0, std::move(setup)));
+      upload_mode_ == core::UploadMode::atomic &&
+      !staged_->with(path, [](int, const char*) { return 0; })) {
+    // SFTP clients look at the file they write (sshfs stats it right after
+    // the open; paramiko stat()s while writing): a new one is at its name at once.
+    auto f = open_upload(path, access | append, mode, NewFile::at_name, false);
+    co_return std::move(f);
   }
 
   if (exclusive) {
@@ -779,20 +942,17 @@ core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open(const VirtualPath&
     co_return std::unique_ptr<File>(new LocalFile(io_, UniqueFd(fd), 0, std::move(setup)));
   }
 
-  // In place. O_NONBLOCK: a FIFO must not hang the open; dropped below.
-  auto fd =
-      resolve(path, access | append | O_NONBLOCK | O_NOCTTY | (flags.create ? O_CREAT : 0), mode);
+  // In place.
+  auto fd = open_regular(path, access | append | (flags.create ? O_CREAT : 0), mode);
   if (!fd)
     co_return core::unexpected(fd.error());
-  auto st = stat_regular(fd->get());
-  if (!st)
-    co_return core::unexpected(st.error());
-  ::fcntl(fd->get(), F_SETFL, append);
+  if (flags.write)
+    drop_set_id(fd->first.get(), fd->second);
   // Truncation only through a handle that may write (O_RDONLY | O_TRUNC would
   // still truncate on Linux), and only once the target is known to be a file.
-  if (flags.truncate && flags.write && ::ftruncate(fd->get(), 0) != 0)
+  if (flags.truncate && flags.write && ::ftruncate(fd->first.get(), 0) != 0)
     co_return last_error();
-  co_return std::unique_ptr<File>(new LocalFile(io_, std::move(*fd), 0, std::move(setup)));
+  co_return std::unique_ptr<File>(new LocalFile(io_, std::move(fd->first), 0, std::move(setup)));
 }
 
 core::Task<core::Result<std::string>> LocalFs::read_link(const VirtualPath& path) {
@@ -836,8 +996,14 @@ core::Task<core::Result<void>> LocalFs::make_hard_link(const VirtualPath& target
   auto to = open_parent(link);
   if (!to)
     co_return core::unexpected(to.error());
-  // SECURITY: no AT_SYMLINK_FOLLOW: a final symlink is linked itself, so a link
-  // pointing outside the root never becomes a name for the file it points to.
+  // SECURITY: no AT_SYMLINK_FOLLOW, and no symlink linked itself either: a
+  // hard link to a link would keep its relative text in another directory,
+  // where it names another file (see rename()); only regular files are linked.
+  struct stat st {};
+  if (::fstatat(from->get(), std::string(target.name()).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    co_return last_error();
+  if (S_ISLNK(st.st_mode))
+    co_return core::unexpected(Errc::permission_denied);
   if (::linkat(from->get(), std::string(target.name()).c_str(), to->get(),
                std::string(link.name()).c_str(), 0) != 0)
     co_return last_error();
@@ -847,15 +1013,11 @@ core::Task<core::Result<void>> LocalFs::make_hard_link(const VirtualPath& target
 core::Task<core::Result<void>> LocalFs::set_size(const VirtualPath& path, std::uint64_t size) {
   if (size > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
     co_return core::unexpected(Errc::no_space);
-  auto fd = resolve(path, O_WRONLY | O_NONBLOCK | O_NOCTTY, 0);
+  auto fd = open_regular(path, O_WRONLY, 0);
   if (!fd)
     co_return core::unexpected(fd.error());
-  struct stat st {};
-  if (::fstat(fd->get(), &st) != 0)
-    co_return last_error();
-  if (!S_ISREG(st.st_mode))
-    co_return core::unexpected(Errc::permission_denied);
-  if (::ftruncate(fd->get(), static_cast<off_t>(size)) != 0)
+  drop_set_id(fd->first.get(), fd->second);
+  if (::ftruncate(fd->first.get(), static_cast<off_t>(size)) != 0)
     co_return last_error();
   co_return core::Result<void>{};
 }

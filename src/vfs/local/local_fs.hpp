@@ -6,7 +6,10 @@
 #include "vfs/filesystem.hpp"
 #include "vfs/quota.hpp"
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <memory>
 #include <string_view>
 
 namespace berth::vfs {
@@ -27,6 +30,9 @@ public:
 private:
   int fd_ = -1;
 };
+
+/// Replace uploads staged by one LocalFs (vfs/local/staged_upload.hpp).
+class StagedUploads;
 
 class LocalFs final : public Filesystem {
 public:
@@ -52,10 +58,12 @@ public:
   core::UploadMode upload_mode() const override { return upload_mode_; }
   core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
   create_unique(const VirtualPath& dir, std::string_view prefix) override;
-  core::Task<core::Result<void>> make_directory(const VirtualPath& path) override;
+  core::Task<core::Result<void>> make_directory(const VirtualPath& path,
+                                                std::uint32_t mode) override;
   core::Task<core::Result<void>> remove_directory(const VirtualPath& path) override;
   core::Task<core::Result<void>> remove_file(const VirtualPath& path) override;
-  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override;
+  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to,
+                                        RenameMode mode) override;
   core::Task<core::Result<void>> set_mtime(const VirtualPath& path,
                                            std::chrono::system_clock::time_point mtime) override;
   core::Task<core::Result<void>> set_mode(const VirtualPath& path, std::uint32_t mode) override;
@@ -92,9 +100,31 @@ public:
   }
 
 private:
-  LocalFs(UniqueFd root, core::WorkerPool* io, core::UploadMode upload_mode)
-      : root_(std::move(root)), io_(io), upload_mode_(upload_mode) {}
+  LocalFs(UniqueFd root, core::WorkerPool* io, core::UploadMode upload_mode);
+  /// Opens `path` beneath the root; a path this LocalFs staged an upload for
+  /// opens the staged file.
   core::Result<UniqueFd> resolve(const VirtualPath& path, int flags, unsigned mode) const;
+  /// Opens regular file `path` for I/O with open flags `flags` (O_CREAT: create
+  /// it if missing, with `mode`); its type is checked on an O_PATH descriptor
+  /// first, so a FIFO or device is never opened. Returns its fstat too.
+  core::Result<std::pair<UniqueFd, struct stat>> open_regular(const VirtualPath& path, int flags,
+                                                              unsigned mode) const;
+  /// Where open_upload() writes a file that does not exist yet.
+  enum class NewFile {
+    at_name, ///< At its name at once (O_EXCL): clients see the file being written.
+    staged,  ///< Staged as a replacement is: nothing of it if interrupted.
+  };
+  /// An upload of new content to `path`, opened with `access` (O_WRONLY or
+  /// O_RDWR, maybe | O_APPEND) and creation mode `mode`: an existing file is
+  /// staged (published by commit()), a missing one as `new_file` says.
+  /// `must_be_new`: Errc::exists if the name is taken, and a staged file is
+  /// published with RENAME_NOREPLACE.
+  core::Result<std::unique_ptr<File>> open_upload(const VirtualPath& path, int access,
+                                                  unsigned mode, NewFile new_file,
+                                                  bool must_be_new);
+  /// rename(), blocking.
+  core::Result<void> rename_now(const VirtualPath& from, const VirtualPath& to,
+                                RenameMode mode) const;
   core::Result<UniqueFd> open_parent(const VirtualPath& path) const;
   /// list(), blocking.
   core::Result<std::vector<DirEntry>> list_now(const VirtualPath& dir) const;
@@ -105,6 +135,8 @@ private:
   UniqueFd root_;
   core::WorkerPool* io_;
   core::UploadMode upload_mode_;
+  /// Shared with the Files that staged uploads, which may outlive this LocalFs.
+  std::shared_ptr<StagedUploads> staged_;
 };
 
 } // namespace berth::vfs

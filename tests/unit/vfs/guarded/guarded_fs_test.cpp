@@ -250,19 +250,27 @@ const std::vector<Op>& operations() {
       {"rename file",
        {Perm::rename},
        [](Filesystem& fs) {
-         return run_task(fs.rename(vp("/file.txt"), vp("/moved.txt"))).error();
+         return run_task(fs.rename(vp("/file.txt"), vp("/moved.txt"), RenameMode::replace)).error();
        }},
       {"rename directory",
        {Perm::rename},
-       [](Filesystem& fs) { return run_task(fs.rename(vp("/empty"), vp("/moved"))).error(); }},
+       [](Filesystem& fs) {
+         return run_task(fs.rename(vp("/empty"), vp("/moved"), RenameMode::replace)).error();
+       }},
       {"rename over file",
        {Perm::rename, Perm::overwrite},
        [](Filesystem& fs) {
-         return run_task(fs.rename(vp("/file.txt"), vp("/other.txt"))).error();
+         return run_task(fs.rename(vp("/file.txt"), vp("/other.txt"), RenameMode::replace)).error();
+       }},
+      // Issue 17, item 13: rename(2) replaces an empty directory: that removes it.
+      {"rename directory onto an empty one",
+       {Perm::rename, Perm::rmdir},
+       [](Filesystem& fs) {
+         return run_task(fs.rename(vp("/dir"), vp("/empty"), RenameMode::replace)).error();
        }},
       {"make_directory",
        {Perm::mkdir},
-       [](Filesystem& fs) { return run_task(fs.make_directory(vp("/newdir"))).error(); }},
+       [](Filesystem& fs) { return run_task(fs.make_directory(vp("/newdir"), 0777)).error(); }},
       {"remove_directory",
        {Perm::rmdir},
        [](Filesystem& fs) { return run_task(fs.remove_directory(vp("/empty"))).error(); }},
@@ -277,11 +285,12 @@ const std::vector<Op>& operations() {
        [](Filesystem& fs) {
          return run_task(fs.set_times(vp("/file.txt"), kTime, kTime)).error();
        }},
+      // Issue 17, item 13: a size change changes the content.
       {"set_size",
-       {Perm::chmod},
+       {Perm::overwrite},
        [](Filesystem& fs) { return run_task(fs.set_size(vp("/file.txt"), 2)).error(); }},
       {"File::set_size",
-       {Perm::overwrite, Perm::chmod},
+       {Perm::overwrite},
        [](Filesystem& fs) {
          auto f = run_task(fs.open(vp("/file.txt"), oflags(false, true)));
          if (!f)
@@ -358,7 +367,8 @@ TEST(GuardedFsPermissions, RefusalsChangeNothing) {
   Home home;
   auto fs = home.session(Permissions::read_only());
   EXPECT_EQ(run_task(fs->remove_file(vp("/file.txt"))).error(), Errc::permission_denied);
-  EXPECT_EQ(run_task(fs->rename(vp("/file.txt"), vp("/x"))).error(), Errc::permission_denied);
+  EXPECT_EQ(run_task(fs->rename(vp("/file.txt"), vp("/x"), RenameMode::replace)).error(),
+            Errc::permission_denied);
   EXPECT_EQ(run_task(fs->open_write(vp("/file.txt"), WriteMode::replace, 0)).error(),
             Errc::permission_denied);
   EXPECT_EQ(run_task(fs->open_write(vp("/new.txt"), WriteMode::replace, 0)).error(),
@@ -369,6 +379,36 @@ TEST(GuardedFsPermissions, RefusalsChangeNothing) {
   // What is allowed still works.
   auto f = run_task(fs->open_read(vp("/file.txt"), 0));
   ASSERT_TRUE(f);
+}
+
+// Issue 17, item 12: without `overwrite`, an upload allowed because its name
+// was free never replaces the complete file another session put there meanwhile.
+TEST(GuardedFsPermissions, UploadAllowedAsNewNeverReplaces) {
+  Home home;
+  Permissions perms = Permissions::all();
+  perms.set(Perm::overwrite, false);
+  auto fs = home.session(perms);
+  auto ftp = run_task(fs->open_write(vp("/race.txt"), WriteMode::replace, 0));
+  ASSERT_TRUE(ftp);
+  ASSERT_TRUE(run_task((*ftp)->write(bytes("late"))));
+  home.put("race.txt", "complete");
+  EXPECT_EQ(run_task((*ftp)->commit()).error(), Errc::exists);
+  ftp->reset();
+  EXPECT_EQ(slurp(home.root() / "race.txt"), "complete");
+
+  // SFTP: created O_EXCL at once, so the name is taken from the open.
+  auto sftp = run_task(fs->open(vp("/race2.txt"), oflags(false, true, true, true)));
+  ASSERT_TRUE(sftp);
+  auto second = home.session(perms);
+  EXPECT_EQ(run_task(second->open(vp("/race2.txt"), oflags(false, true, true, true))).error(),
+            Errc::permission_denied);
+
+  // A rename onto a taken name needs overwrite.
+  home.put("free.txt", "appeared");
+  ASSERT_TRUE(run_task(fs->rename(vp("/other.txt"), vp("/moved.txt"), RenameMode::replace)));
+  EXPECT_EQ(run_task(fs->rename(vp("/moved.txt"), vp("/free.txt"), RenameMode::replace)).error(),
+            Errc::permission_denied);
+  EXPECT_EQ(slurp(home.root() / "free.txt"), "appeared");
 }
 
 // --- Quota -------------------------------------------------------------------
@@ -569,15 +609,15 @@ TEST_F(GuardedQuotaTest, RemoveGivesBackTheFile) {
 
 TEST_F(GuardedQuotaTest, RenameOverAFileGivesBackTheReplacedOne) {
   auto fs = session(0, 0);
-  ASSERT_TRUE(run_task(fs->rename(vp("/file.txt"), vp("/other.txt"))));
+  ASSERT_TRUE(run_task(fs->rename(vp("/file.txt"), vp("/other.txt"), RenameMode::replace)));
   EXPECT_EQ(quota_->usage(), (in_home(10, 2)));
   expect_consistent();
-  ASSERT_TRUE(run_task(fs->rename(vp("/other.txt"), vp("/dir/moved.txt"))));
+  ASSERT_TRUE(run_task(fs->rename(vp("/other.txt"), vp("/dir/moved.txt"), RenameMode::replace)));
   expect_consistent();
   // Two names of one file: rename(2) leaves both, nothing is given back.
   fs::create_hard_link(home_.root() / "dir" / "moved.txt", home_.root() / "twin");
   quota_->set_usage(home_.disk());
-  ASSERT_TRUE(run_task(fs->rename(vp("/twin"), vp("/dir/moved.txt"))));
+  ASSERT_TRUE(run_task(fs->rename(vp("/twin"), vp("/dir/moved.txt"), RenameMode::replace)));
   expect_consistent();
 }
 
@@ -680,7 +720,7 @@ TEST_F(GuardedQuotaTest, FilesLimit) {
   EXPECT_FALSE(fs::exists(home_.root() / "b.txt"));
   EXPECT_FALSE(fs::exists(home_.root() / "hard"));
   // Directories and links count as files too.
-  refused(run_task(fs->make_directory(vp("/sub"))).error());
+  refused(run_task(fs->make_directory(vp("/sub"), 0777)).error());
   refused(run_task(fs->make_symlink(vp("/file.txt"), vp("/sym"))).error());
   EXPECT_FALSE(fs::exists(home_.root() / "sub"));
   EXPECT_FALSE(fs::exists(fs::symlink_status(home_.root() / "sym")));

@@ -2,6 +2,7 @@
 
 #include "support/run_task.hpp"
 #include "support/temp_dir.hpp"
+#include "support/vfs_helpers.hpp"
 #include "vfs/errc.hpp"
 
 #include <fcntl.h>
@@ -20,19 +21,10 @@ namespace berth::vfs {
 namespace {
 
 namespace fs = std::filesystem;
+using test::bytes;
 using test::run_task;
 using test::slurp;
-
-VirtualPath vp(std::string_view text) {
-  auto p = VirtualPath::resolve(VirtualPath(), text);
-  if (!p)
-    ADD_FAILURE() << "bad virtual path " << text;
-  return p ? *p : VirtualPath();
-}
-
-std::span<const std::byte> bytes(std::string_view s) {
-  return std::as_bytes(std::span<const char>(s.data(), s.size()));
-}
+using test::vp;
 
 std::uint32_t host_mode(const fs::path& p) {
   struct stat st {};
@@ -368,6 +360,7 @@ TEST_F(LocalFsTest, ReplaceWithoutCommitIsDiscarded) {
   EXPECT_EQ(slurp(root_ / "file.txt"), "hello");
   EXPECT_TRUE(temp_files(root_).empty());
 
+  // FTP stages a new file too (SFTP creates it at its name, see open()).
   auto fresh = open_write("/dir/fresh.txt", WriteMode::replace);
   ASSERT_TRUE(fresh);
   write(*fresh, "x");
@@ -624,23 +617,23 @@ TEST_F(LocalFsTest, CreateUnique) {
 // --- namespace operations ---------------------------------------------------
 
 TEST_F(LocalFsTest, MakeDirectory) {
-  auto r = run_task(fs_->make_directory(vp("/newdir")));
+  auto r = run_task(fs_->make_directory(vp("/newdir"), 0777));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_TRUE(fs::is_directory(root_ / "newdir"));
-  auto nested = run_task(fs_->make_directory(vp("/newdir/sub")));
+  auto nested = run_task(fs_->make_directory(vp("/newdir/sub"), 0777));
   ASSERT_TRUE(nested);
   EXPECT_TRUE(fs::is_directory(root_ / "newdir" / "sub"));
 
-  auto again = run_task(fs_->make_directory(vp("/newdir")));
+  auto again = run_task(fs_->make_directory(vp("/newdir"), 0777));
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error(), Errc::exists);
-  auto root = run_task(fs_->make_directory(VirtualPath()));
+  auto root = run_task(fs_->make_directory(VirtualPath(), 0777));
   ASSERT_FALSE(root);
   EXPECT_EQ(root.error(), Errc::exists);
-  auto no_parent = run_task(fs_->make_directory(vp("/nodir/x")));
+  auto no_parent = run_task(fs_->make_directory(vp("/nodir/x"), 0777));
   ASSERT_FALSE(no_parent);
   EXPECT_EQ(no_parent.error(), Errc::not_found);
-  auto escaping = run_task(fs_->make_directory(vp("/outdir_link/sub")));
+  auto escaping = run_task(fs_->make_directory(vp("/outdir_link/sub"), 0777));
   ASSERT_FALSE(escaping);
   EXPECT_EQ(escaping.error(), Errc::not_found);
   EXPECT_TRUE(fs::is_empty(outer_.path() / "outdir"));
@@ -702,37 +695,38 @@ TEST_F(LocalFsTest, RemoveFile) {
 }
 
 TEST_F(LocalFsTest, Rename) {
-  auto r = run_task(fs_->rename(vp("/file.txt"), vp("/renamed.txt")));
+  auto r = run_task(fs_->rename(vp("/file.txt"), vp("/renamed.txt"), RenameMode::replace));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_FALSE(fs::exists(root_ / "file.txt"));
   EXPECT_EQ(slurp(root_ / "renamed.txt"), "hello");
 
   // Replaces a file target, across directories.
-  ASSERT_TRUE(run_task(fs_->rename(vp("/renamed.txt"), vp("/dir/inner.txt"))));
+  ASSERT_TRUE(run_task(fs_->rename(vp("/renamed.txt"), vp("/dir/inner.txt"), RenameMode::replace)));
   EXPECT_EQ(slurp(root_ / "dir" / "inner.txt"), "hello");
 
-  ASSERT_TRUE(run_task(fs_->rename(vp("/empty"), vp("/dir/moved"))));
+  ASSERT_TRUE(run_task(fs_->rename(vp("/empty"), vp("/dir/moved"), RenameMode::replace)));
   EXPECT_TRUE(fs::is_directory(root_ / "dir" / "moved"));
 
-  auto missing = run_task(fs_->rename(vp("/missing"), vp("/x")));
+  auto missing = run_task(fs_->rename(vp("/missing"), vp("/x"), RenameMode::replace));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error(), Errc::not_found);
-  auto no_parent = run_task(fs_->rename(vp("/dir/inner.txt"), vp("/nodir/x")));
+  auto no_parent = run_task(fs_->rename(vp("/dir/inner.txt"), vp("/nodir/x"), RenameMode::replace));
   ASSERT_FALSE(no_parent);
   EXPECT_EQ(no_parent.error(), Errc::not_found);
-  auto from_root = run_task(fs_->rename(VirtualPath(), vp("/x")));
+  auto from_root = run_task(fs_->rename(VirtualPath(), vp("/x"), RenameMode::replace));
   ASSERT_FALSE(from_root);
   EXPECT_EQ(from_root.error(), Errc::permission_denied);
-  auto to_root = run_task(fs_->rename(vp("/dir/inner.txt"), VirtualPath()));
+  auto to_root = run_task(fs_->rename(vp("/dir/inner.txt"), VirtualPath(), RenameMode::replace));
   ASSERT_FALSE(to_root);
   EXPECT_EQ(to_root.error(), Errc::permission_denied);
 
-  auto out = run_task(fs_->rename(vp("/dir/inner.txt"), vp("/outdir_link/stolen")));
+  auto out =
+      run_task(fs_->rename(vp("/dir/inner.txt"), vp("/outdir_link/stolen"), RenameMode::replace));
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error(), Errc::not_found);
   EXPECT_TRUE(fs::is_empty(outer_.path() / "outdir"));
   auto victim = outer_.write("outdir/victim", "v");
-  auto in = run_task(fs_->rename(vp("/outdir_link/victim"), vp("/stolen")));
+  auto in = run_task(fs_->rename(vp("/outdir_link/victim"), vp("/stolen"), RenameMode::replace));
   ASSERT_FALSE(in);
   EXPECT_EQ(in.error(), Errc::not_found);
   EXPECT_EQ(slurp(victim), "v");
