@@ -757,20 +757,6 @@ core::Task<core::Result<void>> LocalFs::remove_file(const VirtualPath& path) {
                     [](int dir, const char* name) { return ::unlinkat(dir, name, 0); });
 }
 
-namespace {
-
-// The text of symlink `name` in `dir`; empty when it is not one.
-std::string link_text(int dir, const char* name) {
-  std::string buf(PATH_MAX, '\0');
-  ssize_t n = ::readlinkat(dir, name, buf.data(), buf.size());
-  if (n <= 0 || static_cast<std::size_t>(n) == buf.size())
-    return {};
-  buf.resize(static_cast<std::size_t>(n));
-  return buf;
-}
-
-} // namespace
-
 core::Result<void> LocalFs::rename_now(const VirtualPath& from, const VirtualPath& to,
                                        RenameMode mode) const {
   if (from.is_root() || to.is_root())
@@ -793,7 +779,11 @@ core::Result<void> LocalFs::rename_now(const VirtualPath& from, const VirtualPat
   struct stat st {};
   const bool is_link =
       ::fstatat(pf->get(), from_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
-  const std::string text = is_link ? link_text(pf->get(), from_name.c_str()) : std::string();
+  std::string text;
+  if (is_link) {
+    if (auto t = link_text(pf->get(), from_name.c_str()))
+      text = std::move(*t);
+  }
   const bool relative = !text.empty() && text.front() != '/';
   auto from_dir = relative ? location_of(pf->get()) : core::unexpected(Errc::not_found);
   auto to_dir = relative ? location_of(pt->get()) : core::unexpected(Errc::not_found);

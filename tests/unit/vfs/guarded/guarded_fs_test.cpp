@@ -806,13 +806,13 @@ TEST_F(GuardedQuotaTest, RacingSessionsNeverPassTheLimit) {
 // kEntryBytes, charged when made and given back when it goes, however it goes.
 TEST_F(GuardedQuotaTest, DirectoriesAndLinksAreChargedAndGivenBack) {
   auto fs = session(0, 0);
-  ASSERT_TRUE(run_task(fs->make_directory(vp("/sub"))));
+  ASSERT_TRUE(run_task(fs->make_directory(vp("/sub"), 0777)));
   ASSERT_TRUE(run_task(fs->make_symlink(vp("/file.txt"), vp("/sub/sym"))));
   EXPECT_EQ(quota_->usage(), in_home(16 + 2 * kEntryBytes, 3 + 2));
   expect_consistent();
   // A link replaced by a rename, by an upload, and removed.
   ASSERT_TRUE(run_task(fs->make_symlink(vp("/file.txt"), vp("/sym2"))));
-  ASSERT_TRUE(run_task(fs->rename(vp("/sub/sym"), vp("/sym2"))));
+  ASSERT_TRUE(run_task(fs->rename(vp("/sub/sym"), vp("/sym2"), RenameMode::replace)));
   expect_consistent();
   auto f = run_task(fs->open_write(vp("/sym2"), WriteMode::replace, 0));
   ASSERT_TRUE(f);
@@ -824,19 +824,19 @@ TEST_F(GuardedQuotaTest, DirectoriesAndLinksAreChargedAndGivenBack) {
   ASSERT_TRUE(run_task(fs->remove_file(vp("/link"))));
   expect_consistent();
   // An empty directory replaced by a rename, and one removed.
-  ASSERT_TRUE(run_task(fs->rename(vp("/sub"), vp("/empty"))));
+  ASSERT_TRUE(run_task(fs->rename(vp("/sub"), vp("/empty"), RenameMode::replace)));
   expect_consistent();
   ASSERT_TRUE(run_task(fs->remove_directory(vp("/empty"))));
   EXPECT_EQ(quota_->usage(), in_home(16 + 3 - 2 * kEntryBytes, 4 - 2));
   expect_consistent();
   // Refused: past the bytes limit, and when making it fails.
   auto full = session_sharing(std::make_shared<Quota>(1, 0, home_.disk()));
-  EXPECT_EQ(run_task(full->make_directory(vp("/big"))).error(), Errc::quota_exceeded);
+  EXPECT_EQ(run_task(full->make_directory(vp("/big"), 0777)).error(), Errc::quota_exceeded);
   EXPECT_EQ(run_task(full->make_symlink(vp("/file.txt"), vp("/big"))).error(),
             Errc::quota_exceeded);
   EXPECT_FALSE(fs::exists(fs::symlink_status(home_.root() / "big")));
   auto any = session(0, 0);
-  EXPECT_FALSE(run_task(any->make_directory(vp("/dir"))));
+  EXPECT_FALSE(run_task(any->make_directory(vp("/dir"), 0777)));
   EXPECT_FALSE(run_task(any->make_symlink(vp("/file.txt"), vp("/dir"))));
   expect_consistent();
 }
@@ -879,9 +879,10 @@ public:
     co_await yield_loop();
     co_return co_await inner_->create_unique(dir, prefix);
   }
-  core::Task<core::Result<void>> make_directory(const VirtualPath& p) override {
+  core::Task<core::Result<void>> make_directory(const VirtualPath& p,
+                                                std::uint32_t mode) override {
     co_await yield_loop();
-    co_return co_await inner_->make_directory(p);
+    co_return co_await inner_->make_directory(p, mode);
   }
   core::Task<core::Result<void>> remove_directory(const VirtualPath& p) override {
     co_await yield_loop();
@@ -891,9 +892,10 @@ public:
     co_await yield_loop();
     co_return co_await inner_->remove_file(p);
   }
-  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to) override {
+  core::Task<core::Result<void>> rename(const VirtualPath& from, const VirtualPath& to,
+                                        RenameMode mode) override {
     co_await yield_loop();
-    co_return co_await inner_->rename(from, to);
+    co_return co_await inner_->rename(from, to, mode);
   }
   core::Task<core::Result<void>> set_mtime(const VirtualPath& p,
                                            std::chrono::system_clock::time_point t) override {
