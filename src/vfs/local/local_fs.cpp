@@ -519,8 +519,10 @@ LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offse
     auto temp = create_temp(parent->get(), O_WRONLY, 0666);
     if (!temp)
       co_return core::unexpected(temp.error());
-    if (exists && S_ISREG(st.st_mode))
+    if (exists && S_ISREG(st.st_mode)) {
       ::fchmod(temp->first.get(), st.st_mode & 07777);
+      co_await drop_cached(parent->get(), name);
+    }
     FileSetup setup = write_only(OnCommit::rename_temp);
     setup.parent = std::move(*parent);
     setup.temp = std::move(temp->second);
@@ -546,6 +548,28 @@ LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offse
                                                 mode == WriteMode::append
                                                     ? write_only(OnCommit::nothing, true)
                                                     : write_only(OnCommit::truncate)));
+}
+
+core::Task<void> LocalFs::drop_cached(int dir, const std::string& name) {
+  // The old file stays whole on disk until the rename; only its clean cached
+  // pages go, so that the new copy is written into memory freed a moment ago,
+  // as an in-place truncation would, rather than into memory the machine may
+  // have handed back to a hypervisor meanwhile (free page reporting: a host
+  // page fault per page). Readers of the old file read it from disk again.
+  auto op = [dir, &name] {
+    int fd = ::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+      return false;
+    struct stat st {};
+    const bool dropped = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                         ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+    ::close(fd);
+    return dropped;
+  };
+  if (io_ == nullptr)
+    op();
+  else
+    co_await io_->run(op);
 }
 
 core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>

@@ -96,6 +96,9 @@ private:
   core::Result<UniqueFd> resolve(const VirtualPath& path, int flags, unsigned mode) const;
   core::Result<UniqueFd> open_parent(const VirtualPath& path) const;
   /// list(), blocking.
+  /// Drops the clean page cache of regular file `name` in `dir` (a replace
+  /// upload's old file); errors are ignored. May block: on the I/O pool.
+  core::Task<void> drop_cached(int dir, const std::string& name);
   core::Result<std::vector<DirEntry>> list_now(const VirtualPath& dir) const;
   /// Where directory `dir` really is beneath the root, as a virtual path
   /// (`dir` may have been reached through symlinks).
