@@ -59,11 +59,14 @@ libdirs() { find "$1" -name '*.so*' -printf '%h\n' | sort -u | paste -sd: -; }
 
 # ---------------------------------------------------------------- workspace
 # pick_workdir NEED_KB PREFIX: makes WORK, a fresh directory on the first of
-# /dev/shm, $TMPDIR, /tmp with NEED_KB free, and sets WORK_FS to its type.
+# /dev/shm, $TMPDIR, /tmp with NEED_KB free (only in $BENCH_DIR when that is
+# set), and sets WORK_FS to its type.
 pick_workdir() {
   local need_kb=$1 prefix=$2 base avail
   WORK=""
-  for base in /dev/shm "${TMPDIR:-/tmp}"; do
+  local bases=(/dev/shm "${TMPDIR:-/tmp}")
+  [ -z "${BENCH_DIR:-}" ] || bases=("$BENCH_DIR")
+  for base in "${bases[@]}"; do
     [ -d "$base" ] && [ -w "$base" ] || continue
     avail=$(df -Pk "$base" | awk 'NR==2 {print $4}')
     if [ "$avail" -ge "$need_kb" ]; then

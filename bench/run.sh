@@ -4,7 +4,8 @@
 # FTPS) and OpenSSH's sshd with sftp-server (SFTP), all measured with the same
 # clients (curl and lftp for FTP/FTPS, passive; OpenSSH's sftp and scp for
 # SFTP; Python for the many-session measurements):
-#   1. download and upload of a 1 GiB file from the page cache (MB/s)
+#   1. download and upload of a 1 GiB file from the page cache (MB/s), and
+#      an FTP upload that replaces a file of the same size
 #   2. 2,000 files of 4 KiB uploaded, then downloaded, in one session (files/s)
 #   3. 100 clients downloading a 10 MiB file each at once (aggregate MB/s)
 #   4. memory (PSS of all the server's processes) with 1,000 idle logged-in
@@ -37,10 +38,12 @@
 # BERTH_FTP_SESSIONS 10000 [1000], SFTP_SESSIONS 200 [20], LOGIN_SECONDS 5
 # [2], MAX_TIME (per transfer, s) 300, BENCH_USER berthbench, BERTH
 # build/berth, DOC docs/BENCHMARKS.md [bench/out/<run>/],
-# KEEP_PAGE_REPORTING 1 (leave free page reporting on).
+# KEEP_PAGE_REPORTING 1 (leave free page reporting on), BENCH_DIR (put the
+# workspace, the servers' homes included, there instead of /dev/shm: a disk
+# file system), BERTH_UPLOAD_MODE atomic (or direct).
 # To look into one row: SERVERS (e.g. "berth pureftpd"; berth always runs)
-# and ONLY (sections: big small conc logins memory); with either, the report
-# stays in bench/out/ as with --quick.
+# and ONLY (sections: big replace small conc logins memory); with either, the
+# report stays in bench/out/ as with --quick.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -473,6 +476,44 @@ big_both() { # server variant run
 pin_one_each
 ! section big || ROUNDS=$BIG_RUNS rounds big_both "${BIG_VARIANTS[@]}"
 
+# ---------------------------------------------------------------- 1b. replace
+# An FTP upload over an existing file of the same size, as a nightly backup
+# that overwrites yesterday's does. The old file is written and flushed to its
+# file system untimed first, so that its pages are clean cache, as an old
+# file's are. Servers that truncate in place (vsftpd, ProFTPD, Pure-FTPd) free
+# the old pages as the upload starts and write into them; berth's atomic
+# upload mode writes a second copy beside the old one until the rename, and
+# berth_upload_mode says which mode berth ran in.
+replace_one() { # server variant run
+  local s=$1 variant=$2 run=$3 name=up/replace-$1.bin t0 t1 c0 c1 rc=0 status=ok
+  local errf=$OUT/err-replace-$s-$run.log
+  cp "$PAYLOAD" "$DATA/$name"
+  chown "$BENCH_USER:" "$DATA/$name"
+  sync -f "$DATA/$name"
+  curl_args "$variant"
+  c0=$(cpu_ns "$s")
+  t0=$(now_ns)
+  "${PIN[@]}" curl "${ARGS[@]}" -T "$PAYLOAD" "$(ftp_url "$s")/$name" 2>"$errf" || rc=$?
+  t1=$(now_ns)
+  c1=$(cpu_ns "$s")
+  if [ "$rc" != 0 ] || ! cmp -s "$PAYLOAD" "$DATA/$name"; then
+    status=fail
+    problem "$s replace run $run: exit $rc, or the replaced file differs from the payload"
+  fi
+  rm -f "$DATA/$name"
+  [ "$status" != ok ] || rm -f "$errf"
+  record "replace_$variant" "$s" "$run" "$status" "$(mbs "$SIZE" $((t1 - t0)))"
+  if [ -n "$c0" ] && [ -n "$c1" ]; then
+    record "cpu_replace_$variant" "$s" "$run" "$status" \
+      "$(awk -v ns=$((c1 - c0)) -v b="$SIZE" 'BEGIN { printf "%.2f", ns / 1e9 / (b / 1073741824) }')"
+  fi
+}
+if section replace; then
+  add_scen replace_ftp "$SIZE_HUMAN file replacing one of the same size (MB/s)" "FTP upload (berth: $BERTH_UPLOAD_MODE)" MB/s hi
+  add_scen cpu_replace_ftp "server CPU per GiB, $SIZE_HUMAN file replacing one (s)" "FTP upload (berth: $BERTH_UPLOAD_MODE)" s/GiB lo
+  ROUNDS=$BIG_RUNS rounds replace_one ftp
+fi
+
 # ---------------------------------------------------------------- 2. small files
 # One session: upload all files into a new folder, then download them all;
 # the client stamps the time between the steps (lftp and sftp: "!date").
@@ -664,7 +705,11 @@ for f in "$OUT"/berth*.log; do
 done
 stop_all_servers
 
-cmd="${SERVERS:+SERVERS=\"$SERVERS\" }${ONLY:+ONLY=\"$ONLY\" }bash bench/run.sh$([ "$QUICK" = 0 ] || echo ' --quick')"
+knobs=
+[ "${KEEP_PAGE_REPORTING:-0}" != 1 ] || knobs+="KEEP_PAGE_REPORTING=1 "
+[ -z "${BENCH_DIR:-}" ] || knobs+="BENCH_DIR=$BENCH_DIR "
+[ "$BERTH_UPLOAD_MODE" = atomic ] || knobs+="BERTH_UPLOAD_MODE=$BERTH_UPLOAD_MODE "
+cmd="$knobs${SERVERS:+SERVERS=\"$SERVERS\" }${ONLY:+ONLY=\"$ONLY\" }bash bench/run.sh$([ "$QUICK" = 0 ] || echo ' --quick')"
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$(dirname "$BERTH")/CMakeCache.txt" 2>/dev/null || true)
 threads=$(grep -ao 'serving with [0-9]* event-loop thread(s)' "$OUT/berth.log" | head -n1 | sed 's/serving with //' || true)
 libssh_path=$(ldd "$BERTH" | awk '/libssh\.so/ { print $3; exit }')

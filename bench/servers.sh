@@ -70,6 +70,7 @@ ready() {
 
 # ---------------------------------------------------------------- berth
 BERTH_EXTRA= # more TOML for [users], e.g. "login_cache = 0"
+BERTH_UPLOAD_MODE=${BERTH_UPLOAD_MODE:-atomic}
 start_berth() {
   local tag=berth i hash
   BERTH_STARTS=$((${BERTH_STARTS:-0} + 1))
@@ -78,6 +79,7 @@ start_berth() {
   cat >"$WORK/berth.toml" <<EOF
 [server]
 state_dir = "$WORK/berth-state"
+upload_mode = "$BERTH_UPLOAD_MODE"
 
 [ftp]
 listen = ["127.0.0.1:0"]

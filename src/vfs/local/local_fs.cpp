@@ -674,8 +674,11 @@ LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offse
   // FTP streams a file and can not look at it meanwhile: a new one is staged
   // too, so that nothing of an interrupted STOR is left (see open()).
   const bool create = mode == WriteMode::create;
-  if (!direct && (create || mode == WriteMode::replace))
+  if (!direct && (create || mode == WriteMode::replace)) {
+    if (!create)
+      co_await drop_cached(path);
     co_return open_upload(path, O_WRONLY, 0666, NewFile::staged, create);
+  }
   if (create)
     co_return open_upload(path, O_WRONLY, 0666, NewFile::at_name, true);
   const int append = mode == WriteMode::append ? O_APPEND : 0;
@@ -692,6 +695,32 @@ LocalFs::open_write(const VirtualPath& path, WriteMode mode, std::uint64_t offse
                                                 mode == WriteMode::append
                                                     ? write_only(OnCommit::nothing, true)
                                                     : write_only(OnCommit::truncate)));
+}
+
+core::Task<void> LocalFs::drop_cached(const VirtualPath& path) {
+  // The old file stays whole on disk until the rename; only its clean cached
+  // pages go, so that the new copy is written into memory freed a moment ago,
+  // as an in-place truncation would, rather than into memory the machine may
+  // have handed back to a hypervisor meanwhile (free page reporting: a host
+  // page fault per page). Readers of the old file read it from disk again.
+  auto op = [this, &path] {
+    auto parent = open_parent(path);
+    if (!parent)
+      return false;
+    int fd = ::openat(parent->get(), std::string(path.name()).c_str(),
+                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+      return false;
+    struct stat st {};
+    const bool dropped = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                         ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+    ::close(fd);
+    return dropped;
+  };
+  if (io_ == nullptr)
+    op();
+  else
+    co_await io_->run(op);
 }
 
 core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
@@ -915,6 +944,7 @@ core::Task<core::Result<std::unique_ptr<File>>> LocalFs::open(const VirtualPath&
       !staged_->with(path, [](int, const char*) { return 0; })) {
     // SFTP clients look at the file they write (sshfs stats it right after
     // the open; paramiko stat()s while writing): a new one is at its name at once.
+    co_await drop_cached(path);
     auto f = open_upload(path, access | append, mode, NewFile::at_name, false);
     co_return std::move(f);
   }

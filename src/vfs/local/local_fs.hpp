@@ -127,6 +127,10 @@ private:
                                 RenameMode mode) const;
   core::Result<UniqueFd> open_parent(const VirtualPath& path) const;
   /// list(), blocking.
+  /// Drops the clean page cache of the regular file at `path` (a replace
+  /// upload's old file; a symlink is not followed); errors are ignored. May
+  /// block: on the I/O pool.
+  core::Task<void> drop_cached(const VirtualPath& path);
   core::Result<std::vector<DirEntry>> list_now(const VirtualPath& dir) const;
   /// Where directory `dir` really is beneath the root, as a virtual path
   /// (`dir` may have been reached through symlinks).

@@ -6,6 +6,9 @@
 #include "vfs/errc.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +19,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace berth::vfs {
 namespace {
@@ -367,6 +371,53 @@ TEST_F(LocalFsTest, ReplaceWithoutCommitIsDiscarded) {
   fresh.reset();
   EXPECT_FALSE(fs::exists(root_ / "dir" / "fresh.txt"));
   EXPECT_TRUE(temp_files(root_ / "dir").empty());
+}
+
+// Pages of `p` in the page cache (mincore(2) of a mapping that touches none).
+std::size_t cached_pages(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  const auto size = static_cast<std::size_t>(fs::file_size(p));
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED)
+    return 0;
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  std::size_t n = 0;
+  if (::mincore(map, size, resident.data()) == 0)
+    for (auto r : resident)
+      n += r & 1U;
+  ::munmap(map, size);
+  return n;
+}
+
+TEST_F(LocalFsTest, ReplaceDropsTheOldFilesCacheAndKeepsItsBytes) {
+  // The new copy is written into the memory the old one's cache held, as an
+  // in-place truncation would; the old bytes stay on disk until the rename.
+  struct statfs sfs {};
+  ASSERT_EQ(::statfs(root_.c_str(), &sfs), 0);
+  if (sfs.f_type == TMPFS_MAGIC)
+    GTEST_SKIP() << "a tmpfs file is its cache: nothing to drop";
+  const std::string old(1 << 20, 'o');
+  auto path = put("big.bin", old);
+  {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::fsync(fd), 0); // clean pages, as an old file's are
+    std::string buf(old.size(), '\0');
+    ASSERT_EQ(::read(fd, buf.data(), buf.size()), static_cast<ssize_t>(buf.size()));
+    ::close(fd);
+  }
+  ASSERT_GT(cached_pages(path), 0u);
+  auto f = open_write("/big.bin", WriteMode::replace);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(cached_pages(path), 0u);
+  EXPECT_EQ(slurp(path), old);
+  write(*f, "new");
+  commit(*f);
+  EXPECT_EQ(slurp(path), "new");
 }
 
 TEST_F(LocalFsTest, ReplaceCreatesNewFileAndKeepsMode) {
