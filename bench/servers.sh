@@ -96,6 +96,9 @@ require_session_reuse = true
 listen = ["127.0.0.1:0"]
 host_keys = ["$HOST_KEY"]
 
+[limits]
+max_sessions_per_user = 0                 # the memory rows hold 10,000 sessions of one user
+
 [users]
 $BERTH_EXTRA
 
