@@ -8,6 +8,7 @@ and loopback IPv4 (127.0.0.1-3) and IPv6 (::1).
 """
 
 import hashlib
+import mmap
 import os
 import resource
 import shutil
@@ -32,6 +33,15 @@ def berth():
     assert path.is_file() and os.access(path, os.X_OK), (
         "berth binary not found at %s (build it or set BERTH_BIN)" % path)
     return path
+
+
+@pytest.fixture(scope="session")
+def sanitized(berth):
+    """True for a binary built with AddressSanitizer (BERTH_SANITIZE): memory
+    figures there include redzones around every allocation and freed memory
+    held in quarantine."""
+    with open(berth, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return m.find(b"__asan_init") != -1
 
 
 @pytest.fixture

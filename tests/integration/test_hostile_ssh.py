@@ -463,7 +463,7 @@ def test_ten_thousand_handles(start_server, host_key):
     _sftp_roundtrip(srv, "after.bin")
 
 
-def test_directory_handles_do_not_pile_up_listings(start_server, host_key):
+def test_directory_handles_do_not_pile_up_listings(start_server, host_key, sanitized):
     """1,024 OPENDIR of a 4,000-entry directory without CLOSE: each open
     directory holds its whole listing, so only DIR_HANDLE_CAP may be open at
     once; the rest get a FAILURE status, memory stays bounded and the
@@ -483,7 +483,10 @@ def test_directory_handles_do_not_pile_up_listings(start_server, host_key):
             _packet(FXP_OPENDIR, struct.pack(">I", i) + _string("/big"))))
         assert len(handles) == DIR_HANDLE_CAP
         grew = rss_kib(pid) - rss_before
-        assert grew < 64 * 1024, "RSS grew by %d KiB" % grew
+        # Without the cap: about 500 MiB. AddressSanitizer pads every entry's
+        # allocations and holds freed ones: 69 MiB seen there for the same 32.
+        bound = (160 if sanitized else 64) * 1024
+        assert grew < bound, "RSS grew by %d KiB" % grew
         # the open ones still list
         raw.request(FXP_READDIR, 1, _string(handles[-1]))
         ptype, body = raw.reply(1)

@@ -13,7 +13,6 @@ descriptor counts are the leak checks."""
 
 import collections
 import hashlib
-import mmap
 import os
 import random
 import shutil
@@ -84,13 +83,6 @@ class RssPeak:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, 1024 * rss_kib(self.pid))
-
-
-@pytest.fixture(scope="module")
-def sanitized(berth):
-    """True for a binary built with AddressSanitizer (BERTH_SANITIZE)."""
-    with open(berth, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        return m.find(b"__asan_init") != -1
 
 
 def wait_fd_count(pid, want, timeout=60):
