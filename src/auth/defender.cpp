@@ -97,7 +97,6 @@ struct Known {
   bool persisted = false;  ///< The store holds this ban (false: ours, unwritten or failed).
 };
 
-
 seconds remaining(TimePoint until, TimePoint now) {
   return std::chrono::ceil<seconds>(until - now);
 }

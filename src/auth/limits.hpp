@@ -89,8 +89,7 @@ public:
   /// Counts a control connection's TLS handshake from `client` at `now` and
   /// tells whether it may go ahead: at most max_handshakes_per_minute per
   /// address in a minute (counted from its first), refused ones included.
-  bool allow_handshake(const asio::ip::address& client,
-                       std::chrono::steady_clock::time_point now);
+  bool allow_handshake(const asio::ip::address& client, std::chrono::steady_clock::time_point now);
 
   /// The text `client` is counted under (core::address_group).
   std::string group_of(const asio::ip::address& client) const {
@@ -102,10 +101,10 @@ public:
 private:
   struct Counts {
     std::mutex mu;
-    std::uint32_t connections = 0;                    // guarded by mu
-    std::map<std::string, std::uint32_t> per_address; // guarded by mu
-    std::map<std::string, std::uint32_t> per_user;    // guarded by mu
-    std::uint32_t checks = 0;                         // guarded by mu
+    std::uint32_t connections = 0;                           // guarded by mu
+    std::map<std::string, std::uint32_t> per_address;        // guarded by mu
+    std::map<std::string, std::uint32_t> per_user;           // guarded by mu
+    std::uint32_t checks = 0;                                // guarded by mu
     std::map<std::string, std::uint32_t> checks_per_address; // guarded by mu
     struct Window {
       std::chrono::steady_clock::time_point start;

@@ -311,10 +311,9 @@ void read_ftps(const Reader& r, const toml::table& t, FtpsConfig& f) {
 }
 
 void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
-  r.only_keys(
-      t, "tls",
-      {"certificate", "private_key", "require_session_reuse", "min_version", "handshake_timeout",
-       "require_close_notify", "session_cache_size"});
+  r.only_keys(t, "tls",
+              {"certificate", "private_key", "require_session_reuse", "min_version",
+               "handshake_timeout", "require_close_notify", "session_cache_size"});
   auto file = [&](std::string_view key) -> std::filesystem::path {
     auto v = r.string(t, "tls", key);
     if (!v)

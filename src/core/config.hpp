@@ -105,7 +105,7 @@ struct TlsConfig {
   /// upload is incomplete: 426); false: such a close ends it normally.
   bool require_close_notify = true;
   long session_cache_size = 20480; ///< Most sessions in the server's shared cache.
-  bool tls13_only = false;           ///< min_version = "1.3" (default "1.2").
+  bool tls13_only = false;         ///< min_version = "1.3" (default "1.2").
   std::chrono::seconds handshake_timeout{30};
 };
 

@@ -17,7 +17,9 @@ struct Reply {
   bool sent = false;              ///< The handler sent it already; only logged.
 
   /// A one-line reply.
-  static Reply of(int code, std::string text) { return Reply{code, std::move(text), {}, {}, false}; }
+  static Reply of(int code, std::string text) {
+    return Reply{code, std::move(text), {}, {}, false};
+  }
   /// A multi-line reply "code-text", lines..., "code last".
   static Reply multi(int code, std::string text, std::vector<std::string> lines, std::string last) {
     return Reply{code, std::move(text), std::move(lines), std::move(last), false};

@@ -121,9 +121,9 @@ struct Stream::Tls {
 
   Socket socket;
   SSL* ssl = nullptr;
-  std::error_code pending;         ///< A read error met after data that read_some() returned.
-  bool ack_drained = false;        ///< Acknowledge at once each time the socket is read empty.
-  std::error_code handshake_error; ///< Met before accept_tls(), which reports it.
+  std::error_code pending;          ///< A read error met after data that read_some() returned.
+  bool ack_drained = false;         ///< Acknowledge at once each time the socket is read empty.
+  std::error_code handshake_error;  ///< Met before accept_tls(), which reports it.
   bool require_close_notify = true; ///< TlsAccept::require_close_notify.
 
   /// What read_some() reports for the peer's end of the stream.

@@ -53,7 +53,6 @@ public:
   SSL_SESSION* find(const unsigned char* id, unsigned length) const;
 
 private:
-
   // A TLS 1.3 handshake issues two tickets (two sessions), TLS 1.2 one.
   static constexpr std::size_t kKept = 4;
   std::uint64_t token_ = 0;

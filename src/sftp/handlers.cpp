@@ -403,10 +403,10 @@ core::Task<R> handle_readdir(Session& s, std::uint32_t id, Reader& r) {
     const std::string gid = std::to_string(e.stat.gid);
     std::string_view owner = owner_name(s, e.stat.uid, false);
     std::string_view group = owner_name(s, e.stat.gid, true);
-    NameEntry n{e.name,
-                vfs::long_listing_line(e, now, owner.empty() ? uid : owner,
-                                       group.empty() ? gid : group),
-                to_attrs(e.stat)};
+    NameEntry n{
+        e.name,
+        vfs::long_listing_line(e, now, owner.empty() ? uid : owner, group.empty() ? gid : group),
+        to_attrs(e.stat)};
     bytes += n.filename.size() + n.longname.size() + 64;
     batch.push_back(std::move(n));
   }

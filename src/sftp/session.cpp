@@ -238,8 +238,8 @@ core::Task<void> run_session(Channel& channel, vfs::Filesystem& fs, Limits limit
           co_await st.changed.wait();
         }
         if (!op->write)
-          op->reply = static_cast<std::size_t>(
-              std::min<std::uint64_t>(op->length, limits.max_read) + 32);
+          op->reply =
+              static_cast<std::size_t>(std::min<std::uint64_t>(op->length, limits.max_read) + 32);
         st.reserved += op->reply;
         st.running.push_back(std::move(*op));
         st.running_bytes += packet.size();

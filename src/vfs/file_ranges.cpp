@@ -85,9 +85,8 @@ hash_range(File& file, Digest digest, std::uint64_t offset, std::uint64_t length
   co_return std::optional<std::vector<std::string>>(std::move(digests));
 }
 
-core::Task<core::Result<std::uint64_t>> copy_range(File& from, std::uint64_t from_offset,
-                                                   File& to, std::uint64_t to_offset,
-                                                   std::uint64_t length) {
+core::Task<core::Result<std::uint64_t>> copy_range(File& from, std::uint64_t from_offset, File& to,
+                                                   std::uint64_t to_offset, std::uint64_t length) {
   std::vector<std::byte> buf(kChunk);
   std::uint64_t copied = 0;
   while (copied < length) {

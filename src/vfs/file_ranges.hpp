@@ -43,8 +43,7 @@ hash_range(File& file, Digest digest, std::uint64_t offset, std::uint64_t length
 /// (fewer if `from` ends first) and returns how many were copied. Lets the
 /// event loop's other work run after every chunk. Errors: the files' read
 /// and write errors.
-core::Task<core::Result<std::uint64_t>> copy_range(File& from, std::uint64_t from_offset,
-                                                   File& to, std::uint64_t to_offset,
-                                                   std::uint64_t length);
+core::Task<core::Result<std::uint64_t>> copy_range(File& from, std::uint64_t from_offset, File& to,
+                                                   std::uint64_t to_offset, std::uint64_t length);
 
 } // namespace berth::vfs

@@ -25,7 +25,7 @@ struct Stat {
   std::uint64_t size = 0;
   std::chrono::system_clock::time_point mtime{};
   std::chrono::system_clock::time_point atime{}; ///< Last access, as the backend keeps it.
-  std::uint32_t mode = 0; ///< Permission bits (07777).
+  std::uint32_t mode = 0;                        ///< Permission bits (07777).
   std::uint32_t nlink = 1;
   std::uint64_t device = 0; ///< With inode: a unique id within the backend.
   std::uint64_t inode = 0;

@@ -174,8 +174,8 @@ core::Task<Reply> handle_hash(Session& s, std::string_view arg) {
   // back as it goes.
   const std::uint64_t range = st->size == 0 ? 0 : end - start + 1;
   if (range > vfs::kMaxHashBytes)
-    co_return Reply::of(501, fmt::format("Range over {} GiB: select a part with RANG.",
-                                         vfs::kMaxHashBytes >> 30));
+    co_return Reply::of(
+        501, fmt::format("Range over {} GiB: select a part with RANG.", vfs::kMaxHashBytes >> 30));
   auto f = co_await s.fs().open_read(p, start);
   if (!f)
     co_return reply_for(f.error());

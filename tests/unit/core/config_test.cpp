@@ -507,10 +507,9 @@ TEST_F(LoadConfig, TlsAndAdmissionKeys) {
                "between 1 and 10000000");
   expect_error("[limits]\nipv6_prefix = 0\n", 2, "limits.ipv6_prefix", "between 1 and 128");
   expect_error("[limits]\nipv6_prefix = 129\n", 2, "limits.ipv6_prefix", "between 1 and 128");
-  expect_error("[limits]\nipv6_prefix = \"/64\"\n", 2, "limits.ipv6_prefix",
+  expect_error("[limits]\nipv6_prefix = \"/64\"\n", 2, "limits.ipv6_prefix", "must be an integer");
+  expect_error("[limits]\nmax_tls_handshakes_per_ip = 1.5\n", 2, "limits.max_tls_handshakes_per_ip",
                "must be an integer");
-  expect_error("[limits]\nmax_tls_handshakes_per_ip = 1.5\n", 2,
-               "limits.max_tls_handshakes_per_ip", "must be an integer");
   expect_error("[limits]\nmax_password_checks_per_ip = -1\n", 2,
                "limits.max_password_checks_per_ip", "between 0 and 10000000");
 }

@@ -879,8 +879,7 @@ public:
     co_await yield_loop();
     co_return co_await inner_->create_unique(dir, prefix);
   }
-  core::Task<core::Result<void>> make_directory(const VirtualPath& p,
-                                                std::uint32_t mode) override {
+  core::Task<core::Result<void>> make_directory(const VirtualPath& p, std::uint32_t mode) override {
     co_await yield_loop();
     co_return co_await inner_->make_directory(p, mode);
   }

@@ -9,8 +9,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <linux/magic.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>

@@ -8,8 +8,8 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
-#include <sys/statfs.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -26,16 +26,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::bytes;
+using test::host_mode;
 using test::run_task;
 using test::slurp;
 using test::vp;
-
-std::uint32_t host_mode(const fs::path& p) {
-  struct stat st {};
-  if (::lstat(p.c_str(), &st) != 0)
-    return 0xFFFFFFFF;
-  return st.st_mode & 07777;
-}
 
 // The home is outer/root; outer also holds files a jailed user must never reach.
 class LocalFsTest : public ::testing::Test {
@@ -860,19 +854,19 @@ TEST_F(LocalFsTest, ListShowsLinksAsLinks) {
   // nothing of what it points to, inside the jail or out.
   struct stat secret {};
   ASSERT_EQ(::stat(secret_.c_str(), &secret), 0);
-  for (const auto& [name, text] : std::map<std::string, std::string>{
-           {"in_link", "file.txt"},
-           {"abs_in_link", "/file.txt"},
-           {"dir_link", "dir"},
-           {"up_link", "../../.."},
-           {"etc_link", "/etc"},
-           {"passwd_link", "/etc/passwd"},
-           {"outside_rel", "../secret.txt"},
-           {"outside_abs", secret_.string()},
-           {"outdir_link", (outer_.path() / "outdir").string()},
-           {"proc_root", "/proc/self/root"},
-           {"proc_cwd", "/proc/self/cwd"},
-           {"dangling", "nothing-here"}}) {
+  for (const auto& [name, text] :
+       std::map<std::string, std::string>{{"in_link", "file.txt"},
+                                          {"abs_in_link", "/file.txt"},
+                                          {"dir_link", "dir"},
+                                          {"up_link", "../../.."},
+                                          {"etc_link", "/etc"},
+                                          {"passwd_link", "/etc/passwd"},
+                                          {"outside_rel", "../secret.txt"},
+                                          {"outside_abs", secret_.string()},
+                                          {"outdir_link", (outer_.path() / "outdir").string()},
+                                          {"proc_root", "/proc/self/root"},
+                                          {"proc_cwd", "/proc/self/cwd"},
+                                          {"dangling", "nothing-here"}}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(entries[name].stat.type, FileType::symlink);
     EXPECT_EQ(entries[name].stat.size, text.size());

@@ -25,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::bytes;
+using test::host_mode;
 using test::run_task;
 using test::slurp;
 using test::vp;
@@ -37,11 +38,6 @@ OpenFlags create_truncate_write(bool read = false, std::uint32_t mode = 0666) {
   f.truncate = true;
   f.mode = mode;
   return f;
-}
-
-std::uint32_t host_mode(const fs::path& p) {
-  struct stat st {};
-  return ::lstat(p.c_str(), &st) == 0 ? st.st_mode & 07777 : 0xFFFFFFFF;
 }
 
 std::string read_all(File& f) {
