@@ -382,15 +382,15 @@ FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
 def sshfs_mount(srv, tmp_path, env, client_keys):
     """alice's home mounted with sshfs (skipped where FUSE is unavailable)."""
     need(SSHFS, "sshfs")
-    if not os.path.exists("/dev/fuse") or FUSERMOUNT is None:
-        pytest.skip("no FUSE here")
+    assert FUSERMOUNT, "fusermount is not installed (scripts/install-deps.sh --test)"
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("the kernel offers no FUSE here (/dev/fuse): no sshfs mount possible")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     argv = [SSHFS, "-p", str(srv.sftp_port), "-o", "IdentityFile=%s" % client_keys[0]]
     argv += SSH_OPTS + ["alice@127.0.0.1:/", str(mnt)]
     r = run(argv, env)
-    if r.returncode != 0:
-        pytest.skip("sshfs cannot mount here: " + describe(r))
+    assert r.returncode == 0, "sshfs could not mount: " + describe(r)
     try:
         yield mnt
     finally:
