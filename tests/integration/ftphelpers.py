@@ -1,12 +1,14 @@
 """Shared helpers for berth integration tests: server process management,
 config writing and low-level FTP control/data connection utilities."""
 
+import contextlib
 import ftplib
 import hashlib
 import itertools
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -909,3 +911,28 @@ def settled_fd_count(pid, quiet=0.5, deadline=20):
         elif time.monotonic() - since >= quiet:
             return n
     raise AssertionError("descriptor count of berth never settled (last %d)" % last)
+
+
+SSHFS = shutil.which("sshfs")
+FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
+
+
+@contextlib.contextmanager
+def sshfs_mounted(srv, user, key_file, mnt, ssh_opts, env):
+    """`user`'s home on `srv` mounted with sshfs at `mnt` (a fresh folder) for
+    the block. Skips only where the kernel offers no FUSE; a missing sshfs or
+    a mount that fails is a test failure (berth may have refused it)."""
+    import pytest
+    assert SSHFS and FUSERMOUNT, "sshfs is not installed (scripts/install-deps.sh --test)"
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("the kernel offers no FUSE here (/dev/fuse): no sshfs mount possible")
+    r = subprocess.run([SSHFS, "-p", str(srv.sftp_port), *ssh_opts,
+                        "-o", "IdentityFile=%s" % key_file, "%s@127.0.0.1:/" % user, str(mnt)],
+                       capture_output=True, text=True, timeout=120, env=env,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, "sshfs could not mount: rc=%s %s" % (r.returncode, r.stderr)
+    try:
+        yield mnt
+    finally:
+        subprocess.run([FUSERMOUNT, "-u", "-z", str(mnt)], capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)

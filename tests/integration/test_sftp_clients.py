@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ftphelpers import MiB, parse_ls, sha256_file
+from ftphelpers import MiB, parse_ls, sha256_file, sshfs_mounted
 from test_sftp import SSH_OPTS, SSH_TIMEOUT, connect, keygen
 
 paramiko = pytest.importorskip("paramiko")
@@ -374,28 +374,13 @@ def test_readdir_reports_symlinks_as_links(srv, tmp_path, env, client_keys):
 
 # ------------------------------------------------- sshfs (FUSE)
 
-SSHFS = shutil.which("sshfs")
-FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
-
-
 @pytest.fixture
 def sshfs_mount(srv, tmp_path, env, client_keys):
-    """alice's home mounted with sshfs (skipped where FUSE is unavailable)."""
-    need(SSHFS, "sshfs")
-    assert FUSERMOUNT, "fusermount is not installed (scripts/install-deps.sh --test)"
-    if not os.path.exists("/dev/fuse"):
-        pytest.skip("the kernel offers no FUSE here (/dev/fuse): no sshfs mount possible")
+    """alice's home mounted with sshfs (skipped where the kernel has no FUSE)."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    argv = [SSHFS, "-p", str(srv.sftp_port), "-o", "IdentityFile=%s" % client_keys[0]]
-    argv += SSH_OPTS + ["alice@127.0.0.1:/", str(mnt)]
-    r = run(argv, env)
-    assert r.returncode == 0, "sshfs could not mount: " + describe(r)
-    try:
+    with sshfs_mounted(srv, "alice", client_keys[0], mnt, SSH_OPTS, env):
         yield mnt
-    finally:
-        subprocess.run([FUSERMOUNT, "-u", "-z", str(mnt)], capture_output=True, timeout=30,
-                       stdin=subprocess.DEVNULL)
 
 
 def test_sshfs_rm_rf_never_deletes_through_a_link(srv, sshfs_mount):

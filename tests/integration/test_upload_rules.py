@@ -17,12 +17,11 @@ import time
 
 import pytest
 
+from ftphelpers import sshfs_mounted
 from test_sftp import SSH_OPTS, keygen
 
 paramiko = pytest.importorskip("paramiko")
 
-SSHFS = shutil.which("sshfs")
-FUSERMOUNT = shutil.which("fusermount3") or shutil.which("fusermount")
 GIT = shutil.which("git")
 RUN_TIMEOUT = 120
 DEADLINE = 30  # seconds to wait for the server to act on a dropped connection
@@ -167,21 +166,12 @@ def test_kill9_of_the_server_mid_replace_keeps_the_old_file(start_server, client
 
 @pytest.fixture
 def mount(srv, client_key, tmp_path):
-    assert SSHFS and FUSERMOUNT, "sshfs is not installed (scripts/install-deps.sh --test)"
-    if not os.path.exists("/dev/fuse"):
-        pytest.skip("the kernel offers no FUSE here (/dev/fuse): no sshfs mount possible")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["HOME"] = str(tmp_path)
-    r = subprocess.run([SSHFS, "-p", str(srv.sftp_port), *SSH_OPTS,
-                        "-o", "IdentityFile=%s" % client_key[0],
-                        "alice@127.0.0.1:/", str(mnt)],
-                       capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env,
-                       stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, r.stderr
-    yield mnt
-    subprocess.run([FUSERMOUNT, "-u", "-z", str(mnt)], capture_output=True, timeout=60)
+    with sshfs_mounted(srv, "alice", client_key[0], mnt, SSH_OPTS, env):
+        yield mnt
 
 
 def sh(command, cwd, env=None):
