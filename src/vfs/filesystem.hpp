@@ -206,6 +206,10 @@ public:
   virtual core::Task<core::Result<void>> set_times(const VirtualPath& path,
                                                    std::chrono::system_clock::time_point atime,
                                                    std::chrono::system_clock::time_point mtime) = 0;
+  /// The space and files available where `path` is (statvfs(3)): SFTP's
+  /// statvfs@openssh.com and FTP's AVBL both ask here. A user's quota
+  /// (vfs/guarded) answers as the filesystem: its limits are the size, what
+  /// is left of them the free space.
   virtual core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& path) = 0;
 };
 

@@ -36,6 +36,29 @@ Usage cost_of(const Stat& st) {
   return {};
 }
 
+// A quota user's filesystem, as SFTPGo shows it: the quota is its size and
+// what is left of the quota its free space (never more than the disk has),
+// so `df` on a mount shows the user's own limits. A limit of 0 (none) leaves
+// the disk's figures.
+void limit_to_quota(FsStats& st, const Quota& q) {
+  const Usage used = q.usage();
+  if (const std::int64_t max = q.max_bytes(); max > 0) {
+    if (st.fragment_size == 0)
+      st.fragment_size = st.block_size != 0 ? st.block_size : 4096;
+    const std::uint64_t unit = st.fragment_size;
+    const auto left = static_cast<std::uint64_t>(std::max<std::int64_t>(max - used.bytes, 0));
+    st.blocks = (static_cast<std::uint64_t>(max) + unit - 1) / unit;
+    st.blocks_free = std::min(st.blocks_free, left / unit);
+    st.blocks_available = std::min(st.blocks_available, left / unit);
+  }
+  if (const std::int64_t max = q.max_files(); max > 0) {
+    const auto left = static_cast<std::uint64_t>(std::max<std::int64_t>(max - used.files, 0));
+    st.files = static_cast<std::uint64_t>(max);
+    st.files_free = std::min(st.files_free, left);
+    st.files_available = std::min(st.files_available, left);
+  }
+}
+
 core::Unexpected denied() {
   return core::unexpected(Errc::permission_denied);
 }
@@ -708,7 +731,10 @@ public:
   core::Task<core::Result<FsStats>> fs_stats(const VirtualPath& path) override {
     if (!allowed(Perm::list, "fs_stats", path))
       co_return denied();
-    co_return co_await inner().fs_stats(path);
+    auto st = co_await inner().fs_stats(path);
+    if (st && quota() != nullptr)
+      limit_to_quota(*st, *quota());
+    co_return st;
   }
 
 private:

@@ -733,6 +733,40 @@ TEST_F(GuardedQuotaTest, FilesLimit) {
   expect_consistent();
 }
 
+// Issue 18: statvfs (SFTP) and AVBL (FTP) show a quota user the quota as the
+// filesystem's size and what is left of it as its free space, as SFTPGo does.
+TEST_F(GuardedQuotaTest, FsStatsShowTheQuota) {
+  auto disk = run_task(session(0, 0)->fs_stats(VirtualPath()));
+  ASSERT_TRUE(disk);
+  EXPECT_GT(disk->blocks, 0u);
+  const std::int64_t max_bytes = 40 * 4096;
+  const std::int64_t max_files = 100;
+  quota_ = std::make_shared<Quota>(max_bytes, max_files, home_.disk());
+  auto fs = session_sharing(quota_);
+  auto st = run_task(fs->fs_stats(VirtualPath()));
+  ASSERT_TRUE(st);
+  const Usage used = home_.disk();
+  ASSERT_GT(st->fragment_size, 0u);
+  EXPECT_EQ(st->blocks * st->fragment_size, static_cast<std::uint64_t>(max_bytes));
+  EXPECT_EQ(st->blocks_available,
+            static_cast<std::uint64_t>(max_bytes - used.bytes) / st->fragment_size);
+  EXPECT_EQ(st->blocks_free, st->blocks_available);
+  EXPECT_EQ(st->files, static_cast<std::uint64_t>(max_files));
+  EXPECT_EQ(st->files_available, static_cast<std::uint64_t>(max_files - used.files));
+  // Past the limit (the usage was found larger than it): nothing is free.
+  quota_->adjust(max_bytes, max_files);
+  st = run_task(fs->fs_stats(VirtualPath()));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->blocks_available, 0u);
+  EXPECT_EQ(st->files_available, 0u);
+  // Limits of 0 leave the disk's figures.
+  quota_->set_limits(0, 0);
+  st = run_task(fs->fs_stats(VirtualPath()));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->blocks, disk->blocks);
+  EXPECT_EQ(st->files, disk->files);
+}
+
 // Regression (review of #5): usage counts names, so a file growing through one
 // name while another existed was charged once and given back once per name.
 // With a quota there are no hard links.
