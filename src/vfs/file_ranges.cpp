@@ -4,6 +4,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <memory>
@@ -25,9 +26,47 @@ const EVP_MD* md_of(Digest d) {
     return EVP_sha256();
   case Digest::sha512:
     return EVP_sha512();
+  case Digest::crc32:
+    break; // not an EVP digest: see Hasher
   }
   return EVP_sha256();
 }
+
+// One digest in progress: an EVP digest, or zlib's CRC-32.
+class Hasher {
+public:
+  explicit Hasher(Digest d) : digest_(d), ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { start(); }
+  void start() {
+    if (digest_ == Digest::crc32)
+      crc_ = ::crc32(0L, Z_NULL, 0);
+    else
+      EVP_DigestInit_ex(ctx_.get(), md_of(digest_), nullptr);
+  }
+  void update(const std::byte* data, std::size_t n) {
+    if (digest_ != Digest::crc32) {
+      EVP_DigestUpdate(ctx_.get(), data, n);
+      return;
+    }
+    // zlib takes uInt lengths; a chunk is at most kChunk.
+    crc_ = ::crc32(crc_, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(n));
+  }
+  std::string finish() {
+    if (digest_ == Digest::crc32) {
+      const char out[4] = {static_cast<char>(crc_ >> 24), static_cast<char>(crc_ >> 16),
+                           static_cast<char>(crc_ >> 8), static_cast<char>(crc_)};
+      return std::string(out, 4);
+    }
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(ctx_.get(), out, &len);
+    return std::string(reinterpret_cast<const char*>(out), len);
+  }
+
+private:
+  Digest digest_;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+  uLong crc_ = 0;
+};
 
 // Lets the loop's other ready work run before this coroutine goes on.
 core::Task<void> yield() {
@@ -38,6 +77,8 @@ core::Task<void> yield() {
 } // namespace
 
 std::size_t digest_size(Digest d) {
+  if (d == Digest::crc32)
+    return 4;
   return static_cast<std::size_t>(EVP_MD_get_size(md_of(d)));
 }
 
@@ -45,20 +86,15 @@ core::Task<core::Result<std::optional<std::vector<std::string>>>>
 hash_range(File& file, Digest digest, std::uint64_t offset, std::uint64_t length,
            std::uint64_t block, std::size_t max_digests) {
   std::vector<std::string> digests;
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  const EVP_MD* md = md_of(digest);
+  Hasher hasher(digest);
   std::vector<std::byte> buf(kChunk);
   std::uint64_t pos = offset;
   std::uint64_t left = length;
   std::uint64_t in_block = 0;
   auto flush = [&] {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(ctx.get(), out, &len);
-    digests.emplace_back(reinterpret_cast<const char*>(out), len);
+    digests.push_back(hasher.finish());
     in_block = 0;
   };
-  EVP_DigestInit_ex(ctx.get(), md, nullptr);
   while (left > 0) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
     if (block != 0)
@@ -70,13 +106,13 @@ hash_range(File& file, Digest digest, std::uint64_t offset, std::uint64_t length
       break;
     if (block != 0 && in_block == 0 && digests.size() >= max_digests)
       co_return std::optional<std::vector<std::string>>();
-    EVP_DigestUpdate(ctx.get(), buf.data(), *n);
+    hasher.update(buf.data(), *n);
     pos += *n;
     left -= *n;
     in_block += *n;
     if (block != 0 && in_block == block) {
       flush();
-      EVP_DigestInit_ex(ctx.get(), md, nullptr);
+      hasher.start();
     }
     co_await yield();
   }

@@ -23,7 +23,8 @@ inline constexpr std::uint64_t kMaxHashBytes = std::uint64_t{4} << 30;
 /// The most bytes one command copies (SFTP copy-data).
 inline constexpr std::uint64_t kMaxCopyBytes = std::uint64_t{64} << 30;
 
-enum class Digest { md5, sha1, sha256, sha512 };
+/// crc32 is zlib's CRC-32 (the XCRC verb), given as 4 bytes, most significant first.
+enum class Digest { md5, sha1, sha256, sha512, crc32 };
 
 /// The digest's length in bytes.
 std::size_t digest_size(Digest d);

@@ -254,6 +254,31 @@ def listing():
     }
 
 
+def glob():
+    """A name pattern, '\\n', a name."""
+    return {
+        "star": b"*.txt\na.txt",
+        "question": b"a?.txt\nab.txt",
+        "class": b"[ab]*\nbanana",
+        "negated_range": b"[!a-c]x\ndx",
+        "hidden": b"*\n.profile",
+        "bracket": b"[]]\n]",
+        "stars": b"*a*b*c\nxaybzc",
+    }
+
+
+def args():
+    """The argument of SITE CHMOD's mode, SITE UTIME or an X* hash verb."""
+    return {
+        "mode": b"0644",
+        "mode_setuid": b"4755",
+        "utime_short": b"20200102030405 a file.txt",
+        "utime_five": b"my file.txt 20210101000000 20200102030405 20200102030405 UTC",
+        "hash_range": b"file.bin 10 20",
+        "hash_quoted": b'"a b.txt" 0 42575',
+    }
+
+
 HOME = 'home = "home"'
 CONFIGS = {
     "full": f'''# every section
@@ -384,6 +409,8 @@ TARGETS = {
     "address": address,
     "virtual_path": virtual_path,
     "listing": listing,
+    "glob": glob,
+    "args": args,
     "config": config,
     "authorized_keys": authorized_keys,
     "proxy_header": proxy_header,

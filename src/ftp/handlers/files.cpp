@@ -2,6 +2,7 @@
 // (draft-somers-ftp-mfxx).
 #include "ftp/handlers/handlers.hpp"
 
+#include "ftp/args.hpp"
 #include "ftp/listing.hpp"
 #include "ftp/session.hpp"
 
@@ -26,6 +27,12 @@ core::Task<core::Result<vfs::VirtualPath>> apply(Session& s, std::string_view ar
 }
 
 } // namespace
+
+Reply mode_refusal(std::error_code ec) {
+  if (ec == std::errc::operation_not_supported)
+    return Reply::of(504, "Only permission bits can be set (0-777): no setuid, setgid or sticky.");
+  return Reply::of(501, "Invalid mode: octal permission bits expected (e.g. 644).");
+}
 
 core::Task<Reply> handle_pwd(Session& s, std::string_view) {
   co_return Reply::of(257, quote_path(s.cwd.str()) + " is the current directory");
@@ -92,29 +99,29 @@ core::Task<Reply> handle_mdtm(Session& s, std::string_view arg) {
 }
 
 core::Task<Reply> handle_mfmt(Session& s, std::string_view arg) {
-  auto space = arg.find(' ');
-  if (space == std::string_view::npos || space + 1 >= arg.size())
+  auto words = split_word(arg);
+  if (!words)
     co_return Reply::of(501, "Syntax: MFMT YYYYMMDDHHMMSS path");
-  auto t = parse_time_val(arg.substr(0, space));
+  auto t = parse_time_val(words->first);
   if (!t)
     co_return Reply::of(501, "Invalid time value.");
-  auto p = s.path(arg.substr(space + 1));
+  auto p = s.path(words->second);
   if (!p)
     co_return reply_for(p.error());
   auto r = co_await s.fs().set_mtime(*p, *t);
   if (!r)
     co_return reply_for(r.error());
-  co_return Reply::of(213,
-                      fmt::format("Modify={}; {}", format_time_val(*t), arg.substr(space + 1)));
+  co_return Reply::of(213, fmt::format("Modify={}; {}", format_time_val(*t), words->second));
 }
 
 core::Task<Reply> handle_mff(Session& s, std::string_view arg) {
-  // "fact=value;fact=value; path": facts end at the "; " before the path.
-  auto sep = arg.find("; ");
-  if (sep == std::string_view::npos)
+  // "fact=value;fact=value; path": facts end at the first space (a value
+  // holds none). ncftp 3.2 leaves out the last ';' ("Modify=..;Create=.. f").
+  auto words = split_word(arg);
+  if (!words)
     co_return Reply::of(501, "Syntax: MFF fact=value;... path");
-  std::string_view facts = arg.substr(0, sep + 1);
-  std::string_view name = arg.substr(sep + 2);
+  std::string_view facts = words->first;
+  const std::string_view name = words->second;
   auto p = s.path(name);
   if (!p)
     co_return reply_for(p.error());
@@ -138,20 +145,20 @@ core::Task<Reply> handle_mff(Session& s, std::string_view arg) {
         co_return Reply::of(501, "Invalid time value.");
       mtime = *t;
     } else if (key == "unix.mode") {
-      std::uint32_t m = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), m, 8);
-      if (ec != std::errc{} || end != value.data() + value.size() || m > 07777)
-        co_return Reply::of(501, "Invalid mode.");
-      // SECURITY: setuid, setgid and sticky bits are never set (vfs set_mode
-      // keeps 0777): refused rather than answered as applied.
-      if (m > 0777)
-        co_return Reply::of(504, "UNIX.mode sets permission bits only (0-777).");
-      mode = m;
+      auto m = parse_unix_mode(value);
+      if (!m)
+        co_return mode_refusal(m.error());
+      mode = *m;
     } else {
-      co_return Reply::of(504, fmt::format("Fact {} can not be modified.", key));
+      // ncftp sends "Modify=..;Create=..;": a fact berth does not set (Create,
+      // Lang...) is left alone, and the reply names only the facts applied
+      // (draft-somers-ftp-mfxx 4), rather than failing the whole command.
+      continue;
     }
     applied += std::string(fact) + ";";
   }
+  if (applied.empty())
+    co_return Reply::of(504, "None of these facts can be modified (Modify, UNIX.mode).");
   if (mode) {
     auto r = co_await s.fs().set_mode(*p, *mode);
     if (!r)

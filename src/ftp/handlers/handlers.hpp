@@ -5,8 +5,15 @@
 
 #include "core/task.hpp"
 #include "ftp/reply.hpp"
+#include "vfs/file_ranges.hpp"
+#include "vfs/virtual_path.hpp"
 
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 namespace berth::ftp {
 
@@ -51,6 +58,8 @@ BERTH_FTP_HANDLER(handle_size);
 BERTH_FTP_HANDLER(handle_mdtm);
 BERTH_FTP_HANDLER(handle_mfmt);
 BERTH_FTP_HANDLER(handle_mff);
+/// The reply to a mode parse_unix_mode() refused (MFF UNIX.mode, SITE CHMOD).
+Reply mode_refusal(std::error_code ec);
 
 // listing.cpp: LIST, NLST, MLSD, MLST, STAT
 BERTH_FTP_HANDLER(handle_list);
@@ -73,6 +82,27 @@ BERTH_FTP_HANDLER(handle_help);
 BERTH_FTP_HANDLER(handle_noop);
 BERTH_FTP_HANDLER(handle_hash);
 BERTH_FTP_HANDLER(handle_rang);
+BERTH_FTP_HANDLER(handle_lang);
+BERTH_FTP_HANDLER(handle_clnt);
+
+// hashes.cpp: XCRC, XMD5, XSHA1, XSHA256, XSHA512 (one handler each), AVBL
+BERTH_FTP_HANDLER(handle_xcrc);
+BERTH_FTP_HANDLER(handle_xmd5);
+BERTH_FTP_HANDLER(handle_xsha1);
+BERTH_FTP_HANDLER(handle_xsha256);
+BERTH_FTP_HANDLER(handle_xsha512);
+BERTH_FTP_HANDLER(handle_avbl);
+/// The lower-case hex digest of `length` bytes of file `p` from `start`, or
+/// nullopt with `refusal` set: a range past vfs::kMaxHashBytes (501), the
+/// file's errors. Shared by HASH and the X* verbs.
+core::Task<std::optional<std::string>> hex_digest(Session& s, const vfs::VirtualPath& p,
+                                                  vfs::Digest digest, std::uint64_t start,
+                                                  std::uint64_t length, Reply& refusal);
+
+// site.cpp: SITE and its own table of subcommands
+BERTH_FTP_HANDLER(handle_site);
+/// " SITE <syntax>" for each subcommand, for SITE HELP and HELP SITE.
+std::vector<std::string> site_help_lines();
 
 #undef BERTH_FTP_HANDLER
 

@@ -7,7 +7,10 @@
 #include "ftp/session.hpp"
 #include "vfs/file_ranges.hpp"
 
+#include "core/log.hpp"
+
 #include <algorithm>
+#include <cctype>
 #include <fmt/format.h>
 
 #include <charconv>
@@ -115,6 +118,8 @@ core::Task<Reply> handle_help(Session&, std::string_view arg) {
     const CommandSpec* c = find_command(verb);
     if (c == nullptr)
       co_return Reply::of(502, "Unknown command " + verb + ".");
+    if (c->handler == handle_site)
+      co_return Reply::multi(214, "Syntax: " + std::string(c->help), site_help_lines(), "Help OK.");
     co_return Reply::of(214, "Syntax: " + std::string(c->help));
   }
   std::vector<std::string> lines;
@@ -130,6 +135,24 @@ core::Task<Reply> handle_help(Session&, std::string_view arg) {
     lines.push_back(line);
   co_return Reply::multi(214, "The following commands are recognized:", std::move(lines),
                          "Help OK.");
+}
+
+core::Task<Reply> handle_lang(Session&, std::string_view arg) {
+  // RFC 2640 4.1: replies are in English only. "LANG" alone selects the
+  // default; a tag is accepted when its primary subtag is "en" (EN, en-US).
+  std::string_view primary = arg.substr(0, arg.find('-'));
+  if (arg.empty() ||
+      (primary.size() == 2 && std::tolower(static_cast<unsigned char>(primary[0])) == 'e' &&
+       std::tolower(static_cast<unsigned char>(primary[1])) == 'n'))
+    co_return Reply::of(200, "Responses changed to English.");
+  co_return Reply::of(504, "Unsupported language: only EN.");
+}
+
+core::Task<Reply> handle_clnt(Session& s, std::string_view arg) {
+  // Clients name themselves (FileZilla, SmartFTP, Cyberduck); the name is only logged.
+  spdlog::info("ftp: {} client says it is {}", s.peer().address().to_string(),
+               core::printable(arg));
+  co_return Reply::of(200, "Noted.");
 }
 
 core::Task<Reply> handle_rang(Session& s, std::string_view arg) {
@@ -169,25 +192,13 @@ core::Task<Reply> handle_hash(Session& s, std::string_view arg) {
     if (start >= st->size && st->size > 0)
       co_return Reply::of(501, "The range starts after the end of the file.");
   }
-  // Issue 17: one HASH of a 10 GiB sparse file held every session of its
-  // loop for 15 s. The range is bounded, and vfs::hash_range gives the loop
-  // back as it goes.
   const std::uint64_t range = st->size == 0 ? 0 : end - start + 1;
-  if (range > vfs::kMaxHashBytes)
-    co_return Reply::of(
-        501, fmt::format("Range over {} GiB: select a part with RANG.", vfs::kMaxHashBytes >> 30));
-  auto f = co_await s.fs().open_read(p, start);
-  if (!f)
-    co_return reply_for(f.error());
   const HashAlgorithm* h = find_hash(s.hash_algorithm);
-  auto digests = co_await vfs::hash_range(**f, h->digest, start, range, 0, 1);
-  if (!digests)
-    co_return reply_for(digests.error());
-  const std::string& digest = (**digests)[0];
-  std::string hex;
-  for (char c : digest)
-    hex += fmt::format("{:02x}", static_cast<unsigned char>(c));
-  co_return Reply::of(213, fmt::format("{} {}-{} {} {}", h->name, start, end, hex, arg));
+  Reply refusal;
+  auto hex = co_await hex_digest(s, p, h->digest, start, range, refusal);
+  if (!hex)
+    co_return refusal;
+  co_return Reply::of(213, fmt::format("{} {}-{} {} {}", h->name, start, end, *hex, arg));
 }
 
 } // namespace berth::ftp

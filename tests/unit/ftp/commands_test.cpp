@@ -69,6 +69,16 @@ const std::map<std::string_view, Expected> kExpected = {
     {"XMKD", {A::required, true}},
     {"XPWD", {A::none, true}},
     {"XRMD", {A::required, true}},
+    // Extensions clients send (issue 18)
+    {"AVBL", {A::optional, true}},
+    {"CLNT", {A::required, false}},
+    {"LANG", {A::optional, false}},
+    {"SITE", {A::required, true}},
+    {"XCRC", {A::required, true}},
+    {"XMD5", {A::required, true}},
+    {"XSHA1", {A::required, true}},
+    {"XSHA256", {A::required, true}},
+    {"XSHA512", {A::required, true}},
     // RFC 4217
     {"AUTH", {A::required, false}},
     {"CCC", {A::none, false}},
@@ -95,7 +105,7 @@ TEST(CommandTable, FindCommandFindsEveryRow) {
 
 TEST(CommandTable, FindCommandRejectsUnknownVerbs) {
   for (std::string_view verb : {"", "A", "AAAA", "ZZZZ", "FOO", "STO", "STORE", "STOR ", " STOR",
-                                "stor", "Retr", "XPW", "XPWDX", "SITE", "ACCT"}) {
+                                "stor", "Retr", "XPW", "XPWDX", "XSHA", "ACCT"}) {
     EXPECT_EQ(find_command(verb), nullptr) << '"' << verb << '"';
   }
 }
@@ -104,9 +114,13 @@ TEST(CommandTable, RowsAreWellFormed) {
   for (const auto& row : command_table()) {
     SCOPED_TRACE(std::string(row.verb));
     EXPECT_GE(row.verb.size(), 3u);
-    EXPECT_LE(row.verb.size(), 4u);
-    EXPECT_TRUE(
-        std::all_of(row.verb.begin(), row.verb.end(), [](char c) { return c >= 'A' && c <= 'Z'; }));
+    // RFC 959 verbs have 3 or 4 letters; the hash extensions add digits (XSHA256).
+    EXPECT_LE(row.verb.size(), 7u);
+    auto digits =
+        std::find_if(row.verb.begin(), row.verb.end(), [](char c) { return c >= '0' && c <= '9'; });
+    EXPECT_LE(digits - row.verb.begin(), 4);
+    EXPECT_TRUE(std::all_of(row.verb.begin(), digits, [](char c) { return c >= 'A' && c <= 'Z'; }));
+    EXPECT_TRUE(std::all_of(digits, row.verb.end(), [](char c) { return c >= '0' && c <= '9'; }));
     EXPECT_NE(row.handler, nullptr);
     EXPECT_FALSE(row.help.empty());
     // HELP shows the verb's own syntax.
@@ -138,9 +152,10 @@ TEST(CommandTable, MatchesExpectedRules) {
 TEST(CommandTable, FileAccessNeedsLogin) {
   // Every verb that can touch files or open a data connection needs a login.
   for (std::string_view verb :
-       {"APPE", "CDUP", "CWD",  "DELE", "EPRT", "EPSV", "HASH", "LIST", "MDTM", "MFF", "MFMT",
-        "MKD",  "MLSD", "MLST", "NLST", "PASV", "PORT", "PWD",  "REST", "RETR", "RMD", "RNFR",
-        "RNTO", "SIZE", "STOR", "STOU", "XCUP", "XCWD", "XMKD", "XPWD", "XRMD"}) {
+       {"APPE", "CDUP", "CWD",  "DELE", "EPRT", "EPSV",  "HASH",    "LIST",   "MDTM", "MFF",
+        "MFMT", "MKD",  "MLSD", "MLST", "NLST", "PASV",  "PORT",    "PWD",    "REST", "RETR",
+        "RMD",  "RNFR", "RNTO", "SIZE", "STOR", "STOU",  "XCUP",    "XCWD",   "XMKD", "XPWD",
+        "XRMD", "SITE", "AVBL", "XCRC", "XMD5", "XSHA1", "XSHA256", "XSHA512"}) {
     const CommandSpec* row = find_command(verb);
     ASSERT_NE(row, nullptr) << verb;
     EXPECT_TRUE(row->needs_login) << verb;
