@@ -159,6 +159,26 @@ def test_site_symlink_stays_in_the_jail(server, ftp):
     assert cmd(ftp, "SITE SYMLINK onlyone")[0] == 501
 
 
+def test_site_needs_the_users_permissions(start_server):
+    """SITE goes through the vfs rules: chmod for CHMOD and UTIME, symlink for SYMLINK."""
+    srv = start_server(listen=("127.0.0.1:0",), user_rules={"alice": {"permissions": [
+        "list", "download", "upload", "overwrite", "delete", "rename", "mkdir", "rmdir"]}})
+    p = srv.home() / "f.txt"
+    p.write_bytes(b"x")
+    os.chmod(p, 0o644)
+    os.utime(p, (utc(2000, 1, 1, 0, 0, 0),) * 2)
+    f = srv.login("alice")
+    try:
+        for line in ("SITE CHMOD 600 f.txt", "SITE UTIME 20200102030405 f.txt",
+                     "SITE SYMLINK f.txt l"):
+            code, text = cmd(f, line)
+            assert code == 550, (line, text)
+    finally:
+        f.quit()
+    assert mode_of(p) == 0o644 and int(os.stat(p).st_mtime) == utc(2000, 1, 1, 0, 0, 0)
+    assert not os.path.lexists(srv.home() / "l")
+
+
 # ------------------------------------------------------------------ patterns
 
 @pytest.fixture
