@@ -74,7 +74,7 @@ BERTH_FTP_HANDLER(handle_pbsz);
 BERTH_FTP_HANDLER(handle_prot);
 BERTH_FTP_HANDLER(handle_ccc);
 
-// info.cpp: SYST, FEAT, OPTS, HELP, NOOP, HASH, RANG
+// info.cpp: SYST, FEAT, OPTS, HELP, NOOP, HASH, RANG, LANG, CLNT
 BERTH_FTP_HANDLER(handle_syst);
 BERTH_FTP_HANDLER(handle_feat);
 BERTH_FTP_HANDLER(handle_opts);

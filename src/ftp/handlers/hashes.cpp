@@ -64,7 +64,8 @@ core::Task<std::optional<std::string>> hex_digest(Session& s, const vfs::Virtual
   // back as it goes.
   if (length > vfs::kMaxHashBytes) {
     refusal = Reply::of(
-        501, fmt::format("Range over {} GiB: hash the file in parts.", vfs::kMaxHashBytes >> 30));
+        501, fmt::format("Range over {} GiB: hash the file in parts (RANG, or a start and an end).",
+                         vfs::kMaxHashBytes >> 30));
     co_return std::nullopt;
   }
   auto f = co_await s.fs().open_read(p, start);

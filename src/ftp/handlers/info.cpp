@@ -1,13 +1,12 @@
-// Informational commands: SYST, FEAT (RFC 2389), OPTS, HELP, NOOP; HASH and
-// RANG (draft-bryan-ftpext-hash, draft-bryan-ftp-range).
+// Informational commands: SYST, FEAT (RFC 2389), OPTS, HELP, NOOP, LANG (RFC
+// 2640), CLNT; HASH and RANG (draft-bryan-ftpext-hash, draft-bryan-ftp-range).
 #include "ftp/handlers/handlers.hpp"
 
+#include "core/log.hpp"
 #include "ftp/commands.hpp"
 #include "ftp/listing.hpp"
 #include "ftp/session.hpp"
 #include "vfs/file_ranges.hpp"
-
-#include "core/log.hpp"
 
 #include <algorithm>
 #include <cctype>
