@@ -82,7 +82,7 @@ void handle_requests(ssh_session session) {
 
 // Waits for the session's socket, as libssh asks, then lets libssh run.
 // Exactly one coroutine at a time calls libssh for a session (the login
-// steps, then SshChannel's driver), so no call can take input off the socket
+// steps, then serve_channels()), so no call can take input off the socket
 // that another coroutine is waiting for.
 //
 // A wait is one async_wait on the socket, nothing beside it: the idle
@@ -99,7 +99,7 @@ public:
   Pump& operator=(const Pump&) = delete;
 
   /// While set, a drain that starts ends waits (once() returns false): for
-  /// the steps before the SFTP channel runs, which hold no transfer.
+  /// the steps before a channel's program runs, which hold no transfer.
   void stop_on(core::Drain* drain) {
     drain_ = drain;
     draining_ = drain != nullptr ? drain->subscribe(sd_.get_executor(), [this] { stop_waiting(); })
@@ -923,7 +923,7 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
   }
   ssh_set_blocking(session, 0);
   Pump pump(ex, session, fd);
-  pump.stop_on(deps->drain.get()); // until the SFTP channel runs
+  pump.stop_on(deps->drain.get()); // until a channel's program runs
 
   auto deadline = std::chrono::steady_clock::now() + deps->login_timeout;
   for (;;) {
