@@ -343,8 +343,12 @@ void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
 }
 
 void read_sftp(const Reader& r, const toml::table& t, SftpConfig& s) {
-  r.only_keys(t, "sftp", {"listen", "host_keys", "proxy_protocol", "proxy_from"});
+  r.only_keys(
+      t, "sftp",
+      {"listen", "host_keys", "proxy_protocol", "proxy_from", "max_channels_per_connection"});
   read_proxy(r, t, "sftp", s.proxy);
+  if (auto v = r.integer(t, "sftp", "max_channels_per_connection", 1, 1000))
+    s.max_channels_per_connection = static_cast<std::uint32_t>(*v);
   if (const toml::node* n = t.get("listen"))
     s.listen = read_listen(r, *n, "sftp.listen");
   if (const toml::node* n = t.get("host_keys")) {

@@ -114,6 +114,9 @@ struct SftpConfig {
   std::vector<HostPort> listen;
   std::vector<std::filesystem::path> host_keys; ///< Empty: generated in the state folder.
   ProxyConfig proxy;
+  /// Session channels (SFTP sessions, commands) one connection may have open
+  /// at once, as sshd's MaxSessions; one more is refused at its open.
+  std::uint32_t max_channels_per_connection = 10;
 };
 
 /// `[limits]`: connections (every protocol together), sessions and open files.

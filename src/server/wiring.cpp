@@ -210,6 +210,7 @@ std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w
     s->telemetry = w.telemetry;
     s->login_timeout = cfg.ftp.login_timeout;
     s->idle_timeout = cfg.ftp.idle_timeout;
+    s->max_channels = cfg.sftp.max_channels_per_connection;
     g->sftp = std::move(s);
   }
   return g;

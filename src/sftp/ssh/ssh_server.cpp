@@ -5,6 +5,7 @@
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "core/watchdog.hpp"
+#include "sftp/exec/exec.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -26,10 +27,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <list>
 #include <mutex>
 #include <stdexcept>
 
@@ -66,65 +69,6 @@ using core::Wakeup;
 #pragma GCC diagnostic ignored                                                                     \
     "-Wdeprecated-declarations" // the message API is the non-blocking one
 
-// The session channel a logged-in connection serves, as answer_request()
-// sets it up.
-struct ChannelSetup {
-  ssh_channel channel = nullptr; ///< The session channel accepted; null: none is open.
-  bool sftp = false;             ///< Its "sftp" subsystem was granted.
-};
-
-// Answers a request of a logged-in client at once: libssh's message callback,
-// run by whichever libssh call parsed the request. (Requests left in libssh's
-// queue waited for the next ssh_message_get(); one parsed by the driver's
-// last read before it waited for the socket was answered only when the
-// client sent something else: rclone, waiting for its second channel, hung
-// until the idle timeout. Issue 17.) One session channel at a time is
-// accepted, for the "sftp" subsystem: the next once the client has ended the
-// one served (paramiko opens it right after sending the close, before the
-// server's); every other request (a channel while one is open, exec, shell,
-// forwarding, agent, X11...) is refused. Returns 1 to have libssh send the
-// refusal, 0 when answered here.
-int answer_request(ssh_session, ssh_message m, void* data) {
-  auto& setup = *static_cast<ChannelSetup*>(data);
-  const int type = ssh_message_type(m);
-  const int sub = ssh_message_subtype(m);
-  const bool served_ending = setup.sftp && (ssh_channel_is_eof(setup.channel) != 0 ||
-                                            ssh_channel_is_closed(setup.channel) != 0);
-  if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_SESSION &&
-      (setup.channel == nullptr || served_ending)) {
-    // The channel served, if any, is the serving loop's to free.
-    setup = ChannelSetup{ssh_message_channel_request_open_reply_accept(m), false};
-    return 0;
-  }
-  if (type == SSH_REQUEST_CHANNEL && setup.channel != nullptr && !setup.sftp &&
-      ssh_message_channel_request_channel(m) == setup.channel) {
-    if (sub == SSH_CHANNEL_REQUEST_SUBSYSTEM) {
-      const char* name = ssh_message_channel_request_subsystem(m);
-      if (name != nullptr && std::string_view(name) == "sftp") {
-        ssh_message_channel_request_reply_success(m);
-        setup.sftp = true;
-        return 0;
-      }
-    } else if (sub == SSH_CHANNEL_REQUEST_ENV) {
-      ssh_message_channel_request_reply_success(m); // harmless; ignored
-      return 0;
-    }
-  }
-  return 1;
-}
-
-// From login on, answer_request() answers every request as libssh parses it;
-// requests that came before, with the login's last packets, were queued and
-// are answered here.
-void answer_requests_at_once(ssh_session session, ChannelSetup& setup) {
-  ssh_set_message_callback(session, answer_request, &setup);
-  while (ssh_message m = ssh_message_get(session)) {
-    if (answer_request(session, m, &setup) != 0)
-      ssh_message_reply_default(m);
-    ssh_message_free(m);
-  }
-}
-
 // Lets libssh read and handle what arrived (ssh_message_get() is the public
 // call that does; with answer_request() as the callback it returns nothing).
 void handle_requests(ssh_session session) {
@@ -138,7 +82,7 @@ void handle_requests(ssh_session session) {
 
 // Waits for the session's socket, as libssh asks, then lets libssh run.
 // Exactly one coroutine at a time calls libssh for a session (the login
-// steps, then SshChannel's driver), so no call can take input off the socket
+// steps, then serve_channels()), so no call can take input off the socket
 // that another coroutine is waiting for.
 //
 // A wait is one async_wait on the socket, nothing beside it: the idle
@@ -155,7 +99,7 @@ public:
   Pump& operator=(const Pump&) = delete;
 
   /// While set, a drain that starts ends waits (once() returns false): for
-  /// the steps before the SFTP channel runs, which hold no transfer.
+  /// the steps before a channel's program runs, which hold no transfer.
   void stop_on(core::Drain* drain) {
     drain_ = drain;
     draining_ = drain != nullptr ? drain->subscribe(sd_.get_executor(), [this] { stop_waiting(); })
@@ -242,23 +186,21 @@ private:
   bool interrupted_ = false;
 };
 
-// The SFTP byte channel over an SSH channel, with libssh's flow control.
-//
-// The SFTP session reads requests and writes replies from two coroutines; a
-// driver coroutine (run()) is the only one that calls libssh: it moves
-// replies into the channel as the peer's window allows and requests out of
-// it as far as `in_` has room (backpressure: unread data stays in libssh and
-// its window is not grown), and waits for the socket only when neither side
-// can move.
+// One session channel's bytes, between the coroutine that serves it (an SFTP
+// session or a command) and the connection's driver (serve_channels()), the
+// only coroutine that calls libssh. The driver moves output into the channel
+// as the peer's window allows and input out of it as far as `in_` has room
+// (backpressure: unread data stays in libssh and its window is not grown).
 class SshChannel final : public Channel {
 public:
-  SshChannel(asio::any_io_executor ex, ssh_session s, ssh_channel c, Pump& pump,
-             std::chrono::seconds idle)
-      : session_(s), channel_(c), pump_(pump), idle_(idle), app_(ex) {}
+  SshChannel(asio::any_io_executor ex, ssh_session s, ssh_channel c, Pump& pump, const bool& parked)
+      : session_(s), channel_(c), pump_(pump), parked_(parked), app_(ex) {}
 
   // sftp::Channel
   core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) override {
     for (;;) {
+      if (ended_)
+        co_return core::unexpected(core::Errc::closed);
       if (in_begin_ < in_end_) {
         // The driver leaves client data in libssh only when `in_` is full:
         // only then does it need waking for the room made here.
@@ -272,7 +214,7 @@ public:
           pump_.interrupt();
         co_return n;
       }
-      if (ended_)
+      if (input_ended_)
         co_return core::unexpected(core::Errc::closed);
       if (std::exchange(read_interrupted_, false))
         co_return core::unexpected(core::Errc::stopping);
@@ -286,91 +228,31 @@ public:
   }
 
   core::Task<core::Result<void>> write_all(std::span<const std::uint8_t> buf) override {
-    // The driver hands `buf` to libssh from where it is: the caller keeps it
-    // until this returns, and this returns once libssh has all of it (or the
-    // channel ended), so the caller's next batch waits.
-    if (ended_)
-      co_return core::unexpected(core::Errc::closed);
-    out_ = buf;
-    out_used_ = 0;
-    // While the driver waits for the socket no libssh call is under way (one
-    // loop): the replies go to libssh from here, at once, and the driver only
-    // looks again (libssh may want the socket to drain) instead of being
-    // woken to write and then waking this coroutine.
-    if (parked_)
-      write_some();
-    pump_.interrupt();
-    while (out_used_ < out_.size() && !ended_)
-      co_await app_.wait(app_.generation());
-    const bool all = out_used_ == out_.size();
-    out_ = {};
-    out_used_ = 0;
-    if (!all)
-      co_return core::unexpected(core::Errc::closed);
-    co_return core::Result<void>{};
+    co_return co_await write(buf, false);
   }
 
-  /// The driver; runs until the peer closes, the connection fails or idles
-  /// out, or stop() is called.
-  core::Task<void> run() {
-    while (!stopping_ && !ended_) {
-      bool moved = write_some();
-      handle_requests(session_);
-      // libssh reads and handles packets inside the calls above: they may
-      // have opened the peer's window or buffered client data. Reading comes
-      // last: it ends with ssh_channel_poll, the last call that may read (the
-      // window check reads nothing), and tells what libssh still holds.
-      int buffered = 0;
-      moved = read_some_input(buffered) || moved;
-      moved = moved || can_write();
-      if (!pump_.alive() || ssh_channel_is_closed(channel_) != 0 || (buffered == SSH_EOF && !moved))
-        break;
-      if (moved) {
-        app_.notify();
-        if (++rounds_ % 64 == 0) // let the loop's other sessions run
-          co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-        continue;
-      }
-      // Nothing can move: wait for the socket, or for the session to queue
-      // replies or read requests (they interrupt the wait). A write libssh
-      // refused (0 bytes, e.g. while rekeying) is retried once the socket
-      // takes data.
-      parked_ = true;
-      const bool alive = co_await pump_.once(idle_, write_refused_, true);
-      parked_ = false;
-      if (!alive)
-        break;
-      write_refused_ = false;
-    }
-    ended_ = true;
-    app_.notify();
+  core::Task<core::Result<void>> write_stderr(std::span<const std::uint8_t> buf) override {
+    co_return co_await write(buf, true);
   }
 
-  void stop() {
-    stopping_ = true;
-    pump_.interrupt();
-  }
+  // The driver's side: called between its libssh calls, never from a
+  // program's coroutine.
 
-private:
-  bool can_write() const {
-    return out_used_ < out_.size() && !write_refused_ && ssh_channel_window_size(channel_) > 0 &&
-           (ssh_get_status(session_) & SSH_WRITE_PENDING) == 0;
-  }
-
-  // Hands queued replies to libssh, only into the peer's window and while
-  // nothing is pending (libssh queues without bound and returns short counts
-  // during rekeys). True if anything moved.
+  // Hands the output waiting in write() to libssh, only into the peer's
+  // window and while nothing is pending (libssh queues without bound and
+  // returns short counts during rekeys). True if anything moved.
   bool write_some() {
     bool moved = false;
-    while (out_used_ < out_.size() && !write_refused_) {
+    while (!ended_ && out_used_ < out_.size() && !write_refused_) {
       std::uint32_t window = ssh_channel_window_size(channel_);
       if ((ssh_get_status(session_) & SSH_WRITE_PENDING) != 0 || window == 0)
         break;
       auto chunk =
           static_cast<std::uint32_t>(std::min<std::size_t>(out_.size() - out_used_, window));
-      int n = ssh_channel_write(channel_, out_.data() + out_used_, chunk);
+      int n = out_stderr_ ? ssh_channel_write_stderr(channel_, out_.data() + out_used_, chunk)
+                          : ssh_channel_write(channel_, out_.data() + out_used_, chunk);
       if (n < 0) {
-        ended_ = true;
+        end();
         return true;
       }
       if (n == 0)
@@ -378,22 +260,23 @@ private:
       out_used_ += static_cast<std::size_t>(n);
       moved = moved || n > 0;
     }
+    if (moved)
+      app_.notify();
     return moved;
   }
 
   // Takes client data out of libssh while `in_` has room, straight into
   // `in_`. ssh_channel_read on the non-blocking session, not
   // ssh_channel_read_nonblocking: the latter never grows the receive window,
-  // and an upload stalls once it is used up.
-  //
-  // `buffered`: ssh_channel_poll's last answer (SSH_EOF once the client's
-  // data ended and all of it was taken); 1 when `in_` filled up first, as
-  // libssh may then hold more.
-  bool read_some_input(int& buffered) {
+  // and an upload stalls once it is used up. The client's EOF, once all its
+  // data is taken, ends the input (not the output: a command's EOF on stdin
+  // comes first). True if anything moved.
+  bool read_some_input() {
+    if (ended_ || input_ended_)
+      return false;
     bool moved = false;
     if (!in_)
       in_ = std::make_unique_for_overwrite<std::uint8_t[]>(kInCapacity);
-    buffered = 1;
     while (in_end_ - in_begin_ < kInLimit) {
       if (kInCapacity - in_end_ < kInRead) { // move the unread rest to the front
         std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
@@ -402,21 +285,78 @@ private:
       }
       int n = ssh_channel_read(channel_, in_.get() + in_end_, kInRead, 0);
       if (n < 0 && n != SSH_AGAIN) {
-        ended_ = true;
-        break;
+        end();
+        return true;
       }
       if (n <= 0) {
-        // The read's own I/O may have buffered data it did not return; the
-        // socket is then quiet and waiting on it would never end.
-        buffered = ssh_channel_poll(channel_, 0);
+        // The read's own I/O may have buffered data it did not return.
+        const int buffered = ssh_channel_poll(channel_, 0);
         if (buffered > 0)
           continue;
+        if (buffered == SSH_EOF) {
+          input_ended_ = true;
+          moved = true;
+        }
         break;
       }
       in_end_ += static_cast<std::size_t>(n);
       moved = true;
     }
+    if (moved)
+      app_.notify();
     return moved;
+  }
+
+  // True when write_some() could move output now.
+  bool can_write() const {
+    return !ended_ && out_used_ < out_.size() && !write_refused_ &&
+           ssh_channel_window_size(channel_) > 0 &&
+           (ssh_get_status(session_) & SSH_WRITE_PENDING) == 0;
+  }
+
+  // A write libssh refused (0 bytes, e.g. while rekeying) is retried once
+  // the socket takes data.
+  bool write_refused() const { return write_refused_; }
+  void retry_writes() { write_refused_ = false; }
+
+  // The channel is gone (closed by the client, or the connection ended):
+  // reads and writes fail from now on.
+  void end() {
+    ended_ = true;
+    app_.notify();
+  }
+
+  /// Has the driver look at the channels again (its program ended).
+  void wake_driver() { pump_.interrupt(); }
+
+private:
+  // Waits for any earlier write to be taken, then hands `buf` to the driver
+  // from where it is: the caller keeps it until this returns, and this
+  // returns once libssh has all of it (or the channel ended).
+  core::Task<core::Result<void>> write(std::span<const std::uint8_t> buf, bool to_stderr) {
+    while (out_used_ < out_.size() && !ended_)
+      co_await app_.wait(app_.generation());
+    if (ended_)
+      co_return core::unexpected(core::Errc::closed);
+    out_ = buf;
+    out_used_ = 0;
+    out_stderr_ = to_stderr;
+    // While the driver waits for the socket no libssh call is under way (one
+    // loop): the output goes to libssh from here, at once, and the driver
+    // only looks again (libssh may want the socket to drain) instead of
+    // being woken to write and then waking this coroutine.
+    if (parked_)
+      write_some();
+    pump_.interrupt();
+    while (out_used_ < out_.size() && !ended_)
+      co_await app_.wait(app_.generation());
+    const bool all = out_used_ == out_.size();
+    out_ = {};
+    out_used_ = 0;
+    app_.notify(); // a writer waiting for its turn
+    if (!all)
+      co_return core::unexpected(core::Errc::closed);
+    co_return core::Result<void>{};
   }
 
   // At most kInLimit unread bytes, in a buffer twice that size: the unread
@@ -430,27 +370,278 @@ private:
   ssh_session session_;
   ssh_channel channel_;
   Pump& pump_;
-  std::chrono::seconds idle_;
-  Wakeup app_; ///< For the session's coroutines: data came in, replies went out, the end.
+  const bool& parked_; ///< The driver waits in Pump::once(), outside libssh.
+  Wakeup app_;         ///< For the program's coroutines: data came in, output went out, the end.
   std::unique_ptr<std::uint8_t[]> in_; ///< Client data taken from libssh: [in_begin_, in_end_).
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
-  std::span<const std::uint8_t> out_; ///< The caller's bytes in write_all().
+  std::span<const std::uint8_t> out_; ///< The caller's bytes in write().
   std::size_t out_used_ = 0;
+  bool out_stderr_ = false; ///< out_ goes to the error stream (extended data 1).
   bool write_refused_ = false;
   bool ended_ = false;
-  bool stopping_ = false;
+  bool input_ended_ = false;
   bool read_interrupted_ = false;
-  bool parked_ = false; ///< The driver waits in Pump::once(), outside libssh.
-  std::uint64_t rounds_ = 0;
 };
 
-// Runs the driver; signals `done` when it ends. Pointers, not references:
-// a spawned coroutine (run_ssh_session waits for `done` before they go).
-core::Task<void> drive(SshChannel* ch, bool* done, Wakeup* ended) {
-  co_await ch->run();
-  *done = true;
-  ended->notify();
+// A session channel of the connection, from the client's open to its free:
+// its bytes, and what the client asked it to run.
+struct OpenChannel {
+  enum class Use { undecided, sftp, exec, shell };
+
+  OpenChannel(asio::any_io_executor ex, ssh_session s, ssh_channel c, Pump& pump,
+              const bool& parked)
+      : channel(c), io(std::move(ex), s, c, pump, parked) {}
+
+  ssh_channel channel;
+  SshChannel io;
+  Use use = Use::undecided;
+  std::string command;  ///< For Use::exec.
+  bool started = false; ///< Its program runs, or ran.
+  bool done = false;    ///< Its program ended with exit_status.
+  int exit_status = 0;
+};
+
+// The connection's channels, as answer_request() opens them and
+// serve_channels() serves them.
+struct Channels {
+  asio::any_io_executor ex;
+  ssh_session session;
+  Pump& pump;
+  std::uint32_t limit;  ///< Most channels open at once.
+  core::Drain* drain;   ///< Null: never drains.
+  bool parked = false;  ///< The driver waits in Pump::once(), outside libssh.
+  bool changed = false; ///< A request was answered since the driver last looked.
+  /// Added to inside libssh calls (answer_request()); removed from only by
+  /// the driver between them: a list, so that neither invalidates the other.
+  std::list<std::shared_ptr<OpenChannel>> open;
+};
+
+// What the programs of one login share. serve_connection() keeps it until
+// every program has ended.
+struct Login {
+  Login(const asio::any_io_executor& ex, auth::UserSession u, SessionInfo i, Limits l,
+        std::shared_ptr<core::Drain> d)
+      : user(std::move(u)), info(std::move(i)), limits(l), drain(std::move(d)), ended(ex) {}
+  auth::UserSession user; ///< The user's filesystem, and the session's place in its limits.
+  SessionInfo info;
+  Limits limits;
+  std::shared_ptr<core::Drain> drain;
+  Wakeup ended; ///< A program ended.
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored                                                                     \
+    "-Wdeprecated-declarations" // the message API is the non-blocking one
+
+// Answers a request of a logged-in client at once: libssh's message callback,
+// run by whichever libssh call parsed the request. (Requests left in libssh's
+// queue waited for the next ssh_message_get(); one parsed by the driver's
+// last read before it waited for the socket was answered only when the
+// client sent something else: rclone, waiting for its second channel, hung
+// until the idle timeout. Issue 17.)
+//
+// Session channels are accepted up to the connection's limit (as sshd's
+// MaxSessions; OpenSSH's ControlMaster, paramiko and rclone open several),
+// none while the server drains. Each may ask for one thing to run: the
+// "sftp" subsystem, a command (exec), or a shell (told that there is none);
+// "env" is accepted and ignored. Everything else (pty-req, X11, agent,
+// forwarding, a second subsystem or command on one channel...) is refused.
+// Returns 1 to have libssh send the refusal, 0 when answered here.
+int answer_request(ssh_session, ssh_message m, void* data) {
+  auto& chans = *static_cast<Channels*>(data);
+  chans.changed = true;
+  const int type = ssh_message_type(m);
+  const int sub = ssh_message_subtype(m);
+  if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_SESSION) {
+    // A channel the client has closed counts no more (paramiko opens the
+    // next right after sending the close), though its program may still be
+    // ending: those are bounded by as many again.
+    const auto open = std::count_if(chans.open.begin(), chans.open.end(), [](const auto& oc) {
+      return ssh_channel_is_closed(oc->channel) == 0;
+    });
+    if (static_cast<std::size_t>(open) >= chans.limit || chans.open.size() >= 2 * chans.limit ||
+        (chans.drain != nullptr && chans.drain->draining()))
+      return 1; // SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
+    ssh_channel c = ssh_message_channel_request_open_reply_accept(m);
+    if (c != nullptr)
+      chans.open.push_back(
+          std::make_shared<OpenChannel>(chans.ex, chans.session, c, chans.pump, chans.parked));
+    return 0;
+  }
+  if (type != SSH_REQUEST_CHANNEL)
+    return 1;
+  const ssh_channel c = ssh_message_channel_request_channel(m);
+  auto it = std::find_if(chans.open.begin(), chans.open.end(),
+                         [c](const auto& oc) { return oc->channel == c; });
+  if (it == chans.open.end() || (*it)->use != OpenChannel::Use::undecided)
+    return 1;
+  OpenChannel& oc = **it;
+  switch (sub) {
+  case SSH_CHANNEL_REQUEST_SUBSYSTEM: {
+    const char* name = ssh_message_channel_request_subsystem(m);
+    if (name == nullptr || std::string_view(name) != "sftp")
+      return 1;
+    oc.use = OpenChannel::Use::sftp;
+    break;
+  }
+  case SSH_CHANNEL_REQUEST_EXEC: {
+    const char* command = ssh_message_channel_request_command(m);
+    oc.command = command != nullptr ? command : "";
+    oc.use = OpenChannel::Use::exec;
+    break;
+  }
+  case SSH_CHANNEL_REQUEST_SHELL:
+    oc.use = OpenChannel::Use::shell;
+    break;
+  case SSH_CHANNEL_REQUEST_ENV: // harmless; ignored
+    break;
+  default:
+    return 1;
+  }
+  ssh_message_channel_request_reply_success(m);
+  return 0;
+}
+
+// From login on, answer_request() answers every request as libssh parses it;
+// requests that came before, with the login's last packets, were queued and
+// are answered here.
+void answer_requests_at_once(ssh_session session, Channels& chans) {
+  ssh_set_message_callback(session, answer_request, &chans);
+  while (ssh_message m = ssh_message_get(session)) {
+    if (answer_request(session, m, &chans) != 0)
+      ssh_message_reply_default(m);
+    ssh_message_free(m);
+  }
+}
+
+#pragma GCC diagnostic pop
+
+// Runs what a channel was opened for, to its end: an SFTP session, a command
+// or the no-shell notice. Spawned; owns what it uses (serve_connection()
+// keeps the Pump its channel refers to until every program has ended).
+core::Task<void> run_program(std::shared_ptr<OpenChannel> ch, std::shared_ptr<Login> login) {
+  vfs::Filesystem& fs = *login->user.fs;
+  int status = 0;
+  if (ch->use == OpenChannel::Use::sftp) {
+    co_await run_session(ch->io, fs, login->limits, &login->info, login->drain);
+  } else if (ch->use == OpenChannel::Use::exec) {
+    const std::string_view command = ch->command;
+    status = co_await exec::run(command, ch->io, fs, &login->info);
+  } else {
+    status = co_await exec::no_shell(ch->io);
+  }
+  ch->exit_status = status;
+  ch->done = true;
+  login->ended.notify();
+  ch->io.wake_driver();
+}
+
+// Ends a channel whose program ended, or that the client closed: as sshd
+// does, exit status, EOF and close (scp and rclone treat a missing exit
+// status as a failure). libssh frees the channel once the client's close
+// arrives.
+void finish_channel(OpenChannel& ch) {
+  if (ssh_channel_is_closed(ch.channel) == 0) {
+    if (ch.done)
+      ssh_channel_request_send_exit_status(ch.channel, ch.exit_status);
+    ssh_channel_send_eof(ch.channel);
+    ssh_channel_close(ch.channel);
+  }
+  ssh_channel_free(ch.channel);
+}
+
+// The driver of a logged-in connection: the only coroutine that calls libssh
+// from here on. Starts a program for each channel the client opens and
+// moves each channel's bytes, and waits for the socket only when nothing can
+// move. Returns when the client closes the connection, the connection fails
+// or is idle for `idle`, or the server drains while no program runs (a
+// running SFTP session holds the drain while it has a file open); every
+// program has ended by then. Awaited directly: references.
+core::Task<void> serve_channels(Channels& chans, const std::shared_ptr<Login>& login,
+                                std::chrono::seconds idle) {
+  // libssh counts the packets it reads: a round that read any may have left
+  // data for a channel it had already looked at, and goes again rather
+  // than wait for a socket that libssh has emptied.
+  ssh_counter_struct socket_bytes{};
+  ssh_counter_struct packets{};
+  ssh_set_counters(chans.session, &socket_bytes, &packets);
+  answer_requests_at_once(chans.session, chans);
+  bool holding = false; // a program runs: it holds a drain, not the connection
+  chans.pump.stop_on(chans.drain);
+  std::uint64_t rounds = 0;
+  auto arrivals = [&] { return socket_bytes.in_bytes + packets.in_packets; };
+  for (;;) {
+    const std::uint64_t seen = arrivals();
+    bool moved = false;
+    for (const auto& c : chans.open)
+      moved = c->io.write_some() || moved;
+    handle_requests(chans.session);
+    for (const auto& c : chans.open)
+      moved = c->io.read_some_input() || moved;
+    moved = moved || arrivals() != seen || std::exchange(chans.changed, false);
+    bool running = false;
+    bool want_write = false;
+    for (auto it = chans.open.begin(); it != chans.open.end();) {
+      OpenChannel& c = **it;
+      const bool closed = ssh_channel_is_closed(c.channel) != 0;
+      if (closed)
+        c.io.end(); // per-channel state goes once its program has seen it
+      if (!c.started && !closed && c.use != OpenChannel::Use::undecided) {
+        c.started = true;
+        if (c.use == OpenChannel::Use::exec)
+          spdlog::info("sftp: {} user {} runs {}", login->info.client, login->info.user,
+                       core::printable(c.command));
+        asio::co_spawn(chans.ex, run_program(*it, login), asio::detached);
+      }
+      if (c.done || (closed && !c.started)) {
+        finish_channel(c);
+        it = chans.open.erase(it);
+        moved = true;
+        continue;
+      }
+      running = running || c.started;
+      want_write = want_write || c.io.write_refused();
+      moved = moved || c.io.can_write();
+      ++it;
+    }
+    if (!chans.pump.alive())
+      break;
+    if (running != holding) {
+      holding = running;
+      chans.pump.stop_on(holding ? nullptr : chans.drain);
+    }
+    if (moved) {
+      if (++rounds % 64 == 0) // let the loop's other sessions run
+        co_await asio::post(chans.ex, asio::use_awaitable);
+      continue;
+    }
+    // Nothing can move: wait for the socket, or for a program to queue
+    // output, take input or end (they interrupt the wait).
+    chans.parked = true;
+    const bool alive = co_await chans.pump.once(idle, want_write, true);
+    chans.parked = false;
+    if (!alive)
+      break;
+    for (const auto& c : chans.open)
+      c->io.retry_writes();
+  }
+  // The connection ends: every program learns that its channel is gone.
+  for (const auto& c : chans.open)
+    c->io.end();
+  for (;;) {
+    const std::uint64_t gen = login->ended.generation();
+    const bool running = std::any_of(chans.open.begin(), chans.open.end(),
+                                     [](const auto& c) { return c->started && !c->done; });
+    if (!running)
+      break;
+    co_await login->ended.wait(gen);
+  }
+  for (const auto& c : chans.open)
+    ssh_channel_free(c->channel);
+  chans.open.clear();
+  ssh_set_counters(chans.session, nullptr, nullptr);
+  ssh_set_message_callback(chans.session, nullptr, nullptr);
 }
 
 struct SessionGuard {
@@ -614,26 +805,6 @@ authenticate(ssh_session s, Pump& pump, const SshDeps& deps,
 
 #pragma GCC diagnostic pop
 
-// Waits until answer_request() has granted a session channel its "sftp"
-// subsystem (setup->channel); a channel the client closes before that is let
-// go. False when the connection ends, idles out or a drain starts.
-core::Task<bool> wait_for_sftp_channel(ssh_session s, Pump& pump, ChannelSetup* setup,
-                                       std::chrono::steady_clock::duration idle) {
-  bool alive = true;
-  while (alive) {
-    handle_requests(s);
-    if (setup->sftp)
-      break;
-    if (setup->channel != nullptr && ssh_channel_is_closed(setup->channel) != 0) {
-      ssh_channel_close(setup->channel);
-      ssh_channel_free(setup->channel);
-      setup->channel = nullptr;
-    }
-    alive = co_await pump.once(idle);
-  }
-  co_return alive;
-}
-
 } // namespace
 
 void init_libssh() {
@@ -740,7 +911,6 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
   ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HMAC_C_S, kMacs);
   ssh_bind_options_set(bind, SSH_BIND_OPTIONS_HMAC_S_C, kMacs);
 
-  ChannelSetup setup; // the message callback's; outlives the session
   ssh_session session = ssh_new();
   SessionGuard guard{session};
   int fd = socket.release(ec); // libssh owns the descriptor from here on
@@ -753,7 +923,7 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
   }
   ssh_set_blocking(session, 0);
   Pump pump(ex, session, fd);
-  pump.stop_on(deps->drain.get()); // until the SFTP channel runs
+  pump.stop_on(deps->drain.get()); // until a channel's program runs
 
   auto deadline = std::chrono::steady_clock::now() + deps->login_timeout;
   for (;;) {
@@ -788,41 +958,13 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
     }
     co_return;
   }
-  answer_requests_at_once(session, setup);
   // As with sshd, the connection lasts until the client closes it (or idles
-  // out): after an SFTP channel ends, the client may open another.
-  for (;;) {
-    pump.stop_on(deps->drain.get()); // no file is open between channels
-    const std::chrono::steady_clock::duration idle = deps->idle_timeout;
-    const bool opened = co_await wait_for_sftp_channel(session, pump, &setup, idle);
-    if (!opened)
-      co_return;
-    ssh_channel channel = setup.channel;
-    pump.stop_on(nullptr); // from here on, open files keep the session through a drain
-    {
-      SshChannel ch(ex, session, channel, pump, deps->idle_timeout);
-      bool driver_done = false;
-      Wakeup driver_end(ex);
-      asio::co_spawn(ex, drive(&ch, &driver_done, &driver_end), asio::detached);
-      const SessionInfo info{account->name, peer, deps->telemetry};
-      co_await run_session(ch, *user_session->fs, deps->limits, &info, deps->drain);
-      ch.stop();
-      while (!driver_done)
-        co_await driver_end.wait(driver_end.generation());
-    }
-    // End the channel as sshd does: exit status, EOF, close (scp and rclone
-    // treat a missing exit status as a failure); the client closes the
-    // connection itself. libssh frees the channel once the client's close
-    // arrives.
-    ssh_channel_request_send_exit_status(channel, 0);
-    ssh_channel_send_eof(channel);
-    ssh_channel_close(channel);
-    ssh_channel_free(channel);
-    if (setup.channel == channel) // else the client has opened the next one
-      setup = ChannelSetup{};
-    if (!pump.alive())
-      co_return;
-  }
+  // out), and serves each session channel it opens, several at once.
+  Channels chans{ex, session, pump, deps->max_channels, deps->drain.get(), false, false, {}};
+  auto login = std::make_shared<Login>(ex, std::move(*user_session),
+                                       SessionInfo{account->name, peer, deps->telemetry},
+                                       deps->limits, deps->drain);
+  co_await serve_channels(chans, login, deps->idle_timeout);
 }
 
 } // namespace

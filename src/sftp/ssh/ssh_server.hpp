@@ -1,6 +1,7 @@
 #pragma once
 // SSH transport for SFTP, on libssh: host keys, key exchange, user
-// authentication and the "sftp" subsystem channel. libssh runs non-blocking on
+// authentication and session channels: the "sftp" subsystem, and the few
+// commands of sftp/exec/ (never a shell). libssh runs non-blocking on
 // the session's own event loop; readiness comes from Asio.
 
 #include "auth/authenticator.hpp"
@@ -43,6 +44,8 @@ struct SshDeps {
   Limits limits;
   std::chrono::seconds login_timeout{60};
   std::chrono::seconds idle_timeout{300};
+  /// Session channels (SFTP sessions, commands) open at once on one connection.
+  std::uint32_t max_channels = 10;
   /// Metrics and the transfer log; null: nothing is counted.
   std::shared_ptr<core::Telemetry> telemetry;
 };

@@ -427,6 +427,19 @@ TEST_F(LoadConfig, ProxyNeedsItsPeers) {
   EXPECT_TRUE(c.sftp.proxy.enabled);
 }
 
+TEST_F(LoadConfig, SftpChannelsPerConnection) {
+  EXPECT_EQ(
+      load_config(write("[sftp]\nlisten = [\"127.0.0.1:0\"]\n")).sftp.max_channels_per_connection,
+      10u);
+  auto c =
+      load_config(write("[sftp]\nlisten = [\"127.0.0.1:0\"]\nmax_channels_per_connection = 3\n"));
+  EXPECT_EQ(c.sftp.max_channels_per_connection, 3u);
+  expect_error("[sftp]\nmax_channels_per_connection = 0\n", 2, "sftp.max_channels_per_connection",
+               "must be between 1 and 1000");
+  expect_error("[sftp]\nmax_channels_per_connection = \"ten\"\n", 2,
+               "sftp.max_channels_per_connection", "must be an integer");
+}
+
 TEST_F(LoadConfig, Anonymous) {
   auto c = load_config(write("[ftp.anonymous]\nenabled = true\nhome = " + home_literal() + "\n"));
   EXPECT_TRUE(c.anonymous.enabled);
