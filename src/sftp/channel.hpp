@@ -18,6 +18,8 @@ public:
   virtual core::Task<core::Result<std::size_t>> read_some(std::span<std::uint8_t> buf) = 0;
   /// Writes all of buf (may wait for the peer's window).
   virtual core::Task<core::Result<void>> write_all(std::span<const std::uint8_t> buf) = 0;
+  /// Writes all of buf to the channel's error stream (SSH extended data 1).
+  virtual core::Task<core::Result<void>> write_stderr(std::span<const std::uint8_t> buf) = 0;
   /// Makes the read_some() waiting now, or else the next one that would
   /// wait, return core::Errc::stopping (once). From a coroutine or handler
   /// of the channel's loop: a drain's wake.

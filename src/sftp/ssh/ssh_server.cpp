@@ -5,6 +5,7 @@
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "core/watchdog.hpp"
+#include "sftp/scp/scp.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -70,7 +71,8 @@ using core::Wakeup;
 // sets it up.
 struct ChannelSetup {
   ssh_channel channel = nullptr; ///< The session channel accepted; null: none is open.
-  bool sftp = false;             ///< Its "sftp" subsystem was granted.
+  bool sftp = false;             ///< Its "sftp" subsystem (or an scp exec) was granted.
+  std::optional<scp::Args> scp;  ///< Set for an "scp -t/-f" exec, served instead of SFTP.
 };
 
 // Answers a request of a logged-in client at once: libssh's message callback,
@@ -93,7 +95,7 @@ int answer_request(ssh_session, ssh_message m, void* data) {
   if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_SESSION &&
       (setup.channel == nullptr || served_ending)) {
     // The channel served, if any, is the serving loop's to free.
-    setup = ChannelSetup{ssh_message_channel_request_open_reply_accept(m), false};
+    setup = ChannelSetup{ssh_message_channel_request_open_reply_accept(m), false, std::nullopt};
     return 0;
   }
   if (type == SSH_REQUEST_CHANNEL && setup.channel != nullptr && !setup.sftp &&
@@ -103,6 +105,16 @@ int answer_request(ssh_session, ssh_message m, void* data) {
       if (name != nullptr && std::string_view(name) == "sftp") {
         ssh_message_channel_request_reply_success(m);
         setup.sftp = true;
+        return 0;
+      }
+    } else if (sub == SSH_CHANNEL_REQUEST_EXEC) {
+      // Legacy scp (scp -O): its command is parsed, never given to a shell.
+      const char* command = ssh_message_channel_request_command(m);
+      auto args = command != nullptr ? scp::parse_command(command) : std::nullopt;
+      if (args) {
+        ssh_message_channel_request_reply_success(m);
+        setup.sftp = true;
+        setup.scp = std::move(args);
         return 0;
       }
     } else if (sub == SSH_CHANNEL_REQUEST_ENV) {
@@ -286,6 +298,15 @@ public:
   }
 
   core::Task<core::Result<void>> write_all(std::span<const std::uint8_t> buf) override {
+    co_return co_await write_out(buf, false);
+  }
+
+  core::Task<core::Result<void>> write_stderr(std::span<const std::uint8_t> buf) override {
+    co_return co_await write_out(buf, true);
+  }
+
+  // Both streams: one write at a time, to the error stream when `to_stderr`.
+  core::Task<core::Result<void>> write_out(std::span<const std::uint8_t> buf, bool to_stderr) {
     // The driver hands `buf` to libssh from where it is: the caller keeps it
     // until this returns, and this returns once libssh has all of it (or the
     // channel ended), so the caller's next batch waits.
@@ -293,6 +314,7 @@ public:
       co_return core::unexpected(core::Errc::closed);
     out_ = buf;
     out_used_ = 0;
+    out_stderr_ = to_stderr;
     // While the driver waits for the socket no libssh call is under way (one
     // loop): the replies go to libssh from here, at once, and the driver only
     // looks again (libssh may want the socket to drain) instead of being
@@ -368,7 +390,8 @@ private:
         break;
       auto chunk =
           static_cast<std::uint32_t>(std::min<std::size_t>(out_.size() - out_used_, window));
-      int n = ssh_channel_write(channel_, out_.data() + out_used_, chunk);
+      int n = out_stderr_ ? ssh_channel_write_stderr(channel_, out_.data() + out_used_, chunk)
+                          : ssh_channel_write(channel_, out_.data() + out_used_, chunk);
       if (n < 0) {
         ended_ = true;
         return true;
@@ -437,6 +460,7 @@ private:
   std::size_t in_end_ = 0;
   std::span<const std::uint8_t> out_; ///< The caller's bytes in write_all().
   std::size_t out_used_ = 0;
+  bool out_stderr_ = false; ///< out_ goes to the error stream.
   bool write_refused_ = false;
   bool ended_ = false;
   bool stopping_ = false;
@@ -798,6 +822,8 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
     if (!opened)
       co_return;
     ssh_channel channel = setup.channel;
+    const std::optional<scp::Args> scp_args = setup.scp; // setup may take the next channel
+    int status = 0;
     pump.stop_on(nullptr); // from here on, open files keep the session through a drain
     {
       SshChannel ch(ex, session, channel, pump, deps->idle_timeout);
@@ -805,7 +831,10 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
       Wakeup driver_end(ex);
       asio::co_spawn(ex, drive(&ch, &driver_done, &driver_end), asio::detached);
       const SessionInfo info{account->name, peer, deps->telemetry};
-      co_await run_session(ch, *user_session->fs, deps->limits, &info, deps->drain);
+      if (scp_args)
+        status = co_await scp::run(*scp_args, ch, *user_session->fs, &info);
+      else
+        co_await run_session(ch, *user_session->fs, deps->limits, &info, deps->drain);
       ch.stop();
       while (!driver_done)
         co_await driver_end.wait(driver_end.generation());
@@ -814,7 +843,7 @@ core::Task<void> serve_connection(net::Socket socket, const std::shared_ptr<cons
     // treat a missing exit status as a failure); the client closes the
     // connection itself. libssh frees the channel once the client's close
     // arrives.
-    ssh_channel_request_send_exit_status(channel, 0);
+    ssh_channel_request_send_exit_status(channel, status);
     ssh_channel_send_eof(channel);
     ssh_channel_close(channel);
     ssh_channel_free(channel);

@@ -789,6 +789,9 @@ public:
       co_await released_.wait();
     co_return co_await pipe_.write_all(buf);
   }
+  core::Task<core::Result<void>> write_stderr(std::span<const std::uint8_t> buf) override {
+    co_return co_await pipe_.write_stderr(buf);
+  }
   void interrupt_read() override { pipe_.interrupt_read(); }
 
   void release() {

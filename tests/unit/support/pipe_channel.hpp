@@ -31,9 +31,15 @@ public:
     output_.append(reinterpret_cast<const char*>(buf.data()), buf.size());
     co_return core::Result<void>{};
   }
+  core::Task<core::Result<void>> write_stderr(std::span<const std::uint8_t> buf) override {
+    errors_.append(reinterpret_cast<const char*>(buf.data()), buf.size());
+    co_return core::Result<void>{};
+  }
   void interrupt_read() override { interrupted_ = true; }
 
   const std::string& output() const { return output_; }
+  /// What was written to the error stream.
+  const std::string& errors() const { return errors_; }
   /// The client's bytes read so far.
   std::size_t consumed() const { return pos_; }
 
@@ -42,6 +48,7 @@ private:
   std::size_t chunk_;
   std::size_t pos_ = 0;
   std::string output_;
+  std::string errors_;
   bool interrupted_ = false;
 };
 
