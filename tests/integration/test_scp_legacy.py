@@ -187,16 +187,26 @@ def test_commands_are_never_given_to_a_shell(srv, client_keys):  # noqa: F811
     """Only "scp -t/-f" commands are accepted; anything a shell would
     interpret is refused before anything runs."""
     pkey = paramiko.Ed25519Key.from_private_key_file(str(client_keys[0]))
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    client.connect("127.0.0.1", port=srv.sftp_port, username="alice", pkey=pkey,
-                   look_for_keys=False, allow_agent=False, timeout=SSH_TIMEOUT)
-    try:
-        for command in ("scp -t x; touch /tmp/pwned", "scp -t $(touch pwned)", "touch pwned",
-                        "scp -t `touch pwned`", "scp -t x && touch pwned", "scp -x -t x"):
+
+    def connect():
+        c = paramiko.SSHClient()
+        c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        c.connect("127.0.0.1", port=srv.sftp_port, username="alice", pkey=pkey,
+                  look_for_keys=False, allow_agent=False, timeout=SSH_TIMEOUT)
+        return c
+
+    # One connection each: a refused exec leaves its channel open until the
+    # client closes it.
+    for command in ("scp -t x; touch /tmp/pwned", "scp -t $(touch pwned)", "touch pwned",
+                    "scp -t `touch pwned`", "scp -t x && touch pwned", "scp -x -t x"):
+        client = connect()
+        try:
             with pytest.raises(paramiko.SSHException):
                 client.exec_command(command, timeout=SSH_TIMEOUT)
-        # The connection still serves an accepted command after the refusals.
+        finally:
+            client.close()
+    client = connect()
+    try:
         stdin, stdout, _ = client.exec_command("scp -t -- 'ok file'", timeout=SSH_TIMEOUT)
         assert stdout.read(1) == b"\0"
         stdin.write(b"C0644 2 whatever\nhi\0")

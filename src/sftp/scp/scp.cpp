@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <memory>
 
@@ -100,8 +101,13 @@ std::string_view home_relative(std::string_view p) {
   return p;
 }
 
+// A T line's seconds (below 2^63) as a time point, clamped to the clock's
+// range (year 2262 in nanoseconds): beyond it the conversion would overflow.
 std::chrono::system_clock::time_point from_secs(std::uint64_t s) {
-  return std::chrono::system_clock::time_point(std::chrono::seconds(s));
+  using namespace std::chrono;
+  constexpr auto kMax = duration_cast<seconds>(system_clock::duration::max()).count();
+  const auto clamped = static_cast<seconds::rep>(std::min<std::uint64_t>(s, kMax));
+  return system_clock::time_point(duration_cast<system_clock::duration>(seconds(clamped)));
 }
 
 std::uint64_t secs(std::chrono::system_clock::time_point t) {

@@ -134,6 +134,13 @@ TEST_F(ScpRun, SinkPreservesTimesAndModeButNoSpecialBits) {
   EXPECT_EQ(st.st_atime, 1500000000);
 }
 
+// Times past the clock's range (year 2262) are clamped, not overflowed.
+TEST_F(ScpRun, SinkClampsHugeTimes) {
+  EXPECT_EQ(run_scp("scp -p -t .", "T9223372036854775807 0 99999999999 0\nC0644 1 x\na\0"s), 0);
+  EXPECT_EQ(read_host("x"), "a");
+  EXPECT_GT(host_stat("x").st_mtime, 9000000000);
+}
+
 TEST_F(ScpRun, SinkRecursiveTree) {
   const std::string in = "D0755 0 top\n"
                          "C0644 2 f\nhi\0"
