@@ -1,11 +1,18 @@
-// Fuzzes the legacy scp parsers (sftp/scp/): the input is an exec command, a
-// NUL byte, then the control lines a client sends. The command goes to
-// parse_command (and split_words); each line to parse_line, whose records
-// re-encode and parse back to themselves.
+// Fuzzes legacy scp (sftp/scp/): the input is an exec command, a NUL byte,
+// then what the client sends. The command goes to parse_command (and
+// split_words); each line to parse_line, whose records re-encode and parse
+// back to themselves; an accepted command then runs on the unit tests'
+// in-memory channel against a LocalFs jailed in a temporary directory (as
+// sftp_session's), and nothing may appear beside the jail.
 #include "sftp/scp/codec.hpp"
 #include "sftp/scp/scp.hpp"
 
 #include "core/check.hpp"
+#include "core/log.hpp"
+#include "fuzz_sandbox.hpp"
+#include "support/pipe_channel.hpp"
+#include "support/run_task.hpp"
+#include "vfs/local/local_fs.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +22,17 @@
 namespace {
 
 using namespace berth::sftp::scp;
+
+void run_command(const Args& args, std::string_view input) {
+  auto& box = berth::fuzz::sandbox();
+  box.reset();
+  auto fs = berth::vfs::LocalFs::open(box.root());
+  BERTH_CHECK(fs.has_value());
+  berth::test::PipeChannel ch(std::string(input), 7);
+  const int status = berth::test::run_task(run(args, ch, **fs));
+  BERTH_CHECK(status == 0 || status == 1);
+  box.check_outside();
+}
 
 void check_command(std::string_view command) {
   auto words = split_words(command);
@@ -73,10 +91,18 @@ void check_line(std::string_view line) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   const auto nul = in.find('\0');
-  check_command(in.substr(0, nul));
+  static const bool quiet = [] {
+    spdlog::set_level(spdlog::level::off);
+    return true;
+  }();
+  (void)quiet;
+  const std::string_view command = in.substr(0, nul);
+  check_command(command);
   if (nul == std::string_view::npos)
     return 0;
   std::string_view rest = in.substr(nul + 1);
+  if (auto args = parse_command(command))
+    run_command(*args, rest);
   while (!rest.empty()) {
     const auto nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl);
