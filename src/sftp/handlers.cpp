@@ -130,15 +130,7 @@ core::Task<R> handle_open(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, file.error());
     co_return R{};
   }
-  HandleEntry entry{*p, std::move(*file), std::nullopt, std::nullopt, {}};
-  if (s.info != nullptr && s.info->telemetry) {
-    core::TransferRecord rec;
-    rec.protocol = core::Protocol::sftp;
-    rec.client = s.info->client;
-    rec.user = s.info->user;
-    rec.path = p->str();
-    entry.transfer.emplace(core::TransferTracker(s.info->telemetry, std::move(rec)), f.write);
-  }
+  HandleEntry entry{*p, std::move(*file), std::nullopt, transfer_for(s.info, *p, f.write), {}};
   auto h = s.handles.add(std::move(entry));
   if (!h) {
     s.reply_status(id, h.error());

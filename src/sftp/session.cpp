@@ -44,6 +44,18 @@ std::pair<Status, std::string> status_for(std::error_code ec) {
   return {Status::failure, "Failure"};
 }
 
+std::optional<HandleTransfer> transfer_for(const SessionInfo* info, const vfs::VirtualPath& path,
+                                           bool write) {
+  if (info == nullptr || !info->telemetry)
+    return std::nullopt;
+  core::TransferRecord rec;
+  rec.protocol = core::Protocol::sftp;
+  rec.client = info->client;
+  rec.user = info->user;
+  rec.path = path.str();
+  return HandleTransfer(core::TransferTracker(info->telemetry, std::move(rec)), write);
+}
+
 core::Result<vfs::VirtualPath> Session::path(std::string_view p) const {
   return vfs::VirtualPath::resolve(vfs::VirtualPath(), p);
 }

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -41,6 +42,11 @@ struct SessionInfo {
   std::string client;                         ///< The client's address.
   std::shared_ptr<core::Telemetry> telemetry; ///< Null: transfers are not reported.
 };
+
+/// The transfer of a file `path` opened for writing (or reading), reported
+/// to info->telemetry as SFTP's are; nothing without a telemetry.
+std::optional<HandleTransfer> transfer_for(const SessionInfo* info, const vfs::VirtualPath& path,
+                                           bool write);
 
 /// Runs a session until the channel closes. `fs` (and `info`, when given)
 /// must outlive it.

@@ -32,42 +32,6 @@ const EVP_MD* md_of(Digest d) {
   return EVP_sha256();
 }
 
-// One digest in progress: an EVP digest, or zlib's CRC-32.
-class Hasher {
-public:
-  explicit Hasher(Digest d) : digest_(d), ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { start(); }
-  void start() {
-    if (digest_ == Digest::crc32)
-      crc_ = ::crc32(0L, Z_NULL, 0);
-    else
-      EVP_DigestInit_ex(ctx_.get(), md_of(digest_), nullptr);
-  }
-  void update(const std::byte* data, std::size_t n) {
-    if (digest_ != Digest::crc32) {
-      EVP_DigestUpdate(ctx_.get(), data, n);
-      return;
-    }
-    // zlib takes uInt lengths; a chunk is at most kChunk.
-    crc_ = ::crc32(crc_, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(n));
-  }
-  std::string finish() {
-    if (digest_ == Digest::crc32) {
-      const char out[4] = {static_cast<char>(crc_ >> 24), static_cast<char>(crc_ >> 16),
-                           static_cast<char>(crc_ >> 8), static_cast<char>(crc_)};
-      return std::string(out, 4);
-    }
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(ctx_.get(), out, &len);
-    return std::string(reinterpret_cast<const char*>(out), len);
-  }
-
-private:
-  Digest digest_;
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-  uLong crc_ = 0;
-};
-
 // Lets the loop's other ready work run before this coroutine goes on.
 core::Task<void> yield() {
   auto ex = co_await asio::this_coro::executor;
@@ -75,6 +39,50 @@ core::Task<void> yield() {
 }
 
 } // namespace
+
+Hasher::Hasher(Digest d) : digest_(d) {
+  if (digest_ != Digest::crc32)
+    ctx_ = EVP_MD_CTX_new();
+  start();
+}
+
+Hasher::~Hasher() {
+  EVP_MD_CTX_free(ctx_);
+}
+
+void Hasher::start() {
+  if (digest_ == Digest::crc32)
+    crc_ = ::crc32(0L, Z_NULL, 0);
+  else
+    EVP_DigestInit_ex(ctx_, md_of(digest_), nullptr);
+}
+
+void Hasher::update(const void* data, std::size_t n) {
+  if (digest_ != Digest::crc32) {
+    EVP_DigestUpdate(ctx_, data, n);
+    return;
+  }
+  // zlib takes uInt lengths.
+  const auto* p = static_cast<const Bytef*>(data);
+  while (n > 0) {
+    const std::size_t piece = std::min<std::size_t>(n, 1U << 30);
+    crc_ = ::crc32(crc_, p, static_cast<uInt>(piece));
+    p += piece;
+    n -= piece;
+  }
+}
+
+std::string Hasher::finish() {
+  if (digest_ == Digest::crc32) {
+    const char out[4] = {static_cast<char>(crc_ >> 24), static_cast<char>(crc_ >> 16),
+                         static_cast<char>(crc_ >> 8), static_cast<char>(crc_)};
+    return std::string(out, 4);
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx_, out, &len);
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
 
 std::size_t digest_size(Digest d) {
   if (d == Digest::crc32)

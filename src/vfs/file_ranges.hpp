@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+struct evp_md_ctx_st; // OpenSSL's EVP_MD_CTX, kept out of this header
+
 namespace berth::vfs {
 
 /// The most bytes one command hashes: about 2 to 10 s of one core. A client
@@ -28,6 +30,27 @@ enum class Digest { md5, sha1, sha256, sha512, crc32 };
 
 /// The digest's length in bytes.
 std::size_t digest_size(Digest d);
+
+/// One digest in progress over bytes given in pieces: an OpenSSL digest, or
+/// zlib's CRC-32.
+class Hasher {
+public:
+  explicit Hasher(Digest d);
+  ~Hasher();
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+
+  /// Starts over (after finish(), for the next block).
+  void start();
+  void update(const void* data, std::size_t n);
+  /// The digest, digest_size() raw bytes; start() before hashing again.
+  std::string finish();
+
+private:
+  Digest digest_;
+  evp_md_ctx_st* ctx_ = nullptr; ///< OpenSSL's EVP_MD_CTX; null for crc32.
+  unsigned long crc_ = 0;
+};
 
 /// Hashes `length` bytes of `file` from `offset` (fewer if the file ends
 /// first): one digest per `block` bytes (the last one may be shorter), or

@@ -402,6 +402,24 @@ def proxy_header():
     }
 
 
+def scp():
+    """An exec command, a NUL, then what the client sends (scp.cpp's harness)."""
+    def case(command, body):
+        return command.encode() + b"\0" + body
+    return {
+        "upload": case("scp -t -- /", b"C0644 5 a b.txt\nhello\0"),
+        "preserve": case("scp -p -t .", b"T1600000000 0 1500000000 0\nC4755 3 x\nabc\0"),
+        "tree": case("scp -r -d -t -- 'up dir'",
+                     b"D0755 0 top\nC0644 2 f\nhi\0D0700 0 e\nE\nE\n"),
+        "download": case("scp -r -p -f 'a b'", b"\0\0\0\0"),
+        "warning": case("scp -v -f \"x\"", b"\0\x01scp: x: Permission denied\n"),
+        "fatal": case("scp -q -t x", b"\x02scp: gone\n"),
+        "bad_name": case("scp -t /", b"C0644 1 ../x\nx\0"),
+        "bad_size": case("scp -t /", b"C0644 99999999999999999999 x\n"),
+        "shell": case("scp -t a; id", b""),
+    }
+
+
 TARGETS = {
     "sftp_codec": sftp_codec,
     "sftp_session": sftp_session,
@@ -414,6 +432,7 @@ TARGETS = {
     "config": config,
     "authorized_keys": authorized_keys,
     "proxy_header": proxy_header,
+    "scp": scp,
 }
 
 

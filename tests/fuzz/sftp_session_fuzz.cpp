@@ -10,6 +10,7 @@
 
 #include "core/check.hpp"
 #include "core/log.hpp"
+#include "fuzz_sandbox.hpp"
 #include "support/pipe_channel.hpp"
 #include "vfs/local/local_fs.hpp"
 
@@ -34,85 +35,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace berth;
+using fuzz::sandbox;
 
 // Files grow sparse and copy-data can copy a file onto itself: the file size
 // limit keeps each input's disk use bounded (writes past it fail with EFBIG).
 constexpr rlim_t kMaxFileSize = 16 << 20;
-
-/// Removes everything beneath `dir` (not `dir` itself), never following a
-/// symlink; directories the session made unreadable are made readable first.
-void empty_dir(const fs::path& dir) {
-  std::error_code ec;
-  ::chmod(dir.c_str(), 0700);
-  std::vector<fs::path> entries;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    entries.push_back(it->path());
-  for (const auto& p : entries) {
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-      empty_dir(p);
-    fs::remove(p, ec);
-  }
-}
-
-void write_file(const fs::path& p, std::string_view content) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-}
-
-/// A temporary directory for the process: `root` is the jail, `base` holds it
-/// and a file outside the jail; both are removed at exit.
-class Sandbox {
-public:
-  Sandbox() {
-    std::string pattern = (fs::temp_directory_path() / "berth-fuzz-XXXXXX").string();
-    BERTH_CHECK(::mkdtemp(pattern.data()) != nullptr);
-    base_ = pattern;
-    root_ = base_ / "root";
-    fs::create_directory(root_);
-    write_file(base_ / "outside", "not for clients\n");
-  }
-  Sandbox(const Sandbox&) = delete;
-  Sandbox& operator=(const Sandbox&) = delete;
-  ~Sandbox() {
-    empty_dir(base_);
-    std::error_code ec;
-    fs::remove(base_, ec);
-  }
-
-  /// The jail as every input starts with it: /hello.txt, /dir/data.bin, /link -> hello.txt.
-  void reset() {
-    empty_dir(root_);
-    write_file(root_ / "hello.txt", "hello, world\n");
-    fs::create_directory(root_ / "dir");
-    write_file(root_ / "dir" / "data.bin", std::string(3000, 'x'));
-    std::error_code ec;
-    fs::create_symlink("hello.txt", root_ / "link", ec);
-  }
-
-  /// Nothing but the jail and the untouched file beside it.
-  void check_outside() const {
-    std::size_t n = 0;
-    std::error_code ec;
-    for (fs::directory_iterator it(base_, ec), end; !ec && it != end; it.increment(ec)) {
-      BERTH_CHECK(it->path() == root_ || it->path() == base_ / "outside");
-      ++n;
-    }
-    BERTH_CHECK(!ec && n == 2);
-    BERTH_CHECK(fs::file_size(base_ / "outside", ec) == 16 && !ec);
-  }
-
-  const fs::path& root() const { return root_; }
-
-private:
-  fs::path base_;
-  fs::path root_;
-};
-
-Sandbox& sandbox() {
-  static Sandbox s;
-  return s;
-}
 
 /// Open file descriptors of the process: a session leaves none behind.
 std::size_t open_fds() {
@@ -182,7 +109,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // Here, not in LLVMFuzzerInitialize: libFuzzer installs its own handler after that.
   std::signal(SIGXFSZ, SIG_IGN);
-  Sandbox& box = sandbox();
+  fuzz::Sandbox& box = sandbox();
   box.reset();
   const std::size_t fds = open_fds();
   auto fs = vfs::LocalFs::open(box.root());

@@ -318,14 +318,6 @@ def test_scp_cannot_write_outside_jail(srv, tmp_path, env, client_keys, payloads
         assert found.read_bytes() == src.read_bytes()
 
 
-def test_scp_legacy_protocol_refused(srv, tmp_path, env, client_keys, payloads):
-    """scp -O runs "scp -t" on the server: berth executes no commands."""
-    argv = scp_argv(srv, client_keys[0], sftp=False)
-    r = run(argv + [str(payloads["1B"].path), remote("legacy.bin")], env)
-    assert r.returncode != 0, describe(r)
-    assert not (srv.home() / "legacy.bin").exists()
-
-
 def test_scp_exit_status(srv, tmp_path, env, client_keys, payloads):
     argv = scp_argv(srv, client_keys[0])
     r = run(argv + [str(payloads["1B"].path), remote("ok.bin")], env)

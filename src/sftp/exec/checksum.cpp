@@ -6,7 +6,6 @@
 #include "vfs/virtual_path.hpp"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <memory>
 
@@ -39,20 +38,6 @@ std::string_view reason(std::error_code ec) {
   return "Input/output error";
 }
 
-const char* evp_name(vfs::Digest d) {
-  switch (d) {
-  case vfs::Digest::md5:
-    return "MD5";
-  case vfs::Digest::sha1:
-    return "SHA1";
-  case vfs::Digest::sha256:
-    return "SHA256";
-  case vfs::Digest::sha512:
-    return "SHA512";
-  }
-  return "SHA256";
-}
-
 // The digest (hex) of a file of the jail, at most vfs::kMaxHashBytes long.
 core::Task<core::Result<std::string>> hash_file(vfs::Filesystem& fs, std::string_view name,
                                                 vfs::Digest digest) {
@@ -78,8 +63,7 @@ core::Task<core::Result<std::string>> hash_file(vfs::Filesystem& fs, std::string
 // The digest (hex) of the channel's input up to its end, at most
 // vfs::kMaxHashBytes of it (rclone probes with an empty input).
 core::Task<core::Result<std::string>> hash_input(Channel& channel, vfs::Digest digest) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_get_digestbyname(evp_name(digest)), nullptr);
+  vfs::Hasher hasher(digest);
   auto buf = std::make_unique_for_overwrite<std::uint8_t[]>(64 * 1024);
   std::uint64_t total = 0;
   std::error_code failed;
@@ -95,14 +79,11 @@ core::Task<core::Result<std::string>> hash_input(Channel& channel, vfs::Digest d
       failed = core::Errc::too_long;
       break;
     }
-    EVP_DigestUpdate(ctx.get(), buf.get(), *n);
+    hasher.update(buf.get(), *n);
   }
   if (failed)
     co_return core::unexpected(failed);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx.get(), out, &len);
-  co_return to_hex(std::string_view(reinterpret_cast<const char*>(out), len));
+  co_return to_hex(hasher.finish());
 }
 
 bool safe_in_message(char c) {

@@ -2,6 +2,7 @@
 
 #include "sftp/exec/checksum.hpp"
 #include "sftp/exec/shell_words.hpp"
+#include "sftp/scp/scp.hpp"
 
 #include <fmt/format.h>
 
@@ -16,6 +17,7 @@ struct Context {
   std::string_view name; ///< The command's name (its first word).
   Channel& channel;
   vfs::Filesystem& fs;
+  const SessionInfo* info; ///< May be null.
 };
 
 using Args = std::vector<std::string>;
@@ -66,6 +68,19 @@ core::Task<int> cmd_echo(const Args& args, Context& c) {
   co_return 0;
 }
 
+// Legacy scp's server side (`scp -t` receives, `scp -f` sends): a protocol
+// on the channel rather than a command, in sftp/scp/.
+core::Task<int> cmd_scp(const Args& args, Context& c) {
+  const std::optional<scp::Args> parsed = scp::parse_args(args);
+  if (!parsed) {
+    static constexpr std::string_view kUsage =
+        "berth: scp: usage: scp [-r] [-p] [-d] -t|-f [--] path\n";
+    co_await print_error(c.channel, kUsage);
+    co_return 1;
+  }
+  co_return co_await scp::run(*parsed, c.channel, c.fs, c.info);
+}
+
 struct Command {
   std::string_view name;
   core::Task<int> (*run)(const Args& args, Context& c);
@@ -73,8 +88,13 @@ struct Command {
 
 // Every command there is, one row each.
 constexpr Command kCommands[] = {
-    {"echo", cmd_echo},       {"md5sum", cmd_md5sum},       {"pwd", cmd_pwd},
-    {"sha1sum", cmd_sha1sum}, {"sha256sum", cmd_sha256sum}, {"sha512sum", cmd_sha512sum},
+    {"echo", cmd_echo},
+    {"md5sum", cmd_md5sum},
+    {"pwd", cmd_pwd},
+    {"scp", cmd_scp},
+    {"sha1sum", cmd_sha1sum},
+    {"sha256sum", cmd_sha256sum},
+    {"sha512sum", cmd_sha512sum},
 };
 
 } // namespace
@@ -86,9 +106,7 @@ core::Task<void> print_error(Channel& channel, std::string_view text) {
 }
 
 core::Task<int> run(std::string_view command, Channel& channel, vfs::Filesystem& fs,
-                    const SessionInfo*) {
-  // Programs that parse their own command line (a protocol rather than a
-  // command) are tried here first, one line each.
+                    const SessionInfo* info) {
   Words split = split_words(command);
   if (!split.error.empty()) {
     const std::string line = fmt::format("berth: {}\n", split.error);
@@ -103,7 +121,7 @@ core::Task<int> run(std::string_view command, Channel& channel, vfs::Filesystem&
   for (const Command& c : kCommands)
     found = c.name == name ? &c : found;
   if (found != nullptr) {
-    Context ctx{name, channel, fs};
+    Context ctx{name, channel, fs, info};
     co_return co_await found->run(args, ctx);
   }
   // SECURITY: nothing else runs, and never through a shell.
@@ -114,8 +132,8 @@ core::Task<int> run(std::string_view command, Channel& channel, vfs::Filesystem&
 
 core::Task<int> no_shell(Channel& channel) {
   static constexpr std::string_view kText =
-      "berth: there is no shell here: this server offers SFTP and the commands md5sum, sha1sum, "
-      "sha256sum, sha512sum, pwd and echo\n";
+      "berth: there is no shell here: this server offers SFTP, scp and the commands md5sum, "
+      "sha1sum, sha256sum, sha512sum, pwd and echo\n";
   co_await print_error(channel, kText);
   co_return 1;
 }

@@ -109,7 +109,7 @@ TEST_F(Exec, PwdAndEcho) {
 }
 
 TEST_F(Exec, EverythingElseIsNotFound) {
-  for (const char* line : {"ls", "sh -c id", "/bin/sh", "scp -t /", "rm -rf /", "cd /"}) {
+  for (const char* line : {"ls", "sh -c id", "/bin/sh", "/usr/bin/scp -t /", "rm -rf /", "cd /"}) {
     Ran r = run_command(line);
     EXPECT_EQ(r.status, 127) << line;
     EXPECT_EQ(r.out, "") << line;
