@@ -114,6 +114,12 @@ struct SftpConfig {
   std::vector<HostPort> listen;
   std::vector<std::filesystem::path> host_keys; ///< Empty: generated in the state folder.
   ProxyConfig proxy;
+  /// CA keys trusted to sign user certificates for every user (sshd's
+  /// TrustedUserCAKeys; a principal must be the user's name). Empty: none.
+  std::filesystem::path trusted_user_ca_keys;
+  /// Revoked keys and certificates, a KRL or one public key a line (sshd's
+  /// RevokedKeys). Empty: none.
+  std::filesystem::path revoked_keys;
 };
 
 /// `[limits]`: connections (every protocol together), sessions and open files.
