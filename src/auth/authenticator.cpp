@@ -1,8 +1,12 @@
 #include "auth/authenticator.hpp"
 
 #include "auth/authorized_keys.hpp"
+#include "auth/certificates.hpp"
 #include "auth/defender.hpp"
 #include "auth/password.hpp"
+#include "auth/revoked_keys.hpp"
+#include "auth/ssh_cert.hpp"
+#include "auth/ssh_wire.hpp"
 #include "core/cidr.hpp"
 #include "core/log.hpp"
 #include "net/throttle.hpp"
@@ -12,6 +16,9 @@
 #include "vfs/quota.hpp"
 
 #include <sodium.h>
+
+#include <fstream>
+#include <iterator>
 
 namespace berth::auth {
 namespace {
@@ -260,6 +267,57 @@ core::Task<core::Result<Account>> Authenticator::authenticate(const std::string&
   co_return account;
 }
 
+namespace {
+
+// A whole file of at most `limit` bytes; nullopt when it can not be read or is larger.
+std::optional<std::string> read_small_file(const std::filesystem::path& path, std::size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return std::nullopt;
+  std::string out;
+  char buf[8192];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    out.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (out.size() > limit)
+      return std::nullopt;
+  }
+  if (in.bad())
+    return std::nullopt;
+  return out;
+}
+
+constexpr std::size_t kMaxCaFileSize = 1024 * 1024;
+
+} // namespace
+
+struct Authenticator::KeyFiles {
+  std::string trusted_ca;
+  std::optional<RevokedKeys> revoked;
+  std::string error; ///< Non-empty: a file could not be read; every key is refused.
+};
+
+Authenticator::KeyFiles Authenticator::load_key_files(bool want_ca) const {
+  KeyFiles f;
+  if (want_ca && !settings_.trusted_user_ca_keys.empty()) {
+    auto text = read_small_file(settings_.trusted_user_ca_keys, kMaxCaFileSize);
+    if (!text)
+      f.error = "trusted_user_ca_keys can not be read (or is over 1 MiB)";
+    else
+      f.trusted_ca = std::move(*text);
+  }
+  if (!settings_.revoked_keys.empty()) {
+    auto bytes = read_small_file(settings_.revoked_keys, kMaxRevokedKeysSize);
+    std::string why = "can not be read (or is over 16 MiB)";
+    if (bytes)
+      if (auto parsed = RevokedKeys::parse(*bytes, why))
+        f.revoked = std::move(*parsed);
+    // SECURITY: as sshd, a revocation list that can not be read refuses every key.
+    if (!f.revoked)
+      f.error = "revoked_keys " + why;
+  }
+  return f;
+}
+
 core::Task<core::Result<Account>> Authenticator::authenticate_key(const std::string& user,
                                                                   std::string_view type,
                                                                   std::string_view blob,
@@ -271,8 +329,37 @@ core::Task<core::Result<Account>> Authenticator::authenticate_key(const std::str
     co_return core::unexpected(record.error());
   if (!record)
     co_return core::unexpected(Errc::bad_credentials);
-  auto decision = check_authorized_keys(record->authorized_keys, type, blob, client,
-                                        std::chrono::system_clock::now());
+  // sshd reads TrustedUserCAKeys and RevokedKeys for every key, so that a
+  // revocation takes effect at once; the files may be slow to read.
+  const bool cert = is_cert_type(type);
+  KeyFiles files;
+  if (cert || !settings_.revoked_keys.empty()) {
+    auto load = [this, cert] { return load_key_files(cert); };
+    if (io_ != nullptr)
+      files = co_await io_->run(load);
+    else
+      files = load();
+  }
+  const auto now = std::chrono::system_clock::now();
+  KeyDecision decision;
+  auto raw = decode_base64(blob);
+  if (!files.error.empty()) {
+    decision.reason = files.error;
+  } else if (!raw) {
+    decision.reason = "public key is not base64";
+  } else if (cert) {
+    CertContext ctx{user,
+                    &record->authorized_keys,
+                    files.trusted_ca,
+                    files.revoked ? &*files.revoked : nullptr,
+                    client,
+                    now};
+    decision = check_certificate(*raw, ctx);
+  } else if (files.revoked && files.revoked->key_revoked(*raw)) {
+    decision.reason = "key is revoked (revoked_keys)";
+  } else {
+    decision = check_authorized_keys(record->authorized_keys, type, blob, client, now);
+  }
   if (!decision.allowed) {
     if (!decision.reason.empty())
       spdlog::warn("auth: {} public key for {} refused: {}", client.to_string(),

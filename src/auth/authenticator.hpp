@@ -78,6 +78,10 @@ struct AuthSettings {
   HashCost hash_cost;
   /// The budget of open files (vfs::OpenFiles); 0: none.
   vfs::OpenFileLimits open_files;
+  /// sshd's TrustedUserCAKeys and RevokedKeys ([sftp] trusted_user_ca_keys,
+  /// revoked_keys); empty: none. Read again for every key a client offers.
+  std::filesystem::path trusted_user_ca_keys;
+  std::filesystem::path revoked_keys;
   /// Checks a password against a stored hash (verify_hash; tests count calls).
   std::function<bool(std::string_view hash, std::string_view password)> verify = verify_hash;
 };
@@ -166,10 +170,13 @@ public:
   /// The anonymous account (FTP only; see is_anonymous()).
   Account anonymous() const;
 
-  /// Public-key login (SFTP): `type`/`blob` checked against the user's
-  /// authorized_keys lines and options. Errors as authenticate(); the reason a
-  /// matching key was refused is logged. Does not count as a failure: a client
-  /// offers several keys (record_failure() after a signature that failed).
+  /// Public-key login (SFTP): `type`/`blob` (base64) checked against the
+  /// user's authorized_keys lines and options, or for a certificate type
+  /// against its CA (cert-authority lines, trusted_user_ca_keys) and its
+  /// fields (check_certificate()); a key or certificate in revoked_keys, or
+  /// any key while that file can not be read, is refused. Errors as
+  /// authenticate(); the reason a matching key was refused is logged. Does not count as a failure:
+  /// a client offers several keys (record_failure() after a signature that failed).
   core::Task<core::Result<Account>> authenticate_key(const std::string& user, std::string_view type,
                                                      std::string_view blob,
                                                      const asio::ip::address& client);
@@ -193,6 +200,9 @@ private:
   std::string cache_key(const std::string& user, const std::string& password) const;
   bool cached(const std::string& key, std::uint64_t revision);
   void remember(const std::string& key, std::uint64_t revision);
+  struct KeyFiles;
+  /// Reads trusted_user_ca_keys (when `want_ca`) and revoked_keys.
+  KeyFiles load_key_files(bool want_ca) const;
   core::Task<core::Result<Account>> check_rules(const store::UserRecord& record,
                                                 const asio::ip::address& client);
   /// One verification on the hash workers: against `hash`, or when it is

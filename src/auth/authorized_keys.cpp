@@ -143,13 +143,6 @@ std::optional<std::chrono::system_clock::time_point> parse_expiry(std::string_vi
   return std::chrono::system_clock::from_time_t(t);
 }
 
-// A forced command that still serves SFTP (the usual `command="internal-sftp"`).
-bool is_sftp_command(std::string_view cmd) {
-  std::string_view c = cmd;
-  std::string_view prog = next_word(c);
-  return prog == "internal-sftp" || prog.ends_with("/sftp-server") || prog == "sftp-server";
-}
-
 // Wildcard match of `text` against `pat` (`*`, `?`), as sshd's match_pattern.
 bool wildcard(std::string_view text, std::string_view pat) {
   std::size_t t = 0, p = 0, star = std::string_view::npos, mark = 0;
@@ -173,6 +166,12 @@ bool wildcard(std::string_view text, std::string_view pat) {
 }
 
 } // namespace
+
+bool is_sftp_command(std::string_view cmd) {
+  std::string_view c = cmd;
+  std::string_view prog = next_word(c);
+  return prog == "internal-sftp" || prog.ends_with("/sftp-server") || prog == "sftp-server";
+}
 
 std::optional<AuthorizedKey> parse_authorized_key(std::string_view line) {
   std::string_view s = line;
@@ -203,8 +202,10 @@ std::optional<AuthorizedKey> parse_authorized_key(std::string_view line) {
     } else if (iequals(n, "command") && o.value) {
       if (!is_sftp_command(*o.value))
         key.refusal = "forced command other than sftp";
-    } else if (iequals(n, "cert-authority") || iequals(n, "principals")) {
-      key.refusal = "certificate options are not supported";
+    } else if (iequals(n, "cert-authority") && !o.value) {
+      key.cert_authority = true;
+    } else if (iequals(n, "principals") && o.value) {
+      key.principals = std::move(*o.value);
     } else if (iequals(n, "verify-required")) {
       key.refusal = "verify-required is not supported";
     } else if (iequals(n, "restrict") || iequals(n, "no-pty") || iequals(n, "pty") ||
@@ -221,6 +222,8 @@ std::optional<AuthorizedKey> parse_authorized_key(std::string_view line) {
       return std::nullopt; // sshd refuses a line with an unknown option
     }
   }
+  if (key.principals && !key.cert_authority)
+    return std::nullopt; // sshd: principals= only on a cert-authority line
   return key;
 }
 
@@ -248,23 +251,28 @@ bool from_allows(std::string_view patterns, const asio::ip::address& client_in) 
   return allowed;
 }
 
+std::string line_refusal(const AuthorizedKey& key, const asio::ip::address& client,
+                         std::chrono::system_clock::time_point now) {
+  if (!key.refusal.empty())
+    return key.refusal;
+  if (key.from && !from_allows(*key.from, client))
+    return "client address not in from=\"" + *key.from + "\"";
+  if (key.expires && now >= *key.expires)
+    return "key expired (expiry-time)";
+  return {};
+}
+
 KeyDecision check_authorized_keys(const std::vector<std::string>& lines, std::string_view type,
                                   std::string_view blob, const asio::ip::address& client,
                                   std::chrono::system_clock::time_point now) {
   KeyDecision d;
   for (const auto& line : lines) {
     auto key = parse_authorized_key(line);
-    if (!key || key->type != type || key->blob != blob)
+    if (!key || key->cert_authority || key->type != type || key->blob != blob)
       continue;
-    if (!key->refusal.empty()) {
-      d.reason = key->refusal;
-    } else if (key->from && !from_allows(*key->from, client)) {
-      d.reason = "client address not in from=\"" + *key->from + "\"";
-    } else if (key->expires && now >= *key->expires) {
-      d.reason = "key expired (expiry-time)";
-    } else {
+    d.reason = line_refusal(*key, client, now);
+    if (d.reason.empty())
       return KeyDecision{true, {}};
-    }
     // Another line may list the same key with other options: keep looking.
   }
   return d;

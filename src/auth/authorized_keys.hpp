@@ -22,6 +22,8 @@ struct AuthorizedKey {
   std::string blob;                ///< The base64 key, as written.
   std::optional<std::string> from; ///< from="pattern-list": where the client may be.
   std::optional<std::chrono::system_clock::time_point> expires; ///< expiry-time=.
+  bool cert_authority = false;           ///< cert-authority: the key is a CA for certificates.
+  std::optional<std::string> principals; ///< principals="a,b" (cert-authority lines only).
   std::string refusal; ///< Non-empty: an option berth can not honour; the key never matches.
 };
 
@@ -35,13 +37,23 @@ std::optional<AuthorizedKey> parse_authorized_key(std::string_view line);
 /// negated one does. Host names are not looked up (sshd's UseDNS=no).
 bool from_allows(std::string_view patterns, const asio::ip::address& client);
 
+/// A forced command that still serves SFTP: `internal-sftp` or an sftp-server
+/// path, with or without arguments.
+bool is_sftp_command(std::string_view cmd);
+
 /// What checking a client's key against a user's lines decided.
 struct KeyDecision {
   bool allowed = false;
   std::string reason; ///< Why a matching line did not allow it (for the log), else empty.
 };
 
-/// Looks for `type`/`blob` among `lines` and applies the matching line's options.
+/// Looks for `type`/`blob` among `lines` and applies the matching line's
+/// options. cert-authority lines never match a plain key (as in sshd).
+/// The options of one matching line that apply to any key: its refusal,
+/// from= and expiry-time=. Empty when they allow `client` at `now`.
+std::string line_refusal(const AuthorizedKey& key, const asio::ip::address& client,
+                         std::chrono::system_clock::time_point now);
+
 KeyDecision check_authorized_keys(const std::vector<std::string>& lines, std::string_view type,
                                   std::string_view blob, const asio::ip::address& client,
                                   std::chrono::system_clock::time_point now);

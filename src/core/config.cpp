@@ -343,9 +343,21 @@ void read_tls(const Reader& r, const toml::table& t, TlsConfig& c) {
 }
 
 void read_sftp(const Reader& r, const toml::table& t, SftpConfig& s) {
-  r.only_keys(
-      t, "sftp",
-      {"listen", "host_keys", "proxy_protocol", "proxy_from", "max_channels_per_connection"});
+  r.only_keys(t, "sftp",
+              {"listen", "host_keys", "proxy_protocol", "proxy_from", "max_channels_per_connection",
+               "trusted_user_ca_keys", "revoked_keys"});
+  // sshd's TrustedUserCAKeys and RevokedKeys: must exist at start; read again
+  // at every login, so that a new revocation takes effect without a reload.
+  for (auto [key, out] : {std::pair{"trusted_user_ca_keys", &s.trusted_user_ca_keys},
+                          std::pair{"revoked_keys", &s.revoked_keys}}) {
+    auto v = r.string(t, "sftp", key);
+    if (!v)
+      continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*v, ec))
+      r.fail(t.get(key), Reader::join("sftp", key), fmt::format("\"{}\": no such file", *v));
+    *out = *v;
+  }
   read_proxy(r, t, "sftp", s.proxy);
   if (auto v = r.integer(t, "sftp", "max_channels_per_connection", 1, 1000))
     s.max_channels_per_connection = static_cast<std::uint32_t>(*v);

@@ -117,6 +117,12 @@ struct SftpConfig {
   /// Session channels (SFTP sessions, commands) one connection may have open
   /// at once, as sshd's MaxSessions; one more is refused at its open.
   std::uint32_t max_channels_per_connection = 10;
+  /// CA keys trusted to sign user certificates for every user (sshd's
+  /// TrustedUserCAKeys; a principal must be the user's name). Empty: none.
+  std::filesystem::path trusted_user_ca_keys;
+  /// Revoked keys and certificates, a KRL or one public key a line (sshd's
+  /// RevokedKeys). Empty: none.
+  std::filesystem::path revoked_keys;
 };
 
 /// `[limits]`: connections (every protocol together), sessions and open files.

@@ -178,6 +178,8 @@ std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w
                settings.open_files.total, settings.open_files.per_user, max_fds);
   settings.bandwidth = cfg.bandwidth;
   settings.upload_mode = cfg.server.upload_mode;
+  settings.trusted_user_ca_keys = cfg.sftp.trusted_user_ca_keys;
+  settings.revoked_keys = cfg.sftp.revoked_keys;
   g->authenticator = std::make_shared<auth::Authenticator>(g->users, w.live, std::move(settings),
                                                            w.defender.get(), w.io.get());
   auto deps = std::make_shared<ftp::SessionDeps>();

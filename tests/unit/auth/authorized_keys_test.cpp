@@ -55,9 +55,20 @@ TEST(AuthorizedKeys, ForcedCommandOnlyForSftp) {
   auto backup = parse_authorized_key("command=\"/usr/bin/rsync --server\" ssh-ed25519 " + kBlob);
   ASSERT_TRUE(backup);
   EXPECT_FALSE(backup->refusal.empty());
-  auto ca = parse_authorized_key("cert-authority ssh-ed25519 " + kBlob);
+  auto ca = parse_authorized_key("cert-authority,principals=\"a,b\" ssh-ed25519 " + kBlob);
   ASSERT_TRUE(ca);
-  EXPECT_FALSE(ca->refusal.empty());
+  EXPECT_TRUE(ca->refusal.empty());
+  EXPECT_TRUE(ca->cert_authority);
+  EXPECT_EQ(ca->principals, "a,b");
+  // principals= belongs on a cert-authority line only (sshd refuses the line).
+  EXPECT_FALSE(parse_authorized_key("principals=\"a\" ssh-ed25519 " + kBlob));
+}
+
+TEST(AuthorizedKeys, CertAuthorityLineIsNoPlainKey) {
+  const std::vector<std::string> lines = {"cert-authority ssh-ed25519 " + kBlob};
+  EXPECT_FALSE(check_authorized_keys(lines, "ssh-ed25519", kBlob, ip("127.0.0.1"),
+                                     std::chrono::system_clock::now())
+                   .allowed);
 }
 
 TEST(AuthorizedKeys, FromPatterns) {
