@@ -499,7 +499,9 @@ void Session::log_in(auth::Account account, auth::UserSession session) {
 bool Session::host_admits(const auth::Account& account) const {
   if (host_ == nullptr || host_->users.empty())
     return true;
-  const std::string_view name = account.anonymous ? "anonymous" : account.name;
+  // Both sides views: a std::string temporary would die with the expression.
+  const std::string_view name =
+      account.anonymous ? std::string_view("anonymous") : std::string_view(account.name);
   return std::find(host_->users.begin(), host_->users.end(), name) != host_->users.end();
 }
 
