@@ -10,12 +10,18 @@ namespace berth::app {
 int run_check_config(const std::string& config_file) {
   try {
     core::Config cfg = core::load_config(config_file);
-    if (!cfg.tls.certificate.empty()) {
+    if (!cfg.tls.certificate.empty() || !net::tls_hosts(cfg.ftp.hosts).empty()) {
       // Load the configured certificate and key as serve would: a bad file or
       // a key that does not match is caught here too.
       net::TlsSettings tls;
       tls.certificate = cfg.tls.certificate;
       tls.private_key = cfg.tls.private_key.empty() ? cfg.tls.certificate : cfg.tls.private_key;
+      tls.hosts = net::tls_hosts(cfg.ftp.hosts);
+      if (tls.certificate.empty()) { // the server's own is generated at start: check a host's
+        tls.certificate = tls.hosts.front().certificate;
+        tls.private_key =
+            tls.hosts.front().private_key.empty() ? tls.certificate : tls.hosts.front().private_key;
+      }
       try {
         (void)net::TlsContext::create(tls);
       } catch (const std::exception& e) {

@@ -8,6 +8,8 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -378,6 +380,76 @@ void read_sftp(const Reader& r, const toml::table& t, SftpConfig& s) {
   }
 }
 
+// [[ftp.host]]: virtual hosts (RFC 7151). Their users are checked against
+// [[user]] once those are read (check_host_users).
+std::vector<FtpHostConfig> read_hosts(const Reader& r, const toml::node& n) {
+  const toml::array* a = n.as_array();
+  if (a == nullptr || !a->is_array_of_tables())
+    r.fail(&n, "ftp.host", "must be an array of tables ([[ftp.host]])");
+  std::vector<FtpHostConfig> hosts;
+  std::set<std::string> seen;
+  for (const toml::node& e : *a) {
+    const toml::table& t = *e.as_table();
+    r.only_keys(t, "ftp.host", {"name", "users", "certificate", "private_key", "banner"});
+    FtpHostConfig h;
+    auto name = r.string(t, "ftp.host", "name");
+    if (!name || name->empty())
+      r.fail(&e, "ftp.host.name", "missing");
+    // A DNS name or an address literal, as HOST and SNI carry them.
+    if (name->size() > 253 ||
+        name->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") != std::string::npos)
+      r.fail(t.get("name"), "ftp.host.name",
+             fmt::format("bad host name \"{}\" (want a DNS name or an address)", *name));
+    std::string folded = *name;
+    for (char& c : folded)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!seen.insert(folded).second)
+      r.fail(t.get("name"), "ftp.host.name", fmt::format("duplicate host \"{}\"", *name));
+    h.name = *name;
+    if (auto v = r.strings(t, "ftp.host", "users", "user names"))
+      h.users = *v;
+    for (const char* key : {"certificate", "private_key"}) {
+      auto v = r.string(t, "ftp.host", key);
+      std::error_code ec;
+      if (v && !std::filesystem::is_regular_file(*v, ec))
+        r.fail(t.get(key), Reader::join("ftp.host", key), fmt::format("\"{}\": no such file", *v));
+      (std::string_view(key) == "certificate" ? h.certificate : h.private_key) = v.value_or("");
+    }
+    if (h.certificate.empty() && !h.private_key.empty())
+      r.fail(t.get("private_key"), "ftp.host.private_key", "given without a certificate");
+    h.banner = r.string(t, "ftp.host", "banner").value_or(h.name + " FTP server ready.");
+    if (h.banner.empty() || h.banner.size() > 200 ||
+        std::any_of(h.banner.begin(), h.banner.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      r.fail(t.get("banner"), "ftp.host.banner",
+             "must be one line of 1 to 200 characters without control characters");
+    hosts.push_back(std::move(h));
+  }
+  return hosts;
+}
+
+// A host's users are [[user]] names, or "anonymous" when [ftp.anonymous] is on.
+void check_host_users(const Reader& r, const toml::table& root, const Config& c) {
+  const toml::node* n = root.at_path("ftp.host").node();
+  for (std::size_t i = 0; i < c.ftp.hosts.size(); ++i) {
+    const toml::node* users = nullptr;
+    if (const toml::array* a = n != nullptr ? n->as_array() : nullptr; a != nullptr)
+      if (const toml::table* t = a->get(i) != nullptr ? a->get(i)->as_table() : nullptr)
+        users = t->get("users");
+    for (const std::string& u : c.ftp.hosts[i].users) {
+      bool known = u == "anonymous" && c.anonymous.enabled;
+      for (const UserConfig& user : c.users)
+        known = known || user.name == u;
+      if (!known)
+        r.fail(users, "ftp.host.users",
+               fmt::format("host \"{}\": unknown user \"{}\" (not a [[user]]{})",
+                           c.ftp.hosts[i].name, u,
+                           c.anonymous.enabled ? " nor \"anonymous\"" : ""));
+    }
+  }
+}
+
 void read_anonymous(const Reader& r, const toml::table& t, AnonymousConfig& a) {
   r.only_keys(t, "ftp.anonymous", {"enabled", "home", "permissions"});
   if (auto v = r.boolean(t, "ftp.anonymous", "enabled"))
@@ -399,7 +471,7 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConf
   r.only_keys(t, "ftp",
               {"listen", "passive_ports", "passive_address", "active_data_port", "idle_timeout",
                "login_timeout", "data_timeout", "failed_login_delay_ms", "max_line", "tls",
-               "proxy_protocol", "proxy_from", "anonymous"});
+               "proxy_protocol", "proxy_from", "anonymous", "host"});
   read_proxy(r, t, "ftp", f.proxy);
   if (const toml::table* a = r.table(t, "anonymous"))
     read_anonymous(r, *a, anonymous);
@@ -435,6 +507,8 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConf
     f.failed_login_delay = std::chrono::milliseconds(*v);
   if (auto v = r.integer(t, "ftp", "max_line", 512, 65536))
     f.max_line = static_cast<std::size_t>(*v);
+  if (const toml::node* n = t.get("host"))
+    f.hosts = read_hosts(r, *n);
 }
 
 void read_limits(const Reader& r, const toml::table& t, LimitsConfig& l) {
@@ -666,6 +740,7 @@ Config load_config(const std::filesystem::path& file) {
     read_log(r, *t, c.log);
   if (const toml::table* t = r.table(root, "metrics"))
     read_metrics(r, *t, c.metrics);
+  check_host_users(r, root, c);
   if (c.ftp.listen.empty() && c.sftp.listen.empty())
     r.fail(root.get("ftp"), "ftp.listen", "no listen address");
   return c;

@@ -67,6 +67,16 @@ enum class TlsPolicy {
   required, ///< Login and data need TLS (USER/PASS before AUTH: 530; data without PROT P: 521).
 };
 
+/// One `[[ftp.host]]` table: a virtual host on the FTP listeners, chosen by
+/// the HOST command (RFC 7151) and, for its certificate, by the TLS server name.
+struct FtpHostConfig {
+  std::string name;                  ///< As HOST and SNI name it; compared without case.
+  std::vector<std::string> users;    ///< Who may log in through it; empty: every user.
+  std::filesystem::path certificate; ///< Empty: [tls]'s certificate.
+  std::filesystem::path private_key; ///< Empty with a certificate: the key is in that file.
+  std::string banner;                ///< The text of the 220 reply to HOST.
+};
+
 /// `[ftp]`.
 struct FtpConfig {
   std::vector<HostPort> listen;
@@ -80,6 +90,7 @@ struct FtpConfig {
   std::size_t max_line = 4096; ///< Longest accepted control line, CRLF excluded.
   TlsPolicy tls = TlsPolicy::optional;
   ProxyConfig proxy;
+  std::vector<FtpHostConfig> hosts; ///< [[ftp.host]]
 };
 
 /// `[ftp.anonymous]`: anonymous FTP (user "anonymous" or "ftp", any password).

@@ -31,6 +31,7 @@ constexpr std::array kTable = std::to_array<CommandSpec>({
     {"HASH", handle_hash, A::required, true, T::none, "HASH SHA-256*;SHA-512;SHA-1;MD5",
      "HASH <path>"},
     {"HELP", handle_help, A::optional, false, T::none, "", "HELP [<verb>]"},
+    {"HOST", handle_host, A::required, false, T::none, "HOST", "HOST <name>"},
     {"LANG", handle_lang, A::optional, false, T::none, "LANG EN*", "LANG [EN]"},
     {"LIST", handle_list, A::optional, true, T::data, "", "LIST [<path>]"},
     {"MDTM", handle_mdtm, A::required, true, T::none, "MDTM", "MDTM <path>"},

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 namespace berth::ftp {
@@ -67,6 +68,7 @@ core::Task<void> Session::upgrade_control() {
     quit = true;
     co_return;
   }
+  net::TlsContext::control_established(control_.native_ssl(), tls_sessions_);
   count_.move_to(core::Protocol::ftps);
 }
 
@@ -494,7 +496,17 @@ void Session::log_in(auth::Account account, auth::UserSession session) {
   cwd = vfs::VirtualPath();
 }
 
+bool Session::host_admits(const auth::Account& account) const {
+  if (host_ == nullptr || host_->users.empty())
+    return true;
+  // Both sides views: a std::string temporary would die with the expression.
+  const std::string_view name =
+      account.anonymous ? std::string_view("anonymous") : std::string_view(account.name);
+  return std::find(host_->users.begin(), host_->users.end(), name) != host_->users.end();
+}
+
 void Session::reset_login() {
+  choose_host(nullptr); // RFC 7151 3.3
   data_.reset();
   account_ = {};
   user_session_ = {};

@@ -125,9 +125,20 @@ public:
   /// Metrics and the transfer log; may be null.
   core::Telemetry* telemetry() const { return deps_->telemetry.get(); }
 
-  /// Logs in, or clears the login (REIN).
+  /// Logs in, or clears the login (REIN), which forgets the HOST too.
   void log_in(auth::Account account, auth::UserSession session);
   void reset_login();
+
+  /// The virtual host HOST chose (RFC 7151), or nullptr for the server's own.
+  const core::FtpHostConfig* host() const { return host_; }
+  /// Chooses the virtual host: its banner, its users, and its certificate
+  /// for TLS begun from now on (AUTH TLS, data connections).
+  void choose_host(const core::FtpHostConfig* host) {
+    host_ = host;
+    tls_sessions_.set_host(host != nullptr ? host->name : std::string());
+  }
+  /// True if `account` may log in through the chosen host (its `users`).
+  bool host_admits(const auth::Account& account) const;
 
   const core::FtpConfig& config() const { return deps_->config; }
   auth::Authenticator& authenticator() const { return *deps_->authenticator; }
@@ -194,8 +205,9 @@ private:
   auth::UserSession user_session_;
   auth::Limits::Ticket connection_; ///< This connection's place in the limits.
   bool transferring_ = false;
-  std::shared_ptr<net::TlsContext> tls_; ///< Taken at connect; a reload does not change it.
-  core::SessionCount count_;             ///< In berth_sessions_open while admitted.
+  std::shared_ptr<net::TlsContext> tls_;      ///< Taken at connect; a reload does not change it.
+  const core::FtpHostConfig* host_ = nullptr; ///< In deps_->config.hosts.
+  core::SessionCount count_;                  ///< In berth_sessions_open while admitted.
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point login_deadline_ =
       std::chrono::steady_clock::time_point::max();

@@ -273,7 +273,7 @@ core::Result<void> Stream::begin_tls(TlsContext& tls, const TlsAccept& how) {
   }
   tls_->require_close_notify = how.require_close_notify;
   if (how.sessions != nullptr)
-    TlsContext::attach(ssl, *how.sessions, how.data);
+    tls.attach(ssl, *how.sessions, how.data);
   return {};
 }
 

@@ -1,7 +1,10 @@
 #include "net/tls_context.hpp"
 
+#include "core/config.hpp"
+
 #include <asio/ssl/context.hpp>
 #include <fmt/format.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -12,7 +15,12 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 
 namespace berth::net {
@@ -35,17 +43,37 @@ int session_index() {
   static const int index = SSL_SESSION_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
+// On every SSL_CTX of a TlsContext (its own and its hosts'): the ticket keys.
+int keys_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// A ticket key seals tickets for this long, and opens them (asking the
+// client to take a fresh ticket) for as long again; then it is forgotten.
+// The same hour as a session's lifetime (SSL_CTX_set_timeout below).
+constexpr std::chrono::hours kTicketKeyLifetime{1};
+
+// The tag a session carries: the token of the control connection that made
+// it, or 0.
+std::uint64_t tag_of(const SSL_SESSION* session) {
+  return static_cast<std::uint64_t>(
+      reinterpret_cast<std::uintptr_t>(SSL_SESSION_get_ex_data(session, session_index())));
+}
+void set_tag(SSL_SESSION* session, std::uint64_t tag) {
+  SSL_SESSION_set_ex_data(session, session_index(),
+                          reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag)));
+}
 
 // Called for every session the server caches (TLS 1.2 session ids, TLS 1.3
-// stateful tickets): a session made on a control connection carries its token
+// tickets): a session made on a control connection carries its token
 // and is kept by it; one made on a data connection keeps the token it
 // inherited on resumption.
 int on_new_session(SSL* ssl, SSL_SESSION* session) {
   auto* owner = static_cast<TlsSessions*>(SSL_get_ex_data(ssl, owner_index()));
   if (owner == nullptr)
     return 0;
-  SSL_SESSION_set_ex_data(session, session_index(),
-                          reinterpret_cast<void*>(static_cast<std::uintptr_t>(owner->token())));
+  set_tag(session, owner->token());
   owner->keep(session);
   return 0; // OpenSSL's reference stays OpenSSL's
 }
@@ -64,6 +92,49 @@ SSL_SESSION* on_missing_session(SSL* ssl, const unsigned char* id, int length, i
   // fatal alert on a connection using it); the kept one stays as it was.
   *copy = 0; // OpenSSL owns the copy's one reference
   return SSL_SESSION_dup(found);
+}
+
+// SECURITY: a session ticket is the whole session, encrypted and given to the
+// client, so a tag kept beside the session (ex_data) would be lost with it.
+// The tag travels inside the ticket as its application data, sealed by the
+// ticket key (encrypted and authenticated like the master secret): a client
+// can neither read another connection's tag nor forge one. TLS 1.2 clients
+// that resume only by ticket (Go's crypto/tls: rclone) work this way, and the
+// data connection rule stays the same.
+int on_ticket_made(SSL* ssl, void*) {
+  SSL_SESSION* session = SSL_get0_session(ssl);
+  if (session == nullptr)
+    return 1;
+  auto* owner = static_cast<TlsSessions*>(SSL_get_ex_data(ssl, owner_index()));
+  // A control connection's ticket names it; a data connection's (a TLS 1.2
+  // ticket renewed on resumption) the control connection it resumed from.
+  const std::uint64_t tag = owner != nullptr ? owner->token() : tag_of(session);
+  if (tag == 0)
+    return 1; // untagged: no data connection can use it
+  std::array<unsigned char, sizeof tag> bytes;
+  std::memcpy(bytes.data(), &tag, sizeof tag);
+  return SSL_SESSION_set1_ticket_appdata(session, bytes.data(), bytes.size());
+}
+
+SSL_TICKET_RETURN on_ticket_opened(SSL*, SSL_SESSION* session, const unsigned char*, size_t,
+                                   SSL_TICKET_STATUS status, void*) {
+  switch (status) {
+  case SSL_TICKET_SUCCESS:
+  case SSL_TICKET_SUCCESS_RENEW: {
+    void* data = nullptr;
+    size_t length = 0;
+    std::uint64_t tag = 0;
+    if (SSL_SESSION_get0_ticket_appdata(session, &data, &length) == 1 && length == sizeof tag)
+      std::memcpy(&tag, data, sizeof tag);
+    set_tag(session, tag);
+    return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
+  }
+  case SSL_TICKET_EMPTY:
+  case SSL_TICKET_NO_DECRYPT:
+    return SSL_TICKET_RETURN_IGNORE_RENEW; // a full handshake, and a fresh ticket
+  default:
+    return SSL_TICKET_RETURN_ABORT;
+  }
 }
 
 std::string openssl_error() {
@@ -162,6 +233,160 @@ std::string fingerprint_of(const std::filesystem::path& cert_path) {
 
 } // namespace
 
+// SECURITY: the keys that seal session tickets (and the control connection
+// tags inside them) are random, live in memory only, are never logged, and
+// are replaced every kTicketKeyLifetime, so a key read out of a process
+// later opens no ticket older than two lifetimes (OpenSSL's own key would
+// live as long as the context). Thread-safe: every event loop uses them.
+struct TlsContext::TicketKeys {
+  struct Key {
+    std::array<unsigned char, 16> name{};
+    std::array<unsigned char, 32> aes{};
+    std::array<unsigned char, 32> hmac{};
+    std::chrono::steady_clock::time_point made;
+  };
+
+  TicketKeys() { current_ = fresh(); }
+  ~TicketKeys() {
+    OPENSSL_cleanse(&current_, sizeof current_);
+    OPENSSL_cleanse(&previous_, sizeof previous_);
+  }
+
+  /// The key to seal a new ticket with.
+  Key sealing() {
+    std::lock_guard lock(mutex_);
+    rotate();
+    return current_;
+  }
+  /// The key named `name`, and whether it is still the current one; nullopt
+  /// when it is unknown or forgotten.
+  std::optional<std::pair<Key, bool>> opening(const unsigned char* name) {
+    std::lock_guard lock(mutex_);
+    rotate();
+    if (CRYPTO_memcmp(name, current_.name.data(), current_.name.size()) == 0)
+      return std::pair{current_, true};
+    if (has_previous_ && CRYPTO_memcmp(name, previous_.name.data(), previous_.name.size()) == 0)
+      return std::pair{previous_, false};
+    return std::nullopt;
+  }
+
+private:
+  static Key fresh() {
+    Key k;
+    if (RAND_bytes(k.name.data(), static_cast<int>(k.name.size())) != 1 ||
+        RAND_bytes(k.aes.data(), static_cast<int>(k.aes.size())) != 1 ||
+        RAND_bytes(k.hmac.data(), static_cast<int>(k.hmac.size())) != 1)
+      throw std::runtime_error("tls: no random bytes for a session ticket key");
+    k.made = std::chrono::steady_clock::now();
+    return k;
+  }
+  void rotate() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - current_.made < kTicketKeyLifetime)
+      return;
+    previous_ = current_;
+    has_previous_ = now - current_.made < 2 * kTicketKeyLifetime;
+    current_ = fresh();
+  }
+
+  std::mutex mutex_;
+  Key current_;
+  Key previous_;
+  bool has_previous_ = false;
+};
+
+struct TlsContext::Host {
+  std::string name;
+  std::unique_ptr<asio::ssl::context> ctx;
+};
+
+namespace {
+
+// OpenSSL's ticket key callback: seals with the current key, opens with the
+// current or the previous one (then the client gets a fresh ticket).
+int on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                  EVP_MAC_CTX* mac, int enc) {
+  auto* keys =
+      static_cast<TlsContext::TicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), keys_index()));
+  if (keys == nullptr)
+    return -1;
+  TlsContext::TicketKeys::Key key;
+  bool current = true;
+  if (enc == 1) {
+    key = keys->sealing();
+    std::memcpy(name, key.name.data(), key.name.size());
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+      return -1;
+  } else {
+    auto found = keys->opening(name);
+    if (!found)
+      return 0; // unknown or forgotten key: a full handshake
+    key = found->first;
+    current = found->second;
+  }
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac.data(), key.hmac.size()),
+      OSSL_PARAM_construct_end()};
+  const bool ok =
+      EVP_MAC_CTX_set_params(mac, params) == 1 &&
+      (enc == 1 ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv)
+                : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv)) == 1;
+  OPENSSL_cleanse(&key, sizeof key);
+  if (!ok)
+    return -1;
+  return current ? 1 : 2;
+}
+
+// The settings every context of a TlsContext shares (its own and its hosts').
+void configure(SSL_CTX* ctx, const TlsSettings& settings, TlsContext::TicketKeys* keys) {
+  SSL_CTX_set_min_proto_version(ctx, settings.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  // AEAD suites with forward secrecy only (TLS 1.3 suites are all AEAD).
+  SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE |
+                               // Let a client resume the same session for every data
+                               // connection (no 0-RTT data is accepted anyway).
+                               SSL_OP_NO_ANTI_REPLAY);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // The same context id everywhere: a session made under one host's
+  // certificate resumes under another's (the cache and the ticket keys are
+  // the first context's, where every connection begins).
+  SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
+  SSL_CTX_set_ex_data(ctx, keys_index(), keys);
+}
+
+void load_pair(SSL_CTX* ctx, const std::filesystem::path& cert, const std::filesystem::path& key,
+               std::string_view section) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
+    throw std::runtime_error(fmt::format("{}.certificate: {}: can not load: {}", section,
+                                         cert.string(), openssl_error()));
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+    throw std::runtime_error(fmt::format("{}.private_key: {}: can not load: {}", section,
+                                         key.string(), openssl_error()));
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    throw std::runtime_error(fmt::format("{}.private_key: {}: does not match the certificate {}",
+                                         section, key.string(), cert.string()));
+}
+
+} // namespace
+
+bool same_host_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::vector<TlsHostSettings> tls_hosts(const std::vector<core::FtpHostConfig>& hosts) {
+  std::vector<TlsHostSettings> out;
+  for (const core::FtpHostConfig& h : hosts)
+    if (!h.certificate.empty())
+      out.push_back({h.name, h.certificate, h.private_key});
+  return out;
+}
+
 TlsContext::~TlsContext() = default;
 
 std::shared_ptr<TlsContext> TlsContext::create(const TlsSettings& settings) {
@@ -177,40 +402,35 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsSettings& settings) {
       generate(cert, key, settings.names);
     t->generated_ = true;
   }
+  t->ticket_keys_ = std::make_shared<TicketKeys>();
   t->ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
   SSL_CTX* ctx = t->ctx_->native_handle();
-  SSL_CTX_set_min_proto_version(ctx, settings.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
-  // AEAD suites with forward secrecy only (TLS 1.3 suites are all AEAD).
-  SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE |
-                               // Stateful tickets: sessions stay in our cache, so a
-                               // data connection's resumption can be traced to its
-                               // control connection (tags are not serialised).
-                               SSL_OP_NO_TICKET |
-                               // Let a client resume the same session for every data
-                               // connection (no 0-RTT data is accepted anyway).
-                               SSL_OP_NO_ANTI_REPLAY);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  configure(ctx, settings, t->ticket_keys_.get());
+  // Sessions and tickets live on this context, where every connection
+  // begins (OpenSSL's session_ctx stays it when a host's context is chosen).
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-  SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
   SSL_CTX_set_timeout(ctx, 3600);
   SSL_CTX_sess_set_cache_size(ctx, settings.session_cache_size);
   SSL_CTX_sess_set_new_cb(ctx, on_new_session);
   SSL_CTX_sess_set_get_cb(ctx, on_missing_session);
+  SSL_CTX_set_session_ticket_cb(ctx, on_ticket_made, on_ticket_opened, nullptr);
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key);
+  SSL_CTX_set_tlsext_servername_callback(ctx, on_server_name);
+  SSL_CTX_set_tlsext_servername_arg(ctx, t.get());
   (void)owner_index();
   (void)resume_index();
   (void)session_index();
-
-  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
-    throw std::runtime_error(
-        fmt::format("tls.certificate: {}: can not load: {}", cert.string(), openssl_error()));
-  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
-    throw std::runtime_error(
-        fmt::format("tls.private_key: {}: can not load: {}", key.string(), openssl_error()));
-  if (SSL_CTX_check_private_key(ctx) != 1)
-    throw std::runtime_error(fmt::format("tls.private_key: {}: does not match the certificate {}",
-                                         key.string(), cert.string()));
+  // The hosts' pairs first: `check-config` checks one of them as the
+  // server's when the server's own is generated at start.
+  for (const TlsHostSettings& h : settings.hosts) {
+    Host host{h.name, std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server)};
+    configure(host.ctx->native_handle(), settings, t->ticket_keys_.get());
+    load_pair(host.ctx->native_handle(), h.certificate,
+              h.private_key.empty() ? h.certificate : h.private_key,
+              fmt::format("ftp.host \"{}\"", h.name));
+    t->hosts_.push_back(std::move(host));
+  }
+  load_pair(ctx, cert, key, "tls");
   t->fingerprint_ = fingerprint_of(cert);
   return t;
 }
@@ -248,19 +468,66 @@ SSL_SESSION* TlsSessions::find(const unsigned char* id, unsigned length) const {
   return nullptr;
 }
 
-void TlsContext::attach(SSL* ssl, TlsSessions& sessions, bool data) {
+const TlsContext::Host* TlsContext::find_host(std::string_view name) const {
+  for (const Host& h : hosts_)
+    if (same_host_name(h.name, name))
+      return &h;
+  return nullptr;
+}
+
+bool TlsContext::has_host(std::string_view name) const {
+  return find_host(name) != nullptr;
+}
+
+std::string TlsContext::server_name(SSL* ssl) {
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  return name != nullptr ? std::string(name) : std::string();
+}
+
+// The client's server name (SNI) chooses the certificate: a host's own, or
+// the server's. After HOST (RFC 7151), the host's certificate is already
+// chosen and a different name is refused, as a HOST naming another host
+// than the TLS server name is (RFC 7151 7).
+int TlsContext::on_server_name(SSL* ssl, int* alert, void* arg) {
+  const auto* self = static_cast<const TlsContext*>(arg);
+  auto* sessions = static_cast<TlsSessions*>(SSL_get_ex_data(ssl, owner_index()));
+  if (sessions == nullptr)
+    sessions = static_cast<TlsSessions*>(SSL_get_ex_data(ssl, resume_index()));
+  const std::string sni = server_name(ssl);
+  if (sessions != nullptr && !sessions->host().empty()) {
+    if (!sni.empty() && !same_host_name(sni, sessions->host())) {
+      *alert = SSL_AD_UNRECOGNIZED_NAME;
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    return SSL_TLSEXT_ERR_OK;
+  }
+  if (sni.empty())
+    return SSL_TLSEXT_ERR_NOACK;
+  if (const Host* h = self->find_host(sni))
+    SSL_set_SSL_CTX(ssl, h->ctx->native_handle());
+  return SSL_TLSEXT_ERR_OK;
+}
+
+void TlsContext::attach(SSL* ssl, TlsSessions& sessions, bool data) const {
   SSL_set_ex_data(ssl, data ? resume_index() : owner_index(), &sessions);
+  if (const Host* h = find_host(sessions.host()); h != nullptr)
+    SSL_set_SSL_CTX(ssl, h->ctx->native_handle());
+}
+
+void TlsContext::control_established(SSL* ssl, TlsSessions& sessions) {
+  if (SSL_session_reused(ssl) != 1)
+    return;
+  if (SSL_SESSION* session = SSL_get_session(ssl); session != nullptr)
+    sessions.adopt(tag_of(session));
 }
 
 bool TlsContext::resumed_session_of(SSL* ssl, const TlsSessions& sessions) {
-  const std::uint64_t token = sessions.token();
   if (SSL_session_reused(ssl) != 1)
     return false;
   SSL_SESSION* session = SSL_get_session(ssl);
   if (session == nullptr)
     return false;
-  auto tag = reinterpret_cast<std::uintptr_t>(SSL_SESSION_get_ex_data(session, session_index()));
-  return tag != 0 && tag == static_cast<std::uintptr_t>(token);
+  return sessions.owns(tag_of(session));
 }
 
 } // namespace berth::net

@@ -63,6 +63,7 @@ std::shared_ptr<net::TlsHolder> make_tls(const core::Config& cfg) {
   settings.generated_dir = cfg.server.state_dir / "tls";
   settings.tls13_only = cfg.tls.tls13_only;
   settings.session_cache_size = cfg.tls.session_cache_size;
+  settings.hosts = net::tls_hosts(cfg.ftp.hosts);
   // Subject alternative names of a generated certificate: this host's name and
   // every concrete listen address.
   char host[256] = {};

@@ -29,6 +29,34 @@ void report_login(Session& s, const std::string& peer, const std::string& name, 
 
 } // namespace
 
+// RFC 7151: the virtual host the client wants, before it logs in.
+core::Task<Reply> handle_host(Session& s, std::string_view arg) {
+  if (s.logged_in() || s.pending_user)
+    co_return Reply::of(503, "HOST must come before USER.");
+  // RFC 7151 3: an IPv6 address literal comes in brackets.
+  std::string_view name = arg;
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']')
+    name = name.substr(1, name.size() - 2);
+  const core::FtpHostConfig* host = nullptr;
+  for (const core::FtpHostConfig& h : s.config().hosts)
+    if (net::same_host_name(h.name, name))
+      host = &h;
+  // The address the client reached names the server itself.
+  const bool itself = host == nullptr && name == s.unmapped_local().to_string();
+  if (host == nullptr && !itself)
+    co_return Reply::of(504, "Unknown host.");
+  if (s.control_is_tls()) {
+    // SECURITY: after AUTH TLS the host must be the one the TLS server name
+    // (SNI) chose the certificate for (RFC 7151 7), or a client could show
+    // one host's certificate and log in to another.
+    const std::string sni = net::TlsContext::server_name(s.control().native_ssl());
+    if (!sni.empty() && !net::same_host_name(sni, name))
+      co_return Reply::of(504, "HOST does not match the TLS server name.");
+  }
+  s.choose_host(host);
+  co_return Reply::of(220, host != nullptr ? host->banner : "berth FTP server ready.");
+}
+
 core::Task<Reply> handle_user(Session& s, std::string_view arg) {
   if (s.logged_in())
     co_return Reply::of(530, "Can't change to another user.");
@@ -51,6 +79,18 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
     account = s.authenticator().anonymous(); // any password (an e-mail address by custom)
   else
     account = co_await s.authenticator().authenticate(name, password, client);
+  bool refused_by_host = false;
+  if (account && !s.host_admits(*account)) {
+    // The same reply as a wrong password: a client learns nothing of the
+    // other hosts' users.
+    const std::string reason = fmt::format("not a user of host {}", s.host()->name);
+    report_login(
+        s, peer, name, false, spdlog::level::warn,
+        fmt::format("ftp: {} login as {} refused: {}", peer, core::printable(name), reason),
+        reason);
+    account = core::unexpected(auth::Errc::bad_credentials);
+    refused_by_host = true;
+  }
   if (account) {
     std::string refusal;
     auto session = co_await s.authenticator().open_session(*account, refusal);
@@ -90,7 +130,7 @@ core::Task<Reply> handle_pass(Session& s, std::string_view arg) {
     co_return Reply::of(421, account.error() == auth::Errc::banned
                                  ? "Your address is banned after too many failed logins."
                                  : "Too many logins in progress, try again later.");
-  } else {
+  } else if (!refused_by_host) {
     const std::string reason = account.error().message();
     report_login(s, peer, name, false, spdlog::level::warn,
                  fmt::format("ftp: {} failed login as {}: {}", peer, core::printable(name), reason),

@@ -28,6 +28,7 @@ BERTH_FTP_HANDLER(handle_quit);
 BERTH_FTP_HANDLER(handle_rein);
 BERTH_FTP_HANDLER(handle_cwd);
 BERTH_FTP_HANDLER(handle_cdup);
+BERTH_FTP_HANDLER(handle_host); // RFC 7151
 
 // params.cpp: RFC 959 4.1.2 transfer parameters, RFC 2428
 BERTH_FTP_HANDLER(handle_port);

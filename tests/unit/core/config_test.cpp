@@ -259,6 +259,41 @@ TEST_F(LoadConfig, AuthorizedKeysFileMustBeARegularFile) {
   }
 }
 
+TEST_F(LoadConfig, FtpHosts) {
+  auto file = write("[ftp]\nlisten = ['127.0.0.1:0']\n"
+                    "[[user]]\nname = 'alice'\npassword = 'pw'\nhome = " +
+                    home_literal() +
+                    "\n[[ftp.host]]\nname = 'A.example'\nusers = ['alice']\nbanner = 'Hi A.'\n"
+                    "[[ftp.host]]\nname = 'b.example'\n");
+  Config c = load_config(file);
+  ASSERT_EQ(c.ftp.hosts.size(), 2u);
+  EXPECT_EQ(c.ftp.hosts[0].name, "A.example");
+  EXPECT_EQ(c.ftp.hosts[0].users, std::vector<std::string>{"alice"});
+  EXPECT_EQ(c.ftp.hosts[0].banner, "Hi A.");
+  EXPECT_TRUE(c.ftp.hosts[0].certificate.empty());
+  EXPECT_EQ(c.ftp.hosts[1].banner, "b.example FTP server ready.");
+  EXPECT_TRUE(c.ftp.hosts[1].users.empty());
+}
+
+TEST_F(LoadConfig, BadFtpHosts) {
+  const std::string base = "[ftp]\nlisten = ['127.0.0.1:0']\n"
+                           "[[user]]\nname = 'alice'\npassword = 'pw'\nhome = " +
+                           home_literal() + "\n";
+  EXPECT_THAT(error_of(base + "[[ftp.host]]\nname = 'a'\n[[ftp.host]]\nname = 'A'\n"),
+              HasSubstr("ftp.host.name: duplicate host \"A\""));
+  EXPECT_THAT(error_of(base + "[[ftp.host]]\nname = 'a'\nusers = ['bob']\n"),
+              HasSubstr("ftp.host.users: host \"a\": unknown user \"bob\""));
+  EXPECT_THAT(error_of(base + "[[ftp.host]]\nname = 'a'\nusers = ['anonymous']\n"),
+              HasSubstr("unknown user \"anonymous\""));
+  EXPECT_THAT(error_of(base + "[[ftp.host]]\nname = 'a'\ncertificate = '/nonexistent.pem'\n"),
+              HasSubstr("ftp.host.certificate: \"/nonexistent.pem\": no such file"));
+  EXPECT_THAT(error_of(base + "[[ftp.host]]\nname = 'a/b'\n"), HasSubstr("bad host name"));
+  EXPECT_THAT(error_of(base + "[[ftp.host]]\nusers = []\n"), HasSubstr("ftp.host.name: missing"));
+  EXPECT_THAT(error_of(base + "[[ftp.host]]\nname = 'a'\nbanner = ''\n"),
+              HasSubstr("ftp.host.banner"));
+  EXPECT_THAT(error_of(base + "[ftp.host]\nname = 'a'\n"), HasSubstr("must be an array of tables"));
+}
+
 TEST_F(LoadConfig, DuplicateUser) {
   expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\nhome = " + home_literal() +
                    "\n\n[[user]]\nname = \"alice\"\npassword = \"q\"\nhome = " + home_literal() +

@@ -33,6 +33,7 @@ const std::map<std::string_view, Expected> kExpected = {
     {"FEAT", {A::none, false}},
     {"HASH", {A::required, true}},
     {"HELP", {A::optional, false}},
+    {"HOST", {A::required, false}},
     {"LIST", {A::optional, true}},
     {"MDTM", {A::required, true}},
     {"MFF", {A::required, true}},
