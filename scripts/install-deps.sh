@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libasio-dev libssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
-  libsodium-dev libcrypt-dev libsqlite3-dev libssh-dev libcpp-httplib-dev
+  libsodium-dev libcrypt-dev libsqlite3-dev libssh-dev libcpp-httplib-dev zlib1g-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-pytest-xdist

@@ -76,4 +76,7 @@ BERTH_FTP_HANDLER(handle_rang);
 
 #undef BERTH_FTP_HANDLER
 
+/// params.cpp: `OPTS MODE <value>` (OPTS MODE Z LEVEL n), for handle_opts.
+Reply opts_mode(Session& s, std::string_view value);
+
 } // namespace berth::ftp

@@ -70,6 +70,17 @@ TEST(ParseHostPort, RejectsMalformed) {
   }
 }
 
+TEST(IsHostName, Rfc1123Names) {
+  for (const char* ok : {"localhost", "ftp.example.org", "ftp.example.org.", "a-b.c1", "1a.example",
+                         "xn--bcher-kva.example"})
+    EXPECT_TRUE(is_host_name(ok)) << ok;
+  for (const char* bad : {"", ".", "a..b", "-a.org", "a-.org", "a_b.org", "10.0.0.256", "1.2.3.4",
+                          "a b", "a/b", "::1", "a.org..", "ex\0ample.org"})
+    EXPECT_FALSE(is_host_name(bad)) << bad;
+  EXPECT_FALSE(is_host_name(std::string(64, 'a') + ".org"));
+  EXPECT_TRUE(is_host_name(std::string(63, 'a') + ".org"));
+}
+
 TEST(IsIpv4Literal, DottedQuadsOnly) {
   EXPECT_TRUE(is_ipv4_literal("127.0.0.1"));
   EXPECT_TRUE(is_ipv4_literal("0.0.0.0"));
