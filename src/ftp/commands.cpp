@@ -19,7 +19,7 @@ constexpr std::array kTable = std::to_array<CommandSpec>({
     {"ALLO", handle_allo, A::required, true, T::none, "", "ALLO <size>"},
     {"APPE", handle_appe, A::required, true, T::data, "", "APPE <path>"},
     {"AUTH", handle_auth, A::required, false, T::none, "AUTH TLS", "AUTH TLS"},
-    {"CCC", handle_ccc, A::none, true, T::none, "", "CCC"},
+    {"CCC", handle_ccc, A::none, false, T::none, "", "CCC"},
     {"CDUP", handle_cdup, A::none, true, T::none, "", "CDUP"},
     {"CWD", handle_cwd, A::optional, true, T::none, "", "CWD <path>"},
     {"DELE", handle_dele, A::required, true, T::none, "", "DELE <path>"},

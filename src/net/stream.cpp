@@ -185,7 +185,8 @@ core::Result<void> Stream::start_deflate(int level) {
 core::Task<core::Result<void>> Stream::finish_deflate() {
   if (!z_ || z_->in)
     co_return core::Result<void>{};
-  co_return co_await deflate_all(asio::const_buffer(), true);
+  const asio::const_buffer nothing;
+  co_return co_await deflate_all(nothing, true);
 }
 
 // The loops below end with break, never co_return: GCC 12 miscompiles a

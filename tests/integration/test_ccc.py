@@ -56,13 +56,17 @@ def expect(sock, code):
     return text
 
 
-def tls_login(srv):
-    """Raw control connection: AUTH TLS, login, PBSZ 0, PROT P. Returns the TLS socket."""
+def tls_login(srv, before_login=None):
+    """Raw control connection: AUTH TLS, login, PBSZ 0, PROT P. Returns the
+    TLS socket. before_login: (command, code) sent first under TLS."""
     raw = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     expect(raw, 220)
     raw.sendall(b"AUTH TLS\r\n")
     expect(raw, 234)
     s = client_context().wrap_socket(raw, server_hostname="127.0.0.1")
+    if before_login:
+        s.sendall(before_login[0] + b"\r\n")
+        expect(s, before_login[1])
     for line, code in ((b"USER alice", "331"),
                        (b"PASS " + srv.users["alice"]["password"].encode(), "230"),
                        (b"PBSZ 0", "200"), (b"PROT P", "200")):
@@ -73,7 +77,7 @@ def tls_login(srv):
 
 def test_ccc_control_in_clear_after(start_server):
     srv = start_server(listen=("127.0.0.1:0",), extra_ftp={"allow_ccc": "true"})
-    s = tls_login(srv)
+    s = tls_login(srv, before_login=(b"CCC", 530))  # not before the login
     s.sendall(b"CCC\r\n")
     expect(s, 200)
     plain = s.unwrap()  # both close_notify alerts; the TCP connection stays

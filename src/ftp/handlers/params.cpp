@@ -58,8 +58,8 @@ core::Task<Reply> handle_pasv(Session& s, std::string_view) {
   if (PassiveAddresses* by_client = s.passive_addresses()) {
     // By the client's address (after PROXY): internal clients may get an
     // internal address, others the public one; a host name is looked up.
-    auto chosen =
-        co_await by_client->for_client(net::unmapped(s.peer().address()), s.config().data_timeout);
+    const net::Address client = net::unmapped(s.peer().address());
+    auto chosen = co_await by_client->for_client(client, s.config().data_timeout);
     if (!chosen)
       co_return Reply::of(425, "Can't open passive connection: passive address unknown.");
     announce = chosen->value_or(std::string());

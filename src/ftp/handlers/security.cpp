@@ -77,6 +77,8 @@ core::Task<Reply> handle_ccc(Session& s, std::string_view) {
   // configuration asks for it, for firewalls that must see PASV replies.
   if (!s.config().allow_ccc)
     co_return Reply::of(534, "CCC is refused by policy.");
+  if (!s.logged_in()) // the password crosses under TLS (RFC 4217 12.2)
+    co_return Reply::of(530, "Please login with USER and PASS.");
   const Reply ok = Reply::of(200, "Command channel cleared; data connections keep their PROT.");
   co_await s.send(ok);
   co_await s.clear_control();
