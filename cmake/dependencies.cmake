@@ -1,6 +1,7 @@
 # Every dependency is a Debian package (see scripts/install-deps.sh).
 find_package(Threads REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
+find_package(ZLIB REQUIRED) # MODE Z data connections
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)

@@ -467,11 +467,41 @@ void read_anonymous(const Reader& r, const toml::table& t, AnonymousConfig& a) {
     r.fail(t.get("enabled"), "ftp.anonymous.home", "missing (anonymous FTP needs a home)");
 }
 
+std::vector<PassiveAddressRule> read_passive_rules(const Reader& r, const toml::node& n) {
+  constexpr std::string_view key = "ftp.passive_address_rules";
+  const toml::array* a = n.as_array();
+  if (a == nullptr || (!a->empty() && !a->is_array_of_tables()))
+    r.fail(&n, key, "must be an array of { from = \"CIDR\", address = \"...\" } tables");
+  std::vector<PassiveAddressRule> rules;
+  for (const toml::node& e : *a) {
+    const toml::table& t = *e.as_table();
+    r.only_keys(t, key, {"from", "address"});
+    PassiveAddressRule rule;
+    auto from = r.string(t, key, "from");
+    if (!from)
+      r.fail(&e, fmt::format("{}.from", key), "missing");
+    if (!valid_cidr(*from))
+      r.fail(t.get("from"), fmt::format("{}.from", key),
+             fmt::format("bad address block \"{}\" (want e.g. \"10.0.0.0/8\")", *from));
+    auto address = r.string(t, key, "address");
+    if (!address)
+      r.fail(&e, fmt::format("{}.address", key), "missing");
+    if (!is_ipv4_literal(*address) && !is_host_name(*address))
+      r.fail(t.get("address"), fmt::format("{}.address", key),
+             fmt::format("bad address \"{}\" (want an IPv4 address or a host name)", *address));
+    rule.from = *from;
+    rule.address = *address;
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
 void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConfig& anonymous) {
   r.only_keys(t, "ftp",
-              {"listen", "passive_ports", "passive_address", "active_data_port", "idle_timeout",
-               "login_timeout", "data_timeout", "failed_login_delay_ms", "max_line", "tls",
-               "proxy_protocol", "proxy_from", "anonymous", "host"});
+              {"listen", "passive_ports", "passive_address", "passive_address_rules",
+               "active_data_port", "idle_timeout", "login_timeout", "data_timeout",
+               "failed_login_delay_ms", "max_line", "tls", "allow_ccc", "proxy_protocol",
+               "proxy_from", "anonymous", "host"});
   read_proxy(r, t, "ftp", f.proxy);
   if (const toml::table* a = r.table(t, "anonymous"))
     read_anonymous(r, *a, anonymous);
@@ -482,6 +512,8 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConf
                                     {"optional", TlsPolicy::optional},
                                     {"required", TlsPolicy::required}}))
     f.tls = *v;
+  if (auto v = r.boolean(t, "ftp", "allow_ccc"))
+    f.allow_ccc = *v;
   if (auto v = r.string(t, "ftp", "passive_ports")) {
     auto range = parse_port_range(*v);
     if (!range)
@@ -490,11 +522,13 @@ void read_ftp(const Reader& r, const toml::table& t, FtpConfig& f, AnonymousConf
     f.passive_ports = *range;
   }
   if (auto v = r.string(t, "ftp", "passive_address")) {
-    if (!is_ipv4_literal(*v))
+    if (!is_ipv4_literal(*v) && !is_host_name(*v))
       r.fail(t.get("passive_address"), "ftp.passive_address",
-             fmt::format("bad address \"{}\" (want an IPv4 address)", *v));
+             fmt::format("bad address \"{}\" (want an IPv4 address or a host name)", *v));
     f.passive_address = *v;
   }
+  if (const toml::node* n = t.get("passive_address_rules"))
+    f.passive_address_rules = read_passive_rules(r, *n);
   if (auto v = r.integer(t, "ftp", "active_data_port", 0, 65535))
     f.active_data_port = static_cast<std::uint16_t>(*v);
   if (auto v = r.integer(t, "ftp", "idle_timeout", 1, 86400))

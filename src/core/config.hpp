@@ -77,18 +77,31 @@ struct FtpHostConfig {
   std::string banner;                ///< The text of the 220 reply to HOST.
 };
 
+/// One of `[ftp] passive_address_rules`: clients of a block get their own
+/// PASV address (internal clients an internal one, behind NAT).
+struct PassiveAddressRule {
+  std::string from;    ///< CIDR block of the control connection's client (after PROXY).
+  std::string address; ///< IPv4 address or host name announced to them.
+};
+
 /// `[ftp]`.
 struct FtpConfig {
   std::vector<HostPort> listen;
   PortRange passive_ports{60000, 65535};
-  std::string passive_address;         ///< IPv4 announced in PASV; empty = local address.
-  std::uint16_t active_data_port = 20; ///< Source port of active data; 0 = any.
+  /// IPv4 address or host name (resolved in the background, at most once a
+  /// minute) announced in PASV; empty = local address.
+  std::string passive_address;
+  std::vector<PassiveAddressRule> passive_address_rules; ///< First match wins, before the above.
+  std::uint16_t active_data_port = 20;                   ///< Source port of active data; 0 = any.
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds login_timeout{60};
   std::chrono::seconds data_timeout{60};
   std::chrono::milliseconds failed_login_delay{1000};
   std::size_t max_line = 4096; ///< Longest accepted control line, CRLF excluded.
   TlsPolicy tls = TlsPolicy::optional;
+  /// CCC (RFC 4217 12.2) ends TLS on the control connection after login, for
+  /// firewalls that must read PASV replies; data keeps its PROT level.
+  bool allow_ccc = false;
   ProxyConfig proxy;
   std::vector<FtpHostConfig> hosts; ///< [[ftp.host]]
 };

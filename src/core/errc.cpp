@@ -20,6 +20,8 @@ public:
       return "server stopping";
     case Errc::truncated:
       return "TLS stream ended without close_notify";
+    case Errc::bad_data:
+      return "corrupt compressed data";
     }
     return "unknown core error";
   }

@@ -11,6 +11,7 @@ enum class Errc {
   too_long,      ///< Input exceeded a configured bound.
   stopping,      ///< The server is stopping (SIGTERM): the wait was ended for it.
   truncated,     ///< The peer ended a TLS stream without close_notify (it may be cut short).
+  bad_data,      ///< Bytes that do not decode (a corrupt or cut compressed stream).
 };
 
 const std::error_category& core_category() noexcept;

@@ -31,6 +31,32 @@ bool is_ipv4_literal(std::string_view text) {
          inet_pton(AF_INET, std::string(text).c_str(), &a) == 1;
 }
 
+bool is_host_name(std::string_view text) {
+  if (!text.empty() && text.back() == '.')
+    text.remove_suffix(1);
+  if (text.empty() || text.size() > 253)
+    return false;
+  bool last_all_digits = false;
+  while (true) {
+    const auto dot = text.find('.');
+    const std::string_view label = text.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    last_all_digits = true;
+    for (char c : label) {
+      const bool digit = c >= '0' && c <= '9';
+      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      if (!digit && !letter && c != '-')
+        return false;
+      last_all_digits = last_all_digits && digit;
+    }
+    if (dot == std::string_view::npos)
+      break;
+    text.remove_prefix(dot + 1);
+  }
+  return !last_all_digits;
+}
+
 Result<HostPort> parse_host_port(std::string_view text) {
   const auto bad = unexpected(std::make_error_code(std::errc::invalid_argument));
   HostPort hp;

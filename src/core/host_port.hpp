@@ -22,6 +22,13 @@ Result<HostPort> parse_host_port(std::string_view text);
 /// True if `text` is an IPv4 dotted quad.
 bool is_ipv4_literal(std::string_view text);
 
+/// True if `text` is a DNS host name (RFC 1123 2.1): dot-separated labels of
+/// 1-63 letters, digits and hyphens, no hyphen at either end of a label, 253
+/// characters at most, a last label not all digits (so that a malformed
+/// address such as "10.0.0.256" is not taken for a name). One trailing dot
+/// is allowed.
+bool is_host_name(std::string_view text);
+
 /// Formats a host and port back: "1.2.3.4:21" or "[::1]:21".
 std::string format_host_port(std::string_view host, std::uint16_t port);
 

@@ -5,6 +5,9 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
 #include <vector>
 
@@ -179,6 +182,31 @@ core::Result<DataAddress> parse_eprt_arg(std::string_view arg) {
     return invalid();
   a.port = static_cast<std::uint16_t>(*port);
   return a;
+}
+
+core::Result<int> parse_mode_z_opts(std::string_view value) {
+  std::array<std::string_view, 3> words;
+  std::size_t count = 0;
+  while (!value.empty()) {
+    auto space = value.find(' ');
+    std::string_view word = value.substr(0, space);
+    value = space == std::string_view::npos ? std::string_view() : value.substr(space + 1);
+    if (word.empty())
+      continue;
+    if (count == words.size())
+      return core::unexpected(std::make_error_code(std::errc::invalid_argument));
+    words[count++] = word;
+  }
+  auto is = [](std::string_view w, std::string_view upper) {
+    return w.size() == upper.size() &&
+           std::equal(w.begin(), w.end(), upper.begin(), [](char a, char b) {
+             return std::toupper(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  if (count != 3 || !is(words[0], "Z") || !is(words[1], "LEVEL") || words[2].size() != 1 ||
+      words[2][0] < '1' || words[2][0] > '9')
+    return core::unexpected(std::make_error_code(std::errc::invalid_argument));
+  return words[2][0] - '0';
 }
 
 std::string format_pasv(std::string_view ipv4, std::uint16_t port) {

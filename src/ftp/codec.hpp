@@ -73,6 +73,10 @@ core::Result<DataAddress> parse_port_arg(std::string_view arg);
 /// a network protocol other than 1 and 2.
 core::Result<DataAddress> parse_eprt_arg(std::string_view arg);
 
+/// The value of `OPTS MODE <value>` (draft-preston-ftpext-deflate): "Z LEVEL n",
+/// case-insensitive, n from 1 to 9; returns n. Errors: std::errc::invalid_argument.
+core::Result<int> parse_mode_z_opts(std::string_view value);
+
 /// "Entering Passive Mode (h1,h2,h3,h4,p1,p2)." for an IPv4 address.
 std::string format_pasv(std::string_view ipv4, std::uint16_t port);
 

@@ -72,6 +72,18 @@ core::Task<void> Session::upgrade_control() {
   count_.move_to(core::Protocol::ftps);
 }
 
+core::Task<void> Session::clear_control() {
+  auto r = co_await control_.end_tls(deps_->tls_config.handshake_timeout);
+  if (!r) {
+    spdlog::info("ftp: {} CCC failed: {}", peer_.address().to_string(), r.error().message());
+    quit = true;
+    control_.close();
+    co_return;
+  }
+  spdlog::info("ftp: {} cleared the command channel (CCC)", peer_.address().to_string());
+  count_.move_to(core::Protocol::ftp);
+}
+
 bool Session::tls_handshake_allowed() {
   // SECURITY: each full handshake costs the server a key exchange and a
   // signature, and fills the shared session cache; one address gets a bounded
@@ -418,6 +430,16 @@ core::Task<Reply> Session::move_data(const TransferBody& body) {
     }
   }
 
+  if (mode_z) {
+    // Compressed above TLS: zlib sees the file's bytes, TLS the compressed ones.
+    if (auto z = data.start_deflate(deflate_level); !z) {
+      data_.reset();
+      data.close();
+      transfer_result_ = core::TransferResult::failed;
+      co_return Reply::of(451, "Can't set up compression.");
+    }
+  }
+
   // The stall deadline: each time it passes, the transfer must have moved
   // since the last time, or its connection is closed.
   phase_ = Phase::moving;
@@ -426,6 +448,8 @@ core::Task<Reply> Session::move_data(const TransferBody& body) {
   timed_out_ = false;
   watchdog_.arm(config().data_timeout);
   auto r = co_await body(data, progress_);
+  if (r && mode_z)
+    r = co_await data.finish_deflate(); // a download's zlib trailer; nothing for an upload
   phase_ = Phase::other;
   moving_ = nullptr;
   if (timed_out_) {
@@ -445,6 +469,12 @@ core::Task<Reply> Session::move_data(const TransferBody& body) {
   if (r.error().category() == vfs::vfs_category()) {
     transfer_result_ = core::TransferResult::failed;
     co_return reply_for(r.error());
+  }
+  if (r.error() == core::Errc::bad_data) {
+    transfer_result_ = core::TransferResult::failed;
+    spdlog::info("ftp: {} MODE Z data did not inflate: transfer aborted",
+                 peer_.address().to_string());
+    co_return Reply::of(451, "Compressed data is corrupt or incomplete; transfer aborted.");
   }
   if (r.error() == core::Errc::truncated) {
     spdlog::info("ftp: {} data connection ended without TLS close_notify: transfer incomplete",
@@ -519,6 +549,8 @@ void Session::reset_login() {
   epsv_all = false;
   mlst_facts = fact_all;
   hash_algorithm = "SHA-256";
+  mode_z = false;
+  deflate_level = 6;
   // The TLS state of the control connection survives REIN (RFC 4217 11).
 }
 

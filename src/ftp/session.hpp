@@ -11,6 +11,7 @@
 #include "ftp/codec.hpp"
 #include "ftp/data_channel.hpp"
 #include "ftp/listing.hpp"
+#include "ftp/passive_address.hpp"
 #include "ftp/reply.hpp"
 #include "net/stream.hpp"
 #include "net/tls_context.hpp"
@@ -40,6 +41,9 @@ struct SessionDeps {
   std::shared_ptr<const core::CidrList> proxy_from;
   /// Metrics and the transfer log; null: nothing is counted.
   std::shared_ptr<core::Telemetry> telemetry;
+  /// What PASV announces to each client; shared (with its lookups) by the
+  /// sessions of every thread. Null: config.passive_address as it is.
+  std::shared_ptr<PassiveAddresses> passive_addresses;
 };
 
 enum class TransferType { ascii, binary };
@@ -98,6 +102,10 @@ public:
   /// On failure the session ends.
   core::Task<void> upgrade_control();
 
+  /// CCC: after the 200 reply, ends TLS on the control connection (both
+  /// close_notify alerts) and goes on in clear. On failure the session ends.
+  core::Task<void> clear_control();
+
   /// Counts a TLS handshake of this control connection's client; false
   /// (logged) when its address had too many lately ([limits]
   /// max_tls_handshakes_per_ip): refuse it with kTooManyHandshakes.
@@ -124,6 +132,8 @@ public:
   }
   /// Metrics and the transfer log; may be null.
   core::Telemetry* telemetry() const { return deps_->telemetry.get(); }
+  /// What PASV announces by client; may be null.
+  PassiveAddresses* passive_addresses() const { return deps_->passive_addresses.get(); }
 
   /// Logs in, or clears the login (REIN), which forgets the HOST too.
   void log_in(auth::Account account, auth::UserSession session);
@@ -168,6 +178,8 @@ public:
   std::string hash_algorithm = "SHA-256";
   bool pbsz = false;         ///< PBSZ 0 given (RFC 4217 9).
   bool prot_private = false; ///< PROT P: data connections use TLS.
+  bool mode_z = false;       ///< MODE Z: data connections carry one zlib stream each.
+  int deflate_level = 6;     ///< OPTS MODE Z LEVEL (1-9): how hard MODE Z compresses.
 
 private:
   enum class ControlEvent { abort, closed };

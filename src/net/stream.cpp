@@ -4,6 +4,7 @@
 
 #include "core/errc.hpp"
 #include "core/timeout.hpp"
+#include "net/deflate.hpp"
 #include "net/tls_context.hpp"
 
 #include <asio/error.hpp>
@@ -134,6 +135,22 @@ struct Stream::Tls {
   }
 };
 
+// MODE Z: a compressor for what is written, a decompressor for what is read
+// (each made at its first use), and the compressed bytes between them and
+// the wire. Both buffers are fixed: an upload that inflates a thousandfold
+// still holds only the caller's buffer of output at a time.
+struct Stream::Z {
+  static constexpr std::size_t kBuffer = 64 * 1024;
+  int level = 6;
+  std::optional<ZStream> out;
+  std::optional<ZStream> in;
+  std::unique_ptr<char[]> out_buf;
+  std::unique_ptr<char[]> in_buf;
+  std::size_t in_pos = 0;
+  std::size_t in_len = 0;
+  bool got_bytes = false; ///< Any compressed byte was read.
+};
+
 Stream::Stream(Socket socket) : plain_(std::make_unique<Socket>(std::move(socket))) {}
 Stream::Stream(Stream&&) noexcept = default;
 Stream& Stream::operator=(Stream&&) noexcept = default;
@@ -148,6 +165,111 @@ SSL* Stream::native_ssl() const {
 }
 
 core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf) {
+  if (z_)
+    co_return co_await inflate_some(buf);
+  co_return co_await raw_read_some(buf);
+}
+
+core::Task<core::Result<void>> Stream::write_all(asio::const_buffer buf) {
+  if (z_)
+    co_return co_await deflate_all(buf, false);
+  co_return co_await raw_write_all(buf);
+}
+
+core::Result<void> Stream::start_deflate(int level) {
+  z_ = std::make_unique<Z>();
+  z_->level = level;
+  return {};
+}
+
+core::Task<core::Result<void>> Stream::finish_deflate() {
+  if (!z_ || z_->in)
+    co_return core::Result<void>{};
+  const asio::const_buffer nothing;
+  co_return co_await deflate_all(nothing, true);
+}
+
+// The loops below end with break, never co_return: GCC 12 miscompiles a
+// co_return inside for(;;) in some coroutines returning a value.
+core::Task<core::Result<void>> Stream::deflate_all(asio::const_buffer buf, bool finish) {
+  Z& z = *z_;
+  if (!z.out) {
+    auto made = ZStream::make(ZStream::Kind::deflate, z.level);
+    if (!made)
+      co_return core::unexpected(made.error());
+    z.out.emplace(std::move(*made));
+    z.out_buf = std::make_unique_for_overwrite<char[]>(Z::kBuffer);
+  }
+  // Each step fills at most the output buffer, which goes out before the next.
+  core::Result<void> result;
+  for (;;) {
+    auto step = z.out->run(buf, asio::buffer(z.out_buf.get(), Z::kBuffer), finish);
+    if (!step) {
+      result = core::unexpected(step.error());
+      break;
+    }
+    buf += step->consumed;
+    if (step->produced > 0) {
+      result = co_await raw_write_all(asio::buffer(z.out_buf.get(), step->produced));
+      if (!result)
+        break;
+    }
+    if (finish ? step->ended : buf.size() == 0 && step->produced < Z::kBuffer)
+      break;
+  }
+  co_return result;
+}
+
+core::Task<core::Result<std::size_t>> Stream::inflate_some(asio::mutable_buffer buf) {
+  Z& z = *z_;
+  if (!z.in) {
+    auto made = ZStream::make(ZStream::Kind::inflate);
+    if (!made)
+      co_return core::unexpected(made.error());
+    z.in.emplace(std::move(*made));
+    z.in_buf = std::make_unique_for_overwrite<char[]>(Z::kBuffer);
+  }
+  if (buf.size() == 0)
+    co_return std::size_t{0};
+  core::Result<std::size_t> result = std::size_t{0};
+  for (;;) {
+    if (z.in_pos < z.in_len) {
+      // At most buf.size() bytes out of any input (a decompression bomb included).
+      auto step = z.in->run(asio::buffer(z.in_buf.get() + z.in_pos, z.in_len - z.in_pos), buf);
+      if (!step) {
+        result = core::unexpected(step.error());
+        break;
+      }
+      z.in_pos += step->consumed;
+      if (step->produced > 0) {
+        result = step->produced;
+        break;
+      }
+      if (step->consumed == 0 && !step->ended) { // no progress: zlib can not go on
+        result = core::unexpected(core::Errc::bad_data);
+        break;
+      }
+      continue;
+    }
+    auto n = co_await raw_read_some(asio::buffer(z.in_buf.get(), Z::kBuffer));
+    if (!n) {
+      // Closed before the stream's end: cut short (no bytes at all: an empty file).
+      const bool cut = n.error() == core::Errc::closed && z.got_bytes && !z.in->ended();
+      result = core::unexpected(cut ? std::error_code(core::Errc::bad_data) : n.error());
+      break;
+    }
+    if (z.in->ended() && *n > 0) { // bytes after the stream's end
+      result = core::unexpected(core::Errc::bad_data);
+      break;
+    }
+    z.in_pos = 0;
+    z.in_len = *n;
+    z.got_bytes = z.got_bytes || *n > 0;
+  }
+  co_return result;
+}
+
+core::Task<core::Result<std::size_t>> Stream::raw_read_some(asio::mutable_buffer buf) {
   if (!tls_) {
     auto [ec, n] = co_await plain_->async_read_some(buf, kTuple);
     if (ec && n == 0) {
@@ -202,7 +324,7 @@ core::Task<core::Result<std::size_t>> Stream::read_some(asio::mutable_buffer buf
   }
 }
 
-core::Task<core::Result<void>> Stream::write_all(asio::const_buffer buf) {
+core::Task<core::Result<void>> Stream::raw_write_all(asio::const_buffer buf) {
   if (!tls_) {
     auto [ec, n] = co_await asio::async_write(*plain_, buf, kTuple);
     (void)n;
@@ -366,6 +488,84 @@ core::Task<void> Stream::shutdown(std::chrono::steady_clock::duration limit) {
     (void)r;
   }
   close();
+}
+
+core::Task<core::Result<void>> Stream::end_tls(std::chrono::steady_clock::duration limit) {
+  if (!tls_)
+    co_return core::Result<void>{};
+  // Our close_notify, then the peer's if it sends one (curl's
+  // --ftp-ssl-ccc-mode active does; passive waits for ours and never
+  // answers, as RFC 4217 12.2 allows). The control
+  // connection reads without read-ahead, so OpenSSL takes no byte past the
+  // peer's alert: what the client sends next in clear stays in the socket.
+  auto exchange = [](Tls& t) -> core::Task<core::Result<void>> {
+    bool sent = false;
+    char drop[512];
+    core::Result<void> result;
+    for (;;) {
+      ERR_clear_error();
+      int ret = 0;
+      if (!sent) {
+        ret = SSL_shutdown(t.ssl);
+        if (ret == 1)
+          break; // both alerts done
+        if (ret == 0) {
+          sent = true;
+          continue;
+        }
+      } else {
+        // curl's --ftp-ssl-ccc-mode passive never answers our close_notify
+        // and goes on in clear: a next byte that can not begin a TLS record
+        // (content types 20-23) ends the exchange, and stays unread.
+        unsigned char first = 0;
+        const ssize_t got = ::recv(t.socket.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (got == 1 && (first < 20 || first > 23))
+          break;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && SSL_pending(t.ssl) == 0) {
+          if (auto ec = co_await wait_for(t.socket, Next::read)) {
+            result = core::unexpected(ec);
+            break;
+          }
+          continue;
+        }
+        std::size_t n = 0;
+        ret = SSL_read_ex(t.ssl, drop, sizeof drop, &n);
+        if (ret == 1)
+          continue; // data the client sent before its close_notify
+      }
+      const Outcome o = outcome_of(t.ssl, ret);
+      if (o.next == Next::closed) {
+        if (!sent) // SSL_shutdown does not read: not expected, but no loop
+          result = core::unexpected(core::Errc::closed);
+        break; // the peer's close_notify after ours
+      }
+      if (o.next == Next::truncated) {
+        result = core::unexpected(core::Errc::closed);
+        break;
+      }
+      if (o.next == Next::failed) {
+        result = core::unexpected(o.error);
+        break;
+      }
+      if (auto ec = co_await wait_for(t.socket, o.next)) {
+        result = core::unexpected(ec);
+        break;
+      }
+    }
+    co_return result;
+  };
+  SSL_set_quiet_shutdown(tls_->ssl, 0);
+  auto r = co_await core::with_timeout(exchange(*tls_), limit);
+  if (!r)
+    co_return r;
+  // SECURITY: as in close(), OpenSSL must not reach the descriptor any more.
+  // The session stays in the cache for data connections to resume.
+  SSL_set_shutdown(tls_->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  if (BIO* bio = SSL_get_rbio(tls_->ssl); bio != nullptr)
+    BIO_set_fd(bio, -1, BIO_NOCLOSE);
+  plain_ = std::make_unique<Socket>(std::move(tls_->socket));
+  tls_.reset();
+  co_return core::Result<void>{};
 }
 
 void Stream::close() {

@@ -69,11 +69,34 @@ public:
   /// stays, and accept_tls() reports it.
   core::Result<bool> advance_tls(TlsContext& tls, const TlsAccept& how);
 
+  /// CCC (RFC 4217 12.2): ends TLS and keeps the TCP connection, the stream
+  /// plain from then on. Sends close_notify and reads until the peer's (any
+  /// data before it is dropped), waiting at most `limit`; bytes after it stay
+  /// in the socket for the next read. Errors: the socket or TLS error,
+  /// core::Errc::timed_out, core::Errc::closed if the peer closed instead; the
+  /// stream is unusable after an error.
+  core::Task<core::Result<void>> end_tls(std::chrono::steady_clock::duration limit);
+
   /// Ends the stream: for TLS sends close_notify (waiting at most `limit` for it
   /// to leave), then closes the socket.
   core::Task<void> shutdown(std::chrono::steady_clock::duration limit);
 
+  /// MODE Z (draft-preston-ftpext-deflate): from now on write_all() compresses
+  /// into one zlib stream at `level` (1-9) that finish_deflate() ends, and
+  /// read_some() inflates one zlib stream, reporting core::Errc::bad_data for
+  /// a corrupt one, one cut short, or bytes after its end (an empty stream,
+  /// no bytes at all, is an empty file). Errors: out of memory.
+  core::Result<void> start_deflate(int level);
+
+  /// Writes the end of the zlib stream (for an empty download too) unless the
+  /// stream was read from (an upload). Nothing without start_deflate().
+  /// Errors: the socket or TLS error.
+  core::Task<core::Result<void>> finish_deflate();
+
   bool is_tls() const { return tls_ != nullptr; }
+  /// Neither TLS nor compressed: the socket carries the bytes as they are,
+  /// so zero-copy paths (sendfile, splice) may use it.
+  bool is_plain() const { return tls_ == nullptr && z_ == nullptr; }
   /// The OpenSSL handle of a TLS stream, or nullptr.
   SSL* native_ssl() const;
 
@@ -94,12 +117,18 @@ public:
 
 private:
   struct Tls;
+  struct Z;
+  core::Task<core::Result<std::size_t>> raw_read_some(asio::mutable_buffer buf);
+  core::Task<core::Result<void>> raw_write_all(asio::const_buffer buf);
+  core::Task<core::Result<std::size_t>> inflate_some(asio::mutable_buffer buf);
+  core::Task<core::Result<void>> deflate_all(asio::const_buffer buf, bool finish);
   core::Result<void> begin_tls(TlsContext& tls, const TlsAccept& how);
   /// Begins TLS unless it was; true once the handshake is complete, or the
   /// error advance_tls() met.
   core::Result<bool> tls_state(TlsContext& tls, const TlsAccept& how);
   std::unique_ptr<Socket> plain_;
   std::unique_ptr<Tls> tls_;
+  std::unique_ptr<Z> z_;
 };
 
 } // namespace berth::net

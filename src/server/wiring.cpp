@@ -189,6 +189,7 @@ std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w
   deps->authenticator = g->authenticator;
   deps->drain = w.drain;
   deps->telemetry = w.telemetry;
+  deps->passive_addresses = std::make_shared<ftp::PassiveAddresses>(cfg.ftp);
   deps->tls = cfg.ftp.tls != core::TlsPolicy::off ? g->tls : nullptr;
   auto implicit = std::make_shared<ftp::SessionDeps>(*deps);
   implicit->tls = g->tls;

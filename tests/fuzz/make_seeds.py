@@ -420,6 +420,20 @@ def scp():
     }
 
 
+def deflate():
+    """A room/level byte, then MODE Z data: good streams, a cut one, garbage."""
+    import zlib
+    text = b"berth MODE Z " * 40
+    return {
+        "text": b"\x05" + zlib.compress(text, 6),
+        "empty": b"\x00" + zlib.compress(b"", 1),
+        "zeros": b"\xff" + zlib.compress(bytes(64 * 1024), 9),
+        "cut": b"\x10" + zlib.compress(text)[:20],
+        "trailing": b"\x20" + zlib.compress(b"x") + b"junk",
+        "garbage": b"\x07not a zlib stream",
+    }
+
+
 TARGETS = {
     "sftp_codec": sftp_codec,
     "sftp_session": sftp_session,
@@ -433,6 +447,7 @@ TARGETS = {
     "authorized_keys": authorized_keys,
     "proxy_header": proxy_header,
     "scp": scp,
+    "deflate": deflate,
 }
 
 

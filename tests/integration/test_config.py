@@ -132,6 +132,15 @@ def _bad_cases():
                                 'listen = ["not an address"]'),
         "bad_passive_address": (ftp_set("passive_address", '"300.1.1.1"'), "passive_address",
                                 'passive_address = "300.1.1.1"'),
+        "bad_allow_ccc": (ftp_set("allow_ccc", '"yes"'), "allow_ccc", 'allow_ccc = "yes"'),
+        "bad_passive_rule_cidr": (
+            ftp_set("passive_address_rules", '[{ from = "10.0.0.0/40", address = "10.1.2.3" }]'),
+            "passive_address_rules.from",
+            'passive_address_rules = [{ from = "10.0.0.0/40", address = "10.1.2.3" }]'),
+        "bad_passive_rule_address": (
+            ftp_set("passive_address_rules", '[{ from = "10.0.0.0/8", address = "10.1.2.300" }]'),
+            "passive_address_rules.address",
+            'passive_address_rules = [{ from = "10.0.0.0/8", address = "10.1.2.300" }]'),
         "port_range_too_high": (ftp_set("passive_ports", '"70000-80000"'), "passive_ports",
                                 'passive_ports = "70000-80000"'),
         "port_range_reversed": (ftp_set("passive_ports", '"5000-4000"'), "passive_ports",

@@ -107,4 +107,7 @@ std::vector<std::string> site_help_lines();
 
 #undef BERTH_FTP_HANDLER
 
+/// params.cpp: `OPTS MODE <value>` (OPTS MODE Z LEVEL n), for handle_opts.
+Reply opts_mode(Session& s, std::string_view value);
+
 } // namespace berth::ftp

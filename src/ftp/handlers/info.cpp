@@ -97,6 +97,8 @@ core::Task<Reply> handle_opts(Session& s, std::string_view arg) {
         enabled += std::string(f) + ";";
     co_return Reply::of(200, "MLST OPTS " + enabled);
   }
+  if (name == "MODE")
+    co_return opts_mode(s, value);
   if (name == "HASH") {
     if (value.empty())
       co_return Reply::of(200, s.hash_algorithm);

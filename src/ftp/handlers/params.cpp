@@ -6,6 +6,7 @@
 #include "ftp/session.hpp"
 
 #include <asio/this_coro.hpp>
+#include <fmt/format.h>
 
 namespace berth::ftp {
 namespace {
@@ -54,6 +55,15 @@ core::Task<Reply> handle_pasv(Session& s, std::string_view) {
     co_return Reply::of(503, "EPSV ALL in effect.");
   auto local = s.unmapped_local();
   std::string announce = s.config().passive_address;
+  if (PassiveAddresses* by_client = s.passive_addresses()) {
+    // By the client's address (after PROXY): internal clients may get an
+    // internal address, others the public one; a host name is looked up.
+    const net::Address client = net::unmapped(s.peer().address());
+    auto chosen = co_await by_client->for_client(client, s.config().data_timeout);
+    if (!chosen)
+      co_return Reply::of(425, "Can't open passive connection: passive address unknown.");
+    announce = chosen->value_or(std::string());
+  }
   if (announce.empty()) {
     if (!local.is_v4())
       co_return Reply::of(425, "PASV needs IPv4; use EPSV.");
@@ -102,12 +112,27 @@ core::Task<Reply> handle_type(Session& s, std::string_view arg) {
   co_return Reply::of(501, "Unrecognised TYPE command.");
 }
 
-core::Task<Reply> handle_mode(Session&, std::string_view arg) {
-  if (arg == "S" || arg == "s")
+core::Task<Reply> handle_mode(Session& s, std::string_view arg) {
+  if (arg == "S" || arg == "s") {
+    s.mode_z = false;
     co_return Reply::of(200, "Mode set to S.");
-  if (arg == "B" || arg == "C" || arg == "b" || arg == "c" || arg == "Z" || arg == "z")
-    co_return Reply::of(504, "Only stream mode is supported.");
+  }
+  if (arg == "Z" || arg == "z") {
+    // draft-preston-ftpext-deflate: each transfer's bytes are one zlib stream.
+    s.mode_z = true;
+    co_return Reply::of(200, "Mode set to Z.");
+  }
+  if (arg == "B" || arg == "C" || arg == "b" || arg == "c")
+    co_return Reply::of(504, "Only stream and deflate (Z) modes are supported.");
   co_return Reply::of(501, "Unrecognised MODE.");
+}
+
+Reply opts_mode(Session& s, std::string_view value) {
+  auto level = parse_mode_z_opts(value);
+  if (!level)
+    return Reply::of(501, "Use OPTS MODE Z LEVEL <1-9>.");
+  s.deflate_level = *level;
+  return Reply::of(200, fmt::format("MODE Z LEVEL set to {}.", *level));
 }
 
 core::Task<Reply> handle_stru(Session&, std::string_view arg) {

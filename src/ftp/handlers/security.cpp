@@ -72,8 +72,17 @@ core::Task<Reply> handle_prot(Session& s, std::string_view arg) {
 core::Task<Reply> handle_ccc(Session& s, std::string_view) {
   if (!s.control_is_tls())
     co_return Reply::of(533, "The command channel is not protected.");
-  // Clearing the command channel would let a middlebox rewrite commands; refused.
-  co_return Reply::of(534, "CCC is refused by policy.");
+  // SECURITY: a clear command channel lets a middlebox read and rewrite what
+  // follows (not the password: CCC needs a login first); only where the
+  // configuration asks for it, for firewalls that must see PASV replies.
+  if (!s.config().allow_ccc)
+    co_return Reply::of(534, "CCC is refused by policy.");
+  if (!s.logged_in()) // the password crosses under TLS (RFC 4217 12.2)
+    co_return Reply::of(530, "Please login with USER and PASS.");
+  const Reply ok = Reply::of(200, "Command channel cleared; data connections keep their PROT.");
+  co_await s.send(ok);
+  co_await s.clear_control();
+  co_return Reply::already_sent(ok.code);
 }
 
 } // namespace berth::ftp

@@ -49,7 +49,7 @@ void from_network_ascii(std::string_view in, std::string& out, bool& pending_cr)
 
 core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::Stream& sock,
                                          std::uint64_t& progress) {
-  if (type == TransferType::binary && file->native_handle() >= 0 && !sock.is_tls()) {
+  if (type == TransferType::binary && file->native_handle() >= 0 && sock.is_plain()) {
     progress = file->position();
     auto start = progress;
     auto sent = co_await net::send_file(sock.socket(), file->native_handle(), progress, UINT64_MAX);
@@ -82,7 +82,7 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
   }
 }
 
-// Binary upload without TLS into a file with a descriptor: socket to pipe to
+// Binary upload without TLS or MODE Z into a file with a descriptor: socket to pipe to
 // file with splice(2), the bytes never copied through user space.
 core::Task<core::Result<void>> receive_spliced(FilePtr file, net::Stream& sock,
                                                std::uint64_t& progress, net::Pipe& pipe) {
@@ -103,7 +103,7 @@ core::Task<core::Result<void>> receive_spliced(FilePtr file, net::Stream& sock,
   co_return co_await file->commit();
 }
 
-// A binary upload without TLS into a file with a descriptor goes on through a
+// A binary upload without TLS or MODE Z into a file with a descriptor goes on through a
 // pipe (splice) past this many bytes. Most uploads of a folder of documents
 // end sooner, and read(2) and write(2) serve them in fewer system calls than
 // a pipe costs to set up: three for a 4 KiB file, against seven.
@@ -111,7 +111,7 @@ constexpr std::uint64_t kSpliceAfter = 64 * 1024;
 
 core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net::Stream& sock,
                                             std::uint64_t& progress) {
-  bool spliceable = type == TransferType::binary && file->native_handle() >= 0 && !sock.is_tls();
+  bool spliceable = type == TransferType::binary && file->native_handle() >= 0 && sock.is_plain();
   const std::size_t size = spliceable ? kSpliceAfter : kBufferSize;
   auto buf = std::make_unique_for_overwrite<char[]>(size);
   std::string converted;

@@ -224,6 +224,42 @@ TEST_F(LoadConfig, BadPassiveAddress) {
                "ftp.passive_address", "bad address");
 }
 
+TEST_F(LoadConfig, PassiveAddressHostNameAndRules) {
+  auto file = write("[ftp]\nlisten = [\"1.2.3.4:21\"]\npassive_address = \"ftp.example.org\"\n"
+                    "passive_address_rules = [{ from = \"10.0.0.0/8\", address = \"10.1.2.3\" },\n"
+                    "  { from = \"127.0.0.2\", address = \"localhost\" }]\nallow_ccc = true\n");
+  auto c = load_config(file);
+  EXPECT_EQ(c.ftp.passive_address, "ftp.example.org");
+  ASSERT_EQ(c.ftp.passive_address_rules.size(), 2u);
+  EXPECT_EQ(c.ftp.passive_address_rules[0].from, "10.0.0.0/8");
+  EXPECT_EQ(c.ftp.passive_address_rules[0].address, "10.1.2.3");
+  EXPECT_EQ(c.ftp.passive_address_rules[1].address, "localhost");
+  EXPECT_TRUE(c.ftp.allow_ccc);
+}
+
+TEST_F(LoadConfig, BadPassiveAddressRules) {
+  const std::string head = "[ftp]\nlisten = [\"1.2.3.4:21\"]\n";
+  expect_error(head +
+                   "passive_address_rules = [{ from = \"10.0.0.0/33\", address = \"1.2.3.4\" }]\n",
+               3, "ftp.passive_address_rules.from", "bad address block \"10.0.0.0/33\"");
+  expect_error(
+      head + "passive_address_rules = [{ from = \"10.0.0.0/8\", address = \"10.0.0.256\" }]\n", 3,
+      "ftp.passive_address_rules.address", "bad address \"10.0.0.256\"");
+  expect_error(head + "passive_address_rules = [{ from = \"10.0.0.0/8\" }]\n", 3,
+               "ftp.passive_address_rules.address", "missing");
+  expect_error(head +
+                   "passive_address_rules = [{ from = \"10.0.0.0/8\", address = \"a\", x = 1 }]\n",
+               3, "ftp.passive_address_rules.x", "unknown key");
+  expect_error(head + "passive_address_rules = \"10.0.0.0/8\"\n", 3, "ftp.passive_address_rules",
+               "must be an array");
+  expect_error(head + "passive_address = \"bad_name!\"\n", 3, "ftp.passive_address", "bad address");
+}
+
+TEST_F(LoadConfig, BadAllowCcc) {
+  expect_error("[ftp]\nlisten = [\"1.2.3.4:21\"]\nallow_ccc = \"yes\"\n", 3, "ftp.allow_ccc",
+               "must be true or false");
+}
+
 TEST_F(LoadConfig, MissingHome) {
   expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\n", 1, "user.home",
                "user \"alice\" has no home");

@@ -70,6 +70,21 @@ TEST(ParseHostPort, RejectsMalformed) {
   }
 }
 
+TEST(IsHostName, Rfc1123Names) {
+  for (const char* ok : {"localhost", "ftp.example.org", "ftp.example.org.", "a-b.c1", "1a.example",
+                         "xn--bcher-kva.example"})
+    EXPECT_TRUE(is_host_name(ok)) << ok;
+  for (const char* bad : {"", ".", "a..b", "-a.org", "a-.org", "a_b.org", "10.0.0.256", "1.2.3.4",
+                          "a b", "a/b", "::1", "a.org.."})
+    EXPECT_FALSE(is_host_name(bad)) << bad;
+  EXPECT_FALSE(is_host_name(std::string_view("ex\0ample.org", 12)));
+  std::string longest(63, 'a');
+  longest.append(".org");
+  EXPECT_TRUE(is_host_name(longest));
+  longest.insert(0, "a");
+  EXPECT_FALSE(is_host_name(longest)); // a label of 64
+}
+
 TEST(IsIpv4Literal, DottedQuadsOnly) {
   EXPECT_TRUE(is_ipv4_literal("127.0.0.1"));
   EXPECT_TRUE(is_ipv4_literal("0.0.0.0"));

@@ -308,6 +308,15 @@ TEST(ParsePortArg, Bad) {
   }
 }
 
+TEST(ParseModeZOpts, LevelOneToNine) {
+  EXPECT_EQ(parse_mode_z_opts("Z LEVEL 1").value(), 1);
+  EXPECT_EQ(parse_mode_z_opts("z level 9").value(), 9);
+  EXPECT_EQ(parse_mode_z_opts("Z  LEVEL  5").value(), 5);
+  for (const char* bad : {"", "Z", "Z LEVEL", "Z LEVEL 0", "Z LEVEL 10", "Z LEVEL x", "S LEVEL 5",
+                          "Z LEVEL 5 6", "Z LEVELS 5", "Z ENGINE zlib", "Z LEVEL -1"})
+    EXPECT_FALSE(parse_mode_z_opts(bad)) << bad;
+}
+
 TEST(ParseEprtArg, Ipv4AndIpv6) {
   auto v4 = parse_eprt_arg("|1|132.235.1.2|6275|");
   ASSERT_TRUE(v4) << v4.error().message();
