@@ -81,6 +81,7 @@ core::Task<void> Session::clear_control() {
     co_return;
   }
   spdlog::info("ftp: {} cleared the command channel (CCC)", peer_.address().to_string());
+  control_cleared_ = true;
   count_.move_to(core::Protocol::ftp);
 }
 
@@ -417,8 +418,14 @@ core::Task<Reply> Session::move_data(const TransferBody& body) {
     }
     // SECURITY: the data connection must resume this control connection's TLS
     // session, so that nobody else (even from the same address) can use the data
-    // port (RFC 4217 10.2; vsftpd require_ssl_reuse).
-    if (deps_->tls_config.require_session_reuse &&
+    // port (RFC 4217 10.2; vsftpd require_ssl_reuse). After CCC (allowed only
+    // by [ftp] allow_ccc) a full handshake is accepted too: a client that
+    // cleared its control channel may have dropped the session (curl does in
+    // its default CCC mode); the data connection is still bound to the
+    // client's address, and resuming another connection's session is still
+    // refused.
+    const bool fresh_after_ccc = control_cleared_ && !net::TlsContext::resumed(data.native_ssl());
+    if (deps_->tls_config.require_session_reuse && !fresh_after_ccc &&
         !net::TlsContext::resumed_session_of(data.native_ssl(), tls_sessions_)) {
       data_.reset();
       data.close();

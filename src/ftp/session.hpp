@@ -206,6 +206,7 @@ private:
 
   /// First, so that it outlives the streams whose TLS refers to it.
   net::TlsSessions tls_sessions_;
+  bool control_cleared_ = false; ///< CCC ended the control connection's TLS.
   net::Stream control_;
   std::shared_ptr<const SessionDeps> deps_;
   net::Endpoint peer_;

@@ -521,6 +521,10 @@ void TlsContext::control_established(SSL* ssl, TlsSessions& sessions) {
     sessions.adopt(tag_of(session));
 }
 
+bool TlsContext::resumed(SSL* ssl) {
+  return SSL_session_reused(ssl) == 1;
+}
+
 bool TlsContext::resumed_session_of(SSL* ssl, const TlsSessions& sessions) {
   if (SSL_session_reused(ssl) != 1)
     return false;

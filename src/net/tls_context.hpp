@@ -129,6 +129,8 @@ public:
   /// True if `ssl` (a data connection, after its handshake) resumed a session
   /// created (or adopted) by the control connection that holds `sessions`.
   static bool resumed_session_of(SSL* ssl, const TlsSessions& sessions);
+  /// True if `ssl`'s handshake resumed a session (of any connection).
+  static bool resumed(SSL* ssl);
   /// The server name the client sent (SNI), or empty.
   static std::string server_name(SSL* ssl);
 
