@@ -57,6 +57,7 @@ core::Task<void> Session::upgrade_control() {
   // CVE-2011-0411).
   reader_ = LineReader(config().max_line);
   queued_.clear();
+  control_cleared_ = false; // AUTH TLS after CCC: data must resume again
   net::TlsAccept how;
   how.sessions = &tls_sessions_;
   auto r = co_await control_.accept_tls(*tls_, deps_->tls_config.handshake_timeout, how);

@@ -6,6 +6,7 @@ still under PROT P; refused (534) with the option off, the default."""
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 
 import pytest
@@ -106,3 +107,46 @@ def test_ccc_refused_by_default(start_server, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert b"> CCC" in r.stderr and b"< 534" in r.stderr
     assert (tmp_path / "o.bin").read_bytes() == b"x" * 1000
+
+
+def fresh_handshake_retr(ctl, name):
+    """PASV, RETR `name` on a data connection that makes a full TLS handshake
+    (no session offered); returns the final reply's code and the data read."""
+    ctl.sendall(b"PASV\r\n")
+    text = expect(ctl, 227)
+    nums = [int(n) for n in text[text.index("(") + 1:text.index(")")].split(",")]
+    data = socket.create_connection(("127.0.0.1", nums[4] * 256 + nums[5]), timeout=10)
+    ctl.sendall(b"RETR " + name.encode() + b"\r\n")
+    got = b""
+    try:
+        d = client_context().wrap_socket(data, server_hostname="127.0.0.1")
+        while chunk := d.recv(65536):
+            got += chunk
+        d.close()
+    except (ssl.SSLError, OSError):
+        data.close()
+    code, _ = read_raw_reply(ctl)
+    while 100 <= code < 200:
+        code, _ = read_raw_reply(ctl)
+    return code, got
+
+
+def test_auth_tls_again_after_ccc_requires_resumption(start_server):
+    """A full data handshake is accepted after CCC only while the command
+    channel stays clear: AUTH TLS again brings back the resumption rule."""
+    srv = start_server(listen=("127.0.0.1:0",), extra_ftp={"allow_ccc": "true"})
+    (srv.home() / "f.bin").write_bytes(b"y" * 5000)
+    s = tls_login(srv)
+    s.sendall(b"CCC\r\n")
+    expect(s, 200)
+    plain = s.unwrap()
+    assert fresh_handshake_retr(plain, "f.bin") == (226, b"y" * 5000)
+    plain.sendall(b"AUTH TLS\r\n")
+    expect(plain, 234)
+    again = client_context().wrap_socket(plain, server_hostname="127.0.0.1")
+    for line, code in ((b"PBSZ 0", 200), (b"PROT P", 200)):
+        again.sendall(line + b"\r\n")
+        expect(again, code)
+    code, got = fresh_handshake_retr(again, "f.bin")
+    assert code == 522 and got == b""
+    again.close()
