@@ -356,3 +356,26 @@ def test_channels_closed_mid_request_are_freed(limited):
             s.close()
     finally:
         c.close()
+
+
+def test_transfers_through_many_key_reexchanges(start_server, tmp_path):
+    """OpenSSH re-exchanges keys every 256 KiB here, so the server's channel
+    writes are refused again and again while a key exchange runs (libssh takes
+    no channel data then): the transfers must go on each time, byte for byte,
+    and the server must wait for the client's key exchange, not poll."""
+    key, pub = keygen(tmp_path / "key")
+    srv = start_server(listen=("127.0.0.1:0",), sftp={"listen": ["127.0.0.1:0"]},
+                       authorized_keys={"alice": [pub]})
+    data = os.urandom(24 * 1024 * 1024 + 5)
+    (tmp_path / "up.bin").write_bytes(data)
+    (srv.home("alice") / "down.bin").write_bytes(data[::-1])
+    batch = tmp_path / "batch.txt"
+    batch.write_text("put up.bin\nget down.bin\n")
+    r = subprocess.run(["sftp", "-b", str(batch), "-i", str(key),
+                        "-o", "RekeyLimit=256K"] + SSH_OPTS +
+                       ["-P", str(srv.sftp_port), "alice@127.0.0.1"],
+                       capture_output=True, text=True, timeout=SSH_TIMEOUT * 8,
+                       stdin=subprocess.DEVNULL, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (srv.home("alice") / "up.bin").read_bytes() == data
+    assert (tmp_path / "down.bin").read_bytes() == data[::-1]

@@ -581,7 +581,6 @@ core::Task<void> serve_channels(Channels& chans, const std::shared_ptr<Login>& l
       moved = c->io.read_some_input() || moved;
     moved = moved || arrivals() != seen || std::exchange(chans.changed, false);
     bool running = false;
-    bool want_write = false;
     for (auto it = chans.open.begin(); it != chans.open.end();) {
       OpenChannel& c = **it;
       const bool closed = ssh_channel_is_closed(c.channel) != 0;
@@ -601,7 +600,6 @@ core::Task<void> serve_channels(Channels& chans, const std::shared_ptr<Login>& l
         continue;
       }
       running = running || c.started;
-      want_write = want_write || c.io.write_refused();
       moved = moved || c.io.can_write();
       ++it;
     }
@@ -612,14 +610,21 @@ core::Task<void> serve_channels(Channels& chans, const std::shared_ptr<Login>& l
       chans.pump.stop_on(holding ? nullptr : chans.drain);
     }
     if (moved) {
+      // What arrived may have ended a key exchange that refused writes.
+      if (arrivals() != seen)
+        for (const auto& c : chans.open)
+          c->io.retry_writes();
       if (++rounds % 64 == 0) // let the loop's other sessions run
         co_await asio::post(chans.ex, asio::use_awaitable);
       continue;
     }
     // Nothing can move: wait for the socket, or for a program to queue
-    // output, take input or end (they interrupt the wait).
+    // output, take input or end (they interrupt the wait). Writes refused
+    // during a key exchange wait for the client's part of it (input), not
+    // for "writable", which the socket nearly always is: a client that
+    // never finishes the exchange idles out instead of spinning the loop.
     chans.parked = true;
-    const bool alive = co_await chans.pump.once(idle, want_write, true);
+    const bool alive = co_await chans.pump.once(idle, false, true);
     chans.parked = false;
     if (!alive)
       break;
