@@ -1,5 +1,7 @@
 #include "app/commands.hpp"
 
+#include "app/cli_support.hpp"
+
 #include "core/config.hpp"
 #include "net/tls_context.hpp"
 
@@ -10,6 +12,10 @@ namespace berth::app {
 int run_check_config(const std::string& config_file) {
   try {
     core::Config cfg = core::load_config(config_file);
+    if (const std::string problem = config_files_problem(cfg); !problem.empty()) {
+      std::fprintf(stderr, "berth: %s: %s\n", config_file.c_str(), problem.c_str());
+      return 2;
+    }
     if (!cfg.tls.certificate.empty() || !net::tls_hosts(cfg.ftp.hosts).empty()) {
       // Load the configured certificate and key as serve would: a bad file or
       // a key that does not match is caught here too.

@@ -1,5 +1,7 @@
 #include "app/cli_support.hpp"
 
+#include "auth/authenticator.hpp"
+
 #include "core/log.hpp"
 
 #include <cstdio>
@@ -30,6 +32,15 @@ std::unique_ptr<store::SqliteStore> open_cli_store(const core::Config& cfg) {
   if (!store)
     return nullptr;
   return std::move(*store);
+}
+
+std::string config_files_problem(const core::Config& cfg) {
+  if (cfg.sftp.revoked_keys.empty())
+    return {};
+  std::string why;
+  if (auth::load_revoked_keys(cfg.sftp.revoked_keys, why))
+    return {};
+  return "sftp.revoked_keys: " + cfg.sftp.revoked_keys.string() + ": " + why;
 }
 
 } // namespace berth::app

@@ -27,6 +27,12 @@ void init_cli_logging();
 /// `file` is empty. Prints the error and returns nullopt when it is bad.
 std::optional<core::Config> load_cli_config(const std::string& file);
 
+/// What makes a file the configuration names unusable though it exists
+/// (today: [sftp] revoked_keys that does not parse), as
+/// "sftp.revoked_keys: FILE: reason"; empty when all is well. `serve` and
+/// `check-config` refuse to start on it with one line.
+std::string config_files_problem(const core::Config& cfg);
+
 /// Opens cfg.user_database() without a worker pool (queries run inline).
 /// Null when it fails (the cause has been logged).
 std::unique_ptr<store::SqliteStore> open_cli_store(const core::Config& cfg);

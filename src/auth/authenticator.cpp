@@ -290,6 +290,17 @@ constexpr std::size_t kMaxCaFileSize = 1024 * 1024;
 
 } // namespace
 
+std::optional<RevokedKeys> load_revoked_keys(const std::filesystem::path& path, std::string& why) {
+  auto bytes = read_small_file(path, kMaxRevokedKeysSize);
+  why = "can not be read (or is over 16 MiB)";
+  if (!bytes)
+    return std::nullopt;
+  auto parsed = RevokedKeys::parse(*bytes, why);
+  if (!parsed)
+    return std::nullopt;
+  return std::move(*parsed);
+}
+
 struct Authenticator::KeyFiles {
   std::string trusted_ca;
   std::optional<RevokedKeys> revoked;
@@ -306,11 +317,8 @@ Authenticator::KeyFiles Authenticator::load_key_files(bool want_ca) const {
       f.trusted_ca = std::move(*text);
   }
   if (!settings_.revoked_keys.empty()) {
-    auto bytes = read_small_file(settings_.revoked_keys, kMaxRevokedKeysSize);
-    std::string why = "can not be read (or is over 16 MiB)";
-    if (bytes)
-      if (auto parsed = RevokedKeys::parse(*bytes, why))
-        f.revoked = std::move(*parsed);
+    std::string why;
+    f.revoked = load_revoked_keys(settings_.revoked_keys, why);
     // SECURITY: as sshd, a revocation list that can not be read refuses every key.
     if (!f.revoked)
       f.error = "revoked_keys " + why;

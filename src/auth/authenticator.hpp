@@ -7,6 +7,7 @@
 #include "auth/limits.hpp"
 #include "auth/login_attempts.hpp"
 #include "auth/password.hpp"
+#include "auth/revoked_keys.hpp"
 #include "core/config.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
@@ -131,6 +132,12 @@ private:
 
 /// Thread-safe. Hash verification runs on a bounded worker pool, so a login
 /// storm never stalls an event loop.
+/// Reads and parses a revocation file ([sftp] revoked_keys) as every key
+/// login does; nullopt with `why` set when it can not be used (then every
+/// key is refused). `serve` and `check-config` call it at start too, so a bad
+/// file is one line there rather than refused logins later.
+std::optional<RevokedKeys> load_revoked_keys(const std::filesystem::path& path, std::string& why);
+
 class Authenticator {
 public:
   /// `defender` (may be null) and `io` (may be null: file scans inline) outlive this.

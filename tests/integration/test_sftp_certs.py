@@ -232,3 +232,23 @@ def test_bad_config_values(berth, tmp_path, key, value, why):
                        timeout=30, stdin=subprocess.DEVNULL)
     line = _check_single_error_line(r, cfg, "sftp." + key, None)
     assert why in line
+
+
+@pytest.mark.parametrize("how", ["check-config", "serve"])
+@pytest.mark.parametrize("content,why", [
+    (b"not a key\n", "line 1 is not a public key"),
+    (b"SSHKRL\n\0garbage", "KRL"),
+])
+def test_unusable_revoked_keys_stop_the_start(berth, tmp_path, how, content, why):
+    """A revocation file that exists but can not be used is one line at start
+    (the server would refuse every key login with it), not a surprise later."""
+    krl = tmp_path / "krl"
+    krl.write_bytes(content)
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(_render(_base(tmp_path), "\n[sftp]\nrevoked_keys = \"%s\"\n" % krl))
+    argv = [berth, how, str(cfg)] if how == "check-config" else [berth, "serve", "--config",
+                                                                   str(cfg)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    line = _check_single_error_line(r, cfg, "sftp.revoked_keys", None)
+    assert why in line, line
