@@ -41,8 +41,9 @@ void check_line(std::string_view line, const std::vector<std::string>& lines, st
 
   const auto now = std::chrono::system_clock::now();
   auto decision = auth::check_authorized_keys(lines, key->type, key->blob, client(n), now);
-  // A line without conditions lets its key in, whatever other lines say.
-  if (key->refusal.empty() && !key->from && !key->expires)
+  // A line without conditions lets its key in, whatever other lines say; a
+  // cert-authority line names a CA, which never logs in as a plain key.
+  if (key->refusal.empty() && !key->from && !key->expires && !key->cert_authority)
     BERTH_CHECK(decision.allowed);
   if (decision.allowed)
     BERTH_CHECK(decision.reason.empty());
