@@ -16,7 +16,7 @@ import pytest
 
 from ftphelpers import MiB, berth_bin, ftp_login, sftp_close, sftp_login, stor_refused
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 
 def start(start_server, rules=None, sections=None, **kw):

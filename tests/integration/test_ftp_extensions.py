@@ -20,7 +20,7 @@ from ftphelpers import MiB, cmd, listing, sshfs_mounted
 from test_clients import client_env, curl, lftp, url  # noqa: F401 - client_env is a fixture
 from test_sftp import SSH_OPTS, connect, keygen
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 TNFTP = shutil.which("tnftp")
 NCFTPPUT = shutil.which("ncftpput")

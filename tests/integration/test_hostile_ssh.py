@@ -15,7 +15,7 @@ import pytest
 from ftphelpers import (SSH_TIMEOUT, fd_count, rss_kib, settled_fd_count, ssh_password_client,
                         wait_closed, wait_until)
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 # The SSH side uses [ftp] login_timeout (from connect until authenticated:
 # version, key exchange, authentication) and idle_timeout (after login).

@@ -83,7 +83,7 @@ def test_ftp_hash_leaves_the_loop_to_others(one_loop):
 
 
 CMD_EXTENDED, CMD_EXTENDED_REPLY = 200, 201
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 long = pytest.importorskip("paramiko.py3compat").long
 
 

@@ -15,7 +15,7 @@ from ftphelpers import (MiB, DataChannel, cmd, download, quit_quietly, read_repl
                         wait_closed, ssh_password_client)
 from test_sftp_clients import host_keys  # noqa: F401  (session fixture)
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 SSH_TIMEOUT = 30
 METRICS_RE = re.compile(r"metrics listening on (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")

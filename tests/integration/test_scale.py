@@ -28,7 +28,7 @@ from conftest import check_clean_exit
 from ftphelpers import (LS_RE, BerthServer, cmd, fd_count, fd_targets, parse_facts,
                         quit_quietly, rss_kib, settled_fd_count, ssh_password_client)
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_OPENDIR  # noqa: E402
 
 MiB = 1024 * 1024

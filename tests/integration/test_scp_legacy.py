@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 from ftphelpers import MiB, sha256_file, wait_until
 from test_observability import xferlog_lines

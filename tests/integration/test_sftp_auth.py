@@ -9,7 +9,7 @@ import pytest
 
 from test_sftp_clients import host_keys, keygen  # noqa: F401  (session fixtures)
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 SSH_TIMEOUT = 30
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",

@@ -14,7 +14,7 @@ import pytest
 from test_config import _base, _check_single_error_line, _render
 from test_sftp_clients import SSH_OPTS, describe, env, host_keys, run  # noqa: F401  (fixtures)
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 SFTP = shutil.which("sftp")
 KEYGEN = shutil.which("ssh-keygen")

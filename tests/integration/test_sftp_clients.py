@@ -18,7 +18,7 @@ import pytest
 from ftphelpers import MiB, parse_ls, sha256_file, sshfs_mounted
 from test_sftp import SSH_OPTS, SSH_TIMEOUT, connect, keygen
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 SFTP = shutil.which("sftp")
 SCP = shutil.which("scp")

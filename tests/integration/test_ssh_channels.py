@@ -20,7 +20,7 @@ import pytest
 from ftphelpers import SSH_TIMEOUT, ssh_password_client, wait_until
 from test_sftp import SSH_OPTS, keygen
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 # SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (RFC 4254 5.1), libssh's refusal.
 PROHIBITED = 1

@@ -20,7 +20,7 @@ import pytest
 from ftphelpers import sshfs_mounted
 from test_sftp import SSH_OPTS, keygen
 
-paramiko = pytest.importorskip("paramiko")
+import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
 
 GIT = shutil.which("git")
 RUN_TIMEOUT = 120
