@@ -12,6 +12,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace berth::core {
@@ -210,6 +212,43 @@ struct MetricsConfig {
   std::optional<HostPort> listen; ///< Absent: no endpoint.
 };
 
+/// One S3-compatible endpoint and its credentials: `[s3]` or `[s3.profiles.NAME]`.
+struct S3Profile {
+  std::string endpoint; ///< "https://host:port" or "http://..."; no path.
+  std::string region = "us-east-1";
+  std::string access_key;               ///< Empty in the file: AWS_ACCESS_KEY_ID.
+  std::string secret_key;               ///< Empty in the file: AWS_SECRET_ACCESS_KEY.
+  std::string session_token;            ///< AWS_SESSION_TOKEN, from the environment only.
+  bool path_style = true;               ///< http://host/bucket/key, not http://bucket.host/key.
+  std::filesystem::path ca_file;        ///< Trust anchors for https; empty: the system's.
+  std::uint64_t part_size = 8ull << 20; ///< Multipart part size; at least 5 MiB.
+  std::uint32_t upload_concurrency = 4; ///< Parts in flight per upload.
+  std::chrono::seconds request_timeout{60};
+};
+
+/// `[s3]`: object storage for homes at s3:// locations.
+struct S3Config {
+  S3Profile defaults;                                      ///< `[s3]` itself: s3://bucket/prefix.
+  std::vector<std::pair<std::string, S3Profile>> profiles; ///< s3://NAME@bucket/prefix.
+  /// Node-wide bytes of upload part buffers; when used up, uploads stop reading
+  /// their client until a part is sent.
+  std::uint64_t memory_budget = 256ull << 20;
+  /// Out-of-order SFTP writes beyond the in-flight window wait here; empty:
+  /// "s3-spool" in the state folder.
+  std::filesystem::path spool_dir;
+  std::uint64_t spool_limit = 1ull << 30;   ///< Bytes of the spool, all uploads together.
+  std::uint32_t max_rename_objects = 10000; ///< Most objects one folder rename moves.
+  /// The profile `name` ("" for [s3] itself), or null.
+  const S3Profile* profile(std::string_view name) const {
+    if (name.empty())
+      return &defaults;
+    for (const auto& [n, p] : profiles)
+      if (n == name)
+        return &p;
+    return nullptr;
+  }
+};
+
 /// The whole configuration.
 struct Config {
   std::filesystem::path source; ///< The file it came from; empty for the embedded default.
@@ -226,6 +265,7 @@ struct Config {
   DefenderConfig defender;
   LogConfig log;
   MetricsConfig metrics;
+  S3Config s3;
 
   /// The SQLite user database: [users] database, or users.db in the state folder.
   std::filesystem::path user_database() const {

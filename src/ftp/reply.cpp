@@ -63,6 +63,10 @@ Reply reply_for(std::error_code ec) {
       return Reply::of(552, "Quota exceeded."); // RFC 959: "exceeded storage allocation"
     case vfs::Errc::too_many_open_files:
       return Reply::of(450, "Too many open files; try again later."); // RFC 959: file busy
+    case vfs::Errc::unsupported:
+      return Reply::of(504, "Not supported by this storage."); // RFC 959: not for that parameter
+    case vfs::Errc::unavailable:
+      return Reply::of(451, "Storage unavailable; try again later.");
     case vfs::Errc::io_error:
       break;
     }

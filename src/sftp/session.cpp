@@ -29,6 +29,10 @@ std::pair<Status, std::string> status_for(std::error_code ec) {
       return {Status::permission_denied, "Permission denied"};
     case vfs::Errc::no_space:
       return {Status::failure, "No space left"};
+    case vfs::Errc::unsupported:
+      return {Status::op_unsupported, "Operation not supported by this storage"};
+    case vfs::Errc::unavailable:
+      return {Status::failure, "Storage unavailable; try again later"};
     default:
       return {Status::failure, ec.message()};
     }

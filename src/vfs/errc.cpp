@@ -33,6 +33,10 @@ public:
       return "Quota exceeded";
     case Errc::too_many_open_files:
       return "Too many open files (server or user limit)";
+    case Errc::unsupported:
+      return "Operation not supported by this storage";
+    case Errc::unavailable:
+      return "Storage temporarily unavailable";
     }
     return "Unknown error";
   }

@@ -17,6 +17,8 @@ enum class Errc {
   io_error,            ///< Anything else the backend reported.
   quota_exceeded,      ///< The user's quota (bytes or files) would be exceeded.
   too_many_open_files, ///< The server's or the user's budget of open files is used up.
+  unsupported,         ///< The backend can not do this (chmod, links on object storage).
+  unavailable,         ///< The storage did not answer (object storage down or failing).
 };
 
 const std::error_category& vfs_category() noexcept;

@@ -142,6 +142,16 @@ public:
                                                    std::chrono::system_clock::time_point mtime) = 0;
 };
 
+/// A directory's entries, a batch at a time, so that a folder of 100,000
+/// objects never sits in memory whole. Used from one coroutine at a time.
+class DirReader {
+public:
+  virtual ~DirReader() = default;
+  /// The next entries, in byte order of their names across all batches
+  /// (std::string's operator<); an empty batch at the end.
+  virtual core::Task<core::Result<std::vector<DirEntry>>> next() = 0;
+};
+
 /// A user's view of files, rooted at their home. Every path is a VirtualPath and
 /// cannot leave the root. Methods may block briefly on local disks.
 class Filesystem {
@@ -154,6 +164,10 @@ public:
   /// The entries of directory `dir`, without "." and "..", unsorted; a symlink
   /// as itself (DirEntry). `dir` itself may be reached through links.
   virtual core::Task<core::Result<std::vector<DirEntry>>> list(const VirtualPath& dir) = 0;
+  /// The entries of `dir` as list() finds them, sorted by name and read a
+  /// batch at a time. The default reads list() whole and sorts it; a backend
+  /// whose storage lists in pages (object storage) streams them.
+  virtual core::Task<core::Result<std::unique_ptr<DirReader>>> open_dir(const VirtualPath& dir);
   /// Opens a regular file for reading at `offset`. Errors: not_found, is_directory, ...
   virtual core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& path,
                                                                     std::uint64_t offset) = 0;
