@@ -1,0 +1,59 @@
+#pragma once
+// The S3 backend of vfs::Filesystem: a home in a bucket, under a key prefix,
+// through vfs::s3::Client. The semantics (keys, folders, uploads, listings,
+// renames, times) are described at the top of s3_fs.cpp.
+
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "vfs/filesystem.hpp"
+#include "vfs/quota.hpp"
+#include "vfs/s3/client.hpp"
+#include "vfs/s3/memory_budget.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace berth::vfs::s3 {
+
+/// A finished part of a multipart upload, for a store that records uploads
+/// so that a later session can resume them (the seam for resume across
+/// connections; nothing records parts yet).
+struct FinishedPart {
+  std::string key;
+  std::string upload_id;
+  Part part;
+};
+
+struct S3FsOptions {
+  /// The bucket's client; shared by every session of the node (thread-safe).
+  std::shared_ptr<Client> client;
+  /// Key prefix of the home: no leading or trailing '/', "" for the bucket's root.
+  std::string prefix;
+  /// Node-wide bytes for upload part buffers; shared by every session (thread-safe).
+  /// Null: a budget of part_size * (upload_concurrency + 1) for this filesystem alone.
+  std::shared_ptr<MemoryBudget> budget;
+  /// Multipart part size (at least 5 MiB; S3's minimum for all but the last part).
+  std::uint64_t part_size = 8ull << 20;
+  /// Parts in flight per upload (at least 1).
+  unsigned upload_concurrency = 4;
+  /// Most objects one folder rename moves; above it, rename refuses with Errc::unsupported.
+  std::uint32_t max_rename_objects = 10000;
+  /// Read-ahead of a download (bytes buffered by the streaming GET).
+  std::size_t read_ahead = 4u << 20;
+  /// Called on the upload's loop after each part is uploaded; empty: nothing.
+  std::function<void(const FinishedPart&)> on_part;
+};
+
+/// A Filesystem over the objects under options.prefix. Does not contact the
+/// endpoint (check it with Client::check_bucket()).
+std::unique_ptr<Filesystem> open_s3_fs(S3FsOptions options);
+
+/// Walks every object under `prefix` (a home's prefix, as in S3FsOptions):
+/// the Usage LocalFs::usage() rules would give (files: size + 1 file; folder
+/// markers and folders that exist only as a prefix: kEntryBytes + 1 file).
+/// Errors: the client's. Runs on the caller's loop, one listing page at a time.
+core::Task<core::Result<Usage>> count_usage(Client& client, std::string prefix);
+
+} // namespace berth::vfs::s3
