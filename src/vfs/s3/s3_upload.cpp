@@ -113,23 +113,19 @@ public:
     }
     if (plan_.append)
       offset = window_.end();
-    if (buf.empty())
-      co_return core::Result<void>{};
-    auto parts = window_.parts_for(offset, buf.size());
-    if (!parts)
-      co_return core::unexpected(parts.error());
-    for (auto p = parts->first; p <= parts->second; ++p) {
-      if (window_.is_open(p))
-        continue;
-      auto opened = co_await open_part(p);
-      if (!opened)
-        co_return opened;
-    }
-    window_.put(offset, buf);
-    while (auto ready = window_.pop_complete()) {
-      auto sent = co_await send(std::move(*ready));
-      if (!sent)
-        co_return sent;
+    // A piece at a time up to the next part boundary, so that a write larger
+    // than the window (a big FTP buffer) moves through it.
+    if (!buf.empty() && offset < window_.window_start())
+      co_return core::unexpected(Errc::unsupported); // into a part already sent
+    while (!buf.empty()) {
+      const std::uint64_t into = (offset - window_.window_start()) % part_size();
+      const auto n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), part_size() - into));
+      auto placed = co_await place(offset, buf.first(n));
+      if (!placed)
+        co_return placed;
+      offset += n;
+      buf = buf.subspan(n);
     }
     co_return core::Result<void>{};
   }
@@ -237,6 +233,27 @@ private:
       mtime_in_metadata_ = true;
     }
     return m;
+  }
+
+  /// Writes `buf` (within one part) into the window and sends what it completes.
+  core::Task<core::Result<void>> place(std::uint64_t offset, std::span<const std::byte> buf) {
+    auto parts = window_.parts_for(offset, buf.size());
+    if (!parts)
+      co_return core::unexpected(parts.error());
+    for (auto p = parts->first; p <= parts->second; ++p) {
+      if (window_.is_open(p))
+        continue;
+      auto opened = co_await open_part(p);
+      if (!opened)
+        co_return opened;
+    }
+    window_.put(offset, buf);
+    while (auto ready = window_.pop_complete()) {
+      auto sent = co_await send(std::move(*ready));
+      if (!sent)
+        co_return sent;
+    }
+    co_return core::Result<void>{};
   }
 
   /// Decides where the new bytes start, copying the prefix an append or a
