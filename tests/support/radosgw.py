@@ -19,7 +19,8 @@ Command line:
     radosgw.py stop DIR    stop the daemons recorded in DIR/pids, remove DIR
 
 DIR/env holds shell-style lines BERTH_TEST_S3_ENDPOINT, _ACCESS_KEY,
-_SECRET_KEY, _REGION and _BUCKET (a bucket-name prefix; tests add a suffix).
+_SECRET_KEY, _REGION and _BUCKET: a bucket that exists (empty at the start),
+whose name is also the prefix of the buckets tests make for themselves.
 """
 
 import json
@@ -175,6 +176,7 @@ class Radosgw:
         self._spawn("rgw", ["radosgw", "-f", "-n", "client.rgw"] + self._c())
         self._wait_http(deadline)
         self._create_user(deadline)
+        self.make_bucket(BUCKET_PREFIX)
         self._write_pids()
 
     def _c(self):
