@@ -134,11 +134,11 @@ INSTANTIATE_TYPED_TEST_SUITE_P(S3, FilesystemConformance, S3Backend);
 
 #else
 // TODO(issue 19): the S3 backend's conformance run waits for
-// src/vfs/s3/s3_fs.cpp (vfs::s3::open_s3_fs) and the vfs::s3::Client it uses;
-// CMake defines BERTH_TEST_S3_FS once that file is in the tree, and the suite
-// above then runs against radosgw.
+// src/vfs/s3/s3_fs.cpp (vfs::s3::open_s3_fs) and src/vfs/s3/client.cpp (the
+// vfs::s3::Client it uses); CMake defines BERTH_TEST_S3_FS once both are in
+// the tree, and the suite above then runs against radosgw.
 TEST(S3Conformance, WaitsForTheS3Backend) {
-  GTEST_SKIP() << "the S3 backend (src/vfs/s3/s3_fs.cpp: vfs::s3::open_s3_fs) is not in the "
+  GTEST_SKIP() << "the S3 backend (src/vfs/s3/s3_fs.cpp, src/vfs/s3/client.cpp) is not in the "
                   "tree yet: the conformance suite has nothing to run against";
 }
 #endif
