@@ -78,7 +78,10 @@ class Upload final : public S3File {
 public:
   Upload(std::shared_ptr<const S3Context> ctx, UploadPlan plan, const asio::any_io_executor& ex)
       : state_(std::make_shared<UploadState>(ctx, plan.key, ex)), ex_(ex), plan_(std::move(plan)),
-        window_(0, ctx->part_size, kWindowParts) {}
+        window_(0, ctx->part_size, kWindowParts) {
+    if (plan_.keep == UploadPlan::Keep::prefix)
+      pos_ = plan_.origin; // write() of a resume starts at its offset
+  }
 
   ~Upload() override {
     if (!committed_ && (!state_->upload_id.empty() || state_->in_flight > 0))

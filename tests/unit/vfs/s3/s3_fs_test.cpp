@@ -1,0 +1,529 @@
+#include "vfs/s3/s3_fs.hpp"
+
+// The S3 backend against a real radosgw: BERTH_TEST_S3_ENV names the
+// environment file tests/support/radosgw.py writes (the `s3` ctest label
+// starts one; see tests/unit/vfs/conformance). boto3 checks what landed in
+// the bucket. Built once the S3 client is in the tree (BERTH_TEST_S3_FS).
+#if BERTH_TEST_S3_FS
+
+#include "vfs/errc.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+
+extern char** environ;
+
+namespace berth::vfs::s3 {
+namespace {
+
+constexpr std::uint64_t kPart = 5ull << 20;
+
+/// boto3, for what the Client does not do: make the bucket, count its
+/// multipart uploads in progress, count its keys under a prefix.
+constexpr const char* kBoto3 = R"(
+import sys, boto3
+from botocore.config import Config
+op, endpoint, region, key, secret, bucket = sys.argv[1:7]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region, aws_access_key_id=key,
+                  aws_secret_access_key=secret, config=Config(s3={"addressing_style": "path"}))
+if op == "create":
+    s3.create_bucket(Bucket=bucket)
+    print("ok")
+elif op == "uploads":
+    print(len(s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])))
+elif op == "keys":
+    n = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=sys.argv[7]):
+        n += len(page.get("Contents", []))
+    print(n)
+)";
+
+std::map<std::string, std::string> read_env(const char* path) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos)
+      out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+/// Runs python3 with `args` after the script; returns its stdout, trimmed.
+std::string boto3(std::vector<std::string> args) {
+  std::vector<std::string> argv_text{"python3", "-c", kBoto3};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_text)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int fds[2];
+  if (::pipe(fds) != 0)
+    throw std::runtime_error("pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, "python3", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  if (spawned != 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0)
+    throw std::runtime_error("boto3 helper failed: " + args[0]);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+    out.pop_back();
+  return out;
+}
+
+std::vector<std::byte> pattern(std::size_t n, std::uint32_t seed) {
+  std::vector<std::byte> out(n);
+  std::mt19937 gen(seed);
+  for (auto& b : out)
+    b = static_cast<std::byte>(gen());
+  return out;
+}
+
+VirtualPath path(std::string_view text) {
+  return *VirtualPath::resolve(VirtualPath(), text);
+}
+
+/// Writes `data` through write() in `chunk`-byte pieces and commits.
+core::Task<core::Result<void>> upload(Filesystem* fs, VirtualPath p, std::vector<std::byte> data,
+                                      std::size_t chunk) {
+  auto file = co_await fs->open_write(p, WriteMode::replace, 0);
+  if (!file)
+    co_return core::unexpected(file.error());
+  for (std::size_t at = 0; at < data.size(); at += chunk) {
+    auto piece = std::span<const std::byte>(data).subspan(at, std::min(chunk, data.size() - at));
+    auto w = co_await (*file)->write(piece);
+    if (!w)
+      co_return w;
+  }
+  co_return co_await (*file)->commit();
+}
+
+core::Task<core::Result<std::vector<std::byte>>> download(Filesystem* fs, VirtualPath p) {
+  auto file = co_await fs->open_read(p, 0);
+  if (!file)
+    co_return core::unexpected(file.error());
+  std::vector<std::byte> out;
+  std::vector<std::byte> buf(256u << 10);
+  for (;;) {
+    auto n = co_await (*file)->read(buf);
+    if (!n)
+      co_return core::unexpected(n.error());
+    if (*n == 0)
+      break;
+    out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+  }
+  co_return out;
+}
+
+template <class T> core::Task<void> store(core::Task<T> task, std::optional<T>* out) {
+  out->emplace(co_await std::move(task));
+}
+
+class S3FsTest : public ::testing::Test {
+protected:
+  /// Runs `task` on the test's loop (one loop: the HTTP client keeps its
+  /// connections per loop) until the loop is idle, spawned work included.
+  template <class T> T run_task(core::Task<T> task) {
+    std::optional<T> out;
+    ctx_.restart();
+    asio::co_spawn(ctx_, store(std::move(task), &out), asio::detached);
+    ctx_.run();
+    if (!out)
+      throw std::logic_error("the task did not finish");
+    return std::move(*out);
+  }
+
+  void SetUp() override {
+    const char* env_file = std::getenv("BERTH_TEST_S3_ENV");
+    if (env_file == nullptr)
+      GTEST_SKIP() << "BERTH_TEST_S3_ENV is not set: the s3 ctest label runs these against radosgw";
+    auto env = read_env(env_file);
+    profile_.endpoint = env["BERTH_TEST_S3_ENDPOINT"];
+    profile_.region = env["BERTH_TEST_S3_REGION"];
+    profile_.access_key = env["BERTH_TEST_S3_ACCESS_KEY"];
+    profile_.secret_key = env["BERTH_TEST_S3_SECRET_KEY"];
+    profile_.path_style = true;
+    std::random_device random;
+    bucket_ = env["BERTH_TEST_S3_BUCKET"] + "-fs-" + std::to_string(random() % 1000000000);
+    ASSERT_EQ(tool("create"), "ok");
+    client_ = std::make_shared<Client>(profile_, bucket_);
+    budget_ = std::make_shared<MemoryBudget>(kPart * 5);
+    fs_ = open_fs(budget_);
+  }
+
+  std::unique_ptr<Filesystem> open_fs(std::shared_ptr<MemoryBudget> budget) {
+    S3FsOptions o;
+    o.client = client_;
+    o.prefix = "homes/alice";
+    o.budget = std::move(budget);
+    o.part_size = kPart;
+    o.upload_concurrency = 4;
+    return open_s3_fs(std::move(o));
+  }
+
+  std::string tool(std::string op, std::string extra = {}) {
+    std::vector<std::string> args{
+        op, profile_.endpoint, profile_.region, profile_.access_key, profile_.secret_key, bucket_};
+    if (!extra.empty())
+      args.push_back(extra);
+    return boto3(args);
+  }
+
+  /// Puts a small object at home path `rel` ("a/b") directly.
+  void put_raw(const std::string& rel, std::string_view text) {
+    auto bytes = std::as_bytes(std::span(text.data(), text.size()));
+    auto key = "homes/alice/" + rel;
+    auto r = run_task(client_->put(key, bytes, Metadata{}));
+    ASSERT_TRUE(r) << r.error().message();
+  }
+
+  asio::io_context ctx_;
+  core::S3Profile profile_;
+  std::string bucket_;
+  std::shared_ptr<Client> client_;
+  std::shared_ptr<MemoryBudget> budget_;
+  std::unique_ptr<Filesystem> fs_;
+};
+
+TEST_F(S3FsTest, FiftyMiBThroughSeveralPartsComeBackByteExact) {
+  auto data = pattern(50u << 20, 1);
+  ASSERT_TRUE(run_task(upload(fs_.get(), path("/big.bin"), data, 1u << 20)));
+  auto st = run_task(fs_->stat(path("/big.bin")));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->size, data.size());
+  auto back = run_task(download(fs_.get(), path("/big.bin")));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(*back == data);
+  EXPECT_EQ(budget_->available(), budget_->total()); // every part buffer given back
+}
+
+core::Task<core::Result<std::vector<std::byte>>> read_pipelined(Filesystem* fs, VirtualPath p,
+                                                                std::uint64_t from, std::size_t n) {
+  auto file = co_await fs->open(p, OpenFlags{.read = true});
+  if (!file)
+    co_return core::unexpected(file.error());
+  std::vector<std::byte> out(n);
+  for (std::size_t at = 0; at < n; at += 32768) {
+    auto piece = std::span(out).subspan(at, std::min<std::size_t>(32768, n - at));
+    auto got = co_await (*file)->read_at(from + at, piece);
+    if (!got)
+      co_return core::unexpected(got.error());
+    if (*got != piece.size())
+      co_return core::unexpected(Errc::io_error);
+  }
+  co_return out;
+}
+
+TEST_F(S3FsTest, ReadAtServesSequentialOffsetsAndJumps) {
+  auto data = pattern(6u << 20, 2);
+  ASSERT_TRUE(run_task(upload(fs_.get(), path("/r.bin"), data, 1u << 20)));
+  auto mid = run_task(read_pipelined(fs_.get(), path("/r.bin"), 1000, 3u << 20));
+  ASSERT_TRUE(mid);
+  EXPECT_TRUE(std::equal(mid->begin(), mid->end(), data.begin() + 1000));
+}
+
+core::Task<core::Result<void>> write_shuffled(Filesystem* fs, VirtualPath p,
+                                              std::vector<std::byte> data) {
+  OpenFlags flags;
+  flags.write = true;
+  flags.create = true;
+  flags.truncate = true;
+  auto file = co_await fs->open(p, flags);
+  if (!file)
+    co_return core::unexpected(file.error());
+  // Pipelined SFTP WRITEs of 32 KiB, arriving shuffled in groups of 64 (2 MiB),
+  // some of which straddle a part boundary.
+  constexpr std::size_t kChunk = 32768;
+  std::vector<std::size_t> offsets;
+  for (std::size_t at = 0; at < data.size(); at += kChunk)
+    offsets.push_back(at);
+  std::mt19937 gen(7);
+  for (std::size_t g = 0; g < offsets.size(); g += 64)
+    std::shuffle(offsets.begin() + static_cast<std::ptrdiff_t>(g),
+                 offsets.begin() + static_cast<std::ptrdiff_t>(std::min(g + 64, offsets.size())),
+                 gen);
+  for (auto at : offsets) {
+    auto piece = std::span<const std::byte>(data).subspan(at, std::min(kChunk, data.size() - at));
+    auto w = co_await (*file)->write_at(at, piece);
+    if (!w)
+      co_return w;
+  }
+  co_return co_await (*file)->commit();
+}
+
+TEST_F(S3FsTest, OutOfOrderWriteAtWithinTheWindowIsAssembled) {
+  auto data = pattern((12u << 20) + 777, 3);
+  auto w = run_task(write_shuffled(fs_.get(), path("/sftp.bin"), data));
+  ASSERT_TRUE(w) << w.error().message();
+  auto back = run_task(download(fs_.get(), path("/sftp.bin")));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(*back == data);
+}
+
+/// Writes `data` and drops the File without commit().
+core::Task<core::Result<void>> write_and_drop(Filesystem* fs, VirtualPath p,
+                                              std::vector<std::byte> data) {
+  auto file = co_await fs->open_write(p, WriteMode::replace, 0);
+  if (!file)
+    co_return core::unexpected(file.error());
+  co_return co_await (*file)->write(data);
+}
+
+TEST_F(S3FsTest, AnUploadWithoutCommitLeavesNothing) {
+  auto data = pattern(12u << 20, 4); // two parts sent, one in the buffer
+  ASSERT_TRUE(run_task(write_and_drop(fs_.get(), path("/gone.bin"), data)));
+  // run_task returned once the loop was idle: the spawned abort has run.
+  EXPECT_EQ(run_task(fs_->stat(path("/gone.bin"))).error(), make_error_code(Errc::not_found));
+  auto listing = run_task(fs_->list(path("/")));
+  ASSERT_TRUE(listing);
+  EXPECT_TRUE(listing->empty());
+  EXPECT_EQ(tool("uploads"), "0");
+  EXPECT_EQ(tool("keys", "homes/"), "0");
+}
+
+TEST_F(S3FsTest, ADroppedReplacementKeepsTheOldObject) {
+  auto old = pattern(1u << 20, 5);
+  ASSERT_TRUE(run_task(upload(fs_.get(), path("/keep.bin"), old, 65536)));
+  auto next = pattern(7u << 20, 6);
+  ASSERT_TRUE(run_task(write_and_drop(fs_.get(), path("/keep.bin"), next)));
+  auto back = run_task(download(fs_.get(), path("/keep.bin")));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(*back == old);
+  EXPECT_EQ(tool("uploads"), "0");
+}
+
+TEST_F(S3FsTest, AFolderOfAHundredObjectsIsRenamed) {
+  ASSERT_TRUE(run_task(fs_->make_directory(path("/src"), 0755)));
+  ASSERT_TRUE(run_task(fs_->make_directory(path("/src/sub"), 0755)));
+  for (int i = 0; i < 100; ++i)
+    put_raw("src/sub/f" + std::to_string(i), "content " + std::to_string(i));
+  auto r = run_task(fs_->rename(path("/src"), path("/dst"), RenameMode::no_replace));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(run_task(fs_->stat(path("/src"))).error(), make_error_code(Errc::not_found));
+  auto moved = run_task(fs_->list(path("/dst/sub")));
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->size(), 100u);
+  auto one = run_task(download(fs_.get(), path("/dst/sub/f42")));
+  ASSERT_TRUE(one);
+  std::string text(reinterpret_cast<const char*>(one->data()), one->size());
+  EXPECT_EQ(text, "content 42");
+  EXPECT_EQ(tool("keys", "homes/alice/src"), "0");
+  EXPECT_EQ(tool("keys", "homes/alice/dst/"), "102"); // two markers and 100 files
+  // no_replace refuses an existing target; moving a folder into itself is refused.
+  ASSERT_TRUE(run_task(fs_->make_directory(path("/other"), 0755)));
+  EXPECT_EQ(run_task(fs_->rename(path("/dst"), path("/other"), RenameMode::no_replace)).error(),
+            make_error_code(Errc::exists));
+  EXPECT_EQ(run_task(fs_->rename(path("/dst"), path("/dst/sub/x"), RenameMode::replace)).error(),
+            make_error_code(Errc::invalid_name));
+}
+
+core::Task<core::Result<std::vector<std::size_t>>> read_batches(Filesystem* fs, VirtualPath dir,
+                                                                std::vector<std::string>* names) {
+  auto reader = co_await fs->open_dir(dir);
+  if (!reader)
+    co_return core::unexpected(reader.error());
+  std::vector<std::size_t> sizes;
+  for (;;) {
+    auto batch = co_await (*reader)->next();
+    if (!batch)
+      co_return core::unexpected(batch.error());
+    if (batch->empty())
+      break;
+    sizes.push_back(batch->size());
+    for (auto& e : *batch)
+      names->push_back(e.name);
+  }
+  co_return sizes;
+}
+
+TEST_F(S3FsTest, OpenDirPagesThroughMoreThanAThousandObjects) {
+  ASSERT_TRUE(run_task(fs_->make_directory(path("/many"), 0755)));
+  std::vector<std::string> expected;
+  for (int i = 0; i < 1100; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "n%05d", i);
+    expected.emplace_back(name);
+    put_raw(std::string("many/") + name, "x");
+  }
+  ASSERT_TRUE(run_task(fs_->make_directory(path("/many/zz-folder"), 0755)));
+  expected.emplace_back("zz-folder");
+  std::vector<std::string> names;
+  auto sizes = run_task(read_batches(fs_.get(), path("/many"), &names));
+  ASSERT_TRUE(sizes);
+  EXPECT_GE(sizes->size(), 2u); // more than one page, streamed
+  EXPECT_EQ(names, expected);   // in order, the folder's own marker hidden
+  auto whole = run_task(fs_->list(path("/many")));
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->size(), 1101u);
+}
+
+core::Task<void> upload_noting(Filesystem* fs, VirtualPath p, std::vector<std::byte> data,
+                               MemoryBudget* budget, std::size_t* max_waiting,
+                               std::optional<core::Result<void>>* out) {
+  auto file = co_await fs->open_write(p, WriteMode::replace, 0);
+  if (!file) {
+    out->emplace(core::unexpected(file.error()));
+    co_return;
+  }
+  for (std::size_t at = 0; at < data.size(); at += 65536) {
+    auto piece = std::span<const std::byte>(data).subspan(
+        at, std::min<std::size_t>(65536, data.size() - at));
+    auto w = co_await (*file)->write(piece);
+    *max_waiting = std::max(*max_waiting, budget->waiting());
+    if (!w) {
+      out->emplace(w);
+      co_return;
+    }
+  }
+  out->emplace(co_await (*file)->commit());
+}
+
+TEST_F(S3FsTest, TwoUploadsShareABudgetOfOnePart) {
+  auto budget = std::make_shared<MemoryBudget>(kPart);
+  auto fs = open_fs(budget);
+  auto a = pattern((11u << 20) + 5, 8);
+  auto b = pattern((13u << 20) + 9, 9);
+  std::size_t max_waiting = 0;
+  std::optional<core::Result<void>> ra, rb;
+  auto& ctx = ctx_;
+  ctx.restart();
+  asio::co_spawn(ctx, upload_noting(fs.get(), path("/a.bin"), a, budget.get(), &max_waiting, &ra),
+                 asio::detached);
+  asio::co_spawn(ctx, upload_noting(fs.get(), path("/b.bin"), b, budget.get(), &max_waiting, &rb),
+                 asio::detached);
+  ctx.run();
+  ASSERT_TRUE(ra && rb);
+  ASSERT_TRUE(*ra) << ra->error().message();
+  ASSERT_TRUE(*rb) << rb->error().message();
+  EXPECT_GE(max_waiting, 1u); // one upload waited for the other's buffer
+  auto back_a = run_task(download(fs.get(), path("/a.bin")));
+  auto back_b = run_task(download(fs.get(), path("/b.bin")));
+  ASSERT_TRUE(back_a && back_b);
+  EXPECT_TRUE(*back_a == a);
+  EXPECT_TRUE(*back_b == b);
+  EXPECT_EQ(budget->available(), kPart);
+}
+
+TEST_F(S3FsTest, FoldersFilesAndTimes) {
+  EXPECT_EQ(run_task(fs_->make_directory(path("/d/e"), 0755)).error(),
+            make_error_code(Errc::not_found)); // no parent
+  ASSERT_TRUE(run_task(fs_->make_directory(path("/d"), 0755)));
+  EXPECT_EQ(run_task(fs_->make_directory(path("/d"), 0755)).error(), make_error_code(Errc::exists));
+  auto data = pattern(1000, 10);
+  ASSERT_TRUE(run_task(upload(fs_.get(), path("/d/f"), data, 100)));
+  EXPECT_EQ(run_task(fs_->remove_directory(path("/d"))).error(), make_error_code(Errc::not_empty));
+  const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1000000000));
+  ASSERT_TRUE(run_task(fs_->set_mtime(path("/d/f"), when)));
+  auto st = run_task(fs_->stat(path("/d/f")));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->mtime, when);
+  auto listing = run_task(fs_->list(path("/d")));
+  ASSERT_TRUE(listing);
+  ASSERT_EQ(listing->size(), 1u);
+  EXPECT_EQ((*listing)[0].stat.mtime, when); // a small folder shows the stored time
+  EXPECT_EQ(run_task(fs_->set_mode(path("/d/f"), 0600)).error(),
+            make_error_code(Errc::unsupported));
+  EXPECT_EQ(run_task(fs_->open_read(path("/d"), 0)).error(), make_error_code(Errc::is_directory));
+  ASSERT_TRUE(run_task(fs_->remove_file(path("/d/f"))));
+  ASSERT_TRUE(run_task(fs_->remove_directory(path("/d"))));
+  EXPECT_EQ(run_task(fs_->stat(path("/d"))).error(), make_error_code(Errc::not_found));
+}
+
+core::Task<core::Result<void>> append(Filesystem* fs, VirtualPath p, std::vector<std::byte> data) {
+  auto file = co_await fs->open_write(p, WriteMode::append, 0);
+  if (!file)
+    co_return core::unexpected(file.error());
+  auto w = co_await (*file)->write(data);
+  if (!w)
+    co_return w;
+  co_return co_await (*file)->commit();
+}
+
+TEST_F(S3FsTest, AppendKeepsTheObjectsBytesSmallAndLarge) {
+  for (std::size_t first : {std::size_t{100000}, std::size_t{6u << 20}}) {
+    auto head = pattern(first, 11);
+    auto tail = pattern(3u << 20, 12);
+    ASSERT_TRUE(run_task(upload(fs_.get(), path("/app.bin"), head, 1u << 20)));
+    auto r = run_task(append(fs_.get(), path("/app.bin"), tail));
+    ASSERT_TRUE(r) << r.error().message();
+    auto back = run_task(download(fs_.get(), path("/app.bin")));
+    ASSERT_TRUE(back);
+    head.insert(head.end(), tail.begin(), tail.end());
+    EXPECT_TRUE(*back == head) << "first " << first;
+  }
+}
+
+TEST_F(S3FsTest, CreateNeverReplaces) {
+  auto data = pattern(10, 13);
+  ASSERT_TRUE(run_task(upload(fs_.get(), path("/c"), data, 10)));
+  EXPECT_EQ(run_task(fs_->open_write(path("/c"), WriteMode::create, 0)).error(),
+            make_error_code(Errc::exists));
+}
+
+TEST_F(S3FsTest, UsageCountsFilesAndFolders) {
+  ASSERT_TRUE(run_task(fs_->make_directory(path("/u"), 0755)));
+  put_raw("u/a", "12345");
+  put_raw("v/w/b", "1");
+  auto usage = run_task(count_usage(*client_, "homes/alice"));
+  ASSERT_TRUE(usage);
+  // Files a and b, folders u, v and v/w.
+  EXPECT_EQ(usage->files, 5);
+  EXPECT_EQ(usage->bytes, 6 + 3 * kEntryBytes);
+}
+
+core::Task<core::Result<void>> reput(Filesystem* fs, VirtualPath p, std::uint64_t from,
+                                     std::vector<std::byte> data) {
+  OpenFlags flags;
+  flags.write = true;
+  flags.create = true;
+  auto file = co_await fs->open(p, flags);
+  if (!file)
+    co_return core::unexpected(file.error());
+  auto w = co_await (*file)->write_at(from, data);
+  if (!w)
+    co_return w;
+  co_return co_await (*file)->commit();
+}
+
+TEST_F(S3FsTest, ResumeKeepsThePrefixAndAFileRenameMovesIt) {
+  auto whole = pattern(3u << 20, 14);
+  std::vector<std::byte> first(whole.begin(), whole.begin() + (1u << 20));
+  std::vector<std::byte> rest(whole.begin() + (1u << 20), whole.end());
+  ASSERT_TRUE(run_task(upload(fs_.get(), path("/p.bin"), first, 65536)));
+  // SFTP reput: an open without truncate, writing from the size it found.
+  auto r = run_task(reput(fs_.get(), path("/p.bin"), 1u << 20, rest));
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_TRUE(run_task(fs_->rename(path("/p.bin"), path("/q.bin"), RenameMode::replace)));
+  EXPECT_EQ(run_task(fs_->stat(path("/p.bin"))).error(), make_error_code(Errc::not_found));
+  auto back = run_task(download(fs_.get(), path("/q.bin")));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(*back == whole);
+}
+
+} // namespace
+} // namespace berth::vfs::s3
+#endif
