@@ -27,9 +27,10 @@
 //   bytes not yet sent; anything else is unsupported.
 // - Listings: ListObjectsV2 with delimiter "/", a page (1000 keys) per
 //   DirReader batch, objects and prefixes merged in name order within a page;
-//   the folder's own marker is hidden. A name that extends a folder's name
-//   with a byte below '/' ("a.txt" next to folder "a") can be out of order
-//   across a page boundary. Files show their size and LastModified; a folder
+//   the folder's own marker is hidden. S3 lists "a.txt" before the prefix
+//   "a/" ('.' < '/') while folder "a" sorts first by name: entries that a
+//   folder of a later page could precede wait for that page (at most 10,000;
+//   beyond that they go out of order). Files show their size and LastModified; a folder
 //   of at most 64 files read in one page gets a HEAD per file, so that times
 //   set by MFMT/SETSTAT (x-amz-meta-mtime) show there; larger folders show
 //   LastModified. stat() always shows x-amz-meta-mtime when set. Folders show
@@ -68,6 +69,7 @@ namespace {
 constexpr std::size_t kParallel = 16;
 constexpr std::size_t kHeadListing = 64;
 constexpr std::size_t kPageKeys = 1000;
+constexpr std::size_t kMaxHeld = 10000;
 
 bool is_not_found(const std::error_code& ec) {
   return ec == make_error_code(Errc::not_found);
@@ -158,8 +160,17 @@ public:
         e.stat = folder_stat();
         out.push_back(std::move(e));
       }
+      std::string last; // the page's last key or prefix, relative
+      if (!page->objects.empty())
+        last = page->objects.back().key.substr(prefix_.size());
+      if (!page->prefixes.empty())
+        last = std::max(last, page->prefixes.back().substr(prefix_.size()));
+      std::move(held_.begin(), held_.end(), std::back_inserter(out));
+      held_.clear();
       std::sort(out.begin(), out.end(),
                 [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+      if (!done_)
+        hold_back(out, last);
       if (pages_ == 1 && done_) {
         auto filled = co_await head_files(out);
         if (!filled)
@@ -167,6 +178,25 @@ public:
       }
     }
     co_return out;
+  }
+
+  /// S3 lists "a/" after "a.txt" ('.' < '/'), but folder "a" comes first by
+  /// name: an entry that a folder of a later page could precede waits, with
+  /// all after it, for that page (at most kMaxHeld entries wait).
+  void hold_back(std::vector<DirEntry>& out, const std::string& last) {
+    auto risky = [&last](const DirEntry& e) {
+      // A later folder f precedes e when e's name is f, a byte below '/',
+      // more, and "f/" sorts after this page's last key.
+      for (std::size_t i = 1; i < e.name.size(); ++i)
+        if (static_cast<unsigned char>(e.name[i]) < '/' && e.name.substr(0, i) + '/' > last)
+          return true;
+      return false;
+    };
+    auto first = std::find_if(out.begin(), out.end(), risky);
+    if (static_cast<std::size_t>(out.end() - first) > kMaxHeld)
+      return;
+    std::move(first, out.end(), std::back_inserter(held_));
+    out.erase(first, out.end());
   }
 
   bool found() const { return found_; }
@@ -201,6 +231,7 @@ private:
   std::string token_;
   bool done_ = false;
   bool found_ = false;
+  std::vector<DirEntry> held_;
   int pages_ = 0;
 };
 

@@ -524,6 +524,23 @@ TEST_F(S3FsTest, ResumeKeepsThePrefixAndAFileRenameMovesIt) {
   EXPECT_TRUE(*back == whole);
 }
 
+TEST_F(S3FsTest, AFolderListedAfterItsLongerNamesStillComesFirst) {
+  // S3 lists "f-0000".."f-1199" before the prefix "f/" ('-' < '/'), a page
+  // later; by name, folder "f" comes first.
+  for (int i = 0; i < 1200; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "f-%04d", i);
+    put_raw(name, "x");
+  }
+  put_raw("f/inner", "y");
+  std::vector<std::string> names;
+  auto sizes = run_task(read_batches(fs_.get(), path("/"), &names));
+  ASSERT_TRUE(sizes);
+  ASSERT_EQ(names.size(), 1201u);
+  EXPECT_EQ(names.front(), "f");
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+}
+
 } // namespace
 } // namespace berth::vfs::s3
 #endif
