@@ -427,6 +427,16 @@ core::Result<std::string> parse_etag_result(std::string_view body) {
   return e;
 }
 
+core::Result<std::string> parse_complete_multipart(std::string_view body) {
+  auto doc = Doc::parse(body);
+  if (!doc)
+    return core::unexpected(doc.error());
+  if (!expect_root(*doc, "CompleteMultipartUploadResult"))
+    return bad();
+  const std::string* etag = doc->text(doc->root(), "ETag");
+  return etag ? unquote_etag(trim(*etag)) : std::string();
+}
+
 core::Result<PartsPage> parse_list_parts(std::string_view body) {
   auto doc = Doc::parse(body);
   if (!doc)

@@ -60,6 +60,9 @@ core::Result<std::string> parse_initiate_multipart(std::string_view body);
 /// The ETag (without its quotes) of a CompleteMultipartUploadResult,
 /// CopyObjectResult or CopyPartResult.
 core::Result<std::string> parse_etag_result(std::string_view body);
+/// The ETag of a CompleteMultipartUploadResult; may be empty (radosgw sends
+/// an empty <ETag/> there).
+core::Result<std::string> parse_complete_multipart(std::string_view body);
 /// ListPartsResult.
 core::Result<PartsPage> parse_list_parts(std::string_view body);
 /// DeleteResult of DeleteObjects: the keys that were not deleted.

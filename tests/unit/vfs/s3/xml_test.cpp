@@ -161,6 +161,12 @@ TEST(S3Xml, ParsesMultipartReplies) {
   ASSERT_TRUE(etag);
   EXPECT_EQ(*etag, "def");
   EXPECT_FALSE(parse_etag_result("<Error><Code>InternalError</Code></Error>"));
+  // radosgw (Ceph 16) completes with an empty ETag.
+  auto done = parse_complete_multipart(
+      R"(<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>127.0.0.1/b/k</Location><Bucket>b</Bucket><Key>k</Key><ETag></ETag></CompleteMultipartUploadResult>)");
+  ASSERT_TRUE(done);
+  EXPECT_EQ(*done, "");
+  EXPECT_FALSE(parse_complete_multipart("<CopyObjectResult><ETag>x</ETag></CopyObjectResult>"));
   EXPECT_FALSE(parse_etag_result("<CopyObjectResult></CopyObjectResult>"));
 }
 
