@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libasio-dev libssl-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libsodium-dev libcrypt-dev libsqlite3-dev libssh-dev libcpp-httplib-dev zlib1g-dev
+  libcurl4-openssl-dev libexpat1-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-pytest-xdist

@@ -31,7 +31,8 @@ struct HttpRequest {
   std::vector<HttpHeader> headers;
   /// Must stay valid until the request ends (the awaiting coroutine owns it).
   std::span<const std::byte> body{};
-  /// The whole request, from connect to the last body byte; 0: none.
+  /// The whole request, from connect to the last body byte (for open(), the
+  /// reader's pace included); 0: none.
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   /// Longest a connection may take to open (TCP and TLS).
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
@@ -57,6 +58,8 @@ public:
   virtual ~HttpBodyReader() = default;
   /// The status and headers (the body member is empty).
   virtual const HttpResponse& response() const = 0;
+  /// Body bytes received and not yet read: never more than the window.
+  virtual std::size_t buffered() const = 0;
   /// Reads at least one and at most buf.size() body bytes; 0 at the end of
   /// the body. Errors: the transfer's error (timeout, reset, ...).
   virtual core::Task<core::Result<std::size_t>> read_some(std::span<std::byte> buf) = 0;
@@ -77,7 +80,8 @@ public:
   virtual core::Task<core::Result<HttpResponse>> perform(HttpRequest request) = 0;
 
   /// As perform(), but returns once the headers have arrived; the body is
-  /// read from the result with at most `window` bytes buffered.
+  /// read from the result with at most `window` bytes buffered (at least
+  /// 16 KiB: the most libcurl hands over at once).
   virtual core::Task<core::Result<std::unique_ptr<HttpBodyReader>>> open(HttpRequest request,
                                                                          std::size_t window) = 0;
 };

@@ -27,7 +27,7 @@ struct ObjectInfo {
   std::string key;
   std::uint64_t size = 0;
   std::chrono::system_clock::time_point last_modified{};
-  std::string etag;
+  std::string etag;  ///< Without its double quotes, as everywhere in this API.
   Metadata metadata; ///< Only from head(); a listing carries none.
 };
 
@@ -114,5 +114,11 @@ private:
   core::S3Profile profile_;
   std::string bucket_;
 };
+
+/// The ETag S3 gives the object a multipart upload of `parts` completes to
+/// (the MD5 of the parts' binary MD5s, then "-N"); nullopt when a part's ETag
+/// is not an MD5 (encrypted objects). complete_multipart() uses it to know a
+/// lost answer's upload completed.
+std::optional<std::string> multipart_etag(std::span<const Part> parts);
 
 } // namespace berth::vfs::s3

@@ -2,9 +2,8 @@
 
 // The S3 backend against a real radosgw: BERTH_TEST_S3_ENV names the
 // environment file tests/support/radosgw.py writes (the `s3` ctest label
-// starts one; see tests/unit/vfs/conformance). boto3 checks what landed in
-// the bucket. Built once the S3 client is in the tree (BERTH_TEST_S3_FS).
-#if BERTH_TEST_S3_FS
+// starts one). boto3 checks what landed in
+// the bucket.
 
 #include "vfs/errc.hpp"
 
@@ -543,4 +542,3 @@ TEST_F(S3FsTest, AFolderListedAfterItsLongerNamesStillComesFirst) {
 
 } // namespace
 } // namespace berth::vfs::s3
-#endif
