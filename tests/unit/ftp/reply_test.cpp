@@ -106,7 +106,8 @@ TEST(ReplyFor, EachVfsError) {
                  Case{vfs::Errc::not_empty, 550}, Case{vfs::Errc::permission_denied, 550},
                  Case{vfs::Errc::invalid_name, 553}, Case{vfs::Errc::no_space, 452},
                  Case{vfs::Errc::io_error, 451}, Case{vfs::Errc::quota_exceeded, 552},
-                 Case{vfs::Errc::too_many_open_files, 450}}) {
+                 Case{vfs::Errc::too_many_open_files, 450}, Case{vfs::Errc::unsupported, 504},
+                 Case{vfs::Errc::unavailable, 451}}) {
     Reply r = reply_for(make_error_code(c.e));
     EXPECT_EQ(r.code, c.code) << make_error_code(c.e).message();
     EXPECT_FALSE(r.text.empty());
@@ -117,6 +118,10 @@ TEST(ReplyFor, EachVfsError) {
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::not_empty)).text, "Directory not empty.");
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::permission_denied)).text, "Permission denied.");
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::quota_exceeded)).text, "Quota exceeded.");
+  EXPECT_EQ(reply_for(make_error_code(vfs::Errc::unsupported)).text,
+            "Not supported by this storage.");
+  EXPECT_EQ(reply_for(make_error_code(vfs::Errc::unavailable)).text,
+            "Storage unavailable; try again later.");
 }
 
 TEST(ReplyFor, OtherErrorsAreLocalErrors) {

@@ -854,3 +854,18 @@ TEST_F(SftpSession, StopsReadingRequestsWhileRepliesWaitForTheClient) {
 
 } // namespace
 } // namespace berth::sftp
+
+namespace berth::sftp {
+namespace {
+
+TEST(StatusFor, StorageErrors) {
+  auto [unsupported, text] = status_for(make_error_code(vfs::Errc::unsupported));
+  EXPECT_EQ(unsupported, Status::op_unsupported);
+  EXPECT_EQ(text, "Operation not supported by this storage");
+  auto [down, why] = status_for(make_error_code(vfs::Errc::unavailable));
+  EXPECT_EQ(down, Status::failure);
+  EXPECT_EQ(why, "Storage temporarily unavailable; try again later");
+}
+
+} // namespace
+} // namespace berth::sftp
