@@ -73,6 +73,10 @@ public:
 
   /// Sends a reply now (1xx preliminaries, 426 before a 226). Failure ends the session.
   core::Task<void> send(const Reply& r);
+  /// Sends encoded reply text now: the parts of a multi-line reply sent as
+  /// they are made (encode_first() and the others), even after `quit`
+  /// (callers check it). Failure ends the session (sets `quit`).
+  core::Task<void> send_encoded(const std::string& wire);
 
   /// Resolves a client path against the current directory.
   core::Result<vfs::VirtualPath> path(std::string_view arg) const {

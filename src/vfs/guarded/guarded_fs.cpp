@@ -398,6 +398,25 @@ private:
   bool committed_ = false;
 };
 
+// A directory being read holds a place in the budget of open files, as list()
+// does while it reads, for as long as the reader lives.
+class GuardedDirReader final : public DirReader {
+public:
+  GuardedDirReader(std::shared_ptr<const Shared> shared, std::unique_ptr<DirReader> inner,
+                   OpenFiles::Slot slot)
+      : shared_(std::move(shared)), slot_(std::move(slot)), inner_(std::move(inner)) {}
+
+  // vfs::DirReader
+  core::Task<core::Result<std::vector<DirEntry>>> next() override {
+    co_return co_await inner_->next();
+  }
+
+private:
+  std::shared_ptr<const Shared> shared_; // keeps the inner filesystem alive
+  OpenFiles::Slot slot_;                 // given back after inner_ closed the directory
+  std::unique_ptr<DirReader> inner_;
+};
+
 class GuardedFs final : public Filesystem {
 public:
   explicit GuardedFs(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
@@ -416,6 +435,18 @@ public:
     if (!slot)
       co_return core::unexpected(slot.error());
     co_return co_await inner().list(dir);
+  }
+
+  core::Task<core::Result<std::unique_ptr<DirReader>>> open_dir(const VirtualPath& dir) override {
+    if (!allowed(Perm::list, "open_dir", dir))
+      co_return denied();
+    auto slot = shared_->place("open_dir", dir);
+    if (!slot)
+      co_return core::unexpected(slot.error());
+    auto reader = co_await inner().open_dir(dir);
+    if (!reader)
+      co_return core::unexpected(reader.error());
+    co_return std::make_unique<GuardedDirReader>(shared_, std::move(*reader), std::move(*slot));
   }
 
   core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& path,

@@ -96,6 +96,17 @@ TEST(Encode, NoLineButTheLastStartsWithCodeAndSpace) {
   }
 }
 
+// STAT of a large directory sends its reply in parts as the listing is read
+// (issue 19): the parts put together are the reply encode() makes.
+TEST(Encode, PartsOfAMultiLineReplyMakeTheWhole) {
+  const std::vector<std::string> lines = {" one", "213 looks last", "a\r\n213 x"};
+  EXPECT_EQ(encode_first(213, "Status of /d:") + encode_middle(lines) +
+                encode_last(213, "End of status"),
+            encode(Reply::multi(213, "Status of /d:", lines, "End of status")));
+  EXPECT_EQ(encode_first(213, "x\r\n500 y"), "213-x  500 y\r\n");
+  EXPECT_EQ(encode_middle({}), "");
+}
+
 TEST(ReplyFor, EachVfsError) {
   struct Case {
     vfs::Errc e;

@@ -151,6 +151,9 @@ const std::vector<Op>& operations() {
       {"list",
        {Perm::list},
        [](Filesystem& fs) { return run_task(fs.list(VirtualPath())).error(); }},
+      {"open_dir",
+       {Perm::list},
+       [](Filesystem& fs) { return run_task(fs.open_dir(VirtualPath())).error(); }},
       {"read_link",
        {Perm::list},
        [](Filesystem& fs) { return run_task(fs.read_link(vp("/link"))).error(); }},
@@ -1063,11 +1066,21 @@ TEST(GuardedFsOpenFiles, AUsersShareOfOpenFilesIsEnforced) {
   refused(run_task(one->open_write(vp("/new.txt"), WriteMode::replace, 0)).error());
   refused(run_task(one->create_unique(VirtualPath(), "up.")).error());
   refused(run_task(one->list(VirtualPath())).error());
+  refused(run_task(one->open_dir(VirtualPath())).error());
   EXPECT_FALSE(fs::exists(home.root() / "new.txt"));
   // Another user is not limited by alice's files.
   auto bob = session_of("bob");
   EXPECT_TRUE(run_task(bob->list(VirtualPath())));
   EXPECT_TRUE(run_task(bob->open_read(vp("/file.txt"), 0)));
+  // A directory being read holds a place until its reader is gone (issue 19).
+  auto reading = run_task(bob->open_dir(VirtualPath()));
+  ASSERT_TRUE(reading);
+  EXPECT_EQ(budget->open_by("bob"), 1u);
+  auto names = run_task((*reading)->next());
+  ASSERT_TRUE(names);
+  EXPECT_FALSE(names->empty());
+  reading->reset();
+  EXPECT_EQ(budget->open_by("bob"), 0u);
   // A closed file gives its place back.
   a->reset();
   EXPECT_EQ(budget->open_by("alice"), 1u);
