@@ -154,7 +154,7 @@ def test_database_file_is_private(env):
     assert stat.S_IMODE(os.stat(env.state).st_mode) == 0o700
     with sqlite3.connect(str(env.db)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 1
+        assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 2
 
 
 def test_list_is_sorted_and_text_lists_names(env):
