@@ -10,11 +10,21 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace berth::store {
+
+// Readable failures (found by ADL).
+void PrintTo(const UsageRecord& u, std::ostream* os) {
+  *os << "{bytes " << u.bytes << ", files " << u.files << "}";
+}
+void PrintTo(const PartRecord& p, std::ostream* os) {
+  *os << "{#" << p.number << " " << p.etag << " " << p.size << "}";
+}
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -48,6 +58,10 @@ struct Backend {
   // connections to the same database.
   std::function<std::unique_ptr<StorageState>(const std::filesystem::path& dir)> open;
 };
+
+void PrintTo(const Backend& b, std::ostream* os) {
+  *os << b.name;
+}
 
 std::unique_ptr<StorageState> open_sqlite(const std::filesystem::path& dir) {
   auto s = SqliteStore::open(dir / "users.db", nullptr);
