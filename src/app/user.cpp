@@ -2,6 +2,7 @@
 
 #include "app/cli_support.hpp"
 #include "app/json.hpp"
+#include "app/recount.hpp"
 #include "auth/authorized_keys.hpp"
 #include "auth/password.hpp"
 #include "core/cidr.hpp"
@@ -531,6 +532,31 @@ int run_show(const UserArgs& a) {
   return kExitOk;
 }
 
+// Configuration users too: their usage is counted like anybody's.
+int run_recount(const UserArgs& a) {
+  check_name(a.name);
+  const core::Config cfg = config_of(a);
+  const auto usage = recount_usage(cfg, a.name);
+  if (!usage) {
+    if (usage.error().category() == store::store_category())
+      store_failed(usage.error(), a.name);
+    refuse(fmt::format("can not count the home of {}: {}", json::quote(a.name),
+                       usage.error().message()));
+  }
+  const auto bytes = static_cast<std::uint64_t>(usage->bytes);
+  const auto files = static_cast<std::uint64_t>(usage->files);
+  if (a.json) {
+    json::Object o;
+    o.string("name", a.name).number("bytes", bytes).number("files", files);
+    std::printf("%s\n", o.str().c_str());
+  } else {
+    std::printf("recounted %s: %llu bytes in %llu %s\n", a.name.c_str(),
+                static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(files),
+                files == 1 ? "file" : "files");
+  }
+  return kExitOk;
+}
+
 void add_config_option(CLI::App* cmd, UserArgs& a) {
   cmd->add_option("-c,--config", a.config,
                   "Configuration file (TOML); without it, the embedded default's database "
@@ -621,10 +647,16 @@ CommandGroup add_user_commands(CLI::App& app) {
   show->add_flag("--json", a.json, "A JSON object");
   add_config_option(show, a);
 
-  auto run = [args, add, set, del, passwd, list, show]() -> int {
+  auto* recount = user->add_subcommand(
+      "recount", "Count what a user stores in their home and keep it as their quota usage");
+  recount->add_option("name", a.name, "User name")->required();
+  recount->add_flag("--json", a.json, "A JSON object");
+  add_config_option(recount, a);
+
+  auto run = [args, add, set, del, passwd, list, show, recount]() -> int {
     init_cli_logging();
     std::string name = "user";
-    for (const CLI::App* c : {add, set, del, passwd, list, show})
+    for (const CLI::App* c : {add, set, del, passwd, list, show, recount})
       if (*c)
         name += " " + c->get_name();
     try {
@@ -641,6 +673,8 @@ CommandGroup add_user_commands(CLI::App& app) {
         return run_list(*args);
       if (*show)
         return run_show(*args);
+      if (*recount)
+        return run_recount(*args);
       return kExitUsage;
     } catch (const CliError& e) {
       if (!e.message.empty())
