@@ -11,7 +11,8 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev python3 python3-pytest python3-pytest-xdist
              python3-paramiko curl lftp openssh-client sshpass rclone sshfs git tnftp ncftp
-             clang libclang-rt-14-dev llvm) # libFuzzer; llvm has llvm-symbolizer for reports
+             clang libclang-rt-14-dev llvm # libFuzzer; llvm has llvm-symbolizer for reports
+             ceph-mon ceph-osd radosgw ceph-common python3-boto3) # S3 tests: a real radosgw
 fi
 
 missing=()

@@ -15,10 +15,14 @@ import shutil
 
 import pytest
 
+import s3helpers
 from ftphelpers import MiB, BerthServer, berth_bin, quit_quietly
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "s3: runs with a user home in an S3 bucket on the tests' radosgw "
+        "(select with -m s3, leave out with -m 'not s3')")
     # Many sockets are used by some tests (1000 sessions); allow them, and let
     # the servers we spawn inherit the higher limit as well.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -44,14 +48,64 @@ def sanitized(berth):
         return m.find(b"__asan_init") != -1
 
 
+# ------------------------------------------------------------------ S3 homes
+
+@pytest.fixture(scope="session")
+def radosgw():
+    """A real Ceph radosgw on loopback, one per xdist worker, started the
+    first time a test asks (about 15 s) and stopped when the session ends. With
+    $BERTH_TEST_S3_ENV set (the env file of `tests/support/radosgw.py run
+    DIR`), that running radosgw instead."""
+    env = s3helpers.external_env()
+    if env is not None:
+        yield s3helpers.ExternalRadosgw(env)
+        return
+    import tempfile
+    rgw = s3helpers.radosgw.Radosgw().start(tempfile.mkdtemp(prefix="berth-rgw-"))
+    yield rgw
+    rgw.stop()
+
+
 @pytest.fixture
-def start_server(berth, tmp_path):
-    """Factory: start_server(**config_overrides) -> running BerthServer."""
+def s3_bucket(radosgw):
+    """Factory: s3_bucket() -> the name of a fresh, empty bucket; the bucket
+    and everything in it are deleted after the test."""
+    client = radosgw.boto3_client()
+    made = []
+
+    def _make():
+        made.append(radosgw.make_bucket(s3helpers.bucket_name()))
+        return made[-1]
+
+    yield _make
+    for b in made:
+        s3helpers.empty_bucket(client, b)
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def home_kind(request):
+    """Where the users' homes of the servers a test starts live: "local" (a
+    folder) or "s3" (s3://BUCKET/USER in a fresh bucket on the tests'
+    radosgw, with an [s3] section in the config). A test opts in by taking
+    this fixture; srv.home() is then a Path or an s3helpers.S3Path."""
+    return request.param
+
+
+@pytest.fixture
+def start_server(berth, tmp_path, request):
+    """Factory: start_server(**config_overrides) -> running BerthServer. In a
+    test that takes `home_kind`, "s3" gives every server S3 homes."""
     servers = []
     counter = [0]
+    s3_home = None
+    if "home_kind" in request.fixturenames and request.getfixturevalue("home_kind") == "s3":
+        rgw = request.getfixturevalue("radosgw")
+        s3_home = s3helpers.S3Home(rgw, request.getfixturevalue("s3_bucket")())
 
     def _start(preexec_fn=None, **kw):
         counter[0] += 1
+        if s3_home is not None:
+            kw.setdefault("s3_home", s3_home)
         srv = BerthServer(tmp_path / ("srv%d" % counter[0]), **kw)
         servers.append(srv)
         return srv.start(preexec_fn=preexec_fn)
@@ -171,7 +225,10 @@ class Payload:
         self.sha256 = h.hexdigest()
 
     def copy_to(self, dest):
-        shutil.copyfile(self.path, dest)
+        if hasattr(dest, "upload_from"):  # an s3helpers.S3Path
+            dest.upload_from(self.path)
+        else:
+            shutil.copyfile(self.path, dest)
         return dest
 
 

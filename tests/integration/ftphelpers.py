@@ -166,10 +166,12 @@ class BerthServer:
 
     def __init__(self, workdir, users=None, listen=("127.0.0.1:0", "[::1]:0"),
                  password_hashes=None, authorized_keys=None, no_password=(), user_rules=None,
-                 **cfg):
+                 s3_home=None, **cfg):
         """authorized_keys: {user: [public key lines]}; no_password: users
         configured without any password (key-only); user_rules: {user: {key:
-        value}} for permissions, quotas, limits of [[user]] tables."""
+        value}} for permissions, quotas, limits of [[user]] tables; s3_home:
+        an s3helpers.S3Home: the users' homes are s3://BUCKET/USER (home()
+        gives an S3Path) and the config has its [s3] section."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir = self.workdir / "state"
@@ -178,11 +180,15 @@ class BerthServer:
         names = users if users is not None else ["alice", "bob"]
         user_entries = []
         for name in names:
-            home = self.home_root / name
-            home.mkdir(parents=True, exist_ok=True)
+            if s3_home is not None:
+                home, location = s3_home.path(name), s3_home.url(name)
+            else:
+                home = self.home_root / name
+                home.mkdir(parents=True, exist_ok=True)
+                location = str(home)
             pw = PASSWORDS.get(name, name + "-pw")
             self.users[name] = {"password": pw, "home": home}
-            entry = {"name": name, "home": str(home)}
+            entry = {"name": name, "home": location}
             if password_hashes and name in password_hashes:
                 entry["password_hash"] = password_hashes[name]
             elif name not in no_password:
@@ -192,6 +198,8 @@ class BerthServer:
             if user_rules and name in user_rules:
                 entry["rules"] = user_rules[name]
             user_entries.append(entry)
+        if s3_home is not None:
+            cfg["sections"] = dict(cfg.get("sections") or {}, s3=s3_home.section())
         lo, hi = cfg.pop("passive_range", None) or next_passive_range()
         self.passive_lo, self.passive_hi = lo, hi
         self.config_text = render_config(
@@ -566,6 +574,8 @@ def listing(ftp, command, mode="pasv"):
 
 
 def sha256_file(path):
+    if hasattr(path, "sha256"):  # an s3helpers.S3Path
+        return path.sha256()
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:

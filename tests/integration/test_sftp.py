@@ -114,7 +114,7 @@ def test_pubkey_login_paramiko(srv):
 
 
 @pytest.mark.parametrize("user", ["alice", "bob"])
-def test_password_login(srv, user):
+def test_password_login(srv, user, home_kind):
     c = connect(srv, user=user)
     try:
         s = c.open_sftp()
@@ -170,7 +170,7 @@ def test_key_only_user(start_server, keys, tmp_path):
 # ------------------------------------------------------------ transfers
 
 @pytest.mark.parametrize("name", ["0B", "1MiB", "100MiB"])
-def test_put_get_roundtrip(srv, tmp_path, payloads, name):
+def test_put_get_roundtrip(srv, tmp_path, payloads, name, home_kind):
     p = payloads[name]
     back = tmp_path / "back.bin"
     run_sftp(srv, tmp_path, ["put %s up.bin" % p.path, "get up.bin %s" % back])
@@ -181,7 +181,7 @@ def test_put_get_roundtrip(srv, tmp_path, payloads, name):
     assert sha256_file(back) == p.sha256
 
 
-def test_paramiko_put_get_1mib(psftp, tmp_path, payloads):
+def test_paramiko_put_get_1mib(psftp, tmp_path, payloads, home_kind):
     srv, s = psftp
     p = payloads["1MiB"]
     attrs = s.put(str(p.path), "p.bin")
@@ -191,7 +191,7 @@ def test_paramiko_put_get_1mib(psftp, tmp_path, payloads):
     assert sha256_file(tmp_path / "p.back") == p.sha256
 
 
-def test_get_missing_file_fails(psftp):
+def test_get_missing_file_fails(psftp, home_kind):
     _, s = psftp
     with pytest.raises(IOError):
         s.stat("nope.bin")
@@ -201,7 +201,7 @@ def test_get_missing_file_fails(psftp):
 
 # ------------------------------------------------------------ listing
 
-def test_ls_long(srv, tmp_path):
+def test_ls_long(srv, tmp_path, home_kind):
     home = srv.home()
     (home / "file-a.txt").write_bytes(b"x" * 1234)
     (home / "subdir").mkdir()
@@ -239,7 +239,7 @@ def test_large_directory_openssh(srv, tmp_path):
 
 # ------------------------------------------------------------ file operations
 
-def test_mkdir_rmdir_rm(srv, tmp_path):
+def test_mkdir_rmdir_rm(srv, tmp_path, home_kind):
     home = srv.home()
     (home / "victim.txt").write_bytes(b"bye")
     run_sftp(srv, tmp_path, ["mkdir newdir", "mkdir newdir/inner"])
@@ -250,7 +250,7 @@ def test_mkdir_rmdir_rm(srv, tmp_path):
     assert (home / "newdir").is_dir()
 
 
-def test_rmdir_nonempty_and_rm_missing_fail(psftp):
+def test_rmdir_nonempty_and_rm_missing_fail(psftp, home_kind):
     srv, s = psftp
     (srv.home() / "full").mkdir()
     (srv.home() / "full" / "x").write_bytes(b"1")
@@ -263,7 +263,7 @@ def test_rmdir_nonempty_and_rm_missing_fail(psftp):
     assert (srv.home() / "full" / "x").exists()
 
 
-def test_rename(psftp):
+def test_rename(psftp, home_kind):
     srv, s = psftp
     home = srv.home()
     (home / "a.txt").write_bytes(b"A")
@@ -278,7 +278,7 @@ def test_rename(psftp):
     assert (home / "c.txt").read_bytes() == b"A"
 
 
-def test_posix_rename_replaces(psftp):
+def test_posix_rename_replaces(psftp, home_kind):
     srv, s = psftp
     home = srv.home()
     (home / "a.txt").write_bytes(b"A")
@@ -288,7 +288,7 @@ def test_posix_rename_replaces(psftp):
     assert (home / "b.txt").read_bytes() == b"A"
 
 
-def test_rename_openssh(srv, tmp_path):
+def test_rename_openssh(srv, tmp_path, home_kind):
     home = srv.home()
     (home / "old.txt").write_bytes(b"O")
     run_sftp(srv, tmp_path, ["rename old.txt new.txt"])

@@ -20,7 +20,7 @@ SIZES = ["0B", "1B", "1MiB", "100MiB"]
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("mode", MODES)
-def test_download_integrity_ipv4(server, ftp, payloads, mode, size):
+def test_download_integrity_ipv4(server, ftp, payloads, mode, size, home_kind):
     pl = payloads[size]
     pl.copy_to(server.home() / "down.bin")
     digest, n = download(ftp, "down.bin", mode=mode, sink="hash")
@@ -30,7 +30,7 @@ def test_download_integrity_ipv4(server, ftp, payloads, mode, size):
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("mode", MODES)
-def test_upload_integrity_ipv4(server, ftp, payloads, mode, size):
+def test_upload_integrity_ipv4(server, ftp, payloads, mode, size, home_kind):
     pl = payloads[size]
     upload(ftp, "up.bin", src=pl.path, mode=mode)
     dest = server.home() / "up.bin"
@@ -95,7 +95,7 @@ def test_passive_address_announced(start_server):
 
 
 @pytest.mark.parametrize("mode", ["pasv", "port"])
-def test_rest_resume_download(server, ftp, payloads, mode):
+def test_rest_resume_download(server, ftp, payloads, mode, home_kind):
     pl = payloads["1MiB"]
     pl.copy_to(server.home() / "r.bin")
     full = pl.path.read_bytes()
@@ -118,7 +118,7 @@ def test_resume_download_100mib(server, ftp, payloads):
 
 
 @pytest.mark.parametrize("mode", ["pasv", "eprt"])
-def test_rest_stor_resume_upload(server, ftp, payloads, mode):
+def test_rest_stor_resume_upload(server, ftp, payloads, mode, home_kind):
     pl = payloads["1MiB"]
     full = pl.path.read_bytes()
     offset = 300001
