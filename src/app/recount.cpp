@@ -1,7 +1,10 @@
 #include "app/recount.hpp"
 
 #include "app/cli_support.hpp"
-#include "vfs/local/local_fs.hpp"
+#include "core/run_blocking.hpp"
+#include "server/wiring.hpp"
+#include "vfs/location.hpp"
+#include "vfs/storage_backends.hpp"
 
 #include <filesystem>
 
@@ -20,6 +23,10 @@ core::Result<std::filesystem::path> home_of(const core::Config& cfg, store::Sqli
   return record->home;
 }
 
+core::Task<core::Result<vfs::Usage>> count(vfs::Backends& storage, vfs::Location location) {
+  co_return co_await storage.usage(location, true);
+}
+
 } // namespace
 
 core::Result<store::UsageRecord> recount_usage(const core::Config& cfg, const std::string& user) {
@@ -29,11 +36,12 @@ core::Result<store::UsageRecord> recount_usage(const core::Config& cfg, const st
   auto home = home_of(cfg, *db, user);
   if (!home)
     return core::unexpected(home.error());
-  // TODO(records): count through the backend factory, vfs::Backends::usage(
-  // location, /*recount=*/true), once it is built for the CLI: then an s3://
-  // home is counted too. Until then every home is a local directory (user
-  // add/set and the configuration accept nothing else).
-  auto counted = vfs::LocalFs::usage(*home);
+  // Counted by the home's backend: a walk of the directory or of the bucket.
+  auto location = vfs::Location::parse(home->string());
+  if (!location)
+    return core::unexpected(location.error());
+  vfs::StorageBackends storage(nullptr, server::storage_settings(cfg));
+  auto counted = core::run_blocking(count(storage, std::move(*location)));
   if (!counted)
     return core::unexpected(counted.error());
   const store::UsageRecord usage{counted->bytes, counted->files};
