@@ -4,6 +4,8 @@
 
 #include "core/config.hpp"
 #include "net/tls_context.hpp"
+#include "server/wiring.hpp"
+#include "vfs/storage_backends.hpp"
 
 #include <cstdio>
 
@@ -12,6 +14,11 @@ namespace berth::app {
 int run_check_config(const std::string& config_file) {
   try {
     core::Config cfg = core::load_config(config_file);
+    {
+      // Each home as its backend sees it: a directory, a bucket that answers.
+      vfs::StorageBackends storage(nullptr, server::storage_settings(cfg));
+      server::check_homes(cfg, storage);
+    }
     if (const std::string problem = config_files_problem(cfg); !problem.empty()) {
       std::fprintf(stderr, "berth: %s: %s\n", config_file.c_str(), problem.c_str());
       return 2;

@@ -28,7 +28,7 @@ int run_check_config(const std::string& config_file);
 /// `berth hash-password`: reads a password from stdin, prints its argon2id hash.
 int run_hash_password();
 
-/// `berth user add|set|del|passwd|list|show` on the user database
+/// `berth user add|set|del|passwd|list|show|recount` on the user database
 /// (cfg.user_database() of `--config FILE`, or of the embedded default).
 /// Exit codes: 0 done, 1 refused or failed by the store (the user exists, is
 /// missing or is a configuration user), 2 bad arguments; one line on stderr.

@@ -2,9 +2,14 @@
 
 #include "app/cli_support.hpp"
 #include "app/json.hpp"
+#include "app/recount.hpp"
 #include "auth/authorized_keys.hpp"
 #include "auth/password.hpp"
 #include "core/cidr.hpp"
+#include "core/run_blocking.hpp"
+#include "server/wiring.hpp"
+#include "vfs/location.hpp"
+#include "vfs/storage_backends.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -128,16 +133,31 @@ std::uint64_t parse_number(std::string_view option, const std::string& text, std
   return v;
 }
 
-fs::path parse_home(const std::string& text) {
-  std::error_code ec;
-  if (text.empty() || !fs::is_directory(text, ec))
-    usage(fmt::format("--home: {} is not an existing directory", json::quote(text)));
-  fs::path p = fs::absolute(text, ec).lexically_normal();
-  if (ec)
-    usage(fmt::format("--home: {}: {}", json::quote(text), ec.message()));
-  if (!p.has_filename() && p.has_parent_path() && p != p.root_path())
-    p = p.parent_path(); // "/srv/alice/" -> "/srv/alice"
-  return p;
+core::Task<core::Result<void>> check_location(vfs::Backends& storage, vfs::Location location,
+                                              std::string* why) {
+  co_return co_await storage.check(location, *why);
+}
+
+// --home: a storage location its backend accepts (an existing directory, a
+// bucket that answers with the [s3] profile's credentials).
+fs::path parse_home(const std::string& text, const core::Config& cfg) {
+  std::string why;
+  auto location = vfs::Location::parse(text, &why);
+  if (!location)
+    usage(fmt::format("--home: {}", why));
+  if (location->kind() == vfs::Location::Kind::local) {
+    std::error_code ec;
+    fs::path p = fs::absolute(text, ec).lexically_normal();
+    if (ec)
+      usage(fmt::format("--home: {}: {}", json::quote(text), ec.message()));
+    if (!p.has_filename() && p.has_parent_path() && p != p.root_path())
+      p = p.parent_path(); // "/srv/alice/" -> "/srv/alice"
+    location = vfs::Location::local(p);
+  }
+  vfs::StorageBackends storage(nullptr, server::storage_settings(cfg));
+  if (!core::run_blocking(check_location(storage, *location, &why)))
+    usage(fmt::format("--home: {}", why));
+  return location->to_string();
 }
 
 // One authorized_keys line, checked as sshd would read it.
@@ -244,14 +264,14 @@ struct Changes {
   }
 };
 
-Changes parse_changes(const UserArgs& a, const CLI::App& cmd) {
+Changes parse_changes(const UserArgs& a, const CLI::App& cmd, const core::Config& cfg) {
   const auto given = [&](const char* option) {
     const CLI::Option* o = cmd.get_option_no_throw(option);
     return o != nullptr && o->count() > 0;
   };
   Changes c;
   if (given("--home"))
-    c.home = parse_home(a.home);
+    c.home = parse_home(a.home, cfg);
   if (given("--key"))
     for (const auto& k : a.keys)
       c.keys.push_back(parse_key(k, "--key"));
@@ -425,7 +445,7 @@ int run_add(const UserArgs& a, const CLI::App& cmd) {
   check_name(a.name);
   const core::Config cfg = config_of(a);
   refuse_config_user(cfg, a.name);
-  const Changes c = parse_changes(a, cmd);
+  const Changes c = parse_changes(a, cmd, cfg);
   if (!c.sets_password() && c.keys.empty())
     usage("a user needs a password (--password-stdin, --generate-password, --password-hash) or "
           "a key (--key, --key-file)");
@@ -446,7 +466,7 @@ int run_set(const UserArgs& a, const CLI::App& cmd) {
   check_name(a.name);
   const core::Config cfg = config_of(a);
   refuse_config_user(cfg, a.name);
-  const Changes c = parse_changes(a, cmd);
+  const Changes c = parse_changes(a, cmd, cfg);
   if (c.empty())
     usage("nothing to change (see `berth user set --help`)");
   auto store = store_of(cfg);
@@ -462,7 +482,7 @@ int run_passwd(const UserArgs& a, const CLI::App& cmd) {
   check_name(a.name);
   const core::Config cfg = config_of(a);
   refuse_config_user(cfg, a.name);
-  Changes c = parse_changes(a, cmd);
+  Changes c = parse_changes(a, cmd, cfg);
   if (!c.generate_password)
     c.password_stdin = true; // the default
   auto store = store_of(cfg);
@@ -512,6 +532,31 @@ int run_show(const UserArgs& a) {
   return kExitOk;
 }
 
+// Configuration users too: their usage is counted like anybody's.
+int run_recount(const UserArgs& a) {
+  check_name(a.name);
+  const core::Config cfg = config_of(a);
+  const auto usage = recount_usage(cfg, a.name);
+  if (!usage) {
+    if (usage.error().category() == store::store_category())
+      store_failed(usage.error(), a.name);
+    refuse(fmt::format("can not count the home of {}: {}", json::quote(a.name),
+                       usage.error().message()));
+  }
+  const auto bytes = static_cast<std::uint64_t>(usage->bytes);
+  const auto files = static_cast<std::uint64_t>(usage->files);
+  if (a.json) {
+    json::Object o;
+    o.string("name", a.name).number("bytes", bytes).number("files", files);
+    std::printf("%s\n", o.str().c_str());
+  } else {
+    std::printf("recounted %s: %llu bytes in %llu %s\n", a.name.c_str(),
+                static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(files),
+                files == 1 ? "file" : "files");
+  }
+  return kExitOk;
+}
+
 void add_config_option(CLI::App* cmd, UserArgs& a) {
   cmd->add_option("-c,--config", a.config,
                   "Configuration file (TOML); without it, the embedded default's database "
@@ -535,7 +580,8 @@ void add_password_options(CLI::App* cmd, UserArgs& a, bool with_hash) {
 
 // The options of `add` and `set`: each sets one field.
 void add_rule_options(CLI::App* cmd, UserArgs& a, bool for_set) {
-  auto* home = cmd->add_option("--home", a.home, "Home directory (must exist)");
+  auto* home = cmd->add_option("--home", a.home,
+                               "Home: an existing directory, or s3://[PROFILE@]bucket/prefix");
   if (!for_set)
     home->required();
   add_password_options(cmd, a, true);
@@ -601,10 +647,16 @@ CommandGroup add_user_commands(CLI::App& app) {
   show->add_flag("--json", a.json, "A JSON object");
   add_config_option(show, a);
 
-  auto run = [args, add, set, del, passwd, list, show]() -> int {
+  auto* recount = user->add_subcommand(
+      "recount", "Count what a user stores in their home and keep it as their quota usage");
+  recount->add_option("name", a.name, "User name")->required();
+  recount->add_flag("--json", a.json, "A JSON object");
+  add_config_option(recount, a);
+
+  auto run = [args, add, set, del, passwd, list, show, recount]() -> int {
     init_cli_logging();
     std::string name = "user";
-    for (const CLI::App* c : {add, set, del, passwd, list, show})
+    for (const CLI::App* c : {add, set, del, passwd, list, show, recount})
       if (*c)
         name += " " + c->get_name();
     try {
@@ -621,6 +673,8 @@ CommandGroup add_user_commands(CLI::App& app) {
         return run_list(*args);
       if (*show)
         return run_show(*args);
+      if (*recount)
+        return run_recount(*args);
       return kExitUsage;
     } catch (const CliError& e) {
       if (!e.message.empty())

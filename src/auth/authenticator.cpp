@@ -12,8 +12,8 @@
 #include "net/throttle.hpp"
 #include "vfs/errc.hpp"
 #include "vfs/guarded/guarded_fs.hpp"
-#include "vfs/local/local_fs.hpp"
 #include "vfs/quota.hpp"
+#include "vfs/storage_backends.hpp"
 
 #include <sodium.h>
 
@@ -84,6 +84,11 @@ Authenticator::Authenticator(std::shared_ptr<store::UserStore> users,
       defender_(defender), io_(io),
       limits_(live_->counts_, settings_.limits.max_connections,
               settings_.limits.max_connections_per_ip, address_rules(settings_.limits)) {
+  if (!settings_.storage) {
+    vfs::StorageSettings local;
+    local.upload_mode = settings_.upload_mode;
+    settings_.storage = std::make_shared<vfs::StorageBackends>(io_, std::move(local));
+  }
   // One global bucket per direction while its rate stays: a reload that does
   // not change it does not hand the server a fresh burst.
   auto global = [](std::shared_ptr<net::Throttle>& slot, std::uint64_t rate) {
@@ -178,9 +183,16 @@ core::Task<core::Result<Account>> Authenticator::check_rules(const store::UserRe
     if (!allowed || !allowed->contains(client))
       co_return core::unexpected(Errc::address_not_allowed);
   }
+  std::string why;
+  auto home = vfs::Location::parse(record.home.string(), &why);
+  if (!home) {
+    // SECURITY: a home that does not parse is never guessed at.
+    spdlog::error("auth: user {} has an unusable home: {}", record.name, why);
+    co_return core::unexpected(home.error());
+  }
   Account a;
   a.name = record.name;
-  a.home = record.home;
+  a.home = std::move(*home);
   a.permissions = record.permissions;
   a.quota_bytes = record.quota_bytes;
   a.quota_files = record.quota_files;
@@ -389,7 +401,9 @@ bool Authenticator::is_anonymous(std::string_view user) const {
 Account Authenticator::anonymous() const {
   Account a;
   a.name = "anonymous";
-  a.home = settings_.anonymous.home;
+  // Checked when the configuration was read (server/wiring).
+  auto home = vfs::Location::parse(settings_.anonymous.home.string());
+  a.home = home ? std::move(*home) : vfs::Location::local(settings_.anonymous.home);
   a.permissions = settings_.anonymous.permissions;
   a.anonymous = true;
   return a;
@@ -416,13 +430,7 @@ Authenticator::user_quota(const Account& account) {
   // Counted before it is published: a session that starts meanwhile counts
   // too and the first to finish is used, so nobody ever sees a quota that has
   // not counted the home yet.
-  const std::filesystem::path home = account.home;
-  auto count = [&home] { return vfs::LocalFs::usage(home); };
-  core::Result<vfs::Usage> usage = core::unexpected(vfs::Errc::io_error);
-  if (io_ != nullptr)
-    usage = co_await io_->run(count);
-  else
-    usage = count();
+  auto usage = co_await settings_.storage->usage(account.home, false);
   if (!usage) {
     spdlog::error("quota: can not count the home of {}: {}", account.name, usage.error().message());
     co_return core::unexpected(usage.error());
@@ -451,7 +459,7 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
   session.ticket = limits_.log_in(account.name, max_sessions, &reason);
   if (!session.ticket)
     co_return core::unexpected(Errc::limit_reached);
-  auto local = vfs::LocalFs::open(account.home, io_, settings_.upload_mode);
+  auto local = co_await settings_.storage->open(account.home);
   if (!local)
     co_return core::unexpected(local.error());
 

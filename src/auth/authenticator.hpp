@@ -13,7 +13,9 @@
 #include "core/task.hpp"
 #include "core/worker_pool.hpp"
 #include "store/user_store.hpp"
+#include "vfs/backends.hpp"
 #include "vfs/filesystem.hpp"
+#include "vfs/location.hpp"
 #include "vfs/open_files.hpp"
 
 #include <asio/ip/address.hpp>
@@ -41,7 +43,7 @@ class Defender;
 /// A logged-in user and the rules of their sessions.
 struct Account {
   std::string name;
-  std::filesystem::path home;
+  vfs::Location home; ///< Where the user's files are (vfs::Backends opens it).
   core::Permissions permissions = core::Permissions::all();
   std::uint64_t quota_bytes = 0;
   std::uint64_t quota_files = 0;
@@ -83,6 +85,9 @@ struct AuthSettings {
   /// revoked_keys); empty: none. Read again for every key a client offers.
   std::filesystem::path trusted_user_ca_keys;
   std::filesystem::path revoked_keys;
+  /// Opens homes and counts their usage; null: local directories only
+  /// (vfs::StorageBackends with upload_mode).
+  std::shared_ptr<vfs::Backends> storage;
   /// Checks a password against a stored hash (verify_hash; tests count calls).
   std::function<bool(std::string_view hash, std::string_view password)> verify = verify_hash;
 };

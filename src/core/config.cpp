@@ -9,6 +9,7 @@
 #include <pwd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -46,10 +47,15 @@ public:
 
   [[noreturn]] void fail(const toml::node* node, std::string_view key,
                          std::string_view reason) const {
-    std::string where = file_.string();
+    throw_error(fmt::format("{}: {}: {}", where(node), key, reason));
+  }
+
+  /// "file:line" of `node`, as fail() names it.
+  std::string where(const toml::node* node) const {
+    std::string out = file_.string();
     if (node != nullptr && node->source().begin.line > 0)
-      where += fmt::format(":{}", node->source().begin.line);
-    throw_error(fmt::format("{}: {}: {}", where, key, reason));
+      out += fmt::format(":{}", node->source().begin.line);
+    return out;
   }
 
   void only_keys(const toml::table& table, std::string_view prefix,
@@ -106,6 +112,41 @@ public:
     std::int64_t v = n->as_integer()->get();
     if (v < min || v > max)
       fail(n, join(prefix, key), fmt::format("must be between {} and {}", min, max));
+    return v;
+  }
+
+  /// A byte count: an integer of bytes, or a string with a unit ("8MiB",
+  /// "1GiB", "512KiB"), between `min` and `max` bytes.
+  std::optional<std::uint64_t> bytes(const toml::table& t, std::string_view prefix,
+                                     std::string_view key, std::uint64_t min,
+                                     std::uint64_t max) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr)
+      return std::nullopt;
+    std::uint64_t v = 0;
+    if (n->is_integer() && n->as_integer()->get() >= 0) {
+      v = static_cast<std::uint64_t>(n->as_integer()->get());
+    } else if (n->is_string()) {
+      const std::string& text = n->as_string()->get();
+      std::uint64_t number = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+      const std::string_view unit(end, text.data() + text.size());
+      const std::uint64_t scale = unit == "KiB"   ? 1ull << 10
+                                  : unit == "MiB" ? 1ull << 20
+                                  : unit == "GiB" ? 1ull << 30
+                                  : unit.empty()  ? 1
+                                                  : 0;
+      if (ec != std::errc{} || end == text.data() || scale == 0 || number > max / scale)
+        fail(n, join(prefix, key),
+             fmt::format("bad size \"{}\" (bytes, or a number with "
+                         "KiB, MiB or GiB)",
+                         text));
+      v = number * scale;
+    } else {
+      fail(n, join(prefix, key), "must be a size in bytes, or a string such as \"8MiB\"");
+    }
+    if (v < min || v > max)
+      fail(n, join(prefix, key), fmt::format("must be between {} and {} bytes", min, max));
     return v;
   }
 
@@ -450,6 +491,16 @@ void check_host_users(const Reader& r, const toml::table& root, const Config& c)
   }
 }
 
+// A home's text as a location: a path is made absolute (the working folder
+// may change); a URL-like location ("s3://...") is kept as written.
+std::filesystem::path home_location(const std::string& text) {
+  if (text.find("://") != std::string::npos)
+    return text;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(text, ec);
+  return ec ? std::filesystem::path(text) : abs;
+}
+
 void read_anonymous(const Reader& r, const toml::table& t, AnonymousConfig& a) {
   r.only_keys(t, "ftp.anonymous", {"enabled", "home", "permissions"});
   if (auto v = r.boolean(t, "ftp.anonymous", "enabled"))
@@ -457,11 +508,9 @@ void read_anonymous(const Reader& r, const toml::table& t, AnonymousConfig& a) {
   if (auto v = r.permissions(t, "ftp.anonymous", "permissions"))
     a.permissions = *v;
   if (auto home = r.string(t, "ftp.anonymous", "home")) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(*home, ec))
-      r.fail(t.get("home"), "ftp.anonymous.home",
-             fmt::format("\"{}\" is not an existing directory", *home));
-    a.home = std::filesystem::absolute(*home, ec);
+    // Checked by the storage backend once the whole file is read (wiring).
+    a.home = home_location(*home);
+    a.home_source = r.where(t.get("home"));
   }
   if (a.enabled && a.home.empty())
     r.fail(t.get("enabled"), "ftp.anonymous.home", "missing (anonymous FTP needs a home)");
@@ -673,10 +722,10 @@ void read_users(const Reader& r, const toml::node& n, std::vector<UserConfig>& u
     auto home = r.string(t, "user", "home");
     if (!home || home->empty())
       r.fail(&e, "user.home", fmt::format("user \"{}\" has no home", u.name));
-    std::error_code ec;
-    if (!std::filesystem::is_directory(*home, ec))
-      r.fail(t.get("home"), "user.home", fmt::format("\"{}\" is not an existing directory", *home));
-    u.home = std::filesystem::absolute(*home, ec);
+    // A storage location: checked by its backend once the whole file is
+    // read (server/wiring), as [s3] may come after the users.
+    u.home = home_location(*home);
+    u.home_source = r.where(t.get("home"));
     if (auto v = r.permissions(t, "user", "permissions"))
       u.permissions = *v;
     constexpr std::int64_t kMax = std::int64_t{1} << 62;
@@ -708,6 +757,106 @@ void read_log(const Reader& r, const toml::table& t, LogConfig& l) {
       r.fail(t.get("transfer_log"), "log.transfer_log", "must not be empty");
     l.transfer_log = *v;
   }
+}
+
+// One S3 endpoint's keys, in [s3] or [s3.profiles.NAME] (`section`).
+void read_s3_profile(const Reader& r, const toml::table& t, const std::string& section,
+                     S3Profile& p) {
+  if (auto v = r.string(t, section, "endpoint")) {
+    const bool http = v->starts_with("http://") || v->starts_with("https://");
+    const std::size_t host = v->find("://") + 3;
+    if (!http || v->size() == host || v->find('/', host) != std::string::npos)
+      r.fail(t.get("endpoint"), Reader::join(section, "endpoint"),
+             fmt::format("\"{}\" must be http://host[:port] or https://host[:port], no path", *v));
+    p.endpoint = *v;
+  }
+  if (auto v = r.string(t, section, "region")) {
+    if (v->empty())
+      r.fail(t.get("region"), Reader::join(section, "region"), "must not be empty");
+    p.region = *v;
+  }
+  if (auto v = r.string(t, section, "access_key"))
+    p.access_key = *v;
+  if (auto v = r.string(t, section, "secret_key"))
+    p.secret_key = *v;
+  if (auto v = r.boolean(t, section, "path_style"))
+    p.path_style = *v;
+  if (auto v = r.string(t, section, "ca_file")) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*v, ec))
+      r.fail(t.get("ca_file"), Reader::join(section, "ca_file"),
+             fmt::format("\"{}\": no such file", *v));
+    p.ca_file = *v;
+  }
+  // S3 refuses parts below 5 MiB (but the last) and above 5 GiB.
+  if (auto v = r.bytes(t, section, "part_size", 5ull << 20, 5ull << 30))
+    p.part_size = *v;
+  if (auto v = r.integer(t, section, "upload_concurrency", 1, 64))
+    p.upload_concurrency = static_cast<std::uint32_t>(*v);
+  if (auto v = r.integer(t, section, "request_timeout", 1, 3600))
+    p.request_timeout = std::chrono::seconds(*v);
+}
+
+// Credentials missing from the file come from the environment, as the AWS
+// tools take them.
+void s3_credentials_from_environment(S3Profile& p) {
+  auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name); // NOLINT(concurrency-mt-unsafe): at start or reload
+    return v != nullptr ? v : "";
+  };
+  if (p.access_key.empty() && p.secret_key.empty()) {
+    p.access_key = env("AWS_ACCESS_KEY_ID");
+    p.secret_key = env("AWS_SECRET_ACCESS_KEY");
+    p.session_token = env("AWS_SESSION_TOKEN");
+  }
+}
+
+void read_s3(const Reader& r, const toml::table& t, S3Config& s) {
+  static constexpr std::array<std::string_view, 9> kProfileKeys = {
+      "endpoint", "region",    "access_key",         "secret_key",     "path_style",
+      "ca_file",  "part_size", "upload_concurrency", "request_timeout"};
+  std::vector<std::string_view> known(kProfileKeys.begin(), kProfileKeys.end());
+  for (std::string_view k :
+       {"memory_budget", "spool_dir", "spool_limit", "max_rename_objects", "profiles"})
+    known.push_back(k);
+  for (auto&& [k, v] : t)
+    if (std::find(known.begin(), known.end(), k.str()) == known.end())
+      r.fail(&v, Reader::join("s3", k.str()), "unknown key");
+  read_s3_profile(r, t, "s3", s.defaults);
+  if (auto v = r.bytes(t, "s3", "memory_budget", 5ull << 20, 1ull << 40))
+    s.memory_budget = *v;
+  if (auto v = r.string(t, "s3", "spool_dir"))
+    s.spool_dir = *v;
+  if (auto v = r.bytes(t, "s3", "spool_limit", 0, 1ull << 50))
+    s.spool_limit = *v;
+  if (auto v = r.integer(t, "s3", "max_rename_objects", 1, 1000000))
+    s.max_rename_objects = static_cast<std::uint32_t>(*v);
+  if (const toml::node* n = t.get("profiles")) {
+    const toml::table* profiles = n->as_table();
+    if (profiles == nullptr)
+      r.fail(n, "s3.profiles", "must be a table of [s3.profiles.NAME] tables");
+    for (auto&& [name, node] : *profiles) {
+      const std::string section = fmt::format("s3.profiles.{}", name.str());
+      const toml::table* pt = node.as_table();
+      if (pt == nullptr)
+        r.fail(&node, section, "must be a table");
+      for (auto&& [k, v] : *pt)
+        if (std::find(kProfileKeys.begin(), kProfileKeys.end(), k.str()) == kProfileKeys.end())
+          r.fail(&v, Reader::join(section, k.str()), "unknown key");
+      S3Profile p = s.defaults; // a profile changes what it names
+      read_s3_profile(r, *pt, section, p);
+      s.profiles.emplace_back(std::string(name.str()), std::move(p));
+    }
+  }
+  s3_credentials_from_environment(s.defaults);
+  for (auto& [name, p] : s.profiles)
+    s3_credentials_from_environment(p);
+  std::uint64_t largest_part = s.defaults.part_size;
+  for (const auto& [name, p] : s.profiles)
+    largest_part = std::max(largest_part, p.part_size);
+  if (s.memory_budget < largest_part)
+    r.fail(t.get("memory_budget"), "s3.memory_budget",
+           fmt::format("must hold at least one part ({} bytes)", largest_part));
 }
 
 void read_metrics(const Reader& r, const toml::table& t, MetricsConfig& m) {
@@ -749,7 +898,7 @@ Config load_config(const std::filesystem::path& file) {
   c.source = file;
   r.only_keys(root, "",
               {"server", "ftp", "ftps", "tls", "sftp", "user", "users", "limits", "bandwidth",
-               "defender", "log", "metrics"});
+               "defender", "log", "metrics", "s3"});
   if (const toml::table* t = r.table(root, "server"))
     read_server(r, *t, c.server);
   if (const toml::table* t = r.table(root, "ftp"))
@@ -774,6 +923,10 @@ Config load_config(const std::filesystem::path& file) {
     read_log(r, *t, c.log);
   if (const toml::table* t = r.table(root, "metrics"))
     read_metrics(r, *t, c.metrics);
+  if (const toml::table* t = r.table(root, "s3"))
+    read_s3(r, *t, c.s3);
+  else
+    s3_credentials_from_environment(c.s3.defaults);
   check_host_users(r, root, c);
   if (c.ftp.listen.empty() && c.sftp.listen.empty())
     r.fail(root.get("ftp"), "ftp.listen", "no listen address");

@@ -23,7 +23,9 @@ struct UserConfig {
   std::string name;
   std::string password;      ///< Plain text, compared in constant time; or empty.
   std::string password_hash; ///< "$argon2id$..." (libsodium format); or empty.
+  /// A storage location (vfs::Location): a directory, or s3://bucket/prefix.
   std::filesystem::path home;
+  std::string home_source; ///< "file:line" of `home`, for the storage check's error.
   std::vector<std::string> authorized_keys; ///< authorized_keys lines, inline and from the file.
   Permissions permissions = Permissions::all();
   std::uint64_t quota_bytes = 0;       ///< 0: no limit.
@@ -111,7 +113,8 @@ struct FtpConfig {
 /// `[ftp.anonymous]`: anonymous FTP (user "anonymous" or "ftp", any password).
 struct AnonymousConfig {
   bool enabled = false;
-  std::filesystem::path home;
+  std::filesystem::path home; ///< A storage location, as [[user]] home.
+  std::string home_source;    ///< "file:line" of `home`.
   Permissions permissions = Permissions::read_only();
 };
 

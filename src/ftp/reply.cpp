@@ -15,17 +15,25 @@ void append_clean(std::string& out, std::string_view text) {
 } // namespace
 
 std::string encode(const Reply& r) {
-  std::string out;
   if (!r.is_multi()) {
-    out = fmt::format("{} ", r.code);
+    std::string out = fmt::format("{} ", r.code);
     append_clean(out, r.text);
     out += "\r\n";
     return out;
   }
-  out = fmt::format("{}-", r.code);
-  append_clean(out, r.text);
+  return encode_first(r.code, r.text) + encode_middle(r.lines) + encode_last(r.code, r.last);
+}
+
+std::string encode_first(int code, std::string_view text) {
+  std::string out = fmt::format("{}-", code);
+  append_clean(out, text);
   out += "\r\n";
-  for (const auto& l : r.lines) {
+  return out;
+}
+
+std::string encode_middle(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) {
     std::string clean;
     append_clean(clean, l);
     // RFC 959 4.2: a middle line must not look like the last line.
@@ -34,8 +42,12 @@ std::string encode(const Reply& r) {
     out += clean;
     out += "\r\n";
   }
-  out += fmt::format("{} ", r.code);
-  append_clean(out, r.last);
+  return out;
+}
+
+std::string encode_last(int code, std::string_view text) {
+  std::string out = fmt::format("{} ", code);
+  append_clean(out, text);
   out += "\r\n";
   return out;
 }

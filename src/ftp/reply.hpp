@@ -2,6 +2,7 @@
 // FTP replies: one value per reply, encoded in one place.
 
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -33,6 +34,13 @@ struct Reply {
 /// The wire form, CRLF-terminated. CR and LF inside texts are replaced by spaces
 /// so that no reply can inject another.
 std::string encode(const Reply& r);
+
+/// The parts of a multi-line reply, for one sent as it is made (STAT of a large
+/// directory): encode(Reply::multi(code, text, lines, last)) is
+/// encode_first(code, text) + encode_middle(lines) + encode_last(code, last).
+std::string encode_first(int code, std::string_view text);
+std::string encode_middle(const std::vector<std::string>& lines);
+std::string encode_last(int code, std::string_view text);
 
 /// The reply for an error of any layer (vfs, core, system). Never carries host
 /// paths or internal text.

@@ -234,7 +234,11 @@ core::Task<void> Session::send(const Reply& r) {
     co_return; // the handler replied itself
   if (quit && r.code != 221 && r.code != 421 && r.code != 530)
     co_return; // the control connection is gone
-  std::string wire = encode(r);
+  const std::string wire = encode(r);
+  co_await send_encoded(wire);
+}
+
+core::Task<void> Session::send_encoded(const std::string& wire) {
   // Most replies fit in the socket at once: no timer, no wait.
   auto now = control_.try_write(asio::buffer(wire));
   if (!now) {

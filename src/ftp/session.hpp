@@ -73,6 +73,10 @@ public:
 
   /// Sends a reply now (1xx preliminaries, 426 before a 226). Failure ends the session.
   core::Task<void> send(const Reply& r);
+  /// Sends encoded reply text now: the parts of a multi-line reply sent as
+  /// they are made (encode_first() and the others), even after `quit`
+  /// (callers check it). Failure ends the session (sets `quit`).
+  core::Task<void> send_encoded(const std::string& wire);
 
   /// Resolves a client path against the current directory.
   core::Result<vfs::VirtualPath> path(std::string_view arg) const {
@@ -96,6 +100,9 @@ public:
   /// and `bytes` moved; a transfer() that never tried to connect (no PORT or
   /// PASV first) reports nothing.
   void end_transfer(core::TransferTracker& tracker, std::uint64_t bytes);
+  /// The bytes the last transfer() moved on its data connection (before
+  /// MODE Z; TYPE A as sent), also when it failed.
+  std::uint64_t transfer_bytes() const { return progress_; }
 
   /// AUTH TLS: after the 234 reply, runs the TLS handshake on the control
   /// connection. Bytes the client sent after AUTH in plain text are discarded.

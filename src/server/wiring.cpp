@@ -3,6 +3,7 @@
 #include "auth/password.hpp"
 #include "core/cidr.hpp"
 #include "core/log.hpp"
+#include "core/run_blocking.hpp"
 #include "store/static/static_store.hpp"
 
 #include <fmt/format.h>
@@ -121,7 +122,50 @@ auth::DefenderConfig defender_settings(const core::Config& cfg) {
   return d;
 }
 
+vfs::StorageSettings storage_settings(const core::Config& cfg) {
+  vfs::StorageSettings s;
+  s.upload_mode = cfg.server.upload_mode;
+  s.s3 = cfg.s3;
+  s.state_dir = cfg.server.state_dir;
+  return s;
+}
+
+namespace {
+
+core::Task<core::Result<void>> check_home(vfs::Backends& storage, vfs::Location location,
+                                          std::string* why) {
+  co_return co_await storage.check(location, *why);
+}
+
+// One home's check: "file:line: key: reason" when it can not serve.
+void check_one_home(vfs::Backends& storage, const fs::path& home, const std::string& source,
+                    std::string_view key) {
+  std::string why;
+  auto location = vfs::Location::parse(home.string(), &why);
+  if (location) {
+    auto ok = core::run_blocking(check_home(storage, *location, &why));
+    if (ok)
+      return;
+  }
+  throw core::ConfigError(fmt::format("{}{}{}: {}", source, source.empty() ? "" : ": ", key, why));
+}
+
+} // namespace
+
+void check_homes(const core::Config& cfg, vfs::Backends& storage) {
+  for (const auto& u : cfg.users)
+    check_one_home(storage, u.home, u.home_source, "user.home");
+  if (cfg.anonymous.enabled)
+    check_one_home(storage, cfg.anonymous.home, cfg.anonymous.home_source, "ftp.anonymous.home");
+}
+
 std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w) {
+  {
+    // Checked with the new settings before they replace the old ones.
+    vfs::StorageBackends next(nullptr, storage_settings(cfg));
+    check_homes(cfg, next);
+  }
+  w.storage->reconfigure(storage_settings(cfg));
   std::vector<store::UserRecord> users;
   for (const auto& u : cfg.users) {
     store::UserRecord r;
@@ -179,6 +223,7 @@ std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w
                settings.open_files.total, settings.open_files.per_user, max_fds);
   settings.bandwidth = cfg.bandwidth;
   settings.upload_mode = cfg.server.upload_mode;
+  settings.storage = w.storage;
   settings.trusted_user_ca_keys = cfg.sftp.trusted_user_ca_keys;
   settings.revoked_keys = cfg.sftp.revoked_keys;
   g->authenticator = std::make_shared<auth::Authenticator>(g->users, w.live, std::move(settings),
@@ -240,6 +285,7 @@ Wired wire(const core::Config& cfg) {
   w.live = std::make_shared<auth::LiveState>(2, later);
   w.drain = std::make_shared<core::Drain>();
   w.telemetry = make_telemetry(cfg, w.defender.get());
+  w.storage = std::make_shared<vfs::StorageBackends>(w.io.get(), storage_settings(cfg));
   w.current = rewire(cfg, w);
   return w;
 }

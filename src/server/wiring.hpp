@@ -11,6 +11,7 @@
 #include "sftp/ssh/ssh_server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/user_store.hpp"
+#include "vfs/storage_backends.hpp"
 
 #include <memory>
 
@@ -49,6 +50,9 @@ struct Wired {
   /// Metrics (always counted) and the transfer log ([log] transfer_log);
   /// shared with every session, which may outlive this. Kept across reloads.
   std::shared_ptr<core::Telemetry> telemetry;
+  /// Opens homes (local and object storage); a reload gives it new settings
+  /// for the sessions after it.
+  std::shared_ptr<vfs::StorageBackends> storage;
   std::shared_ptr<const Generation> current; ///< The generation built at start.
 
   /// Starts the worker pools' threads: after dropping root, so that every
@@ -67,6 +71,16 @@ struct Wired {
 /// printed). Throws
 /// std::runtime_error with one line on failure (start-up failure).
 Wired wire(const core::Config& cfg);
+
+/// The storage settings of `cfg`: [server] upload_mode and state_dir, [s3].
+vfs::StorageSettings storage_settings(const core::Config& cfg);
+
+/// Checks every home of `cfg` ([[user]] home, [ftp.anonymous] home) with
+/// `storage`: it must be a storage location its backend accepts (an existing
+/// directory, a bucket that answers). Throws core::ConfigError with one line,
+/// "file:line: user.home: reason", for the first that is not. Blocks while
+/// object storage answers: call it off the event loops.
+void check_homes(const core::Config& cfg, vfs::Backends& storage);
 
 /// The defender's settings from `[defender]` and `[limits] ipv6_prefix` (its
 /// CIDR blocks were checked by the configuration).

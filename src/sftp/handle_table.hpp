@@ -16,10 +16,15 @@
 
 namespace berth::sftp {
 
-/// A directory being read: its entries, fetched at OPENDIR, and how far READDIR got.
+/// A directory being read: the filesystem's reader and the batch of entries in
+/// hand, which READDIR sends from and refills from the reader when it is used
+/// up, so that a directory of any size is held a batch at a time.
 struct DirCursor {
-  std::vector<vfs::DirEntry> entries;
-  std::size_t next = 0;
+  std::unique_ptr<vfs::DirReader> reader; ///< Null once the end was read (or after an error).
+  std::vector<vfs::DirEntry> entries;     ///< The batch in hand.
+  std::size_t next = 0;                   ///< The first of `entries` not yet sent.
+  std::error_code error;                  ///< What ended the reading early; every READDIR
+                                          ///< after it answers it.
 };
 
 /// What a file handle did, for the transfer log and metrics. A handle that
@@ -82,7 +87,7 @@ public:
   std::size_t files() const;
   /// Open directories.
   std::size_t directories() const;
-  /// Entries held by open directories (read or not).
+  /// Entries held by open directories: their batches in hand.
   std::size_t dir_entries() const;
   std::size_t capacity() const { return capacity_; }
 

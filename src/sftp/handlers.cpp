@@ -328,6 +328,34 @@ core::Task<R> handle_fsetstat(Session& s, std::uint32_t id, Reader& r) {
   co_return R{};
 }
 
+// SECURITY: the entries open directories hold stay in memory until READDIR
+// sends them; unbounded, one session opening a directory of 100,000 entries
+// (read whole from a local disk) max_handles times would hold about 11 GiB.
+// A batch of `n` more fits within max_dir_entries, or is the only one held:
+// one directory of any size is always read.
+std::error_code hold_entries(const Session& s, std::size_t n) {
+  const std::size_t held = s.handles.dir_entries();
+  if (held > 0 && held + n > s.limits.max_dir_entries)
+    return std::make_error_code(std::errc::too_many_files_open);
+  return {};
+}
+
+// Replaces the sent batch in hand with the directory's next one. At the end,
+// or after an error (kept in the cursor), the reader is closed.
+core::Task<void> refill(const Session& s, DirCursor& c) {
+  c.entries = std::vector<vfs::DirEntry>();
+  c.next = 0;
+  auto more = co_await c.reader->next();
+  if (!more)
+    c.error = more.error();
+  else if (!more->empty())
+    c.error = hold_entries(s, more->size());
+  if (!more || more->empty() || c.error)
+    c.reader.reset();
+  else
+    c.entries = std::move(*more);
+}
+
 core::Task<R> handle_opendir(Session& s, std::uint32_t id, Reader& r) {
   auto p = read_path(s, r);
   if (auto e = expect_end(r); !e)
@@ -336,30 +364,34 @@ core::Task<R> handle_opendir(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, p.error());
     co_return R{};
   }
-  // SECURITY: a directory handle holds its whole listing until it is closed;
-  // within max_handles alone one session held 1,024 listings of a
-  // 4,000-entry directory (500 MiB). Checked before the directory is read.
+  // SECURITY: a directory handle holds a batch of its listing (with a local
+  // disk: all of it) until it is closed; within max_handles alone one session
+  // held 1,024 listings of a 4,000-entry directory (500 MiB). Checked before
+  // the directory is read.
   if (s.handles.directories() >= s.limits.max_dir_handles) {
     s.reply_status(id, std::make_error_code(std::errc::too_many_files_open));
     co_return R{};
   }
-  auto list = co_await s.fs.list(*p);
-  if (!list) {
-    s.reply_status(id, list.error());
+  auto dir = co_await s.fs.open_dir(*p);
+  if (!dir) {
+    s.reply_status(id, dir.error());
     co_return R{};
   }
-  // SECURITY: a directory's entries stay in memory until its handle is closed;
-  // unbounded, one session opening a directory of 100,000 entries max_handles
-  // times would hold about 11 GiB.
-  if (auto held = s.handles.dir_entries();
-      held > 0 && held + list->size() > s.limits.max_dir_entries) {
-    s.reply_status(id, std::make_error_code(std::errc::too_many_files_open));
+  // The first batch is read now: a directory that can not be read fails its
+  // OPENDIR, as OpenSSH's opendir(3) does, and its size is known.
+  auto first = co_await (*dir)->next();
+  if (!first) {
+    s.reply_status(id, first.error());
+    co_return R{};
+  }
+  if (auto e = hold_entries(s, first->size()); e) {
+    s.reply_status(id, e);
     co_return R{};
   }
   DirCursor cursor;
-  cursor.entries = std::move(*list);
-  std::sort(cursor.entries.begin(), cursor.entries.end(),
-            [](const vfs::DirEntry& a, const vfs::DirEntry& b) { return a.name < b.name; });
+  if (!first->empty())
+    cursor.reader = std::move(*dir);
+  cursor.entries = std::move(*first);
   auto h = s.handles.add(HandleEntry{*p, nullptr, std::move(cursor), std::nullopt, {}});
   if (!h) {
     s.reply_status(id, h.error());
@@ -380,16 +412,19 @@ core::Task<R> handle_readdir(Session& s, std::uint32_t id, Reader& r) {
     s.reply_status(id, std::make_error_code(std::errc::bad_file_descriptor));
     co_return R{};
   }
+  // As many names as one reply carries, across the reader's batches: the
+  // replies are the same whatever size of batch the filesystem hands out.
   DirCursor& c = *entry->dir;
-  if (c.next >= c.entries.size()) {
-    s.reply_status(id, Status::eof);
-    co_return R{};
-  }
   auto now = std::chrono::system_clock::now();
   std::vector<NameEntry> batch;
   std::size_t bytes = 0;
-  while (c.next < c.entries.size() && batch.size() < s.limits.readdir_batch &&
-         bytes < s.limits.max_read / 2) {
+  while (!c.error && batch.size() < s.limits.readdir_batch && bytes < s.limits.max_read / 2) {
+    if (c.next >= c.entries.size()) {
+      if (c.reader == nullptr)
+        break; // the end
+      co_await refill(s, c);
+      continue;
+    }
     const auto& e = c.entries[c.next++];
     const std::string uid = std::to_string(e.stat.uid);
     const std::string gid = std::to_string(e.stat.gid);
@@ -401,6 +436,14 @@ core::Task<R> handle_readdir(Session& s, std::uint32_t id, Reader& r) {
         to_attrs(e.stat)};
     bytes += n.filename.size() + n.longname.size() + 64;
     batch.push_back(std::move(n));
+  }
+  // Names read before an error go out; the error answers the next READDIR.
+  if (batch.empty()) {
+    if (c.error)
+      s.reply_status(id, c.error);
+    else
+      s.reply_status(id, Status::eof);
+    co_return R{};
   }
   encode_name(s.out, id, batch);
   co_return R{};

@@ -32,7 +32,7 @@ std::pair<Status, std::string> status_for(std::error_code ec) {
     case vfs::Errc::unsupported:
       return {Status::op_unsupported, "Operation not supported by this storage"};
     case vfs::Errc::unavailable:
-      return {Status::failure, "Storage unavailable; try again later"};
+      return {Status::failure, "Storage temporarily unavailable; try again later"};
     default:
       return {Status::failure, ec.message()};
     }

@@ -52,6 +52,7 @@ enum class Errc {
   exists,           ///< A user of that name exists already.
   read_only,        ///< The user is defined in the configuration file.
   database,         ///< The database failed (I/O, corruption, locked too long).
+  no_such_upload,   ///< No such upload in progress (none, or another replaced it).
 };
 const std::error_category& store_category() noexcept;
 inline std::error_code make_error_code(Errc e) noexcept {

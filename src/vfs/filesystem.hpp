@@ -4,6 +4,7 @@
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "core/upload_mode.hpp"
+#include "net/copy.hpp"
 #include "vfs/virtual_path.hpp"
 
 #include <chrono>
@@ -108,23 +109,18 @@ public:
   /// After a commit() that replaced a file: that file's Stat as it was just
   /// before (for the quota); otherwise nothing.
   virtual std::optional<Stat> replaced() const { return std::nullopt; }
-  /// The position of the next read or write.
-  virtual std::uint64_t position() const = 0;
-  /// Advances the position by n after the caller moved data itself (zero-copy).
-  virtual void advance(std::uint64_t n) = 0;
   /// The most bytes one read() should ask for so that it returns within about
   /// a quarter of a second (a throttled download), or 0 when any size is fine.
   /// Sequential readers that must show progress (FTP's stall watchdog) use it.
   virtual std::size_t read_size_limit() const { return 0; }
-  /// A kernel descriptor for zero-copy paths, or -1 when the backend has none.
-  virtual int native_handle() const = 0;
-  /// Zero-copy upload: moves up to `n` bytes out of pipe `pipe_fd` into the file
-  /// at the current position (splice(2)) and advances it; returns the bytes
-  /// moved (at least one while the pipe holds data). Only while
-  /// native_handle() >= 0; otherwise Errc::io_error.
-  virtual core::Task<core::Result<std::size_t>> write_from_pipe(int pipe_fd, std::size_t n) = 0;
+  /// Optional capability: zero-copy access (net/copy) for sequential read()
+  /// and write() transfers, or null. The local backend offers it; a
+  /// decorator withdraws it where it must see every byte (a throttle, a
+  /// quota); object storage has none. Once a transfer has used it, read()
+  /// and write() are not used on this File again.
+  virtual net::ZeroCopyFile* zero_copy() { return nullptr; }
 
-  // Random access (SFTP). Positions are explicit; position() is not used.
+  // Random access (SFTP). Offsets are explicit; the sequential position is not used.
   /// Reads buf.size() bytes at `offset`, fewer only at the end of the file (0:
   /// at or past it), as read() does.
   virtual core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,

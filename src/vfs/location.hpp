@@ -19,7 +19,7 @@ class Location {
 public:
   enum class Kind { local, s3 };
 
-  /// Parses `text`. Errors: core::Errc::invalid_argument with `why` set to one
+  /// Parses `text`. Errors: std::errc::invalid_argument with `why` set to one
   /// line (an empty text, an s3:// location without a bucket, a bad bucket
   /// name, a prefix with "." or ".." segments or empty segments).
   static core::Result<Location> parse(std::string_view text, std::string* why = nullptr);

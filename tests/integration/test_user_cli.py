@@ -154,7 +154,7 @@ def test_database_file_is_private(env):
     assert stat.S_IMODE(os.stat(env.state).st_mode) == 0o700
     with sqlite3.connect(str(env.db)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 1
+        assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 2
 
 
 def test_list_is_sorted_and_text_lists_names(env):
@@ -381,6 +381,70 @@ def test_newer_database_refused(env):
     r = env.run("user", "list")
     assert r.returncode == 1
     assert "newer" in one_error_line(r)
+
+
+# ------------------------------------------------------------------ usage
+
+def stored_usage(env, name):
+    with sqlite3.connect(str(env.db)) as db:
+        return db.execute("SELECT bytes, files FROM usage_counters WHERE user_name = ?",
+                          (name,)).fetchone()
+
+
+def test_recount_counts_the_home_and_stores_it(env):
+    env.add_alice()
+    home = env.homes / "alice"
+    (home / "a.bin").write_bytes(b"a" * 1000)
+    (home / "b.bin").write_bytes(b"b" * 2000)
+    (home / "empty").write_bytes(b"")
+    (home / "sub").mkdir()
+    (home / "sub" / "c.bin").write_bytes(b"c" * 500)
+    r = env.ok("user", "recount", "alice")
+    # Four files and one folder (one entry of 4096 bytes, as quotas count it).
+    assert r.stdout == "recounted alice: 7596 bytes in 5 files\n"
+    assert r.stderr == ""
+    assert stored_usage(env, "alice") == (7596, 5)
+
+    # A recount replaces the counter.
+    (home / "a.bin").unlink()
+    out = json.loads(env.ok("user", "recount", "alice", "--json").stdout)
+    assert out == {"name": "alice", "bytes": 6596, "files": 4}
+    assert stored_usage(env, "alice") == (6596, 4)
+
+
+def test_recount_of_a_configuration_user(env):
+    (env.homes / "confuser" / "f").write_bytes(b"x" * 123)
+    out = json.loads(env.ok("user", "recount", "confuser", "--json").stdout)
+    assert out == {"name": "confuser", "bytes": 123, "files": 1}
+    assert stored_usage(env, "confuser") == (123, 1)
+
+
+def test_recount_errors(env):
+    r = env.run("user", "recount", "nobody")
+    assert r.returncode == 1
+    assert '"nobody"' in one_error_line(r)
+    assert env.run("user", "recount", "bad/name").returncode == 2
+
+    env.add_alice()
+    env.ok("user", "recount", "alice")
+    (env.homes / "alice").rmdir()
+    r = env.run("user", "recount", "alice")
+    assert r.returncode == 1
+    line = one_error_line(r)
+    assert "can not count the home of \"alice\"" in line and "No such file" in line
+    assert stored_usage(env, "alice") == (0, 0)  # the last count stays
+
+
+def test_recount_upgrades_a_version_1_database(env):
+    env.add_alice()
+    # As the berth of schema version 1 left it.
+    with sqlite3.connect(str(env.db)) as db:
+        db.executescript("DROP TABLE usage_counters; DROP TABLE upload_parts; DROP TABLE uploads;"
+                         "DELETE FROM schema_version WHERE version > 1;")
+    (env.homes / "alice" / "f").write_bytes(b"x" * 10)
+    assert env.ok("user", "recount", "alice").stdout == "recounted alice: 10 bytes in 1 file\n"
+    assert env.show("alice")["home"] == env.home("alice")
+    assert stored_usage(env, "alice") == (10, 1)
 
 
 # ------------------------------------------------------------------ bans

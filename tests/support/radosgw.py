@@ -80,14 +80,15 @@ def pid_alive(pid):
 
 
 def stop_pids(pids, timeout=STOP_TIMEOUT):
-    """SIGTERM every PID, SIGKILL the ones still alive after `timeout`."""
+    """SIGTERM each PID in turn (radosgw before the OSD before the monitor,
+    so that none waits for one already gone), SIGKILL one still alive after
+    `timeout`."""
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + timeout
-    for pid in pids:
+            continue
+        deadline = time.monotonic() + timeout
         while pid_alive(pid) and time.monotonic() < deadline:
             _reap(pid)
             time.sleep(0.05)
@@ -145,6 +146,7 @@ class Radosgw:
         return self
 
     def _start_once(self, timeout):
+        self._ready_timeout = timeout
         if self.dir.exists():
             stop_recorded(self.dir)
             shutil.rmtree(self.dir)
@@ -295,7 +297,7 @@ rgw_enable_usage_log = false
                                    "rgw": "client.rgw.log"}[name]
 
     def _timeout(self, what):
-        parts = ["radosgw: %s did not happen in %.0f s" % (what, READY_TIMEOUT)]
+        parts = ["radosgw: %s did not happen in %.0f s" % (what, self._ready_timeout)]
         for name in self.procs:
             parts.append("--- %s:\n%s" % (self._log_path(name), tail(self._log_path(name))))
         raise RadosgwError("\n".join(parts))

@@ -2,19 +2,17 @@
 #include "ftp/handlers/handlers.hpp"
 
 #include "core/errc.hpp"
-#include "ftp/glob.hpp"
 #include "ftp/listing.hpp"
+#include "ftp/listing_reader.hpp"
 #include "ftp/session.hpp"
 #include "vfs/errc.hpp"
 
-#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
 
 namespace berth::ftp {
 namespace {
-
-// The longest name pattern matched against a directory's names: NAME_MAX,
-// so one pattern costs at most 255 x 255 steps a name (glob_match).
-constexpr std::size_t kMaxPattern = 255;
 
 /// A LIST, NLST or STAT argument: ls-style options ("-la") and the path.
 struct ListArg {
@@ -37,68 +35,57 @@ ListArg parse_list_arg(std::string_view arg) {
   return out;
 }
 
-/// What a listing shows: a directory's entries, or one file.
-struct Target {
-  std::vector<vfs::DirEntry> entries;
-  bool is_directory = false;
+enum class Format { list, nlst, mlsd };
+
+/// How one batch of a listing goes over the data connection.
+struct BatchFormat {
+  Format format = Format::list;
+  unsigned facts = fact_all;
+  std::chrono::system_clock::time_point now;
 };
 
-void sort_by_name(std::vector<vfs::DirEntry>& entries) {
-  std::sort(entries.begin(), entries.end(),
-            [](const vfs::DirEntry& a, const vfs::DirEntry& b) { return a.name < b.name; });
+std::string format_batch(const std::vector<vfs::DirEntry>& entries, const BatchFormat& how) {
+  std::string text;
+  for (const auto& e : entries) {
+    switch (how.format) {
+    case Format::list:
+      text += list_line(e, how.now);
+      break;
+    case Format::nlst:
+      text += e.name;
+      break;
+    case Format::mlsd:
+      text += mlsx_line(e.stat, e.name, how.facts);
+      break;
+    }
+    text += "\r\n";
+  }
+  return text;
 }
 
-// The entries of the directory before `given`'s last component whose names
-// match that component, a pattern (one level: no recursion). Shown as the
-// client wrote the directory, so "NLST sub/*.txt" gives names RETR takes.
-core::Task<core::Result<Target>> match(Session& s, const vfs::VirtualPath& p,
-                                       std::string_view given, bool all) {
-  std::string_view pattern = p.name();
-  if (pattern.size() > kMaxPattern || !valid_pattern(pattern))
-    co_return core::unexpected(std::make_error_code(std::errc::invalid_argument));
-  const vfs::VirtualPath dir = p.parent(); // named: no temporary in a co_await (GCC 12)
-  auto list = co_await s.fs().list(dir);
-  if (!list)
-    co_return core::unexpected(list.error());
-  auto slash = given.rfind('/');
-  const std::string prefix(slash == std::string_view::npos ? "" : given.substr(0, slash + 1));
-  Target t;
-  // The result is part of one directory's listing, the bound every listing has.
-  for (auto& e : *list) {
-    if (!listable_name(e.name) || !glob_match(pattern, e.name, all))
+// Sends the listing batch by batch as the filesystem hands them out: one
+// batch's text in memory at a time, whatever the directory's size.
+core::Task<core::Result<void>> stream_listing(ListingReader& reader, BatchFormat how,
+                                              net::Stream& sock, std::uint64_t& progress) {
+  core::Result<void> r;
+  bool more = true;
+  while (more) {
+    auto batch = co_await reader.next();
+    if (!batch) {
+      r = core::unexpected(batch.error());
+      break;
+    }
+    more = !batch->empty();
+    const std::string text = format_batch(*batch, how);
+    if (text.empty())
       continue;
-    e.name = prefix + e.name;
-    t.entries.push_back(std::move(e));
+    r = co_await sock.write_all(asio::buffer(text));
+    if (!r)
+      break;
+    progress += text.size();
   }
-  sort_by_name(t.entries);
-  co_return t;
+  co_return r;
 }
-
-core::Task<core::Result<Target>> collect(Session& s, const vfs::VirtualPath& p,
-                                         std::string_view shown_name, bool glob, bool all) {
-  auto st = co_await s.fs().stat(p);
-  // A name that exists as written wins over a pattern ("*.txt" can be a file).
-  if (!st && st.error() == vfs::Errc::not_found && glob && has_wildcard(p.name()))
-    co_return co_await match(s, p, shown_name, all);
-  if (!st)
-    co_return core::unexpected(st.error());
-  Target t;
-  if (st->type != vfs::FileType::directory) {
-    t.entries.push_back(vfs::DirEntry{std::string(shown_name), *st});
-    co_return t;
-  }
-  auto list = co_await s.fs().list(p);
-  if (!list)
-    co_return core::unexpected(list.error());
-  t.is_directory = true;
-  for (auto& e : *list)
-    if (listable_name(e.name))
-      t.entries.push_back(std::move(e));
-  sort_by_name(t.entries);
-  co_return t;
-}
-
-enum class Format { list, nlst, mlsd };
 
 core::Task<Reply> send_listing(Session& s, std::string_view arg, Format format) {
   // RFC 3659 7.2.1: MLSD takes a directory, never options or a pattern.
@@ -106,39 +93,20 @@ core::Task<Reply> send_listing(Session& s, std::string_view arg, Format format) 
   auto p = s.path(given.path);
   if (!p)
     co_return reply_for(p.error());
-  auto target = co_await collect(s, *p, given.path.empty() ? p->name() : given.path,
-                                 format != Format::mlsd, given.all);
+  auto target = co_await ListingReader::open(
+      s.fs(), *p, given.path.empty() ? p->name() : given.path, format != Format::mlsd, given.all);
   if (!target && target.error() == std::errc::invalid_argument)
     co_return Reply::of(501,
                         "Bad name pattern: a '[' class is not closed or its range is reversed.");
   if (!target)
     co_return reply_for(target.error());
-  if (format == Format::mlsd && !target->is_directory)
+  if (format == Format::mlsd && !target->is_directory())
     co_return Reply::of(501, "MLSD needs a directory.");
-  auto now = std::chrono::system_clock::now();
-  auto text = std::make_shared<std::string>();
-  for (const auto& e : target->entries) {
-    switch (format) {
-    case Format::list:
-      *text += list_line(e, now);
-      break;
-    case Format::nlst:
-      *text += e.name;
-      break;
-    case Format::mlsd:
-      *text += mlsx_line(e.stat, e.name, s.mlst_facts);
-      break;
-    }
-    *text += "\r\n";
-  }
+  const BatchFormat how{format, s.mlst_facts, std::chrono::system_clock::now()};
+  ListingReader* reader = &*target; // outlives the transfer, awaited here
   const std::string opening = "Here comes the directory listing.";
-  const TransferBody body = [text](net::Stream& sock,
-                                   std::uint64_t& progress) -> core::Task<core::Result<void>> {
-    auto w = co_await sock.write_all(asio::buffer(*text));
-    if (!w)
-      co_return w;
-    progress += text->size();
-    co_return core::Result<void>{};
+  const TransferBody body = [reader, how](net::Stream& sock, std::uint64_t& progress) {
+    return stream_listing(*reader, how, sock, progress);
   };
   co_return co_await s.transfer(opening, body);
 }
@@ -181,14 +149,39 @@ core::Task<Reply> handle_stat(Session& s, std::string_view arg) {
   auto p = s.path(parse_list_arg(arg).path);
   if (!p)
     co_return reply_for(p.error());
-  auto target = co_await collect(s, *p, p->name(), false, false);
+  auto target = co_await ListingReader::open(s.fs(), *p, p->name(), false, false);
   if (!target)
     co_return reply_for(target.error());
-  auto now = std::chrono::system_clock::now();
-  std::vector<std::string> lines;
-  for (const auto& e : target->entries)
-    lines.push_back(" " + list_line(e, now));
-  co_return Reply::multi(213, "Status of " + p->str() + ":", std::move(lines), "End of status");
+  auto batch = co_await target->next();
+  if (!batch)
+    co_return reply_for(batch.error());
+  // Sent a batch at a time as the filesystem hands them out: a directory of
+  // any size never sits in memory whole. A batch goes out once the next one
+  // is read, so one batch (a local disk's listing) is one write, as before.
+  const auto now = std::chrono::system_clock::now();
+  std::string out = encode_first(213, "Status of " + p->str() + ":");
+  std::string last = "End of status";
+  while (!batch->empty() && !s.quit) {
+    std::vector<std::string> lines;
+    lines.reserve(batch->size());
+    for (const auto& e : *batch)
+      lines.push_back(" " + list_line(e, now));
+    out += encode_middle(lines);
+    batch = co_await target->next();
+    if (!batch) {
+      // The reply has begun: it ends with its own code, saying what happened.
+      last = "End of status: listing incomplete: " + reply_for(batch.error()).text;
+      break;
+    }
+    if (!batch->empty()) {
+      co_await s.send_encoded(out);
+      out.clear();
+    }
+  }
+  out += encode_last(213, last);
+  if (!s.quit)
+    co_await s.send_encoded(out);
+  co_return Reply::already_sent(213);
 }
 
 } // namespace berth::ftp

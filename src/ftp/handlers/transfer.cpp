@@ -4,7 +4,7 @@
 #include "core/errc.hpp"
 #include "core/log.hpp"
 #include "ftp/session.hpp"
-#include "net/socket_ops.hpp"
+#include "net/copy.hpp"
 
 #include <fmt/format.h>
 
@@ -49,16 +49,9 @@ void from_network_ascii(std::string_view in, std::string& out, bool& pending_cr)
 
 core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::Stream& sock,
                                          std::uint64_t& progress) {
-  if (type == TransferType::binary && file->native_handle() >= 0 && sock.is_plain()) {
-    progress = file->position();
-    auto start = progress;
-    auto sent = co_await net::send_file(sock.socket(), file->native_handle(), progress, UINT64_MAX);
-    // Also after an error or ABOR: the transfer log counts what went out.
-    file->advance(progress - start);
-    if (!sent)
-      co_return core::unexpected(sent.error());
-    co_return core::Result<void>{};
-  }
+  if (net::ZeroCopyFile* zc = file->zero_copy();
+      zc != nullptr && type == TransferType::binary && sock.is_plain())
+    co_return co_await net::send_to_end(sock.socket(), *zc, progress);
   // A read fills its buffer (File::read): a throttled one asks for no more
   // than the throttle lets through soon, so the stall watchdog sees progress.
   const std::size_t limit = file->read_size_limit();
@@ -82,28 +75,17 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
   }
 }
 
-// Binary upload without TLS or MODE Z into a file with a descriptor: socket to pipe to
-// file with splice(2), the bytes never copied through user space.
+// Binary upload without TLS or MODE Z into a file offering zero-copy: socket
+// to pipe to file with splice(2), the bytes never copied through user space.
 core::Task<core::Result<void>> receive_spliced(FilePtr file, net::Stream& sock,
                                                std::uint64_t& progress, net::Pipe& pipe) {
-  for (;;) {
-    auto n = co_await pipe.fill_from(sock.socket());
-    if (!n)
-      co_return core::unexpected(n.error());
-    if (*n == 0)
-      break;
-    progress += *n;
-    for (std::size_t left = *n; left > 0;) {
-      auto w = co_await file->write_from_pipe(pipe.read_end(), left);
-      if (!w)
-        co_return core::unexpected(w.error());
-      left -= *w;
-    }
-  }
+  auto r = co_await net::receive_to_close(sock.socket(), *file->zero_copy(), progress, pipe);
+  if (!r)
+    co_return r;
   co_return co_await file->commit();
 }
 
-// A binary upload without TLS or MODE Z into a file with a descriptor goes on through a
+// A binary upload without TLS or MODE Z into a file offering zero-copy goes on through a
 // pipe (splice) past this many bytes. Most uploads of a folder of documents
 // end sooner, and read(2) and write(2) serve them in fewer system calls than
 // a pipe costs to set up: three for a 4 KiB file, against seven.
@@ -111,7 +93,7 @@ constexpr std::uint64_t kSpliceAfter = 64 * 1024;
 
 core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net::Stream& sock,
                                             std::uint64_t& progress) {
-  bool spliceable = type == TransferType::binary && file->native_handle() >= 0 && sock.is_plain();
+  bool spliceable = type == TransferType::binary && file->zero_copy() != nullptr && sock.is_plain();
   const std::size_t size = spliceable ? kSpliceAfter : kBufferSize;
   auto buf = std::make_unique_for_overwrite<char[]>(size);
   std::string converted;
@@ -160,10 +142,9 @@ core::Task<Reply> upload(Session& s, const vfs::VirtualPath& path, vfs::WriteMod
     return receive_body(file, type, sock, progress);
   };
   const std::string opening = "Ok to send data.";
-  const std::uint64_t start = file->position();
   auto tracker = s.start_transfer(path, true);
   Reply r = co_await s.transfer(opening, body);
-  s.end_transfer(tracker, file->position() - start);
+  s.end_transfer(tracker, s.transfer_bytes());
   co_return r;
 }
 
@@ -185,10 +166,9 @@ core::Task<Reply> handle_retr(Session& s, std::string_view arg) {
   const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
     return send_body(file, type, sock, progress);
   };
-  const std::uint64_t start = file->position();
   auto tracker = s.start_transfer(*p, false);
   Reply r = co_await s.transfer(opening, body);
-  s.end_transfer(tracker, file->position() - start);
+  s.end_transfer(tracker, s.transfer_bytes());
   co_return r;
 }
 
@@ -229,7 +209,7 @@ core::Task<Reply> handle_stou(Session& s, std::string_view arg) {
   const std::string opening = "FILE: " + created->second;
   auto tracker = s.start_transfer(dir.child(created->second), true);
   Reply r = co_await s.transfer(opening, body);
-  s.end_transfer(tracker, file->position());
+  s.end_transfer(tracker, s.transfer_bytes());
   co_return r;
 }
 

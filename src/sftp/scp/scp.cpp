@@ -438,13 +438,20 @@ private:
       co_await send(line);
       co_return;
     }
-    auto list = co_await fs_.list(path);
-    if (!list) {
-      const std::string line = warning(path, list.error());
+    // Read a batch at a time: only the batch in hand is held at each level.
+    auto dir = co_await fs_.open_dir(path);
+    if (!dir) {
+      const std::string line = warning(path, dir.error());
       co_await send(line);
       co_return;
     }
-    if (held_entries_ + list->size() > kMaxHeldEntries) {
+    auto batch = co_await (*dir)->next();
+    if (!batch) {
+      const std::string line = warning(path, batch.error());
+      co_await send(line);
+      co_return;
+    }
+    if (!hold(batch->size())) {
       const std::string line = warning(fmt::format("{}: too many entries", path.str()));
       co_await send(line);
       co_return;
@@ -454,10 +461,41 @@ private:
     const std::string d = encode_directory(st.mode & 0777, path.name());
     if (!co_await send(d) || co_await response() != Ack::ok)
       co_return;
-    held_entries_ += list->size();
-    std::sort(list->begin(), list->end(),
-              [](const vfs::DirEntry& a, const vfs::DirEntry& b) { return a.name < b.name; });
-    for (const auto& e : *list) {
+    std::size_t held = batch->size();
+    held_entries_ += held;
+    while (!batch->empty() && !stopped()) {
+      co_await send_entries(path, *batch, depth);
+      held_entries_ -= held;
+      held = 0;
+      batch = co_await (*dir)->next();
+      std::string failed;
+      if (!batch)
+        failed = warning(path, batch.error());
+      else if (!hold(batch->size()))
+        failed = warning(fmt::format("{}: too many entries", path.str()));
+      if (!failed.empty()) {
+        // What was sent stays sent; the directory ends here.
+        co_await send(failed);
+        break;
+      }
+      held = batch->size();
+      held_entries_ += held;
+    }
+    held_entries_ -= held;
+    if (stopped())
+      co_return;
+    const std::string end = encode_end();
+    if (co_await send(end))
+      co_await response();
+  }
+
+  // True if `n` more entries stay within what a download may hold.
+  bool hold(std::size_t n) const { return held_entries_ + n <= kMaxHeldEntries; }
+
+  // Sends the entries of one batch of directory `path`'s listing.
+  core::Task<void> send_entries(const vfs::VirtualPath& path,
+                                const std::vector<vfs::DirEntry>& entries, unsigned depth) {
+    for (const auto& e : entries) {
       if (stopped())
         break;
       const vfs::VirtualPath child = path.child(e.name);
@@ -470,12 +508,6 @@ private:
       }
       co_await source(child, depth + 1);
     }
-    held_entries_ -= list->size();
-    if (stopped())
-      co_return;
-    const std::string end = encode_end();
-    if (co_await send(end))
-      co_await response();
   }
 
   core::Task<void> send_file(const vfs::VirtualPath& path) {

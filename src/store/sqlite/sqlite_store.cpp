@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "core/worker_pool.hpp"
+#include "store/sqlite/statement.hpp"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -18,6 +19,13 @@
 namespace berth::store {
 namespace {
 
+using sqlite::from_db;
+using sqlite::from_unix_seconds;
+using sqlite::Statement;
+using sqlite::to_db;
+using sqlite::Transaction;
+using sqlite::unix_seconds;
+
 constexpr int kBusyTimeoutMs = 5000;
 
 // The schema, one step per version. A step runs in one transaction with the
@@ -27,7 +35,7 @@ struct Migration {
   int version;
   const char* sql;
 };
-constexpr std::array<Migration, 1> kMigrations{{
+constexpr std::array<Migration, 2> kMigrations{{
     {1, R"sql(
 CREATE TABLE users (
   name            TEXT PRIMARY KEY NOT NULL,
@@ -60,25 +68,43 @@ CREATE TABLE counters (
 );
 INSERT INTO counters (name, value) VALUES ('revision', 0);
 )sql"},
+    // Object storage (store::StorageState). Column names avoid words
+    // PostgreSQL reserves (user), so that its schema can be the same.
+    {2, R"sql(
+CREATE TABLE uploads (
+  location   TEXT NOT NULL,                  -- the storage, e.g. s3://profile@bucket
+  object_key TEXT NOT NULL,
+  upload_id  TEXT NOT NULL,
+  user_name  TEXT NOT NULL,
+  started    INTEGER NOT NULL,               -- unix seconds
+  updated    INTEGER NOT NULL,               -- unix seconds
+  PRIMARY KEY (location, object_key)
+);
+CREATE INDEX uploads_by_updated ON uploads (updated);
+CREATE TABLE upload_parts (
+  location   TEXT NOT NULL,
+  object_key TEXT NOT NULL,
+  number     INTEGER NOT NULL,               -- 1 to 10000
+  etag       TEXT NOT NULL,
+  size       INTEGER NOT NULL,               -- bytes
+  PRIMARY KEY (location, object_key, number),
+  FOREIGN KEY (location, object_key) REFERENCES uploads (location, object_key)
+    ON DELETE CASCADE
+);
+-- Not tied to users: users of the configuration file have counters too.
+CREATE TABLE usage_counters (
+  user_name TEXT PRIMARY KEY NOT NULL,
+  bytes     INTEGER NOT NULL,
+  files     INTEGER NOT NULL,
+  updated   INTEGER NOT NULL                 -- unix seconds
+);
+)sql"},
 }};
 static_assert(kMigrations.back().version == SqliteStore::kSchemaVersion);
 
 constexpr const char* kSelectUser =
     "SELECT name, password_hash, home, authorized_keys, permissions, quota_bytes, quota_files,"
     " max_sessions, upload_rate, download_rate, allow_from, disabled, revision FROM users";
-
-// SQLite integers are signed 64-bit; unsigned values are kept bit for bit
-// (the CLI keeps them below 2^63, where both readings agree).
-std::int64_t to_db(std::uint64_t v) {
-  return static_cast<std::int64_t>(v);
-}
-std::uint64_t from_db(std::int64_t v) {
-  return static_cast<std::uint64_t>(v);
-}
-
-std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
 
 std::string join(const std::vector<std::string>& items, char sep) {
   std::string out;
@@ -118,65 +144,6 @@ bool storable(const UserRecord& u) {
   return true;
 }
 
-// A prepared statement. A failed prepare or bind is remembered and returned
-// by the next step(), so callers check one place.
-class Statement {
-public:
-  Statement(sqlite3* db, const char* sql) : rc_(sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr)) {}
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  ~Statement() { sqlite3_finalize(stmt_); }
-
-  void bind(int i, std::int64_t v) {
-    if (rc_ == SQLITE_OK)
-      rc_ = sqlite3_bind_int64(stmt_, i, v);
-  }
-  void bind(int i, std::string_view text) {
-    if (rc_ == SQLITE_OK)
-      rc_ = sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  }
-  /// SQLITE_ROW, SQLITE_DONE or an error code.
-  int step() { return rc_ == SQLITE_OK ? sqlite3_step(stmt_) : rc_; }
-
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p == nullptr ? std::string()
-                        : std::string(reinterpret_cast<const char*>(p),
-                                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
-  }
-
-private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
-
-// BEGIN IMMEDIATE (take the write lock now, waiting up to the busy timeout,
-// rather than fail on upgrade later); rolled back unless committed.
-class Transaction {
-public:
-  explicit Transaction(sqlite3* db)
-      : db_(db),
-        open_(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK) {}
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  ~Transaction() {
-    if (open_)
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  bool began() const { return open_; }
-  bool commit() {
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
-      return false; // the destructor rolls back
-    open_ = false;
-    return true;
-  }
-
-private:
-  sqlite3* db_;
-  bool open_;
-};
-
 UserRecord read_user(const Statement& s) {
   UserRecord u;
   u.name = s.text(0);
@@ -199,7 +166,7 @@ UserRecord read_user(const Statement& s) {
 Ban read_ban(const Statement& s) {
   Ban b;
   b.address = s.text(0);
-  b.until = std::chrono::system_clock::time_point(std::chrono::seconds(s.int64(1)));
+  b.until = from_unix_seconds(s.int64(1));
   b.level = static_cast<std::uint32_t>(s.int64(2));
   b.reason = s.text(3);
   return b;
@@ -248,6 +215,19 @@ SqliteStore::~SqliteStore() {
 
 core::Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& file,
                                                              core::WorkerPool* pool) {
+  return open_at(file, pool, kSchemaVersion);
+}
+
+core::Result<void> SqliteStore::create_at_version_for_test(const std::filesystem::path& file,
+                                                           int version) {
+  auto store = open_at(file, nullptr, version);
+  if (!store)
+    return core::unexpected(store.error());
+  return {};
+}
+
+core::Result<std::unique_ptr<SqliteStore>>
+SqliteStore::open_at(const std::filesystem::path& file, core::WorkerPool* pool, int version) {
   std::string error;
   std::error_code ec;
   if (!make_private_dirs(file.parent_path(), error) ||
@@ -270,7 +250,7 @@ core::Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesyst
                            "can not set up the connection");
       !r)
     return core::unexpected(r.error());
-  if (auto r = store->migrate(); !r)
+  if (auto r = store->migrate(version); !r)
     return core::unexpected(r.error());
   return store;
 }
@@ -294,7 +274,7 @@ core::Result<int> SqliteStore::read_schema_version() const {
   return static_cast<int>(s.int64(0));
 }
 
-core::Result<void> SqliteStore::migrate() {
+core::Result<void> SqliteStore::migrate(int version) {
   if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_version ("
                     " version INTEGER PRIMARY KEY NOT NULL,"
                     " applied INTEGER NOT NULL)",
@@ -311,7 +291,7 @@ core::Result<void> SqliteStore::migrate() {
     return core::unexpected(Errc::database);
   }
   for (const Migration& m : kMigrations) {
-    if (m.version <= *current)
+    if (m.version <= *current || m.version > version)
       continue;
     Transaction t(db_);
     if (!t.began())
@@ -384,6 +364,16 @@ core::Result<void> SqliteStore::write_user(const UserRecord& u, bool insert) {
   s.bind(12, std::int64_t{u.disabled ? 1 : 0});
   s.bind(13, to_db(*revision));
   s.bind(14, now);
+  // A usage counter counted another home (or a user removed before): it
+  // goes, before the row that tells the old home changes.
+  Statement stale(db_, insert ? "DELETE FROM usage_counters WHERE user_name = ?1"
+                              : "DELETE FROM usage_counters WHERE user_name = ?1 AND EXISTS"
+                                " (SELECT 1 FROM users WHERE name = ?1 AND home <> ?2)");
+  stale.bind(1, u.name);
+  if (!insert)
+    stale.bind(2, u.home.string());
+  if (stale.step() != SQLITE_DONE)
+    return fail("can not drop a usage counter");
   const int rc = s.step();
   if (rc != SQLITE_DONE) {
     if (insert && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -407,12 +397,22 @@ core::Result<void> SqliteStore::update_user(const UserRecord& user) {
 
 core::Result<void> SqliteStore::remove_user(std::string_view name) {
   std::lock_guard lock(mutex_);
+  Transaction t(db_);
+  if (!t.began())
+    return fail("can not begin a transaction");
   Statement s(db_, "DELETE FROM users WHERE name = ?");
   s.bind(1, name);
   if (s.step() != SQLITE_DONE)
     return fail("can not remove a user");
   if (sqlite3_changes(db_) == 0)
     return core::unexpected(Errc::no_such_user);
+  // A user added again under this name counts their own home.
+  Statement counter(db_, "DELETE FROM usage_counters WHERE user_name = ?");
+  counter.bind(1, name);
+  if (counter.step() != SQLITE_DONE)
+    return fail("can not remove a usage counter");
+  if (!t.commit())
+    return fail("can not commit");
   return {};
 }
 
@@ -448,14 +448,10 @@ core::Result<std::optional<Ban>> SqliteStore::get_ban(const std::string& address
   std::lock_guard lock(mutex_);
   Statement s(db_, "SELECT address, until, level, reason FROM bans WHERE address = ?");
   s.bind(1, address);
-  switch (s.step()) {
-  case SQLITE_ROW:
-    return std::optional<Ban>(read_ban(s));
-  case SQLITE_DONE:
-    return std::optional<Ban>();
-  default:
+  std::optional<Ban> ban;
+  if (sqlite::step_one(s, ban, read_ban) != SQLITE_DONE)
     return fail("can not read a ban");
-  }
+  return ban;
 }
 
 core::Result<void> SqliteStore::set_ban(const Ban& ban) {

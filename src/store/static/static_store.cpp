@@ -18,6 +18,8 @@ public:
       return "the user is defined in the configuration file (read-only)";
     case Errc::database:
       return "user database error";
+    case Errc::no_such_upload:
+      return "no such upload in progress";
     }
     return "store error";
   }

@@ -138,6 +138,7 @@ enum class Kind {
 /// How a GuardedFile was opened.
 struct Opened {
   Kind kind = Kind::plain;
+  std::uint64_t offset = 0; ///< Where sequential read() and write() start.
   bool readable = false;
   bool writable = false;
   bool append = false;            ///< Writes go to the end, whatever their offset.
@@ -162,10 +163,21 @@ public:
 
   // vfs::File
   core::Task<core::Result<std::size_t>> read(std::span<std::byte> buf) override {
-    auto n = co_await read_at(inner_->position(), buf);
-    if (n)
-      inner_->advance(*n);
-    co_return n;
+    // Piece by piece, each paced, until `buf` is full or the file ends (as read_at).
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      auto part = buf.subspan(done);
+      part = part.first(piece(shared_->rules.download, part.size()));
+      auto n = co_await inner_->read(part);
+      if (!n)
+        co_return n;
+      if (*n > 0)
+        co_await pace(shared_->rules.download, *n);
+      done += *n;
+      if (*n < part.size())
+        break; // the end of the file
+    }
+    co_return done;
   }
 
   core::Task<core::Result<void>> write(std::span<const std::byte> buf) override {
@@ -176,7 +188,7 @@ public:
       Quota::Hold held;
       if (how_.kind == Kind::plain)
         held = co_await shared_->hold();
-      auto growth = co_await charge(inner_->position(), part.size());
+      auto growth = co_await charge(position_, part.size());
       if (!growth)
         co_return core::unexpected(growth.error());
       auto r = co_await inner_->write(part);
@@ -184,6 +196,7 @@ public:
         co_await settle(*growth);
         co_return r;
       }
+      position_ += part.size();
       buf = buf.subspan(part.size());
     }
     co_return core::Result<void>{};
@@ -225,8 +238,6 @@ public:
   }
 
   std::optional<Stat> replaced() const override { return inner_->replaced(); }
-  std::uint64_t position() const override { return inner_->position(); }
-  void advance(std::uint64_t n) override { inner_->advance(n); }
 
   std::size_t read_size_limit() const override {
     if (!how_.readable || !limits(shared_->rules.download))
@@ -234,20 +245,14 @@ public:
     return piece(shared_->rules.download, std::numeric_limits<std::size_t>::max());
   }
 
-  int native_handle() const override {
-    // SECURITY: bytes moved through the descriptor (sendfile) would pass the
-    // throttles and the quota; without one, FTP falls back to read().
+  net::ZeroCopyFile* zero_copy() override {
+    // SECURITY: bytes moved by the kernel (sendfile, splice) would pass the
+    // throttles and the quota: withdrawn then, and FTP copies through read().
     if (how_.readable && limits(shared_->rules.download))
-      return -1;
+      return nullptr;
     if (how_.writable && (quota() != nullptr || limits(shared_->rules.upload)))
-      return -1;
-    return inner_->native_handle();
-  }
-
-  core::Task<core::Result<std::size_t>> write_from_pipe(int pipe_fd, std::size_t n) override {
-    if (native_handle() < 0) // SECURITY: never around the quota or a throttle
-      co_return core::unexpected(Errc::io_error);
-    co_return co_await inner_->write_from_pipe(pipe_fd, n);
+      return nullptr;
+    return inner_->zero_copy();
   }
 
   core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
@@ -387,9 +392,29 @@ private:
   OpenFiles::Slot slot_; // given back after inner_ closed the file
   std::unique_ptr<File> inner_;
   Opened how_;
-  std::uint64_t end_;              ///< The file's end as charged (high-water mark).
+  std::uint64_t end_;                    ///< The file's end as charged (high-water mark).
+  std::uint64_t position_ = how_.offset; ///< Of sequential write() (append: end_ is used).
   std::int64_t charged_bytes_ = 0; ///< Net bytes charged; a discarded replace gives them back.
   bool committed_ = false;
+};
+
+// A directory being read holds a place in the budget of open files, as list()
+// does while it reads, for as long as the reader lives.
+class GuardedDirReader final : public DirReader {
+public:
+  GuardedDirReader(std::shared_ptr<const Shared> shared, std::unique_ptr<DirReader> inner,
+                   OpenFiles::Slot slot)
+      : shared_(std::move(shared)), slot_(std::move(slot)), inner_(std::move(inner)) {}
+
+  // vfs::DirReader
+  core::Task<core::Result<std::vector<DirEntry>>> next() override {
+    co_return co_await inner_->next();
+  }
+
+private:
+  std::shared_ptr<const Shared> shared_; // keeps the inner filesystem alive
+  OpenFiles::Slot slot_;                 // given back after inner_ closed the directory
+  std::unique_ptr<DirReader> inner_;
 };
 
 class GuardedFs final : public Filesystem {
@@ -412,6 +437,18 @@ public:
     co_return co_await inner().list(dir);
   }
 
+  core::Task<core::Result<std::unique_ptr<DirReader>>> open_dir(const VirtualPath& dir) override {
+    if (!allowed(Perm::list, "open_dir", dir))
+      co_return denied();
+    auto slot = shared_->place("open_dir", dir);
+    if (!slot)
+      co_return core::unexpected(slot.error());
+    auto reader = co_await inner().open_dir(dir);
+    if (!reader)
+      co_return core::unexpected(reader.error());
+    co_return std::make_unique<GuardedDirReader>(shared_, std::move(*reader), std::move(*slot));
+  }
+
   core::Task<core::Result<std::unique_ptr<File>>> open_read(const VirtualPath& path,
                                                             std::uint64_t offset) override {
     if (!allowed(Perm::download, "open_read", path))
@@ -424,6 +461,7 @@ public:
       co_return core::unexpected(f.error());
     Opened how;
     how.readable = true;
+    how.offset = offset;
     how.path = path;
     co_return wrap(std::move(*f), std::move(how), std::move(*slot));
   }
@@ -478,6 +516,7 @@ public:
     how.writable = true;
     how.created = mode == WriteMode::create;
     how.append = mode == WriteMode::append;
+    how.offset = mode == WriteMode::resume ? offset : 0;
     how.charged_files = new_files;
     how.path = path;
     if (q != nullptr && !replace) {

@@ -201,7 +201,7 @@ core::Result<struct stat> stat_regular(int fd) {
   return st;
 }
 
-class LocalFile final : public File {
+class LocalFile final : public File, public net::ZeroCopyFile {
 public:
   LocalFile(core::WorkerPool* io, UniqueFd fd, std::uint64_t pos, FileSetup setup)
       : io_(io), fd_(std::move(fd)), pos_(pos), setup_(std::move(setup)) {}
@@ -238,10 +238,12 @@ public:
     return std::nullopt;
   }
 
+  net::ZeroCopyFile* zero_copy() override { return this; }
+
+  // net::ZeroCopyFile
+  int descriptor() const override { return fd_.get(); }
   std::uint64_t position() const override { return pos_; }
   void advance(std::uint64_t n) override { pos_ += n; }
-  int native_handle() const override { return fd_.get(); }
-
   core::Task<core::Result<std::size_t>> write_from_pipe(int pipe_fd, std::size_t n) override {
     auto op = [this, pipe_fd, n] { return splice_in(pipe_fd, n); };
     co_return co_await blocking(op);

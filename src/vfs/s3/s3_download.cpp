@@ -31,10 +31,6 @@ std::string mtime_text(std::chrono::system_clock::time_point mtime) {
       std::chrono::duration_cast<std::chrono::seconds>(mtime.time_since_epoch()).count());
 }
 
-core::Task<core::Result<std::size_t>> S3File::write_from_pipe(int, std::size_t) {
-  co_return core::unexpected(Errc::unsupported);
-}
-
 namespace {
 
 /// A forward jump up to this is read through rather than answered by a new GET.

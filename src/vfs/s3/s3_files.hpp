@@ -36,15 +36,8 @@ Stat object_stat(const ObjectInfo& info);
 /// x-amz-meta-mtime's text for `mtime` (seconds since the epoch).
 std::string mtime_text(std::chrono::system_clock::time_point mtime);
 
-/// The zero-copy leftovers of the File interface (this backend has no
-/// descriptor) and the position read() and write() use.
+/// What both kinds of file share: the position read() and write() use.
 class S3File : public File {
-public:
-  std::uint64_t position() const override { return pos_; }
-  void advance(std::uint64_t n) override { pos_ += n; }
-  int native_handle() const override { return -1; }
-  core::Task<core::Result<std::size_t>> write_from_pipe(int, std::size_t) override;
-
 protected:
   std::uint64_t pos_ = 0;
 };

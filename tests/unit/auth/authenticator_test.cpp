@@ -134,7 +134,7 @@ TEST_F(AuthenticatorTest, AnonymousOnlyWhenEnabled) {
   EXPECT_FALSE(on.is_anonymous("alice"));
   auto a = on.anonymous();
   EXPECT_TRUE(a.anonymous);
-  EXPECT_EQ(a.home, "/srv/pub");
+  EXPECT_EQ(a.home.path(), "/srv/pub");
   EXPECT_EQ(a.permissions, core::Permissions::read_only());
 }
 

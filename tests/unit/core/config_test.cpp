@@ -265,13 +265,81 @@ TEST_F(LoadConfig, MissingHome) {
                "user \"alice\" has no home");
 }
 
-TEST_F(LoadConfig, HomeNotADirectory) {
-  auto file = dir_.write("plain", "x");
-  expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\nhome = '" + file.string() + "'\n", 4,
-               "user.home", "not an existing directory");
-  expect_error("[[user]]\nname = \"alice\"\npassword = \"p\"\nhome = '" +
-                   (dir_.path() / "nowhere").string() + "'\n",
-               4, "user.home", "not an existing directory");
+TEST_F(LoadConfig, HomeIsAStorageLocation) {
+  // Whether a home can serve is its backend's check (server::check_homes);
+  // the configuration keeps the location: a path made absolute, a URL as written.
+  auto c = load_config(write("[[user]]\nname = \"a\"\npassword = \"p\"\nhome = \"rel/dir\"\n"
+                             "[[user]]\nname = \"b\"\npassword = \"p\"\n"
+                             "home = \"s3://media@bucket-1/users/b\"\n"));
+  ASSERT_EQ(c.users.size(), 2u);
+  EXPECT_EQ(c.users[0].home, std::filesystem::absolute("rel/dir"));
+  EXPECT_EQ(c.users[0].home_source, (dir_.path() / "berth.toml").string() + ":4");
+  EXPECT_EQ(c.users[1].home.string(), "s3://media@bucket-1/users/b");
+}
+
+TEST_F(LoadConfig, S3Section) {
+  auto c = load_config(write(R"([s3]
+endpoint = "http://127.0.0.1:7480"
+region = "eu-1"
+access_key = "AK"
+secret_key = "SK"
+path_style = false
+part_size = "16MiB"
+upload_concurrency = 8
+memory_budget = "1GiB"
+max_rename_objects = 500
+request_timeout = 20
+[s3.profiles.backup]
+endpoint = "https://s3.example.org"
+part_size = 6291456
+)"));
+  EXPECT_EQ(c.s3.defaults.endpoint, "http://127.0.0.1:7480");
+  EXPECT_EQ(c.s3.defaults.region, "eu-1");
+  EXPECT_EQ(c.s3.defaults.access_key, "AK");
+  EXPECT_EQ(c.s3.defaults.secret_key, "SK");
+  EXPECT_FALSE(c.s3.defaults.path_style);
+  EXPECT_EQ(c.s3.defaults.part_size, 16u << 20);
+  EXPECT_EQ(c.s3.defaults.upload_concurrency, 8u);
+  EXPECT_EQ(c.s3.defaults.request_timeout, std::chrono::seconds(20));
+  EXPECT_EQ(c.s3.memory_budget, 1ull << 30);
+  EXPECT_EQ(c.s3.max_rename_objects, 500u);
+  const S3Profile* backup = c.s3.profile("backup");
+  ASSERT_NE(backup, nullptr);
+  EXPECT_EQ(backup->endpoint, "https://s3.example.org");
+  EXPECT_EQ(backup->part_size, 6u << 20);
+  EXPECT_EQ(backup->region, "eu-1") << "a profile keeps what it does not name";
+  EXPECT_EQ(backup->access_key, "AK");
+  EXPECT_EQ(c.s3.profile(""), &c.s3.defaults);
+  EXPECT_EQ(c.s3.profile("other"), nullptr);
+}
+
+TEST_F(LoadConfig, S3Errors) {
+  expect_error("[s3]\nendpoint = \"ftp://host\"\n", 2, "s3.endpoint", "http://host[:port]");
+  expect_error("[s3]\nendpoint = \"http://host/path\"\n", 2, "s3.endpoint", "no path");
+  expect_error("[s3]\npart_size = \"4MiB\"\n", 2, "s3.part_size", "must be between 5242880");
+  expect_error("[s3]\npart_size = \"8 parsecs\"\n", 2, "s3.part_size", "bad size");
+  expect_error("[s3]\nupload_concurrency = 0\n", 2, "s3.upload_concurrency", "between 1 and 64");
+  expect_error("[s3]\nbucket = \"x\"\n", 2, "s3.bucket", "unknown key");
+  expect_error("[s3]\nmemory_budget = \"6MiB\"\npart_size = \"8MiB\"\n", 2, "s3.memory_budget",
+               "at least one part");
+  expect_error("[s3.profiles.x]\nspool_dir = \"/tmp\"\n", 2, "s3.profiles.x.spool_dir",
+               "unknown key");
+}
+
+TEST_F(LoadConfig, S3CredentialsFromTheEnvironment) {
+  ::setenv("AWS_ACCESS_KEY_ID", "env-ak", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "env-sk", 1);
+  ::setenv("AWS_SESSION_TOKEN", "env-token", 1);
+  auto c = load_config(write("[s3]\nendpoint = \"http://h\"\n[s3.profiles.own]\n"
+                             "access_key = \"a\"\nsecret_key = \"s\"\n"));
+  ::unsetenv("AWS_ACCESS_KEY_ID");
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ::unsetenv("AWS_SESSION_TOKEN");
+  EXPECT_EQ(c.s3.defaults.access_key, "env-ak");
+  EXPECT_EQ(c.s3.defaults.secret_key, "env-sk");
+  EXPECT_EQ(c.s3.defaults.session_token, "env-token");
+  EXPECT_EQ(c.s3.profile("own")->access_key, "a") << "the file wins over the environment";
+  EXPECT_TRUE(c.s3.profile("own")->session_token.empty());
 }
 
 TEST_F(LoadConfig, AuthorizedKeysFileIsRead) {

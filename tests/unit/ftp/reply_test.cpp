@@ -96,6 +96,17 @@ TEST(Encode, NoLineButTheLastStartsWithCodeAndSpace) {
   }
 }
 
+// STAT of a large directory sends its reply in parts as the listing is read
+// (issue 19): the parts put together are the reply encode() makes.
+TEST(Encode, PartsOfAMultiLineReplyMakeTheWhole) {
+  const std::vector<std::string> lines = {" one", "213 looks last", "a\r\n213 x"};
+  EXPECT_EQ(encode_first(213, "Status of /d:") + encode_middle(lines) +
+                encode_last(213, "End of status"),
+            encode(Reply::multi(213, "Status of /d:", lines, "End of status")));
+  EXPECT_EQ(encode_first(213, "x\r\n500 y"), "213-x  500 y\r\n");
+  EXPECT_EQ(encode_middle({}), "");
+}
+
 TEST(ReplyFor, EachVfsError) {
   struct Case {
     vfs::Errc e;
@@ -106,7 +117,8 @@ TEST(ReplyFor, EachVfsError) {
                  Case{vfs::Errc::not_empty, 550}, Case{vfs::Errc::permission_denied, 550},
                  Case{vfs::Errc::invalid_name, 553}, Case{vfs::Errc::no_space, 452},
                  Case{vfs::Errc::io_error, 451}, Case{vfs::Errc::quota_exceeded, 552},
-                 Case{vfs::Errc::too_many_open_files, 450}}) {
+                 Case{vfs::Errc::too_many_open_files, 450}, Case{vfs::Errc::unsupported, 504},
+                 Case{vfs::Errc::unavailable, 451}}) {
     Reply r = reply_for(make_error_code(c.e));
     EXPECT_EQ(r.code, c.code) << make_error_code(c.e).message();
     EXPECT_FALSE(r.text.empty());
@@ -117,6 +129,10 @@ TEST(ReplyFor, EachVfsError) {
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::not_empty)).text, "Directory not empty.");
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::permission_denied)).text, "Permission denied.");
   EXPECT_EQ(reply_for(make_error_code(vfs::Errc::quota_exceeded)).text, "Quota exceeded.");
+  EXPECT_EQ(reply_for(make_error_code(vfs::Errc::unsupported)).text,
+            "Not supported by this storage.");
+  EXPECT_EQ(reply_for(make_error_code(vfs::Errc::unavailable)).text,
+            "Storage unavailable; try again later.");
 }
 
 TEST(ReplyFor, OtherErrorsAreLocalErrors) {

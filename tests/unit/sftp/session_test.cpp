@@ -1,6 +1,7 @@
 #include "sftp/session.hpp"
 
 #include "sftp/handlers.hpp"
+#include "support/batch_fs.hpp"
 #include "support/pipe_channel.hpp"
 #include "support/run_task.hpp"
 #include "support/temp_dir.hpp"
@@ -629,6 +630,103 @@ TEST_F(SftpSession, ReaddirReturnsEveryEntryThenEof) {
   EXPECT_TRUE(eof);
 }
 
+// The names of a NAME reply.
+std::vector<std::string> names_of(const Reply& r) {
+  EXPECT_EQ(r.type, Type::name);
+  std::vector<std::string> names;
+  if (r.type != Type::name)
+    return names;
+  Reader n(r.body);
+  const std::uint32_t count = *n.u32();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    names.emplace_back(*n.string());
+    (void)n.string(); // longname
+    (void)n.attrs();
+  }
+  return names;
+}
+
+std::vector<Reply> run_on(vfs::Filesystem& fs, const Client& c, Limits limits) {
+  test::PipeChannel ch(c.bytes(), 1 << 20);
+  test::run_task(run_session(ch, fs, limits));
+  return parse(ch.output());
+}
+
+// Issue 19: READDIR reads the directory through open_dir() a batch at a time
+// (object storage's pages), fills each reply across batches as it did from a
+// whole listing, and never calls list().
+TEST(SftpReaddir, StreamsBatchesInOrderWithoutList) {
+  std::vector<vfs::DirEntry> entries;
+  for (const char* name : {"a", "b", "c", "d", "e", "f"})
+    entries.push_back(test::BatchFs::file(name, 1));
+  test::BatchFs fs(entries, 2);
+  Client c;
+  c.request(Type::opendir, 1).string("/");
+  c.end();
+  for (std::uint32_t id = 2; id <= 5; ++id) {
+    c.request(Type::readdir, id).string("1");
+    c.end();
+  }
+  c.request(Type::close, 6).string("1");
+  c.end();
+  Limits l;
+  l.readdir_batch = 4;
+  auto r = run_on(fs, c, l);
+  ASSERT_EQ(r.size(), 7u);
+  EXPECT_EQ(r[1].type, Type::handle);
+  EXPECT_EQ(names_of(r[2]), (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(names_of(r[3]), (std::vector<std::string>{"e", "f"}));
+  EXPECT_EQ(status_of(r[4]), static_cast<std::uint32_t>(Status::eof));
+  EXPECT_EQ(status_of(r[5]), static_cast<std::uint32_t>(Status::eof));
+  EXPECT_EQ(status_of(r[6]), 0u);
+  EXPECT_EQ(fs.list_calls, 0u);
+  EXPECT_EQ(fs.batches_read, 4u); // three batches and the empty end, each read once
+  EXPECT_EQ(fs.readers_open, 0u);
+}
+
+// max_dir_entries bounds the entries held in hand, not a directory's size:
+// two open directories of 300 entries each are read whole within 25.
+TEST(SftpReaddir, BoundHoldsBatchesNotDirectories) {
+  std::vector<vfs::DirEntry> entries;
+  for (int i = 100; i < 400; ++i)
+    entries.push_back(test::BatchFs::file("f" + std::to_string(i)));
+  test::BatchFs fs(entries, 10);
+  Client c;
+  for (std::uint32_t id = 1; id <= 2; ++id) {
+    c.request(Type::opendir, id).string("/");
+    c.end();
+  }
+  for (std::uint32_t id = 3; id < 100; ++id) { // alternately on each handle
+    c.request(Type::readdir, id).string(id % 2 == 0 ? "2" : "1");
+    c.end();
+  }
+  Limits l;
+  l.max_dir_entries = 25;
+  l.readdir_batch = 16;
+  auto r = run_on(fs, c, l);
+  ASSERT_EQ(r.size(), 100u);
+  ASSERT_EQ(r[1].type, Type::handle);
+  ASSERT_EQ(r[2].type, Type::handle);
+  std::vector<std::string> seen[2];
+  std::size_t eofs = 0;
+  for (std::size_t i = 3; i < r.size(); ++i) {
+    if (r[i].type == Type::status) {
+      EXPECT_EQ(status_of(r[i]), static_cast<std::uint32_t>(Status::eof));
+      ++eofs;
+      continue;
+    }
+    for (auto& n : names_of(r[i]))
+      seen[i % 2].push_back(std::move(n));
+  }
+  std::vector<std::string> all;
+  for (const auto& e : entries)
+    all.push_back(e.name);
+  EXPECT_EQ(seen[0], all);
+  EXPECT_EQ(seen[1], all);
+  EXPECT_GT(eofs, 0u);
+  EXPECT_EQ(fs.list_calls, 0u);
+}
+
 TEST_F(SftpSession, LimitsAndStatvfsExtensions) {
   Client c;
   c.request(Type::extended, 1).string("limits@openssh.com");
@@ -850,6 +948,21 @@ TEST_F(SftpSession, StopsReadingRequestsWhileRepliesWaitForTheClient) {
     data += reply.type == Type::data && string_of(reply) == std::string(4096, 'r') ? 1 : 0;
   EXPECT_EQ(data, kReads);
   EXPECT_EQ(status_of(r.back()), 0u);
+}
+
+} // namespace
+} // namespace berth::sftp
+
+namespace berth::sftp {
+namespace {
+
+TEST(StatusFor, StorageErrors) {
+  auto [unsupported, text] = status_for(make_error_code(vfs::Errc::unsupported));
+  EXPECT_EQ(unsupported, Status::op_unsupported);
+  EXPECT_EQ(text, "Operation not supported by this storage");
+  auto [down, why] = status_for(make_error_code(vfs::Errc::unavailable));
+  EXPECT_EQ(down, Status::failure);
+  EXPECT_EQ(why, "Storage temporarily unavailable; try again later");
 }
 
 } // namespace

@@ -2,10 +2,10 @@
 
 #include "core/worker_pool.hpp"
 #include "support/run_task.hpp"
+#include "support/sqlite_file.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -15,6 +15,7 @@ namespace berth::store {
 namespace {
 
 using namespace std::chrono_literals;
+using test::exec_sql;
 
 UserRecord user(std::string name) {
   UserRecord u;
@@ -22,16 +23,6 @@ UserRecord user(std::string name) {
   u.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
   u.home = "/srv/ftp/" + u.name;
   return u;
-}
-
-// Runs one statement on the file behind the store's back.
-void exec_sql(const std::filesystem::path& file, const char* sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK) << error;
-  sqlite3_free(error);
-  sqlite3_close(db);
 }
 
 class SqliteStoreTest : public ::testing::Test {

@@ -254,7 +254,7 @@ TEST_F(LocalFsSftpTest, ReadAtOffsets) {
   EXPECT_EQ(read_at(*f, 5, 10), "");
   EXPECT_EQ(read_at(*f, 1000, 10), "");
   EXPECT_EQ(read_at(*f, std::numeric_limits<std::uint64_t>::max(), 10), "");
-  EXPECT_EQ(f->position(), 0u);
+  EXPECT_EQ(f->zero_copy()->position(), 0u);
   EXPECT_EQ(run_task(f->write_at(0, bytes("x"))).error(), Errc::permission_denied);
   EXPECT_EQ(run_task(f->set_size(0)).error(), Errc::permission_denied);
   ASSERT_TRUE(run_task(f->commit())); // nothing to do
@@ -367,7 +367,7 @@ TEST_F(LocalFsSftpTest, PartlyCachedReadsReturnTheWholeRange) {
   EXPECT_EQ(*n, content.size() - kPage);
   all.resize(*n);
   EXPECT_EQ(all, content.substr(kPage));
-  EXPECT_EQ((*r)->position(), content.size());
+  EXPECT_EQ((*r)->zero_copy()->position(), content.size());
 }
 
 TEST_F(LocalFsSftpTest, OpenInPlaceCreateAndTruncate) {

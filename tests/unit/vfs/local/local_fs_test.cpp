@@ -294,10 +294,10 @@ TEST_F(LocalFsTest, Stat) {
 TEST_F(LocalFsTest, OpenReadAtOffset) {
   auto f = run_task(fs_->open_read(vp("/file.txt"), 2));
   ASSERT_TRUE(f) << f.error().message();
-  EXPECT_EQ((*f)->position(), 2u);
-  EXPECT_GE((*f)->native_handle(), 0);
+  EXPECT_EQ((*f)->zero_copy()->position(), 2u);
+  EXPECT_GE((*f)->zero_copy()->descriptor(), 0);
   EXPECT_EQ(read_all(**f), "llo");
-  EXPECT_EQ((*f)->position(), 5u);
+  EXPECT_EQ((*f)->zero_copy()->position(), 5u);
   EXPECT_EQ(read_via_fs("/file.txt", 5), "");
   EXPECT_EQ(read_via_fs("/file.txt", 99), "");
 }
@@ -305,8 +305,8 @@ TEST_F(LocalFsTest, OpenReadAtOffset) {
 TEST_F(LocalFsTest, OpenReadAdvance) {
   auto f = run_task(fs_->open_read(vp("/file.txt"), 0));
   ASSERT_TRUE(f);
-  (*f)->advance(4);
-  EXPECT_EQ((*f)->position(), 4u);
+  (*f)->zero_copy()->advance(4);
+  EXPECT_EQ((*f)->zero_copy()->position(), 4u);
   EXPECT_EQ(read_all(**f), "o");
 }
 
@@ -336,10 +336,10 @@ TEST_F(LocalFsTest, OpenReadErrors) {
 TEST_F(LocalFsTest, ReplaceKeepsOldContentUntilCommit) {
   auto f = open_write("/file.txt", WriteMode::replace);
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->position(), 0u);
+  EXPECT_EQ(f->zero_copy()->position(), 0u);
   write(*f, "new ");
   write(*f, "content");
-  EXPECT_EQ(f->position(), 11u);
+  EXPECT_EQ(f->zero_copy()->position(), 11u);
   EXPECT_EQ(slurp(root_ / "file.txt"), "hello");
   EXPECT_EQ(temp_files(root_).size(), 1u);
   commit(*f);
@@ -482,9 +482,9 @@ TEST_F(LocalFsTest, ResumeTruncatesAtCommit) {
   put("file.txt", "hello world");
   auto f = open_write("/file.txt", WriteMode::resume, 5);
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->position(), 5u);
+  EXPECT_EQ(f->zero_copy()->position(), 5u);
   write(*f, "XY");
-  EXPECT_EQ(f->position(), 7u);
+  EXPECT_EQ(f->zero_copy()->position(), 7u);
   EXPECT_EQ(slurp(root_ / "file.txt"), "helloXYorld");
   commit(*f);
   EXPECT_EQ(slurp(root_ / "file.txt"), "helloXY");
@@ -510,16 +510,16 @@ TEST_F(LocalFsTest, ResumeCreatesMissingFile) {
 TEST_F(LocalFsTest, Append) {
   auto f = open_write("/file.txt", WriteMode::append);
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->position(), 5u);
+  EXPECT_EQ(f->zero_copy()->position(), 5u);
   write(*f, " there");
-  EXPECT_EQ(f->position(), 11u);
+  EXPECT_EQ(f->zero_copy()->position(), 11u);
   commit(*f);
   f.reset();
   EXPECT_EQ(slurp(root_ / "file.txt"), "hello there");
 
   auto g = open_write("/dir/log.txt", WriteMode::append);
   ASSERT_TRUE(g);
-  EXPECT_EQ(g->position(), 0u);
+  EXPECT_EQ(g->zero_copy()->position(), 0u);
   write(*g, "one");
   g.reset(); // append needs no commit
   auto h = open_write("/dir/log.txt", WriteMode::append);
@@ -535,7 +535,7 @@ void splice_into(File& f, std::string_view data) {
   ASSERT_EQ(::pipe(fds), 0);
   ASSERT_EQ(::write(fds[1], data.data(), data.size()), static_cast<ssize_t>(data.size()));
   for (std::size_t left = data.size(); left > 0;) {
-    auto n = run_task(f.write_from_pipe(fds[0], left));
+    auto n = run_task(f.zero_copy()->write_from_pipe(fds[0], left));
     ASSERT_TRUE(n) << n.error().message();
     ASSERT_GT(*n, 0u);
     left -= *n;
@@ -548,7 +548,7 @@ TEST_F(LocalFsTest, WriteFromPipeAtThePosition) {
   auto f = open_write("/file.txt", WriteMode::resume, 2);
   ASSERT_TRUE(f);
   splice_into(*f, "LLO WORLD");
-  EXPECT_EQ(f->position(), 11u);
+  EXPECT_EQ(f->zero_copy()->position(), 11u);
   commit(*f);
   f.reset();
   EXPECT_EQ(slurp(root_ / "file.txt"), "heLLO WORLD");
@@ -558,7 +558,7 @@ TEST_F(LocalFsTest, WriteFromPipeAtThePosition) {
   const std::string big(180000, 'x');
   for (int i = 0; i < 3; ++i) // three pipe-fulls, one after another
     splice_into(*g, std::string_view(big).substr(0, 60000));
-  EXPECT_EQ(g->position(), 180000u);
+  EXPECT_EQ(g->zero_copy()->position(), 180000u);
   EXPECT_FALSE(fs::exists(root_ / "new.bin")); // atomic: nothing before commit
   commit(*g);
   g.reset();
@@ -590,7 +590,7 @@ TEST_F(LocalFsTest, WriteFromPipeNeedsAWritableFile) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   ASSERT_EQ(::write(fds[1], "x", 1), 1);
-  auto n = run_task((*f)->write_from_pipe(fds[0], 1));
+  auto n = run_task((*f)->zero_copy()->write_from_pipe(fds[0], 1));
   ::close(fds[0]);
   ::close(fds[1]);
   ASSERT_FALSE(n);

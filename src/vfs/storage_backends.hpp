@@ -1,0 +1,49 @@
+#pragma once
+// The backend factory of a server: local directories and S3-compatible
+// buckets, with the settings of the configuration's [s3] section.
+
+#include "core/config.hpp"
+#include "core/upload_mode.hpp"
+#include "core/worker_pool.hpp"
+#include "vfs/backends.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+namespace berth::vfs {
+
+/// What StorageBackends needs of the configuration.
+struct StorageSettings {
+  core::UploadMode upload_mode = core::UploadMode::atomic;
+  core::S3Config s3;
+  std::filesystem::path state_dir; ///< For [s3] spool_dir's default.
+};
+
+/// Thread-safe: sessions of every loop open their filesystems here.
+class StorageBackends final : public Backends {
+public:
+  /// Local file I/O that may block runs on `io` (may be null: inline), which
+  /// must outlive the filesystems opened here.
+  StorageBackends(core::WorkerPool* io, StorageSettings settings);
+  ~StorageBackends() override;
+
+  /// New settings (SIGHUP) for the sessions opened from now on; running
+  /// sessions keep what they opened with.
+  void reconfigure(StorageSettings settings);
+
+  // vfs::Backends
+  core::Task<core::Result<std::unique_ptr<Filesystem>>> open(const Location& location) override;
+  core::Task<core::Result<Usage>> usage(const Location& location, bool recount) override;
+  core::Task<core::Result<void>> check(const Location& location, std::string& why) override;
+
+private:
+  struct State;
+  std::shared_ptr<const State> state() const;
+
+  core::WorkerPool* io_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const State> state_; // guarded by mu_; replaced whole by reconfigure()
+};
+
+} // namespace berth::vfs
