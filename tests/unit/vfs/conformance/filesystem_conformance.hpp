@@ -39,13 +39,17 @@
 
 namespace berth::vfs::conformance {
 
+template <class T> core::Task<void> store_result(core::Task<T> task, std::optional<T>* out) {
+  out->emplace(co_await std::move(task));
+}
+
 /// One io_context for the whole test: a backend's open files and its HTTP
 /// connections stay bound to the loop they were made on.
 class Loop {
 public:
   template <class T> T run(core::Task<T> task) {
     std::optional<T> out;
-    drive(test::detail::store_result(std::move(task), &out));
+    drive(store_result(std::move(task), &out));
     if (!out)
       throw std::logic_error("conformance: the task did not finish");
     return std::move(*out);
