@@ -15,6 +15,7 @@
 #include <array>
 #include <cctype>
 #include <random>
+#include <span>
 
 namespace berth::vfs::s3 {
 namespace {
@@ -125,7 +126,8 @@ core::Task<Sent> attempt(const Client& c, const Call& call, std::size_t window) 
   }
   std::array<std::byte, 4096> buf{};
   while (s.response.body.size() < kMaxErrorBody) {
-    auto n = co_await (*r)->read_some(buf);
+    const std::span<std::byte> into(buf);
+    auto n = co_await (*r)->read_some(into);
     if (!n || *n == 0)
       break;
     s.response.body.append(reinterpret_cast<const char*>(buf.data()), *n);

@@ -274,8 +274,9 @@ int digits(std::string_view s, std::size_t pos, std::size_t n) {
 std::optional<std::chrono::system_clock::time_point> make_time(int y, int mo, int d, int h, int mi,
                                                                int s) {
   using namespace std::chrono;
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
-      s > 60)
+  // system_clock counts nanoseconds: years past 2262 overflow it.
+  if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+      s < 0 || s > 60)
     return std::nullopt;
   const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
                            day{static_cast<unsigned>(d)}};
