@@ -178,7 +178,7 @@ public:
 
 private:
   struct Watch {
-    Watch(asio::io_context& io, curl_socket_t s) : fd(s), desc(io, s) {}
+    Watch(asio::io_context& io, curl_socket_t s) : fd(s), desc(io) {}
     curl_socket_t fd;
     asio::posix::stream_descriptor desc; // released, never closed: libcurl owns the fd
     int what = 0;                        // CURL_POLL_IN / OUT / INOUT
@@ -203,15 +203,15 @@ private:
   }
 
   static int on_socket(CURL*, curl_socket_t s, int what, void* self, void*) {
-    static_cast<CurlService*>(self)->socket_changed(s, what);
-    return 0;
+    return static_cast<CurlService*>(self)->socket_changed(s, what);
   }
   static int on_timer(CURLM*, long ms, void* self) {
     static_cast<CurlService*>(self)->timer_changed(ms);
     return 0;
   }
 
-  void socket_changed(curl_socket_t s, int what) {
+  // 0, or -1 (libcurl fails the transfer) if the reactor refuses the socket.
+  int socket_changed(curl_socket_t s, int what) {
     auto it = watches_.find(s);
     if (what == CURL_POLL_REMOVE) {
       if (it != watches_.end()) {
@@ -220,14 +220,21 @@ private:
           it->second->desc.release();
         watches_.erase(it);
       }
-      return;
+      return 0;
     }
     if (stopped())
-      return;
-    if (it == watches_.end())
-      it = watches_.emplace(s, std::make_shared<Watch>(io_, s)).first;
+      return 0;
+    if (it == watches_.end()) {
+      auto w = std::make_shared<Watch>(io_, s);
+      std::error_code ec;
+      w->desc.assign(s, ec); // never throw through libcurl
+      if (ec)
+        return -1;
+      it = watches_.emplace(s, std::move(w)).first;
+    }
     it->second->what = what;
     arm(it->second);
+    return 0;
   }
 
   void timer_changed(long ms) {
