@@ -178,7 +178,7 @@ public:
 
 private:
   struct Watch {
-    Watch(asio::io_context& io, curl_socket_t s) : fd(s), desc(io, s) {}
+    Watch(asio::io_context& io, curl_socket_t s) : fd(s), desc(io) {}
     curl_socket_t fd;
     asio::posix::stream_descriptor desc; // released, never closed: libcurl owns the fd
     int what = 0;                        // CURL_POLL_IN / OUT / INOUT
@@ -203,15 +203,15 @@ private:
   }
 
   static int on_socket(CURL*, curl_socket_t s, int what, void* self, void*) {
-    static_cast<CurlService*>(self)->socket_changed(s, what);
-    return 0;
+    return static_cast<CurlService*>(self)->socket_changed(s, what);
   }
   static int on_timer(CURLM*, long ms, void* self) {
     static_cast<CurlService*>(self)->timer_changed(ms);
     return 0;
   }
 
-  void socket_changed(curl_socket_t s, int what) {
+  // 0, or -1 (libcurl fails the transfer) if the reactor refuses the socket.
+  int socket_changed(curl_socket_t s, int what) {
     auto it = watches_.find(s);
     if (what == CURL_POLL_REMOVE) {
       if (it != watches_.end()) {
@@ -220,14 +220,21 @@ private:
           it->second->desc.release();
         watches_.erase(it);
       }
-      return;
+      return 0;
     }
     if (stopped())
-      return;
-    if (it == watches_.end())
-      it = watches_.emplace(s, std::make_shared<Watch>(io_, s)).first;
+      return 0;
+    if (it == watches_.end()) {
+      auto w = std::make_shared<Watch>(io_, s);
+      std::error_code ec;
+      w->desc.assign(s, ec); // never throw through libcurl
+      if (ec)
+        return -1;
+      it = watches_.emplace(s, std::move(w)).first;
+    }
     it->second->what = what;
     arm(it->second);
+    return 0;
   }
 
   void timer_changed(long ms) {
@@ -506,23 +513,35 @@ std::size_t Transfer::take(std::span<std::byte> out) {
   return n;
 }
 
-bool cancelled(const asio::cancellation_state& cs) {
-  return cs.cancelled() != asio::cancellation_type::none;
+/// What a coroutine waits for on a transfer.
+enum class Until { headers, data, end };
+
+bool reached(Transfer& t, Until until) {
+  switch (until) {
+  case Until::headers:
+    return t.done() || t.headers_done();
+  case Until::data:
+    return t.done() || t.buffered() > 0;
+  case Until::end:
+    return t.done();
+  }
+  return true;
 }
 
-/// Waits until `t` has its headers (or is done), or the awaiting coroutine is
-/// cancelled. False if cancelled.
-core::Task<bool> wait_for(Transfer& t, bool body) {
-  for (;;) {
-    if (t.done() || (!body && t.headers_done()))
-      break;
+/// Waits until `t` reaches `until`, or the awaiting coroutine is cancelled
+/// (false).
+core::Task<bool> wait_for(Transfer& t, Until until) {
+  bool cancelled = false;
+  while (!reached(t, until)) {
     auto seen = t.wake().generation();
     co_await t.wake().wait(seen);
     asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-    if (cancelled(cs))
-      co_return false;
+    if (cs.cancelled() != asio::cancellation_type::none) {
+      cancelled = true;
+      break;
+    }
   }
-  co_return true;
+  co_return !cancelled;
 }
 
 class BodyReader final : public HttpBodyReader {
@@ -534,17 +553,9 @@ public:
   core::Task<core::Result<std::size_t>> read_some(std::span<std::byte> buf) override {
     if (buf.empty())
       co_return std::size_t{0};
-    for (;;) {
-      if (t_->buffered() > 0)
-        break;
-      if (t_->done())
-        break;
-      auto seen = t_->wake().generation();
-      co_await t_->wake().wait(seen);
-      asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-      if (cancelled(cs))
-        co_return core::unexpected(asio::error::operation_aborted);
-    }
+    const Until until = Until::data;
+    if (!co_await wait_for(*t_, until))
+      co_return core::unexpected(asio::error::operation_aborted);
     if (t_->buffered() > 0)
       co_return t_->take(buf);
     if (t_->error())
@@ -561,8 +572,8 @@ core::Task<core::Result<HttpResponse>> CurlService::perform(HttpRequest request)
   auto t = std::make_unique<Transfer>(*this, std::move(request), false, limit);
   if (auto ec = t->start())
     co_return core::unexpected(ec);
-  const bool whole_body = true;
-  bool finished = co_await wait_for(*t, whole_body);
+  const Until until = Until::end;
+  bool finished = co_await wait_for(*t, until);
   if (!finished)
     co_return core::unexpected(asio::error::operation_aborted);
   if (t->error())
@@ -576,8 +587,8 @@ core::Task<core::Result<std::unique_ptr<HttpBodyReader>>> CurlService::open(Http
   auto t = std::make_unique<Transfer>(*this, std::move(request), true, window);
   if (auto ec = t->start())
     co_return core::unexpected(ec);
-  const bool whole_body = false;
-  bool arrived = co_await wait_for(*t, whole_body);
+  const Until until = Until::headers;
+  bool arrived = co_await wait_for(*t, until);
   if (!arrived)
     co_return core::unexpected(asio::error::operation_aborted);
   if (t->error())
