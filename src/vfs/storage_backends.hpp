@@ -12,6 +12,9 @@
 #include <mutex>
 
 namespace berth::vfs {
+namespace s3 {
+class Client;
+}
 
 /// What StorageBackends needs of the configuration.
 struct StorageSettings {
@@ -40,6 +43,10 @@ public:
 private:
   struct State;
   std::shared_ptr<const State> state() const;
+  /// The client of `location`'s bucket under `st`'s settings (made once per
+  /// profile and bucket), or null with `why` set.
+  static std::shared_ptr<s3::Client> client_for(const State& st, const Location& location,
+                                                std::string& why);
 
   core::WorkerPool* io_;
   mutable std::mutex mu_;

@@ -159,7 +159,7 @@ protected:
   void SetUp() override {
     const char* env_file = std::getenv("BERTH_TEST_S3_ENV");
     if (env_file == nullptr)
-      GTEST_SKIP() << "BERTH_TEST_S3_ENV is not set: the s3 ctest label runs these against radosgw";
+      FAIL() << "BERTH_TEST_S3_ENV is not set: the s3 ctest label runs these against radosgw";
     auto env = read_env(env_file);
     profile_.endpoint = env["BERTH_TEST_S3_ENDPOINT"];
     profile_.region = env["BERTH_TEST_S3_REGION"];

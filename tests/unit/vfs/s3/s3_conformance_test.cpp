@@ -1,8 +1,8 @@
-// The vfs::Filesystem conformance suite (filesystem_conformance.hpp) against
-// the S3 backend on a real radosgw. ctest starts one (the `radosgw` fixture:
+// The vfs::Filesystem conformance suite (vfs/conformance/) against the S3
+// backend on a real radosgw. ctest starts one (the s3.radosgw.start fixture:
 // tests/support/radosgw.py start) and passes its env file in
 // BERTH_TEST_S3_ENV; by hand: `tests/support/radosgw.py run DIR` and
-// BERTH_TEST_S3_ENV=DIR/env build/tests/unit/vfs/conformance/berth_s3_tests.
+// BERTH_TEST_S3_ENV=DIR/env build/tests/unit/berth_s3_tests.
 
 #include <gtest/gtest.h>
 
@@ -16,13 +16,11 @@
 #include <random>
 #include <string>
 
-#if BERTH_TEST_S3_FS
-#include "filesystem_conformance.hpp"
+#include "vfs/conformance/filesystem_conformance.hpp"
 
 #include "core/config.hpp"
 #include "vfs/s3/client.hpp"
 #include "vfs/s3/s3_fs.hpp"
-#endif
 
 namespace berth::vfs::conformance {
 namespace {
@@ -72,8 +70,6 @@ TEST(S3TestEnvironment, RadosgwFixtureAnswers) {
   asio::connect(socket, addresses, ec);
   EXPECT_FALSE(ec) << endpoint << ": " << ec.message();
 }
-
-#if BERTH_TEST_S3_FS
 
 /// A home under a fresh key prefix of the test bucket, its objects removed
 /// after the test.
@@ -131,17 +127,6 @@ struct S3Backend {
 };
 
 INSTANTIATE_TYPED_TEST_SUITE_P(S3, FilesystemConformance, S3Backend);
-
-#else
-// TODO(issue 19): the S3 backend's conformance run waits for
-// src/vfs/s3/s3_fs.cpp (vfs::s3::open_s3_fs) and src/vfs/s3/client.cpp (the
-// vfs::s3::Client it uses); CMake defines BERTH_TEST_S3_FS once both are in
-// the tree, and the suite above then runs against radosgw.
-TEST(S3Conformance, WaitsForTheS3Backend) {
-  GTEST_SKIP() << "the S3 backend (src/vfs/s3/s3_fs.cpp, src/vfs/s3/client.cpp) is not in the "
-                  "tree yet: the conformance suite has nothing to run against";
-}
-#endif
 
 } // namespace
 } // namespace berth::vfs::conformance
