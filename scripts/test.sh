@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds berth twice (release, and ASan+UBSan) and runs
 # every test (unit and integration) against each build; then builds the fuzz
-# targets with clang and runs each for 60 seconds (scripts/fuzz.sh).
+# targets with clang and runs each for 30 seconds (scripts/fuzz.sh).
 # Usage: scripts/test.sh [--release-only]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,5 +27,5 @@ if [[ "${1:-}" != "--release-only" ]]; then
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     run_suite asan "$root/build/asan" -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON
-  "$root/scripts/fuzz.sh" 60
+  "$root/scripts/fuzz.sh" 30
 fi
