@@ -430,7 +430,11 @@ Authenticator::user_quota(const Account& account) {
   // Counted before it is published: a session that starts meanwhile counts
   // too and the first to finish is used, so nobody ever sees a quota that has
   // not counted the home yet.
-  auto usage = co_await settings_.storage->usage(account.home, false);
+  core::Result<vfs::Usage> usage = core::unexpected(vfs::Errc::io_error);
+  if (counted_in_store(account))
+    usage = co_await stored_usage(account);
+  else
+    usage = co_await settings_.storage->usage(account.home, false);
   if (!usage) {
     spdlog::error("quota: can not count the home of {}: {}", account.name, usage.error().message());
     co_return core::unexpected(usage.error());
@@ -444,10 +448,61 @@ Authenticator::user_quota(const Account& account) {
   if (!slot.quota || (slot.quota.use_count() == 1 && slot.counted < now)) {
     slot.quota = std::make_shared<vfs::Quota>(max_bytes, max_files, *usage);
     slot.counted = now;
+    if (counted_in_store(account)) {
+      // Each change is added to the stored counter on a worker, in any order
+      // (the adds commute); the quota's lock is never held across it.
+      auto state = settings_.storage_state;
+      core::WorkerPool* io = io_;
+      slot.quota->observe([state, io, user = account.name](std::int64_t bytes,
+                                                           std::int64_t files) {
+        auto add = [state, user, bytes, files] {
+          if (auto r = state->add_usage(user, bytes, files); !r)
+            spdlog::warn("quota: can not store the usage of {}: {}", user, r.error().message());
+        };
+        if (io != nullptr)
+          io->post(add);
+        else
+          add();
+      });
+    }
   } else {
     slot.quota->set_limits(max_bytes, max_files);
   }
   co_return slot.quota;
+}
+
+bool Authenticator::counted_in_store(const Account& account) const {
+  return settings_.storage_state != nullptr && account.home.kind() == vfs::Location::Kind::s3;
+}
+
+core::Task<core::Result<vfs::Usage>> Authenticator::stored_usage(const Account& account) {
+  auto state = settings_.storage_state;
+  const std::string user = account.name;
+  auto read = [state, user] { return state->usage(user); };
+  core::Result<std::optional<store::UsageRecord>> stored = core::unexpected(vfs::Errc::io_error);
+  if (io_ != nullptr)
+    stored = co_await io_->run(read);
+  else
+    stored = read();
+  if (stored && *stored)
+    co_return vfs::Usage{(*stored)->bytes, (*stored)->files};
+  if (!stored)
+    spdlog::warn("quota: can not read the stored usage of {}: {}; counting the home", user,
+                 stored.error().message());
+  // Never counted (or the counter can not be read): walk the home once.
+  auto counted = co_await settings_.storage->usage(account.home, true);
+  if (!counted)
+    co_return counted;
+  const store::UsageRecord record{counted->bytes, counted->files};
+  auto write = [state, user, record] { return state->set_usage(user, record); };
+  core::Result<void> written = core::unexpected(vfs::Errc::io_error);
+  if (io_ != nullptr)
+    written = co_await io_->run(write);
+  else
+    written = write();
+  if (!written)
+    spdlog::warn("quota: can not store the usage of {}: {}", user, written.error().message());
+  co_return counted;
 }
 
 core::Task<core::Result<UserSession>> Authenticator::open_session(const Account& account,
@@ -468,7 +523,9 @@ core::Task<core::Result<UserSession>> Authenticator::open_session(const Account&
   rules.user = account.name;
   rules.open_files = live_->open_files_;
   std::shared_ptr<vfs::Quota> quota;
-  if (account.quota_bytes != 0 || account.quota_files != 0) {
+  // A home in object storage keeps its usage counted (limits or not), so
+  // that a quota set later starts from the truth without a walk.
+  if (account.quota_bytes != 0 || account.quota_files != 0 || counted_in_store(account)) {
     auto q = co_await user_quota(account);
     if (!q)
       co_return core::unexpected(q.error());

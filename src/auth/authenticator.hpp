@@ -12,6 +12,7 @@
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "core/worker_pool.hpp"
+#include "store/storage_state.hpp"
 #include "store/user_store.hpp"
 #include "vfs/backends.hpp"
 #include "vfs/filesystem.hpp"
@@ -88,6 +89,10 @@ struct AuthSettings {
   /// Opens homes and counts their usage; null: local directories only
   /// (vfs::StorageBackends with upload_mode).
   std::shared_ptr<vfs::Backends> storage;
+  /// The node database's usage counters: a user whose home is in object
+  /// storage is counted from it (no walk of the bucket at login) and every
+  /// change of their usage is added to it. Null: every home is counted.
+  std::shared_ptr<store::StorageState> storage_state;
   /// Checks a password against a stored hash (verify_hash; tests count calls).
   std::function<bool(std::string_view hash, std::string_view password)> verify = verify_hash;
 };
@@ -209,6 +214,11 @@ private:
   core::Task<bool> is_banned(const asio::ip::address& client);
   core::Task<core::Result<store::UserRecord>> look_up(const std::string& user);
   core::Task<core::Result<std::shared_ptr<vfs::Quota>>> user_quota(const Account& account);
+  /// Whether `account`'s usage is kept in settings_.storage_state.
+  bool counted_in_store(const Account& account) const;
+  /// The stored usage of `account`, or when there is none yet its home counted
+  /// by its backend and stored.
+  core::Task<core::Result<vfs::Usage>> stored_usage(const Account& account);
   std::string cache_key(const std::string& user, const std::string& password) const;
   bool cached(const std::string& key, std::uint64_t revision);
   void remember(const std::string& key, std::uint64_t revision);

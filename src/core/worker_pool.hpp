@@ -83,6 +83,10 @@ public:
     co_return std::move(*result);
   }
 
+  /// Queues `fn` (moved) to run on a pool thread, for work nobody waits for
+  /// (a counter update). Before start() it waits for the threads.
+  template <class F> void post(F fn) { asio::post(ctx_, std::move(fn)); }
+
 private:
   asio::io_context ctx_;
   std::size_t threads_;

@@ -224,6 +224,7 @@ std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w
   settings.bandwidth = cfg.bandwidth;
   settings.upload_mode = cfg.server.upload_mode;
   settings.storage = w.storage;
+  settings.storage_state = w.database;
   settings.trusted_user_ca_keys = cfg.sftp.trusted_user_ca_keys;
   settings.revoked_keys = cfg.sftp.revoked_keys;
   g->authenticator = std::make_shared<auth::Authenticator>(g->users, w.live, std::move(settings),

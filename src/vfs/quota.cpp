@@ -104,8 +104,11 @@ Usage Quota::usage() const {
 }
 
 void Quota::apply(std::int64_t bytes, std::int64_t files) {
+  const Usage before = usage_;
   usage_.bytes = add_clamped(usage_.bytes, bytes);
   usage_.files = add_clamped(usage_.files, files);
+  if (observer_ && usage_ != before)
+    observer_(usage_.bytes - before.bytes, usage_.files - before.files);
 }
 
 } // namespace berth::vfs

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <utility>
 
@@ -49,6 +50,12 @@ public:
 
   /// Replaces the usage, after a rescan of the disk.
   void set_usage(Usage usage);
+
+  /// Called with each change of the usage (the deltas as applied, after the
+  /// clamping at 0), under the quota's lock: it must only hand them on (a
+  /// persisted counter queues them for a worker). Set before the quota is shared.
+  using Observer = std::function<void(std::int64_t bytes, std::int64_t files)>;
+  void observe(Observer observer) { observer_ = std::move(observer); }
 
   /// Holds the user's critical section while it lives; empty: holds nothing.
   class Hold {
@@ -94,6 +101,7 @@ private:
   std::int64_t max_bytes_; // guarded by mu_
   std::int64_t max_files_; // guarded by mu_
   Usage usage_;            // guarded by mu_
+  Observer observer_;      // set before sharing
   std::atomic<bool> held_{false};
 };
 

@@ -105,5 +105,19 @@ TEST(Quota, ConcurrentChargesNeverPassTheLimit) {
   EXPECT_GT(total, kLimit - 7);
 }
 
+TEST(Quota, ObserverSeesEachChangeAsApplied) {
+  Quota q(100, 0, Usage{10, 1});
+  std::vector<std::pair<std::int64_t, std::int64_t>> seen;
+  q.observe([&seen](std::int64_t bytes, std::int64_t files) { seen.emplace_back(bytes, files); });
+  ASSERT_TRUE(q.try_charge(50, 1));
+  EXPECT_FALSE(q.try_charge(41, 0)); // refused: nothing changes, nothing seen
+  q.release(70, 0);                  // clamped at 0: only the 60 there were
+  q.adjust(0, 0);                    // no change
+  q.adjust(5, -1);
+  const std::vector<std::pair<std::int64_t, std::int64_t>> want{{50, 1}, {-60, 0}, {5, -1}};
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(q.usage(), (Usage{5, 1}));
+}
+
 } // namespace
 } // namespace berth::vfs
