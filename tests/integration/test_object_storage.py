@@ -327,11 +327,24 @@ def test_unsupported_operations_and_mfmt(s3srv):
 
     s = sftp_login(srv)
     assert s.stat("/f.txt").st_mtime == 1577934245
+    codes = []
+    convert = s._convert_status
+
+    def record_status(msg):
+        # the status code of each SSH_FXP_STATUS reply, before paramiko reads it
+        at = msg.packet.tell()
+        codes.append(msg.get_int())
+        msg.packet.seek(at)
+        return convert(msg)
+
+    s._convert_status = record_status
     for op in (lambda: s.chmod("/f.txt", 0o600), lambda: s.symlink("/f.txt", "/l")):
+        codes.clear()
         with pytest.raises(IOError) as e:
             op()
-        # paramiko's text for SSH_FX_OP_UNSUPPORTED is the server's message
+        assert codes == [8], codes  # SSH_FX_OP_UNSUPPORTED
         assert "not supported" in str(e.value).lower(), e.value
+    s._convert_status = convert
     s.utime("/f.txt", (1600000000, 1600000000))
     assert s.stat("/f.txt").st_mtime == 1600000000
     sftp_close(s)
