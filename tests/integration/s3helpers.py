@@ -62,6 +62,19 @@ def empty_bucket(client, bucket):
     client.delete_bucket(Bucket=bucket)
 
 
+def is_s3(path):
+    """True for an S3Path (a home in a bucket), False for a local Path."""
+    return isinstance(path, S3Path)
+
+
+def set_mtime(path, ts):
+    """os.utime(path, (ts, ts)) for a local file, S3Path.set_mtime for an S3 one."""
+    if is_s3(path):
+        path.set_mtime(ts)
+    else:
+        os.utime(path, (ts, ts))
+
+
 class S3Home:
     """The [s3] section and the bucket for a BerthServer whose users' homes
     are s3://BUCKET/USER."""
@@ -100,6 +113,12 @@ class S3Path:
 
     def __truediv__(self, name):
         return S3Path(self.client, self.bucket, self.key + "/" + str(name).strip("/"))
+
+    def __eq__(self, other):
+        return isinstance(other, S3Path) and (self.bucket, self.key) == (other.bucket, other.key)
+
+    def __hash__(self):
+        return hash((self.bucket, self.key))
 
     def __repr__(self):
         return "S3Path(s3://%s/%s)" % (self.bucket, self.key)
@@ -157,6 +176,13 @@ class S3Path:
                 return None
             raise
 
+    def set_mtime(self, ts):
+        """The modification time the S3 backend shows (x-amz-meta-mtime, as
+        MFMT sets it): a CopyObject onto itself."""
+        self.client.copy_object(Bucket=self.bucket, Key=self.key,
+                                CopySource={"Bucket": self.bucket, "Key": self.key},
+                                Metadata={"mtime": str(int(ts))}, MetadataDirective="REPLACE")
+
     def unlink(self):
         if self._head() is None:
             raise FileNotFoundError(str(self))
@@ -195,6 +221,21 @@ class S3Path:
             for p in page.get("CommonPrefixes", []):
                 names.add(p["Prefix"][len(self.key) + 1:].rstrip("/"))
         return [self / n for n in sorted(names)]
+
+    def rglob(self, pattern):
+        """Every file and folder below (pattern "*" only, as the tests use it)."""
+        assert pattern == "*", pattern
+        found = set()
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.key + "/"):
+            for o in page.get("Contents", []):
+                rest = o["Key"][len(self.key) + 1:]
+                parts = rest.split("/")
+                for i in range(1, len(parts)):
+                    found.add("/".join(parts[:i]))
+                if parts[-1]:
+                    found.add(rest)
+        return [self / n for n in sorted(found)]
 
     def stat(self):
         h = self._head()

@@ -34,7 +34,7 @@ def berth_cli(srv, *args, stdin=None):
 
 def seed(home):
     (home / "file.txt").write_bytes(b"hello\n")
-    (home / "dir").mkdir()
+    (home / "dir").mkdir(exist_ok=True)  # an S3 home outlives its server
     (home / "dir" / "inner.txt").write_bytes(b"inner\n")
 
 
@@ -73,7 +73,7 @@ PERMS = ["list", "download", "upload", "overwrite", "delete", "rename", "mkdir",
 
 
 @pytest.mark.parametrize("perm", PERMS)
-def test_ftp_permission_denied_and_allowed(start_server, perm):
+def test_ftp_permission_denied_and_allowed(start_server, perm, home_kind):
     everything_else = [p for p in PERMS + ["symlink"] if p != perm]
     srv = start(start_server, rules={"permissions": everything_else})
     home = srv.home()
@@ -92,7 +92,7 @@ def test_ftp_permission_denied_and_allowed(start_server, perm):
     # With the permission the same operation works.
     srv2 = start(start_server, rules={"permissions": PERMS + ["symlink"]})
     seed(srv2.home())
-    (srv2.home() / "emptydir").mkdir()
+    (srv2.home() / "emptydir").mkdir(exist_ok=True)
     ftp = ftp_login(srv2)
     ftp_ops()[perm](ftp)
     ftp.quit()
@@ -145,7 +145,7 @@ def disk_usage(home):
     return sum(p.stat().st_size for p in files), len(files)
 
 
-def test_ftp_quota_exceeded_mid_upload(start_server):
+def test_ftp_quota_exceeded_mid_upload(start_server, home_kind):
     srv = start(start_server, rules={"quota_bytes": 1 * MiB})
     home = srv.home()
     ftp = ftp_login(srv)
@@ -202,7 +202,7 @@ def test_sftp_quota_exceeded_mid_upload(start_server):
     assert (home / "ok.bin").stat().st_size == 512 * 1024
 
 
-def test_quota_files(start_server):
+def test_quota_files(start_server, home_kind):
     srv = start(start_server, rules={"quota_files": 2})
     ftp = ftp_login(srv)
     ftp.storbinary("STOR a", io.BytesIO(b"a"))

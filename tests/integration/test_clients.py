@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from ftphelpers import MiB, parse_ls, sha256_file
+from s3helpers import is_s3
 
 CURL = shutil.which("curl") or "curl"
 LFTP = shutil.which("lftp") or "lftp"
@@ -53,7 +54,7 @@ CURL_MODES = {
 
 
 @pytest.mark.parametrize("mode", sorted(CURL_MODES))
-def test_curl_download(server, client_env, payloads, tmp_path, mode):
+def test_curl_download(server, client_env, payloads, tmp_path, mode, home_kind):
     pl = payloads["1MiB"]
     pl.copy_to(server.home() / "c.bin")
     out = tmp_path / "c.out"
@@ -62,7 +63,7 @@ def test_curl_download(server, client_env, payloads, tmp_path, mode):
 
 
 @pytest.mark.parametrize("mode", sorted(CURL_MODES))
-def test_curl_upload(server, client_env, payloads, mode):
+def test_curl_upload(server, client_env, payloads, mode, home_kind):
     pl = payloads["1MiB"]
     curl(server, client_env, *CURL_MODES[mode], "-T", str(pl.path), url(server, "cu.bin"))
     assert sha256_file(server.home() / "cu.bin") == pl.sha256
@@ -98,7 +99,7 @@ def test_curl_resume_upload(server, client_env, payloads):
     assert b"> APPE" in r.stderr or b"> REST 333333" in r.stderr, "curl did not resume"
 
 
-def test_curl_list_and_nlst(server, client_env):
+def test_curl_list_and_nlst(server, client_env, home_kind):
     (server.home() / "a.txt").write_bytes(b"aaa")
     (server.home() / "dir1").mkdir()
     r = curl(server, client_env, url(server, ""))
@@ -143,7 +144,7 @@ def test_curl_ftp_methods_nested(server, client_env, tmp_path, method):
     assert out.read_bytes() == b"nested"
 
 
-def test_curl_quote_commands(server, client_env):
+def test_curl_quote_commands(server, client_env, home_kind):
     (server.home() / "del.txt").write_bytes(b"d")
     (server.home() / "old.txt").write_bytes(b"o")
     curl(server, client_env, "-Q", "MKD qdir", "-Q", "RNFR old.txt", "-Q", "RNTO new.txt",
@@ -209,6 +210,9 @@ def make_tree(root):
 
 
 def snapshot(root):
+    if is_s3(root):
+        return {str(p.key[len(root.key) + 1:]): "dir" if p.is_dir() else sha256_file(p)
+                for p in root.rglob("*")}
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for d in dirnames:
@@ -220,7 +224,7 @@ def snapshot(root):
 
 
 @pytest.mark.parametrize("passive", [True, False], ids=["passive", "active"])
-def test_lftp_mirror_download(server, client_env, tmp_path, passive):
+def test_lftp_mirror_download(server, client_env, tmp_path, passive, home_kind):
     src = server.home() / "tree"
     make_tree(src)
     dest = tmp_path / "mirror-down"
@@ -244,7 +248,7 @@ def test_lftp_rm_r_never_deletes_through_a_link(server, client_env):
 
 
 @pytest.mark.parametrize("passive", [True, False], ids=["passive", "active"])
-def test_lftp_mirror_upload(server, client_env, tmp_path, passive):
+def test_lftp_mirror_upload(server, client_env, tmp_path, passive, home_kind):
     src = tmp_path / "local-tree"
     make_tree(src)
     lftp(server, client_env, "set mirror:parallel-transfer-count 3; mirror -R %s /uploaded" % src,

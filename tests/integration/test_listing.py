@@ -7,6 +7,7 @@ import os
 import pytest
 
 from ftphelpers import cmd, download, listing, parse_facts, parse_ls, quit_quietly
+from s3helpers import is_s3, set_mtime
 
 MODES = ["pasv", "epsv", "port", "eprt"]
 
@@ -21,9 +22,10 @@ def tree(server):
     (h / "with space.txt").write_bytes(b"sp")
     (h / "zero.bin").write_bytes(b"")
     ts = calendar.timegm((2022, 11, 24, 10, 0, 0, 0, 0, 0))
-    os.utime(h / "file1.txt", (ts, ts))
-    os.chmod(h / "file1.txt", 0o644)
-    os.chmod(h / "docs", 0o755)
+    set_mtime(h / "file1.txt", ts)
+    if not is_s3(h):  # an S3 home shows files as 0644 and folders as 0755
+        os.chmod(h / "file1.txt", 0o644)
+        os.chmod(h / "docs", 0o755)
     return h
 
 
@@ -32,7 +34,7 @@ def _decode(body):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_list_ls_format(tree, ftp, mode):
+def test_list_ls_format(tree, ftp, mode, home_kind):
     code, text, body = listing(ftp, "LIST", mode=mode)
     assert code == 226, text
     assert body.endswith(b"\r\n"), "LIST lines must end with CRLF"
@@ -46,7 +48,7 @@ def test_list_ls_format(tree, ftp, mode):
     assert entries["zero.bin"]["size"] == "0"
 
 
-def test_list_subdir_and_file(tree, ftp):
+def test_list_subdir_and_file(tree, ftp, home_kind):
     code, text, body = listing(ftp, "LIST docs")
     assert code == 226, text
     assert list(parse_ls(_decode(body))) == ["inner.txt"]
@@ -56,13 +58,13 @@ def test_list_subdir_and_file(tree, ftp):
     assert len(entries) == 1 and list(entries.values())[0]["size"] == "1024"
 
 
-def test_list_empty_dir(tree, ftp):
+def test_list_empty_dir(tree, ftp, home_kind):
     code, text, body = listing(ftp, "LIST empty")
     assert code == 226, text
     assert parse_ls(_decode(body)) == {} or set(parse_ls(_decode(body))) <= {".", ".."}
 
 
-def test_list_missing_path(tree, ftp):
+def test_list_missing_path(tree, ftp, home_kind):
     code, text, body = listing(ftp, "LIST no-such-dir")
     assert code in (450, 550), text
     assert cmd(ftp, "NOOP")[0] == 200
@@ -75,7 +77,7 @@ def test_list_after_cwd(tree, ftp):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_nlst_names_only(tree, ftp, mode):
+def test_nlst_names_only(tree, ftp, mode, home_kind):
     code, text, body = listing(ftp, "NLST", mode=mode)
     assert code == 226, text
     names = [n for n in _decode(body).split("\r\n") if n]
@@ -90,7 +92,7 @@ def test_nlst_subdir(tree, ftp):
     assert [os.path.basename(n) for n in names] == ["inner.txt"], names
 
 
-def test_nlst_empty_dir(tree, ftp):
+def test_nlst_empty_dir(tree, ftp, home_kind):
     code, text, body = listing(ftp, "NLST empty")
     assert code in (226, 450, 550), text
     if code == 226:
@@ -98,7 +100,7 @@ def test_nlst_empty_dir(tree, ftp):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_mlsd_facts(tree, ftp, mode):
+def test_mlsd_facts(tree, ftp, mode, home_kind):
     code, text, body = listing(ftp, "MLSD", mode=mode)
     assert code == 226, text
     entries = {}
@@ -134,7 +136,7 @@ def test_mlsd_on_file_fails(tree, ftp):
     assert code == 501 or code == 550, text
 
 
-def test_mlsd_subdir(tree, ftp):
+def test_mlsd_subdir(tree, ftp, home_kind):
     code, text, body = listing(ftp, "MLSD docs")
     assert code == 226, text
     names = [parse_facts(l)[1] for l in _decode(body).split("\r\n") if l]
@@ -164,7 +166,7 @@ def test_ftplib_mlsd_and_nlst(tree, ftp):
     assert any(l.endswith(" file1.txt") for l in lines)
 
 
-def test_listing_reflects_changes(tree, ftp):
+def test_listing_reflects_changes(tree, ftp, home_kind):
     assert cmd(ftp, "MKD fresh")[0] == 257
     assert cmd(ftp, "DELE zero.bin")[0] == 250
     names = ftp.nlst()

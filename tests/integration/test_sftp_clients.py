@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ftphelpers import MiB, parse_ls, sha256_file, sshfs_mounted
+from s3helpers import is_s3
 from test_sftp import SSH_OPTS, SSH_TIMEOUT, connect, keygen
 
 import paramiko  # a test dependency (scripts/install-deps.sh --test): its absence fails
@@ -99,6 +100,14 @@ def make_tree(root, files):
 def tree_hashes(root):
     """{relative path: sha256} of every file under root, and the set of directories."""
     files, dirs = {}, set()
+    if is_s3(root):
+        for p in root.rglob("*"):
+            rel = p.key[len(root.key) + 1:]
+            if p.is_dir():
+                dirs.add(rel)
+            else:
+                files[rel] = sha256_file(p)
+        return files, dirs
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root)
         for d in dirnames:
@@ -160,7 +169,7 @@ def openssh_sftp(srv, tmp_path, env, commands, password=None, key=None, check=Tr
     return r
 
 
-def test_openssh_password_put_get(srv, tmp_path, env, payloads):
+def test_openssh_password_put_get(srv, tmp_path, env, payloads, home_kind):
     p = payloads["1MiB"]
     back = tmp_path / "back.bin"
     openssh_sftp(srv, tmp_path, env, ["put %s pw.bin" % p.path, "get pw.bin %s" % back],
@@ -176,7 +185,7 @@ def test_openssh_wrong_password_refused(srv, tmp_path, env, payloads):
     assert not (srv.home() / "pw.bin").exists()
 
 
-def test_openssh_reput_resumes_upload(srv, tmp_path, env, client_keys, payloads):
+def test_openssh_reput_resumes_upload(srv, tmp_path, env, client_keys, payloads, home_kind):
     p = payloads["1MiB"]
     data = p.path.read_bytes()
     part = srv.home() / "part.bin"
@@ -186,7 +195,7 @@ def test_openssh_reput_resumes_upload(srv, tmp_path, env, client_keys, payloads)
     assert sha256_file(part) == p.sha256
 
 
-def test_openssh_reget_resumes_download(srv, tmp_path, env, client_keys, payloads):
+def test_openssh_reget_resumes_download(srv, tmp_path, env, client_keys, payloads, home_kind):
     p = payloads["1MiB"]
     data = p.path.read_bytes()
     (srv.home() / "full.bin").write_bytes(data)
@@ -197,7 +206,7 @@ def test_openssh_reget_resumes_download(srv, tmp_path, env, client_keys, payload
     assert sha256_file(local) == p.sha256
 
 
-def test_openssh_recursive_put_get(srv, tmp_path, env, client_keys):
+def test_openssh_recursive_put_get(srv, tmp_path, env, client_keys, home_kind):
     src = tmp_path / "tree"
     make_tree(src, sample_tree())
     (src / "emptydir").mkdir()
@@ -897,7 +906,7 @@ def test_paramiko_prefetch_100mib(srv, psftp, payloads):
     assert size == p.size and h.hexdigest() == p.sha256
 
 
-def test_paramiko_two_prefetches_interleaved(srv, psftp):
+def test_paramiko_two_prefetches_interleaved(srv, psftp, home_kind):
     a, b = os.urandom(3 * MiB + 5), os.urandom(MiB + 3)
     (srv.home() / "a.bin").write_bytes(a)
     (srv.home() / "b.bin").write_bytes(b)
@@ -915,7 +924,7 @@ def test_paramiko_two_prefetches_interleaved(srv, psftp):
     assert got["a"] == a and got["b"] == b
 
 
-def test_paramiko_pipelined_write_uneven_chunks(srv, psftp):
+def test_paramiko_pipelined_write_uneven_chunks(srv, psftp, home_kind):
     data = os.urandom(16 * MiB + 11)
     with psftp.open("pipe.bin", "wb") as f:
         f.set_pipelined(True)
@@ -930,7 +939,7 @@ def test_paramiko_pipelined_write_uneven_chunks(srv, psftp):
     assert sha256_file(stored) == hashlib.sha256(data).hexdigest()
 
 
-def test_paramiko_putfo_confirm(srv, psftp):
+def test_paramiko_putfo_confirm(srv, psftp, home_kind):
     data = os.urandom(5 * MiB + 7)
     attrs = psftp.putfo(io.BytesIO(data), "putfo.bin", file_size=len(data), confirm=True)
     assert attrs.st_size == len(data)
@@ -940,7 +949,7 @@ def test_paramiko_putfo_confirm(srv, psftp):
     assert out.getvalue() == data
 
 
-def test_paramiko_readv(srv, psftp):
+def test_paramiko_readv(srv, psftp, home_kind):
     data = os.urandom(3 * MiB)
     (srv.home() / "rv.bin").write_bytes(data)
     ranges = [(0, 10), (5000, 70000), (MiB - 1, 300000), (2 * MiB, 1), (len(data) - 5, 5),

@@ -149,14 +149,14 @@ def test_appe_resume_upload_100mib(server, ftp, payloads):
     assert sha256_file(server.home() / "ap.bin") == pl.sha256
 
 
-def test_appe_creates_and_appends(server, ftp):
+def test_appe_creates_and_appends(server, ftp, home_kind):
     upload(ftp, "log.txt", data=b"first\n", command="APPE")
     assert (server.home() / "log.txt").read_bytes() == b"first\n"
     upload(ftp, "log.txt", data=b"second\n", command="APPE", mode="port")
     assert (server.home() / "log.txt").read_bytes() == b"first\nsecond\n"
 
 
-def test_stor_overwrites_and_truncates(server, ftp):
+def test_stor_overwrites_and_truncates(server, ftp, home_kind):
     (server.home() / "o.txt").write_bytes(b"x" * 1000)
     upload(ftp, "o.txt", data=b"short")
     assert (server.home() / "o.txt").read_bytes() == b"short"

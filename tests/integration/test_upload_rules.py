@@ -146,7 +146,7 @@ def test_kill9_of_the_client_mid_replace_keeps_the_old_file(srv, tmp_path):
     assert (home / "big.bin").read_bytes() == old
 
 
-def test_kill9_of_the_server_mid_replace_keeps_the_old_file(start_server, client_key):
+def test_kill9_of_the_server_mid_replace_keeps_the_old_file(start_server, client_key, home_kind):
     srv = start(start_server, client_key)
     srv.expect_exit = True
     home = srv.home()

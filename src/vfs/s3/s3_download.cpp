@@ -9,8 +9,18 @@
 
 namespace berth::vfs::s3 {
 
+std::uint64_t key_inode(std::string_view key) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
 Stat object_stat(const ObjectInfo& info) {
   Stat st;
+  st.inode = key_inode(info.key);
   st.type = FileType::regular;
   st.size = info.size;
   st.mtime = info.last_modified;

@@ -30,8 +30,11 @@ inline constexpr std::uint64_t kMaxCopySize = 5ull << 30;
 /// S3's most parts in one upload.
 inline constexpr int kMaxParts = 10000;
 
+/// An inode for `key` (FNV-1a): the same for a key in every session, so that
+/// MLSD's unique fact tells entries apart (a folder's key ends with "/").
+std::uint64_t key_inode(std::string_view key);
 /// The Stat of an object: a regular file, mtime from x-amz-meta-mtime when
-/// present, else its LastModified.
+/// present, else its LastModified; inode key_inode(info.key).
 Stat object_stat(const ObjectInfo& info);
 /// x-amz-meta-mtime's text for `mtime` (seconds since the epoch).
 std::string mtime_text(std::chrono::system_clock::time_point mtime);

@@ -75,8 +75,10 @@ bool is_not_found(const std::error_code& ec) {
   return ec == make_error_code(Errc::not_found);
 }
 
-Stat folder_stat() {
+/// `key`: the folder's key with its trailing "/" ("" for the root).
+Stat folder_stat(std::string_view key) {
   Stat st;
+  st.inode = key_inode(key);
   st.type = FileType::directory;
   st.size = static_cast<std::uint64_t>(kEntryBytes);
   st.mode = 0755;
@@ -157,7 +159,7 @@ public:
           continue; // "folder//": an empty name
         DirEntry e;
         e.name = p.substr(prefix_.size(), p.size() - prefix_.size() - 1);
-        e.stat = folder_stat();
+        e.stat = folder_stat(p);
         out.push_back(std::move(e));
       }
       std::string last; // the page's last key or prefix, relative
@@ -272,7 +274,7 @@ public:
   // vfs::Filesystem
   core::Task<core::Result<Stat>> stat(const VirtualPath& path) override {
     if (path.is_root())
-      co_return folder_stat();
+      co_return folder_stat(prefix_ + "/");
     auto key = key_of(path);
     auto head = co_await client_->head(key);
     if (head)
@@ -284,7 +286,7 @@ public:
       co_return core::unexpected(folder.error());
     if (!*folder)
       co_return core::unexpected(Errc::not_found);
-    co_return folder_stat();
+    co_return folder_stat(key + "/");
   }
 
   core::Task<core::Result<Stat>> lstat(const VirtualPath& path) override {
