@@ -291,6 +291,11 @@ def render(run: Run, png: Path | None) -> list[str]:
     if findings.exists():
         L.append(findings.read_text().rstrip("\n"))
         L.append("")
+    # S3 homes: a run of bench/s3.py of its own, written up by hand.
+    s3 = Path(__file__).resolve().parent / "s3.md"
+    if s3.exists():
+        L.append(s3.read_text().rstrip("\n"))
+        L.append("")
 
     L.append("## How each figure is taken")
     L.append("")
