@@ -286,7 +286,7 @@ Wired wire(const core::Config& cfg) {
   w.live = std::make_shared<auth::LiveState>(2, later);
   w.drain = std::make_shared<core::Drain>();
   w.telemetry = make_telemetry(cfg, w.defender.get());
-  w.storage = std::make_shared<vfs::StorageBackends>(w.io.get(), storage_settings(cfg));
+  w.storage = std::make_shared<vfs::StorageBackends>(w.io.get(), storage_settings(cfg), w.database);
   w.current = rewire(cfg, w);
   return w;
 }

@@ -1,6 +1,7 @@
 #include "vfs/storage_backends.hpp"
 
 #include "core/log.hpp"
+#include "store/storage_state.hpp"
 #include "vfs/errc.hpp"
 #include "vfs/local/local_fs.hpp"
 #include "vfs/s3/client.hpp"
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -24,6 +26,8 @@ struct StorageBackends::State {
   mutable std::mutex mu;
   /// "profile@bucket" -> its client, made on first use.
   mutable std::map<std::string, std::shared_ptr<s3::Client>> clients; // guarded by mu
+  /// Locations whose abandoned uploads were cleaned up.
+  mutable std::set<std::string> cleaned; // guarded by mu
 };
 
 namespace {
@@ -35,13 +39,90 @@ std::shared_ptr<s3::MemoryBudget> budget_for(const StorageSettings& s,
   return std::make_shared<s3::MemoryBudget>(s.s3.memory_budget);
 }
 
+/// A day without a new part: the upload is abandoned.
+constexpr std::chrono::hours kAbandonedAfter{24};
+constexpr std::size_t kCleanBatch = 1000;
+
+/// Runs `fn` on `io`, or inline without one.
+template <class F> core::Task<std::invoke_result_t<F&>> on_pool(core::WorkerPool* io, const F& fn) {
+  if (io != nullptr)
+    co_return co_await io->run(fn);
+  co_return fn();
+}
+
+/// The text a bucket's uploads are recorded under: "s3://profile@bucket".
+std::string upload_location(const Location& location) {
+  return location.profile().empty()
+             ? fmt::format("s3://{}", location.bucket())
+             : fmt::format("s3://{}@{}", location.profile(), location.bucket());
+}
+
+/// s3::UploadJournal on the node's StorageState, its calls on the worker pool.
+class StateJournal final : public s3::UploadJournal {
+public:
+  StateJournal(std::shared_ptr<store::StorageState> state, core::WorkerPool* io,
+               std::string location)
+      : state_(std::move(state)), io_(io), location_(std::move(location)) {}
+
+  core::Task<core::Result<void>> started(std::string key, std::string upload_id) override {
+    store::UploadRecord rec;
+    rec.location = location_;
+    rec.key = std::move(key);
+    rec.upload_id = std::move(upload_id);
+    rec.started = std::chrono::system_clock::now();
+    rec.updated = rec.started;
+    auto fn = [st = state_, rec] { return st->save_upload(rec); };
+    co_return co_await on_pool(io_, fn);
+  }
+
+  core::Task<core::Result<void>> part(std::string key, std::string upload_id,
+                                      s3::Part part) override {
+    store::PartRecord rec{static_cast<std::uint32_t>(part.number), part.etag, part.size};
+    auto fn = [st = state_, loc = location_, key, upload_id, rec] {
+      return st->add_upload_part(loc, key, upload_id, rec, std::chrono::system_clock::now());
+    };
+    co_return co_await on_pool(io_, fn);
+  }
+
+  core::Task<core::Result<void>> ended(std::string key, std::string upload_id) override {
+    auto fn = [st = state_, loc = location_, key, upload_id] {
+      return st->remove_upload(loc, key, upload_id);
+    };
+    auto r = co_await on_pool(io_, fn);
+    if (!r)
+      co_return core::unexpected(r.error());
+    co_return core::Result<void>{};
+  }
+
+  core::Task<core::Result<std::optional<s3::RecordedUpload>>> find(std::string key) override {
+    auto fn = [st = state_, loc = location_, key] { return st->find_upload(loc, key); };
+    auto found = co_await on_pool(io_, fn);
+    if (!found)
+      co_return core::unexpected(found.error());
+    if (!*found)
+      co_return std::optional<s3::RecordedUpload>{};
+    s3::RecordedUpload out;
+    out.upload_id = (*found)->upload_id;
+    for (const auto& p : (*found)->parts)
+      out.parts.push_back(s3::Part{static_cast<int>(p.number), p.etag, p.size});
+    co_return std::optional<s3::RecordedUpload>(std::move(out));
+  }
+
+private:
+  std::shared_ptr<store::StorageState> state_;
+  core::WorkerPool* io_;
+  std::string location_;
+};
+
 std::string section_of(const Location& location) {
   return location.profile().empty() ? "[s3]" : fmt::format("[s3.profiles.{}]", location.profile());
 }
 
 } // namespace
 
-StorageBackends::StorageBackends(core::WorkerPool* io, StorageSettings settings) : io_(io) {
+StorageBackends::StorageBackends(core::WorkerPool* io, StorageSettings settings,
+                                 std::shared_ptr<store::StorageState> state)
+    : io_(io), storage_state_(std::move(state)) {
   auto st = std::make_shared<State>();
   st->budget = budget_for(settings, nullptr);
   st->settings = std::move(settings);
@@ -106,7 +187,44 @@ StorageBackends::open(const Location& location) {
   options.part_size = profile.part_size;
   options.upload_concurrency = profile.upload_concurrency;
   options.max_rename_objects = st->settings.s3.max_rename_objects;
+  if (storage_state_) {
+    std::string where = upload_location(location);
+    bool first = false;
+    {
+      std::lock_guard lock(st->mu);
+      first = st->cleaned.insert(where).second;
+    }
+    if (first)
+      co_await clean_abandoned(options.client, where);
+    options.journal = std::make_shared<StateJournal>(storage_state_, io_, where);
+  }
   co_return s3::open_s3_fs(std::move(options));
+}
+
+core::Task<void> StorageBackends::clean_abandoned(std::shared_ptr<s3::Client> client,
+                                                  std::string location) {
+  const auto before = std::chrono::system_clock::now() - kAbandonedAfter;
+  auto fn = [st = storage_state_, before] { return st->uploads_older_than(before, kCleanBatch); };
+  auto old = co_await on_pool(io_, fn);
+  if (!old) {
+    spdlog::warn("storage: abandoned uploads of {} not cleaned: {}", location,
+                 old.error().message());
+    co_return;
+  }
+  for (const auto& rec : *old) {
+    if (rec.location != location)
+      continue; // another bucket's: cleaned when it opens
+    auto key = rec.key;
+    auto id = rec.upload_id;
+    auto aborted = co_await client->abort_multipart(key, id);
+    if (!aborted && aborted.error() != make_error_code(Errc::not_found))
+      continue; // tried again at the next start
+    auto forget = [st = storage_state_, location, key, id] {
+      return st->remove_upload(location, key, id);
+    };
+    (void)co_await on_pool(io_, forget);
+    spdlog::info("storage: aborted the abandoned upload of {} in {}", key, location);
+  }
 }
 
 core::Task<core::Result<Usage>> StorageBackends::usage(const Location& location, bool) {

@@ -11,6 +11,10 @@
 #include <memory>
 #include <mutex>
 
+namespace berth::store {
+class StorageState;
+}
+
 namespace berth::vfs {
 namespace s3 {
 class Client;
@@ -27,8 +31,10 @@ struct StorageSettings {
 class StorageBackends final : public Backends {
 public:
   /// Local file I/O that may block runs on `io` (may be null: inline), which
-  /// must outlive the filesystems opened here.
-  StorageBackends(core::WorkerPool* io, StorageSettings settings);
+  /// must outlive the filesystems opened here. `state` (may be null) records
+  /// object storage's uploads in progress, for resume; its calls run on `io`.
+  StorageBackends(core::WorkerPool* io, StorageSettings settings,
+                  std::shared_ptr<store::StorageState> state = nullptr);
   ~StorageBackends() override;
 
   /// New settings (SIGHUP) for the sessions opened from now on; running
@@ -48,7 +54,12 @@ private:
   static std::shared_ptr<s3::Client> client_for(const State& st, const Location& location,
                                                 std::string& why);
 
+  /// Aborts and forgets `location`'s recorded uploads untouched for a day
+  /// (abandoned: nobody resumed them), once per bucket and configuration.
+  core::Task<void> clean_abandoned(std::shared_ptr<s3::Client> client, std::string location);
+
   core::WorkerPool* io_;
+  std::shared_ptr<store::StorageState> storage_state_;
   mutable std::mutex mu_;
   std::shared_ptr<const State> state_; // guarded by mu_; replaced whole by reconfigure()
 };

@@ -22,6 +22,7 @@ struct S3Context {
   unsigned upload_concurrency = 4;
   std::size_t read_ahead = 4u << 20;
   std::function<void(const FinishedPart&)> on_part;
+  std::shared_ptr<UploadJournal> journal;
 };
 
 /// S3's smallest part but the last, and the largest one UploadPartCopy copies.
@@ -64,6 +65,8 @@ struct UploadPlan {
   bool if_none_match = false;         ///< WriteMode::create: never over an existing object.
   bool append = false;                ///< Every write goes to the end (SFTP append).
   bool readable = false;              ///< Opened for reading too (reads are unsupported).
+  /// Continue this recorded upload after its finished parts (origin = their bytes).
+  std::optional<RecordedUpload> resume;
 };
 
 /// An upload; it must be opened on the loop that uses it.

@@ -20,7 +20,12 @@
 //   or beyond it is refused with Errc::unsupported, nothing is spooled.
 //   WriteMode::create: a conditional PUT (If-None-Match), or for a multipart
 //   upload a HEAD at the open and before completing (a small race remains).
-//   Append and resume keep the existing object's first bytes: UploadPartCopy
+//   With a journal (S3FsOptions::journal), a multipart upload and each finished
+//   part are recorded; one interrupted after a finished part is not aborted
+//   but kept for a resume: stat() of its key, while no object is there, shows
+//   the bytes of its finished parts, and a resume at exactly that offset
+//   continues the same upload with its next part (nothing sent again).
+//   Append and other resumes keep the existing object's first bytes: UploadPartCopy
 //   from 5 MiB, else a GET into the first part buffer. An SFTP open for
 //   writing without truncate keeps the bytes before the first write (reput),
 //   not those after it. set_size() of an open upload is allowed down to the
@@ -262,7 +267,7 @@ public:
   explicit S3Fs(S3FsOptions o)
       : ctx_(std::make_shared<S3Context>(
             S3Context{o.client, o.budget, std::max<std::uint64_t>(o.part_size, kMinPartSize),
-                      std::max(1u, o.upload_concurrency), o.read_ahead, o.on_part})),
+                      std::max(1u, o.upload_concurrency), o.read_ahead, o.on_part, o.journal})),
         client_(o.client), prefix_(std::move(o.prefix)), max_rename_(o.max_rename_objects) {
     if (!ctx_->budget) {
       auto own = std::const_pointer_cast<S3Context>(ctx_);
@@ -281,6 +286,16 @@ public:
       co_return object_stat(*head);
     if (!is_not_found(head.error()))
       co_return core::unexpected(head.error());
+    auto recorded = co_await recorded_upload(key);
+    if (recorded) {
+      Stat st;
+      st.type = FileType::regular;
+      st.mode = 0644;
+      st.size = recorded->finished_bytes();
+      st.mtime = std::chrono::system_clock::now();
+      st.atime = st.mtime;
+      co_return st;
+    }
     auto folder = co_await folder_exists(path);
     if (!folder)
       co_return core::unexpected(folder.error());
@@ -361,6 +376,13 @@ public:
     case WriteMode::resume:
       plan.keep = UploadPlan::Keep::prefix;
       plan.origin = offset;
+      if (offset > 0) {
+        auto recorded = co_await recorded_upload(plan.key);
+        if (recorded && recorded->finished_bytes() == offset) {
+          plan.resume = std::move(recorded); // continue it: no byte sent again
+          break;
+        }
+      }
       if (offset > (plan.existing ? plan.existing->size : 0))
         co_return core::unexpected(Errc::unsupported);
       break;
@@ -700,6 +722,17 @@ private:
       }
     }
     co_return core::Result<void>{};
+  }
+
+  /// The journal's upload in progress at `key` with finished parts, if any
+  /// (a journal that fails counts as none).
+  core::Task<std::optional<RecordedUpload>> recorded_upload(std::string key) {
+    if (!ctx_->journal)
+      co_return std::nullopt;
+    auto found = co_await ctx_->journal->find(key);
+    if (!found || !*found || (*found)->finished_bytes() == 0)
+      co_return std::nullopt;
+    co_return std::move(**found);
   }
 
   std::shared_ptr<const S3Context> ctx_;

@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace berth::vfs::s3 {
 
@@ -24,6 +26,31 @@ struct FinishedPart {
   std::string key;
   std::string upload_id;
   Part part;
+};
+
+/// An upload in progress as a journal recorded it: its id and finished parts.
+struct RecordedUpload {
+  std::string upload_id;
+  std::vector<Part> parts; ///< Ascending numbers.
+  /// The bytes of parts 1..n without a gap (what a client resumes after).
+  std::uint64_t finished_bytes() const;
+  /// The number of the first part missing from 1..n.
+  int next_number() const;
+};
+
+/// Where uploads in progress are recorded, so that a client that reconnects
+/// continues one without sending its finished parts again. Every call awaits
+/// (the implementation runs its blocking work off the loop) and is
+/// thread-safe. Errors are the journal's; an upload goes on without it.
+class UploadJournal {
+public:
+  virtual ~UploadJournal() = default;
+  virtual core::Task<core::Result<void>> started(std::string key, std::string upload_id) = 0;
+  virtual core::Task<core::Result<void>> part(std::string key, std::string upload_id,
+                                              Part part) = 0;
+  /// The upload completed or was aborted.
+  virtual core::Task<core::Result<void>> ended(std::string key, std::string upload_id) = 0;
+  virtual core::Task<core::Result<std::optional<RecordedUpload>>> find(std::string key) = 0;
 };
 
 struct S3FsOptions {
@@ -44,6 +71,9 @@ struct S3FsOptions {
   std::size_t read_ahead = 4u << 20;
   /// Called on the upload's loop after each part is uploaded; empty: nothing.
   std::function<void(const FinishedPart&)> on_part;
+  /// Records uploads in progress for resume (shared, thread-safe); null: an
+  /// interrupted upload is aborted and nothing resumes it.
+  std::shared_ptr<UploadJournal> journal;
 };
 
 /// A Filesystem over the objects under options.prefix. Does not contact the

@@ -1,7 +1,9 @@
 // An upload: a multipart upload fed from a window of part buffers (a single
 // PUT when the whole file fits in one part). Parts are sent by coroutines of
-// their own, at most upload_concurrency at once; an upload that is not
-// committed is aborted, never left behind.
+// their own, at most upload_concurrency at once. With a journal, the upload
+// and each finished part are recorded; an upload that is not committed is
+// left for a resume when it has finished parts (the parts still in memory are
+// dropped), else aborted and forgotten.
 #include "vfs/s3/s3_files.hpp"
 
 #include "core/wakeup.hpp"
@@ -49,6 +51,10 @@ core::Task<void> send_part(std::shared_ptr<UploadState> s, int number, ReadyPart
     Part done{number, std::move(*etag), size};
     if (s->ctx->on_part)
       s->ctx->on_part(FinishedPart{s->key, s->upload_id, done});
+    if (s->ctx->journal) {
+      auto copy = done;
+      (void)co_await s->ctx->journal->part(key, id, copy);
+    }
     s->parts.push_back(std::move(done));
   } else if (!s->error) {
     s->error = etag.error();
@@ -69,9 +75,13 @@ core::Task<void> abort_upload(std::shared_ptr<UploadState> s) {
   co_await wait_idle(*s);
   if (s->upload_id.empty())
     co_return;
+  if (s->ctx->journal && !s->parts.empty())
+    co_return; // recorded with finished parts: kept for a resume
   auto key = s->key;
   auto id = s->upload_id;
   (void)co_await s->ctx->client->abort_multipart(key, id);
+  if (s->ctx->journal)
+    (void)co_await s->ctx->journal->ended(key, id);
 }
 
 class Upload final : public S3File {
@@ -81,6 +91,13 @@ public:
         window_(0, ctx->part_size, kWindowParts) {
     if (plan_.keep == UploadPlan::Keep::prefix)
       pos_ = plan_.origin; // write() of a resume starts at its offset
+    if (plan_.resume) {
+      state_->upload_id = plan_.resume->upload_id;
+      first_number_ = plan_.resume->next_number();
+      for (const auto& part : plan_.resume->parts)
+        if (part.number < first_number_) // a part after a gap is sent again
+          state_->parts.push_back(part);
+    }
   }
 
   ~Upload() override {
@@ -177,6 +194,8 @@ public:
     if (!done)
       co_return done;
     committed_ = true;
+    if (state_->ctx->journal)
+      (void)co_await state_->ctx->journal->ended(key, id);
     if (mtime_ && !mtime_in_metadata_)
       co_return co_await apply_mtime();
     co_return core::Result<void>{};
@@ -190,7 +209,9 @@ public:
     st.mode = 0644;
     st.mtime = mtime_.value_or(std::chrono::system_clock::now());
     st.atime = st.mtime;
-    if (!started_ && plan_.keep != UploadPlan::Keep::nothing && plan_.existing)
+    if (!started_ && plan_.resume)
+      st.size = plan_.origin;
+    else if (!started_ && plan_.keep != UploadPlan::Keep::nothing && plan_.existing)
       st.size = plan_.existing->size;
     else
       st.size = started_ ? window_.end() : 0;
@@ -263,6 +284,10 @@ private:
   /// resume keeps: server-side from 5 MiB, else through the first part buffer.
   core::Task<core::Result<void>> start(std::uint64_t first_offset) {
     started_ = true;
+    if (plan_.resume) { // the recorded parts hold the first origin bytes
+      window_ = PartAssembler(plan_.origin, part_size(), kWindowParts);
+      co_return core::Result<void>{};
+    }
     std::uint64_t origin = 0;
     const std::uint64_t existing = plan_.existing ? plan_.existing->size : 0;
     if (plan_.keep == UploadPlan::Keep::prefix)
@@ -311,6 +336,10 @@ private:
     if (!id)
       co_return core::unexpected(id.error());
     state_->upload_id = std::move(*id);
+    if (state_->ctx->journal) {
+      auto recorded = state_->upload_id;
+      (void)co_await state_->ctx->journal->started(key, recorded);
+    }
     co_return core::Result<void>{};
   }
 
@@ -448,10 +477,33 @@ private:
 
 } // namespace
 
+std::uint64_t RecordedUpload::finished_bytes() const {
+  std::uint64_t bytes = 0;
+  int want = 1;
+  for (const auto& p : parts) {
+    if (p.number != want)
+      break;
+    bytes += p.size;
+    ++want;
+  }
+  return bytes;
+}
+
+int RecordedUpload::next_number() const {
+  int want = 1;
+  for (const auto& p : parts) {
+    if (p.number != want)
+      break;
+    ++want;
+  }
+  return want;
+}
+
 core::Task<core::Result<std::unique_ptr<File>>> make_upload(std::shared_ptr<const S3Context> ctx,
                                                             UploadPlan plan) {
   auto ex = co_await asio::this_coro::executor;
-  if (plan.keep == UploadPlan::Keep::prefix && plan.existing && plan.origin > plan.existing->size)
+  if (plan.keep == UploadPlan::Keep::prefix && !plan.resume && plan.existing &&
+      plan.origin > plan.existing->size)
     co_return core::unexpected(Errc::unsupported); // a resume past the end would leave a hole
   std::unique_ptr<File> file = std::make_unique<Upload>(std::move(ctx), std::move(plan), ex);
   co_return file;
