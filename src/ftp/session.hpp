@@ -100,9 +100,6 @@ public:
   /// and `bytes` moved; a transfer() that never tried to connect (no PORT or
   /// PASV first) reports nothing.
   void end_transfer(core::TransferTracker& tracker, std::uint64_t bytes);
-  /// The bytes the last transfer() moved on its data connection (before
-  /// MODE Z; TYPE A as sent), also when it failed.
-  std::uint64_t transfer_bytes() const { return progress_; }
 
   /// AUTH TLS: after the 234 reply, runs the TLS handshake on the control
   /// connection. Bytes the client sent after AUTH in plain text are discarded.

@@ -19,6 +19,10 @@ namespace {
 constexpr std::size_t kBufferSize = 256 * 1024;
 
 using FilePtr = std::shared_ptr<vfs::File>; // shared: held by the body closure and the handler
+/// The file's bytes a transfer moved, for the transfer log (TYPE A and MODE Z
+/// change what the data connection carries); shared by the body closure and
+/// the handler.
+using FileBytes = std::shared_ptr<std::uint64_t>;
 
 // TYPE A on the wire: LF becomes CRLF (RFC 959 3.1.1.1).
 void to_network_ascii(std::string_view in, std::string& out) {
@@ -48,10 +52,14 @@ void from_network_ascii(std::string_view in, std::string& out, bool& pending_cr)
 }
 
 core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::Stream& sock,
-                                         std::uint64_t& progress) {
+                                         std::uint64_t& progress, FileBytes file_bytes) {
   if (net::ZeroCopyFile* zc = file->zero_copy();
-      zc != nullptr && type == TransferType::binary && sock.is_plain())
-    co_return co_await net::send_to_end(sock.socket(), *zc, progress);
+      zc != nullptr && type == TransferType::binary && sock.is_plain()) {
+    const std::uint64_t before = progress;
+    auto sent = co_await net::send_to_end(sock.socket(), *zc, progress);
+    *file_bytes += progress - before; // also after an error: what went out
+    co_return sent;
+  }
   // A read fills its buffer (File::read): a throttled one asks for no more
   // than the throttle lets through soon, so the stall watchdog sees progress.
   const std::size_t limit = file->read_size_limit();
@@ -63,6 +71,7 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
       co_return core::unexpected(n.error());
     if (*n == 0)
       co_return core::Result<void>{};
+    *file_bytes += *n;
     std::string_view chunk(reinterpret_cast<const char*>(buf.data()), *n);
     if (type == TransferType::ascii) {
       to_network_ascii(chunk, converted);
@@ -78,8 +87,11 @@ core::Task<core::Result<void>> send_body(FilePtr file, TransferType type, net::S
 // Binary upload without TLS or MODE Z into a file offering zero-copy: socket
 // to pipe to file with splice(2), the bytes never copied through user space.
 core::Task<core::Result<void>> receive_spliced(FilePtr file, net::Stream& sock,
-                                               std::uint64_t& progress, net::Pipe& pipe) {
+                                               std::uint64_t& progress, net::Pipe& pipe,
+                                               FileBytes file_bytes) {
+  const std::uint64_t before = progress;
   auto r = co_await net::receive_to_close(sock.socket(), *file->zero_copy(), progress, pipe);
+  *file_bytes += progress - before;
   if (!r)
     co_return r;
   co_return co_await file->commit();
@@ -92,7 +104,7 @@ core::Task<core::Result<void>> receive_spliced(FilePtr file, net::Stream& sock,
 constexpr std::uint64_t kSpliceAfter = 64 * 1024;
 
 core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net::Stream& sock,
-                                            std::uint64_t& progress) {
+                                            std::uint64_t& progress, FileBytes file_bytes) {
   bool spliceable = type == TransferType::binary && file->zero_copy() != nullptr && sock.is_plain();
   const std::size_t size = spliceable ? kSpliceAfter : kBufferSize;
   auto buf = std::make_unique_for_overwrite<char[]>(size);
@@ -103,7 +115,7 @@ core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net
     if (spliceable && received >= kSpliceAfter) {
       spliceable = false;
       if (auto pipe = net::Pipe::open())
-        co_return co_await receive_spliced(file, sock, progress, *pipe);
+        co_return co_await receive_spliced(file, sock, progress, *pipe, file_bytes);
     }
     auto r = co_await sock.read_some(asio::buffer(buf.get(), size));
     if (!r && r.error() == core::Errc::closed)
@@ -121,12 +133,14 @@ core::Task<core::Result<void>> receive_body(FilePtr file, TransferType type, net
     auto w = co_await file->write(std::as_bytes(std::span(chunk.data(), chunk.size())));
     if (!w)
       co_return w;
+    *file_bytes += chunk.size();
   }
   if (pending_cr) {
     const char cr = '\r';
     auto w = co_await file->write(std::as_bytes(std::span(&cr, 1)));
     if (!w)
       co_return w;
+    *file_bytes += 1;
   }
   co_return co_await file->commit();
 }
@@ -138,13 +152,14 @@ core::Task<Reply> upload(Session& s, const vfs::VirtualPath& path, vfs::WriteMod
     co_return reply_for(f.error());
   FilePtr file(std::move(*f));
   TransferType type = s.type;
-  const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
-    return receive_body(file, type, sock, progress);
+  auto file_bytes = std::make_shared<std::uint64_t>(0);
+  const TransferBody body = [file, type, file_bytes](net::Stream& sock, std::uint64_t& progress) {
+    return receive_body(file, type, sock, progress, file_bytes);
   };
   const std::string opening = "Ok to send data.";
   auto tracker = s.start_transfer(path, true);
   Reply r = co_await s.transfer(opening, body);
-  s.end_transfer(tracker, s.transfer_bytes());
+  s.end_transfer(tracker, *file_bytes);
   co_return r;
 }
 
@@ -163,12 +178,13 @@ core::Task<Reply> handle_retr(Session& s, std::string_view arg) {
   std::string opening =
       fmt::format("Opening {} mode data connection for {} ({} bytes).",
                   type == TransferType::binary ? "BINARY" : "ASCII", p->name(), st ? st->size : 0);
-  const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
-    return send_body(file, type, sock, progress);
+  auto file_bytes = std::make_shared<std::uint64_t>(0);
+  const TransferBody body = [file, type, file_bytes](net::Stream& sock, std::uint64_t& progress) {
+    return send_body(file, type, sock, progress, file_bytes);
   };
   auto tracker = s.start_transfer(*p, false);
   Reply r = co_await s.transfer(opening, body);
-  s.end_transfer(tracker, s.transfer_bytes());
+  s.end_transfer(tracker, *file_bytes);
   co_return r;
 }
 
@@ -203,13 +219,14 @@ core::Task<Reply> handle_stou(Session& s, std::string_view arg) {
   FilePtr file(std::move(created->first));
   TransferType type = s.type;
   // RFC 1123 4.1.2.9: the 150 reply names the file ("FILE: name").
-  const TransferBody body = [file, type](net::Stream& sock, std::uint64_t& progress) {
-    return receive_body(file, type, sock, progress);
+  auto file_bytes = std::make_shared<std::uint64_t>(0);
+  const TransferBody body = [file, type, file_bytes](net::Stream& sock, std::uint64_t& progress) {
+    return receive_body(file, type, sock, progress, file_bytes);
   };
   const std::string opening = "FILE: " + created->second;
   auto tracker = s.start_transfer(dir.child(created->second), true);
   Reply r = co_await s.transfer(opening, body);
-  s.end_transfer(tracker, s.transfer_bytes());
+  s.end_transfer(tracker, *file_bytes);
   co_return r;
 }
 

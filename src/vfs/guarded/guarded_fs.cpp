@@ -163,21 +163,8 @@ public:
 
   // vfs::File
   core::Task<core::Result<std::size_t>> read(std::span<std::byte> buf) override {
-    // Piece by piece, each paced, until `buf` is full or the file ends (as read_at).
-    std::size_t done = 0;
-    while (done < buf.size()) {
-      auto part = buf.subspan(done);
-      part = part.first(piece(shared_->rules.download, part.size()));
-      auto n = co_await inner_->read(part);
-      if (!n)
-        co_return n;
-      if (*n > 0)
-        co_await pace(shared_->rules.download, *n);
-      done += *n;
-      if (*n < part.size())
-        break; // the end of the file
-    }
-    co_return done;
+    const std::optional<std::uint64_t> sequential;
+    co_return co_await paced_read(sequential, buf);
   }
 
   core::Task<core::Result<void>> write(std::span<const std::byte> buf) override {
@@ -257,22 +244,8 @@ public:
 
   core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
                                                 std::span<std::byte> buf) override {
-    // Piece by piece, each paced, until `buf` is full or the file ends: a
-    // throttle slows a read down, it never makes it short (File::read_at).
-    std::size_t done = 0;
-    while (done < buf.size()) {
-      auto part = buf.subspan(done);
-      part = part.first(piece(shared_->rules.download, part.size()));
-      auto n = co_await inner_->read_at(offset + done, part);
-      if (!n)
-        co_return n;
-      if (*n > 0)
-        co_await pace(shared_->rules.download, *n);
-      done += *n;
-      if (*n < part.size())
-        break; // the end of the file
-    }
-    co_return done;
+    const std::optional<std::uint64_t> at = offset;
+    co_return co_await paced_read(at, buf);
   }
 
   core::Task<core::Result<void>> write_at(std::uint64_t offset,
@@ -386,6 +359,31 @@ private:
     quota()->release(unused, 0);
     charged_bytes_ -= unused;
     end_ = reached;
+  }
+
+  // Piece by piece, each paced, until `buf` is full or the file ends: a
+  // throttle slows a read down, it never makes it short (File::read_at). At
+  // `offset`, or sequentially (read()) without one.
+  core::Task<core::Result<std::size_t>> paced_read(std::optional<std::uint64_t> offset,
+                                                   std::span<std::byte> buf) {
+    std::size_t done = 0;
+    while (done < buf.size()) {
+      auto part = buf.subspan(done);
+      part = part.first(piece(shared_->rules.download, part.size()));
+      core::Result<std::size_t> n = core::unexpected(Errc::io_error);
+      if (offset)
+        n = co_await inner_->read_at(*offset + done, part);
+      else
+        n = co_await inner_->read(part);
+      if (!n)
+        co_return n;
+      if (*n > 0)
+        co_await pace(shared_->rules.download, *n);
+      done += *n;
+      if (*n < part.size())
+        break; // the end of the file
+    }
+    co_return done;
   }
 
   std::shared_ptr<const Shared> shared_;
