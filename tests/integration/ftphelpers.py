@@ -222,7 +222,11 @@ class BerthServer:
         self.ssh_host_keys = []          # (type, "SHA256:...") from "ssh host key"
 
     def start(self, timeout=15, preexec_fn=None):
-        """preexec_fn: run in the child before berth starts (e.g. setrlimit)."""
+        """preexec_fn: run in the child before berth starts (e.g. setrlimit).
+        Also after stop(): the new process's listeners replace the old ones."""
+        self.stdout_lines, self.listeners, self.ftps_listeners = [], [], []
+        self.sftp_listeners, self.ssh_host_keys = [], []
+        self.port = self.port6 = self.ftps_port = self.sftp_port = None
         self.stderr_path = self.workdir / "berth.stderr"
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
