@@ -453,8 +453,7 @@ Authenticator::user_quota(const Account& account) {
       // (the adds commute); the quota's lock is never held across it.
       auto state = settings_.storage_state;
       core::WorkerPool* io = io_;
-      slot.quota->observe([state, io, user = account.name](std::int64_t bytes,
-                                                           std::int64_t files) {
+      slot.quota->observe([state, io, user = account.name](std::int64_t bytes, std::int64_t files) {
         auto add = [state, user, bytes, files] {
           if (auto r = state->add_usage(user, bytes, files); !r)
             spdlog::warn("quota: can not store the usage of {}: {}", user, r.error().message());
