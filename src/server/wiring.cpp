@@ -138,14 +138,23 @@ core::Task<core::Result<void>> check_home(vfs::Backends& storage, vfs::Location 
 }
 
 // One home's check: "file:line: key: reason" when it can not serve.
+// `accepted`: what was already checked; an S3 home's check asks only its
+// bucket, so the users of one bucket cost one request, not one each.
 void check_one_home(vfs::Backends& storage, const fs::path& home, const std::string& source,
-                    std::string_view key) {
+                    std::string_view key, std::set<std::string>& accepted) {
   std::string why;
   auto location = vfs::Location::parse(home.string(), &why);
   if (location) {
-    auto ok = core::run_blocking(check_home(storage, *location, &why));
-    if (ok)
+    const std::string what = location->kind() == vfs::Location::Kind::s3
+                                 ? location->profile() + "@" + location->bucket()
+                                 : location->path().string();
+    if (accepted.contains(what))
       return;
+    auto ok = core::run_blocking(check_home(storage, *location, &why));
+    if (ok) {
+      accepted.insert(what);
+      return;
+    }
   }
   throw core::ConfigError(fmt::format("{}{}{}: {}", source, source.empty() ? "" : ": ", key, why));
 }
@@ -153,10 +162,12 @@ void check_one_home(vfs::Backends& storage, const fs::path& home, const std::str
 } // namespace
 
 void check_homes(const core::Config& cfg, vfs::Backends& storage) {
+  std::set<std::string> accepted;
   for (const auto& u : cfg.users)
-    check_one_home(storage, u.home, u.home_source, "user.home");
+    check_one_home(storage, u.home, u.home_source, "user.home", accepted);
   if (cfg.anonymous.enabled)
-    check_one_home(storage, cfg.anonymous.home, cfg.anonymous.home_source, "ftp.anonymous.home");
+    check_one_home(storage, cfg.anonymous.home, cfg.anonymous.home_source, "ftp.anonymous.home",
+                   accepted);
 }
 
 std::shared_ptr<const Generation> rewire(const core::Config& cfg, const Wired& w) {
