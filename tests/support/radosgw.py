@@ -235,7 +235,7 @@ osd_memory_target = 939524096
 [client.rgw]
 rgw_data = {d}/rgw
 rgw_frontends = beast endpoint=127.0.0.1:{rgw_port}
-rgw_dns_name = 127.0.0.1
+rgw_dns_name = localhost
 rgw_enable_usage_log = false
 """.format(fsid=self.fsid, d=d, mon_port=self.mon_port, rgw_port=self.rgw_port,
            mem=int(os.environ.get("BERTH_TEST_S3_MEMSTORE_BYTES", 8 << 30))))

@@ -1,8 +1,10 @@
 #include "vfs/s3/client.hpp"
 
 #include "net/http_client.hpp"
+#include "support/fault_front.hpp"
 #include "support/run_task.hpp"
 #include "vfs/errc.hpp"
+#include "vfs/s3/request.hpp"
 #include "vfs/s3/sigv4.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -453,6 +455,88 @@ TEST_F(S3Client, RefusesBadKeysAndMetadataBeforeSending) {
   EXPECT_EQ(r.error(), vfs::Errc::invalid_name);
   r = run_task(c.put("", bytes_of(body), {}));
   ASSERT_FALSE(r);
+}
+
+TEST_F(S3Client, VirtualHostStyleAddressesTheBucketInTheHostName) {
+  // radosgw's rgw_dns_name is "localhost": BUCKET.localhost names the bucket,
+  // and libcurl resolves every *.localhost name to loopback.
+  core::S3Profile vhost = profile_;
+  vhost.path_style = false;
+  vhost.endpoint = "http://localhost:" + profile_.endpoint.substr(profile_.endpoint.rfind(':') + 1);
+  Client c(vhost, bucket_);
+  ASSERT_TRUE(run_task(c.check_bucket()));
+  const auto data = random_bytes(100'000, 7);
+  ASSERT_TRUE(run_task(c.put("vhost/a b+c.bin", data, {})));
+  auto got = run_task(get_all(c, "vhost/a b+c.bin", 0, std::nullopt));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, std::string(reinterpret_cast<const char*>(data.data()), data.size()));
+  auto page = run_task(c.list("vhost/", "/", ""));
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->objects.size(), 1u);
+  EXPECT_EQ(page->objects[0].key, "vhost/a b+c.bin");
+  // The same object through the path-style client: one bucket, two spellings.
+  Client path = client();
+  auto head = run_task(path.head("vhost/a b+c.bin"));
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->size, data.size());
+}
+
+TEST_F(S3Client, RetriesSlowDownAndServerErrorsThenGivesUp) {
+  Client direct = client();
+  const auto data = random_bytes(200'000, 8);
+  ASSERT_TRUE(run_task(direct.put("retry/obj", data, {})));
+  const std::string want(reinterpret_cast<const char*>(data.data()), data.size());
+  struct Case {
+    int status;
+    std::string code;
+  };
+  for (const Case& k : {Case{503, "SlowDown"}, Case{500, "InternalError"}, Case{502, ""}}) {
+    SCOPED_TRACE(k.status);
+    // Every try but the last fails: idempotent calls get through.
+    {
+      test::FaultFront front(profile_.endpoint, kAttempts - 1, k.status, k.code);
+      core::S3Profile via = profile_;
+      via.endpoint = front.endpoint();
+      Client c(via, bucket_);
+      auto got = run_task(get_all(c, "retry/obj", 0, std::nullopt));
+      ASSERT_TRUE(got) << got.error().message();
+      EXPECT_EQ(*got, want);
+      EXPECT_EQ(front.refused(), kAttempts - 1);
+    }
+    {
+      test::FaultFront front(profile_.endpoint, kAttempts - 1, k.status, k.code);
+      core::S3Profile via = profile_;
+      via.endpoint = front.endpoint();
+      Client c(via, bucket_);
+      ASSERT_TRUE(run_task(c.put("retry/put", data, {})));
+      EXPECT_EQ(front.refused(), kAttempts - 1);
+      auto head = run_task(direct.head("retry/put"));
+      ASSERT_TRUE(head);
+      EXPECT_EQ(head->size, data.size());
+    }
+    // Every try fails: the caller hears "unavailable" after kAttempts tries.
+    {
+      test::FaultFront front(profile_.endpoint, kAttempts, k.status, k.code);
+      core::S3Profile via = profile_;
+      via.endpoint = front.endpoint();
+      Client c(via, bucket_);
+      auto head = run_task(c.head("retry/obj"));
+      ASSERT_FALSE(head);
+      EXPECT_EQ(head.error(), vfs::Errc::unavailable);
+      EXPECT_EQ(front.refused(), kAttempts);
+      EXPECT_EQ(front.forwarded(), 0);
+    }
+  }
+  // A call that is not idempotent is not sent twice: one refusal ends it.
+  test::FaultFront front(profile_.endpoint, 1, 503, "SlowDown");
+  core::S3Profile via = profile_;
+  via.endpoint = front.endpoint();
+  Client c(via, bucket_);
+  auto id = run_task(c.create_multipart("retry/multi", {}));
+  ASSERT_FALSE(id);
+  EXPECT_EQ(id.error(), vfs::Errc::unavailable);
+  EXPECT_EQ(front.refused(), 1);
+  EXPECT_EQ(front.forwarded(), 0);
 }
 
 } // namespace
