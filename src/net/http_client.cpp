@@ -9,6 +9,9 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -274,9 +277,22 @@ private:
     int ev = dir == 0 ? CURL_CSELECT_IN : CURL_CSELECT_OUT;
     if (ec)
       ev |= CURL_CSELECT_ERR;
+    if (dir == 0)
+      ack_now(w->fd);
     action(w->fd, ev);
     if (!w->removed && !stopped())
       arm(w);
+  }
+
+  // A reply often comes as two segments, head then body. A server with
+  // Nagle's algorithm on (radosgw's beast frontend by default) holds the body
+  // until the head is acknowledged, and Linux delays that acknowledgement by
+  // up to 40 ms on a request/reply connection: every small listing or error
+  // reply would wait for it. Acknowledging what arrived before reading it
+  // releases the body at once (TCP_QUICKACK is not sticky, so each time).
+  static void ack_now(curl_socket_t s) {
+    const int on = 1;
+    ::setsockopt(s, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
   }
 
   void action(curl_socket_t s, int ev) {
