@@ -5,8 +5,14 @@
 # target crashes, leaks, hangs or runs out of memory; the input that did it is
 # kept in build/fuzz/artifacts/<target>/ (see tests/fuzz/README.md).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (default: 60 seconds, every target)
+#        scripts/fuzz.sh --build-only               (only builds them)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+build_only=false
+if [[ "${1:-}" == "--build-only" ]]; then
+  build_only=true
+  shift
+fi
 seconds="${1:-60}"
 shift || true
 build="$root/build/fuzz"
@@ -17,9 +23,14 @@ if [[ "${CI:-}" == "true" ]]; then
 fi
 
 echo "=== fuzz build ==="
+# Line tables only (-g1): enough for the reports, a fifth less compile time.
 CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
   -DBERTH_BUILD_FUZZERS=ON -DBERTH_BUILD_TESTS=OFF -DBERTH_WERROR="$werror"
 cmake --build "$build" --target fuzzers -j"$jobs"
+if $build_only; then
+  exit 0
+fi
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then
