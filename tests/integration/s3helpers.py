@@ -36,6 +36,9 @@ class ExternalRadosgw:
         self.access_key = env["BERTH_TEST_S3_ACCESS_KEY"]
         self.secret_key = env["BERTH_TEST_S3_SECRET_KEY"]
         self.region = env.get("BERTH_TEST_S3_REGION", radosgw.REGION)
+        # `radosgw.py run DIR` writes DIR/env: its admin sockets are in DIR/run
+        folder = Path(os.environ.get("BERTH_TEST_S3_ENV", ".")).resolve().parent
+        self.dir = folder if (folder / "run" / "client.rgw.asok").exists() else None
 
     boto3_client = radosgw.Radosgw.boto3_client
     make_bucket = radosgw.Radosgw.make_bucket

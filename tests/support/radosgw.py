@@ -219,6 +219,45 @@ mon_max_pg_per_osd = 1000
 mon_warn_on_pool_no_redundancy = false
 mon_data_avail_warn = 1
 mon_data_avail_crit = 0
+# no debug logging, not even gathered in memory: a test creating many
+# objects spends much of its CPU there otherwise
+debug_ms = 0/0
+debug_osd = 0/0
+debug_rgw = 0/0
+debug_rgw_sync = 0/0
+debug_objecter = 0/0
+debug_rados = 0/0
+debug_auth = 0/0
+debug_monc = 0/0
+debug_mon = 0/0
+debug_paxos = 0/0
+debug_memdb = 0/0
+debug_rocksdb = 0/0
+debug_leveldb = 0/0
+debug_finisher = 0/0
+debug_objclass = 0/0
+debug_filestore = 0/0
+debug_memstore = 0/0
+debug_asok = 0/0
+debug_throttle = 0/0
+debug_heartbeatmap = 0/0
+debug_optracker = 0/0
+debug_tp = 0/0
+debug_crypto = 0/0
+debug_context = 0/0
+debug_buffer = 0/0
+debug_timer = 0/0
+debug_perfcounter = 0/0
+debug_crush = 0/0
+debug_reserver = 0/0
+debug_journal = 0/0
+debug_bluestore = 0/0
+debug_bluefs = 0/0
+debug_bdev = 0/0
+debug_kstore = 0/0
+debug_prioritycache = 0/0
+debug_mgrc = 0/0
+debug_none = 0/0
 
 [mon]
 mon_data = {d}/mon/$id
@@ -231,12 +270,16 @@ osd_objectstore = memstore
 memstore_device_bytes = {mem}
 osd_max_object_size = 1073741824
 osd_memory_target = 939524096
+osd_enable_op_tracker = false
 
 [client.rgw]
 rgw_data = {d}/rgw
 rgw_frontends = beast endpoint=127.0.0.1:{rgw_port}
 rgw_dns_name = localhost
 rgw_enable_usage_log = false
+rgw_enable_ops_log = false
+rgw_dynamic_resharding = false
+rgw_run_sync_thread = false
 """.format(fsid=self.fsid, d=d, mon_port=self.mon_port, rgw_port=self.rgw_port,
            mem=int(os.environ.get("BERTH_TEST_S3_MEMSTORE_BYTES", 8 << 30))))
 

@@ -24,7 +24,10 @@
 //   part are recorded; one interrupted after a finished part is not aborted
 //   but kept for a resume: stat() of its key, while no object is there, shows
 //   the bytes of its finished parts, and a resume at exactly that offset
-//   continues the same upload with its next part (nothing sent again).
+//   continues the same upload with its next part (nothing sent again); so do
+//   an append (APPE, SFTP append) and an SFTP open for writing without
+//   truncate (reput), their first write at that offset. Any other new upload
+//   of the key aborts the interrupted one (s3_upload.cpp).
 //   Append and other resumes keep the existing object's first bytes: UploadPartCopy
 //   from 5 MiB, else a GET into the first part buffer. An SFTP open for
 //   writing without truncate keeps the bytes before the first write (reput),
@@ -372,6 +375,10 @@ public:
       plan.keep = UploadPlan::Keep::prefix;
       plan.append = true;
       plan.origin = plan.existing ? plan.existing->size : 0;
+      if (!plan.existing)
+        plan.resume = co_await recorded_upload(plan.key); // APPE after a cut upload
+      if (plan.resume)
+        plan.origin = plan.resume->finished_bytes();
       break;
     case WriteMode::resume:
       plan.keep = UploadPlan::Keep::prefix;
@@ -410,6 +417,15 @@ public:
       plan.keep = flags.append ? UploadPlan::Keep::prefix : UploadPlan::Keep::lazy;
       plan.append = flags.append;
       plan.origin = plan.existing->size;
+    } else if (!plan.existing && !flags.truncate) {
+      // Over an interrupted upload (stat() shows its finished bytes): reput
+      // or an append continues it after those bytes.
+      plan.resume = co_await recorded_upload(plan.key);
+      if (plan.resume) {
+        plan.keep = UploadPlan::Keep::prefix;
+        plan.append = flags.append;
+        plan.origin = plan.resume->finished_bytes();
+      }
     }
     co_return co_await make_upload(ctx_, std::move(plan));
   }

@@ -337,8 +337,16 @@ private:
       co_return core::unexpected(id.error());
     state_->upload_id = std::move(*id);
     if (state_->ctx->journal) {
+      // An interrupted upload recorded for the key is replaced by this one:
+      // nothing could resume it any more, so it is aborted, not left in the
+      // bucket with its parts.
+      auto old = co_await state_->ctx->journal->find(key);
       auto recorded = state_->upload_id;
       (void)co_await state_->ctx->journal->started(key, recorded);
+      if (old && *old && (*old)->upload_id != recorded) {
+        auto old_id = (*old)->upload_id;
+        (void)co_await client().abort_multipart(key, old_id);
+      }
     }
     co_return core::Result<void>{};
   }
