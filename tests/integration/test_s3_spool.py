@@ -90,7 +90,7 @@ path, size, block = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 data = random.Random(5).randbytes(size)
 offsets = list(range(0, size, block))
 random.Random(6).shuffle(offsets)
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
 for at in offsets:
     piece = data[at:at + block]
     assert os.pwrite(fd, piece, at) == len(piece)
@@ -104,6 +104,9 @@ def test_sshfs_random_writes_land_byte_exact(spool_server, client_keys, env, tmp
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     size = 20 * MiB + 4321  # three parts of 8 MiB, written in shuffled 64 KiB blocks
+    # sshfs looks a new file up right after creating it, and an S3 upload is no
+    # object before its close: the program rewrites an existing (empty) one.
+    home.client.put_object(Bucket=home.bucket, Key="alice/random.bin", Body=b"")
     with sshfs_mounted(srv, "alice", client_keys[0], mnt, SSH_OPTS, env):
         r = subprocess.run([sys.executable, "-c", RANDOM_WRITER, str(mnt / "random.bin"),
                             str(size), str(64 * 1024)], capture_output=True, text=True,
@@ -153,8 +156,7 @@ def test_a_full_spool_is_refused_and_nothing_appears(spool_server):
         f.write(os.urandom(64 * 1024))
         f.flush()
     assert "no space" in str(e.value).lower(), e.value
-    with pytest.raises(IOError):
-        f.close()  # the upload misses bytes: its close refuses too
+    f.close()  # refused (the upload misses bytes), but paramiko ignores a CLOSE's status
     assert "full.bin" not in s.listdir("/")
     s.close()
     c.close()
