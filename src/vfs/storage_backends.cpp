@@ -7,6 +7,7 @@
 #include "vfs/s3/client.hpp"
 #include "vfs/s3/memory_budget.hpp"
 #include "vfs/s3/s3_fs.hpp"
+#include "vfs/s3/spool.hpp"
 
 #include <fmt/format.h>
 
@@ -23,6 +24,8 @@ struct StorageBackends::State {
   /// The node-wide budget of upload part buffers: kept across reloads while
   /// its size stays, so that running uploads and new ones share it.
   std::shared_ptr<s3::MemoryBudget> budget;
+  /// The node's spool folder and limit, kept across reloads while they stay.
+  std::shared_ptr<s3::SpoolSpace> spool;
   mutable std::mutex mu;
   /// "profile@bucket" -> its client, made on first use.
   mutable std::map<std::string, std::shared_ptr<s3::Client>> clients; // guarded by mu
@@ -37,6 +40,17 @@ std::shared_ptr<s3::MemoryBudget> budget_for(const StorageSettings& s,
   if (old && old->total() == s.s3.memory_budget)
     return old;
   return std::make_shared<s3::MemoryBudget>(s.s3.memory_budget);
+}
+
+/// [s3] spool_dir, a relative one (and the default, "s3-spool") in the state folder.
+std::shared_ptr<s3::SpoolSpace> spool_for(const StorageSettings& s, core::WorkerPool* io,
+                                          std::shared_ptr<s3::SpoolSpace> old) {
+  std::filesystem::path dir = s.s3.spool_dir.empty() ? "s3-spool" : s.s3.spool_dir;
+  if (dir.is_relative())
+    dir = s.state_dir / dir;
+  if (old && old->dir() == dir && old->limit() == s.s3.spool_limit)
+    return old;
+  return std::make_shared<s3::SpoolSpace>(std::move(dir), s.s3.spool_limit, io);
 }
 
 /// A day without a new part: the upload is abandoned.
@@ -125,6 +139,7 @@ StorageBackends::StorageBackends(core::WorkerPool* io, StorageSettings settings,
     : io_(io), storage_state_(std::move(state)) {
   auto st = std::make_shared<State>();
   st->budget = budget_for(settings, nullptr);
+  st->spool = spool_for(settings, io_, nullptr);
   st->settings = std::move(settings);
   state_ = std::move(st);
 }
@@ -134,6 +149,7 @@ StorageBackends::~StorageBackends() = default;
 void StorageBackends::reconfigure(StorageSettings settings) {
   auto next = std::make_shared<State>();
   next->budget = budget_for(settings, state()->budget);
+  next->spool = spool_for(settings, io_, state()->spool);
   next->settings = std::move(settings);
   std::lock_guard lock(mu_);
   state_ = std::move(next);
@@ -184,6 +200,7 @@ StorageBackends::open(const Location& location) {
   options.client = std::move(client);
   options.prefix = location.prefix();
   options.budget = st->budget;
+  options.spool = st->spool;
   options.part_size = profile.part_size;
   options.upload_concurrency = profile.upload_concurrency;
   options.max_rename_objects = st->settings.s3.max_rename_objects;

@@ -7,6 +7,7 @@
 #include "vfs/filesystem.hpp"
 #include "vfs/s3/client.hpp"
 #include "vfs/s3/s3_fs.hpp"
+#include "vfs/s3/spool.hpp"
 
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@ struct S3Context {
   std::size_t read_ahead = 4u << 20;
   std::function<void(const FinishedPart&)> on_part;
   std::shared_ptr<UploadJournal> journal;
+  std::shared_ptr<SpoolSpace> spool; ///< Null: writes outside the window are unsupported.
 };
 
 /// S3's smallest part but the last, and the largest one UploadPartCopy copies.

@@ -17,7 +17,11 @@
 //   commit() aborts its multipart upload in a spawned coroutine. write_at()
 //   assembles writes in place within a window of two parts (the one being
 //   filled and the next); a write before the window (into a part already sent)
-//   or beyond it is refused with Errc::unsupported, nothing is spooled.
+//   or beyond it moves the upload to a local spool file (S3FsOptions::spool,
+//   [s3] spool_dir and spool_limit; see s3_upload.cpp): refused with
+//   Errc::unsupported without a spool or into a part sent before the move, with
+//   Errc::no_space when the node's spool is full. Reads of a spooled upload
+//   see what the spool holds.
 //   WriteMode::create: a conditional PUT (If-None-Match), or for a multipart
 //   upload a HEAD at the open and before completing (a small race remains).
 //   With a journal (S3FsOptions::journal), a multipart upload and each finished
@@ -268,9 +272,9 @@ private:
 class S3Fs final : public Filesystem {
 public:
   explicit S3Fs(S3FsOptions o)
-      : ctx_(std::make_shared<S3Context>(
-            S3Context{o.client, o.budget, std::max<std::uint64_t>(o.part_size, kMinPartSize),
-                      std::max(1u, o.upload_concurrency), o.read_ahead, o.on_part, o.journal})),
+      : ctx_(std::make_shared<S3Context>(S3Context{
+            o.client, o.budget, std::max<std::uint64_t>(o.part_size, kMinPartSize),
+            std::max(1u, o.upload_concurrency), o.read_ahead, o.on_part, o.journal, o.spool})),
         client_(o.client), prefix_(std::move(o.prefix)), max_rename_(o.max_rename_objects) {
     if (!ctx_->budget) {
       auto own = std::const_pointer_cast<S3Context>(ctx_);

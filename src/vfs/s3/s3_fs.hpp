@@ -9,6 +9,7 @@
 #include "vfs/quota.hpp"
 #include "vfs/s3/client.hpp"
 #include "vfs/s3/memory_budget.hpp"
+#include "vfs/s3/spool.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -74,6 +75,9 @@ struct S3FsOptions {
   /// Records uploads in progress for resume (shared, thread-safe); null: an
   /// interrupted upload is aborted and nothing resumes it.
   std::shared_ptr<UploadJournal> journal;
+  /// The node's spool for writes far out of order (shared, thread-safe); null:
+  /// a write outside an upload's window is refused with Errc::unsupported.
+  std::shared_ptr<SpoolSpace> spool;
 };
 
 /// A Filesystem over the objects under options.prefix. Does not contact the

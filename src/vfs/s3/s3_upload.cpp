@@ -4,11 +4,22 @@
 // and each finished part are recorded; an upload that is not committed is
 // left for a resume when it has finished parts (the parts still in memory are
 // dropped), else aborted and forgotten.
+//
+// A write outside the window (into a part already sent, or beyond the parts
+// being assembled) switches the upload to its spool (spool.hpp): the window's
+// parts go to a local file with every later write, and commit() sends that
+// file part by part after the parts sent before the switch, which stay as they
+// are. Bytes before the switch's window start can not be written again (they
+// are sent; S3 gives no way to read them back): such a write is refused
+// (Errc::unsupported) and so is, with Errc::no_space, one the spool's limit
+// has no room for; either fails the upload, whose commit() then refuses
+// too, so that no object with missing bytes appears.
 #include "vfs/s3/s3_files.hpp"
 
 #include "core/wakeup.hpp"
 #include "vfs/errc.hpp"
 #include "vfs/s3/part_assembler.hpp"
+#include "vfs/s3/spool.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -106,17 +117,25 @@ public:
   }
 
   // vfs::File
-  core::Task<core::Result<std::size_t>> read(std::span<std::byte>) override {
-    co_return core::unexpected(Errc::unsupported);
+  core::Task<core::Result<std::size_t>> read(std::span<std::byte> buf) override {
+    auto n = co_await read_at(pos_, buf);
+    if (n)
+      pos_ += *n;
+    co_return n;
   }
-  core::Task<core::Result<std::size_t>> read_at(std::uint64_t, std::span<std::byte>) override {
-    co_return core::unexpected(Errc::unsupported);
+  /// Only a spooled upload reads, what the spool holds (bytes written since
+  /// the switch and the window's then): a read before it is unsupported.
+  core::Task<core::Result<std::size_t>> read_at(std::uint64_t offset,
+                                                std::span<std::byte> buf) override {
+    if (!spool_ || offset < spool_->base())
+      co_return core::unexpected(Errc::unsupported);
+    co_return co_await spool_->read(offset, buf);
   }
 
   core::Task<core::Result<void>> write(std::span<const std::byte> buf) override {
     auto r = co_await write_at(pos_, buf);
     if (r)
-      pos_ = window_.end();
+      pos_ = spool_ ? written_to_ : window_.end();
     co_return r;
   }
 
@@ -126,27 +145,40 @@ public:
       co_return core::unexpected(Errc::io_error);
     if (state_->error)
       co_return core::unexpected(state_->error);
+    if (failed_)
+      co_return core::unexpected(failed_);
     if (!started_) {
       auto s = co_await start(offset);
       if (!s)
         co_return s;
     }
     if (plan_.append)
-      offset = window_.end();
+      offset = spool_ ? spool_->end() : window_.end();
+    if (!spool_ && !buf.empty() && offset < window_.window_start()) {
+      auto spooled = co_await start_spool(); // into a part already sent
+      if (!spooled)
+        co_return spooled;
+    }
     // A piece at a time up to the next part boundary, so that a write larger
     // than the window (a big FTP buffer) moves through it.
-    if (!buf.empty() && offset < window_.window_start())
-      co_return core::unexpected(Errc::unsupported); // into a part already sent
-    while (!buf.empty()) {
+    while (!spool_ && !buf.empty()) {
       const std::uint64_t into = (offset - window_.window_start()) % part_size();
       const auto n =
           static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), part_size() - into));
+      if (!window_.parts_for(offset, n)) { // beyond the window
+        auto spooled = co_await start_spool();
+        if (!spooled)
+          co_return spooled;
+        break;
+      }
       auto placed = co_await place(offset, buf.first(n));
       if (!placed)
         co_return placed;
       offset += n;
       buf = buf.subspan(n);
     }
+    if (spool_ && !buf.empty())
+      co_return co_await spool_write(offset, buf);
     co_return core::Result<void>{};
   }
 
@@ -155,6 +187,8 @@ public:
       co_return core::Result<void>{};
     if (state_->error)
       co_return core::unexpected(state_->error);
+    if (failed_)
+      co_return core::unexpected(failed_);
     if (!started_) {
       if (plan_.keep == UploadPlan::Keep::lazy || plan_.append) {
         // Nothing written: the object stays as it was (its times may change).
@@ -165,6 +199,8 @@ public:
       if (!s)
         co_return s;
     }
+    if (spool_)
+      co_return co_await commit_spool();
     auto last = window_.finish();
     if (state_->upload_id.empty() && state_->parts.empty() && first_number_ == 1 &&
         last.size() <= 1) {
@@ -179,6 +215,67 @@ public:
       if (!sent)
         co_return sent;
     }
+    co_return co_await complete();
+  }
+
+  std::optional<Stat> replaced() const override { return replaced_; }
+
+  core::Task<core::Result<Stat>> stat() override {
+    Stat st;
+    st.type = FileType::regular;
+    st.mode = 0644;
+    st.mtime = mtime_.value_or(std::chrono::system_clock::now());
+    st.atime = st.mtime;
+    if (!started_ && plan_.resume)
+      st.size = plan_.origin;
+    else if (!started_ && plan_.keep != UploadPlan::Keep::nothing && plan_.existing)
+      st.size = plan_.existing->size;
+    else if (spool_)
+      st.size = spool_->end();
+    else
+      st.size = started_ ? window_.end() : 0;
+    co_return st;
+  }
+
+  core::Task<core::Result<void>> sync() override { co_return core::Result<void>{}; }
+
+  core::Task<core::Result<void>> set_size(std::uint64_t size) override {
+    if (!started_ && size == 0 && plan_.keep != UploadPlan::Keep::nothing) {
+      plan_.keep = UploadPlan::Keep::nothing; // truncated before any write: new content
+      plan_.origin = 0;
+    }
+    if (!started_) {
+      if (size == 0 || (plan_.existing && size == plan_.existing->size))
+        co_return core::Result<void>{};
+      co_return core::unexpected(Errc::unsupported);
+    }
+    if (spool_) {
+      if (size < spool_->base())
+        co_return core::unexpected(Errc::unsupported);
+      co_return co_await spool_->resize(size);
+    }
+    if (size == window_.end())
+      co_return core::Result<void>{};
+    co_return window_.truncate(size);
+  }
+
+  core::Task<core::Result<void>> set_mode(std::uint32_t) override {
+    co_return core::unexpected(Errc::unsupported);
+  }
+
+  core::Task<core::Result<void>> set_times(std::chrono::system_clock::time_point,
+                                           std::chrono::system_clock::time_point mtime) override {
+    mtime_ = mtime;
+    co_return core::Result<void>{};
+  }
+
+private:
+  Client& client() { return *state_->ctx->client; }
+  std::uint64_t part_size() const { return state_->ctx->part_size; }
+  unsigned concurrency() const { return std::max(1u, state_->ctx->upload_concurrency); }
+
+  /// Waits for the parts in flight and completes the multipart upload.
+  core::Task<core::Result<void>> complete() {
     co_await wait_idle(*state_);
     if (state_->error)
       co_return core::unexpected(state_->error);
@@ -201,54 +298,90 @@ public:
     co_return core::Result<void>{};
   }
 
-  std::optional<Stat> replaced() const override { return replaced_; }
-
-  core::Task<core::Result<Stat>> stat() override {
-    Stat st;
-    st.type = FileType::regular;
-    st.mode = 0644;
-    st.mtime = mtime_.value_or(std::chrono::system_clock::now());
-    st.atime = st.mtime;
-    if (!started_ && plan_.resume)
-      st.size = plan_.origin;
-    else if (!started_ && plan_.keep != UploadPlan::Keep::nothing && plan_.existing)
-      st.size = plan_.existing->size;
-    else
-      st.size = started_ ? window_.end() : 0;
-    co_return st;
+  /// Fails the upload with `ec`: later writes and commit() refuse with it.
+  core::Result<void> fail(std::error_code ec) {
+    failed_ = ec;
+    return core::unexpected(ec);
   }
 
-  core::Task<core::Result<void>> sync() override { co_return core::Result<void>{}; }
-
-  core::Task<core::Result<void>> set_size(std::uint64_t size) override {
-    if (!started_ && size == 0 && plan_.keep != UploadPlan::Keep::nothing) {
-      plan_.keep = UploadPlan::Keep::nothing; // truncated before any write: new content
-      plan_.origin = 0;
+  /// Moves the window's bytes to a new spool, which takes every later write.
+  core::Task<core::Result<void>> start_spool() {
+    if (!state_->ctx->spool)
+      co_return fail(make_error_code(Errc::unsupported));
+    const std::uint64_t base = window_.window_start();
+    const std::uint64_t first = window_.next_part();
+    auto space = state_->ctx->spool;
+    auto spool = co_await Spool::create(space, base);
+    if (!spool)
+      co_return fail(spool.error());
+    auto held = window_.finish(); // the parts being assembled, cut at the last byte written
+    for (auto& part : held) {
+      const std::uint64_t at = base + (part.index - first) * part_size();
+      auto body = std::span<const std::byte>(part.buffer.bytes.data(), part.size);
+      auto w = co_await (*spool)->write(at, body);
+      if (!w)
+        co_return fail(w.error());
+      part.buffer = PartBuffer{}; // back to the budget
     }
-    if (!started_) {
-      if (size == 0 || (plan_.existing && size == plan_.existing->size))
-        co_return core::Result<void>{};
-      co_return core::unexpected(Errc::unsupported);
-    }
-    if (size == window_.end())
-      co_return core::Result<void>{};
-    co_return window_.truncate(size);
-  }
-
-  core::Task<core::Result<void>> set_mode(std::uint32_t) override {
-    co_return core::unexpected(Errc::unsupported);
-  }
-
-  core::Task<core::Result<void>> set_times(std::chrono::system_clock::time_point,
-                                           std::chrono::system_clock::time_point mtime) override {
-    mtime_ = mtime;
+    spool_ = std::move(*spool);
+    spool_first_part_ = first;
     co_return core::Result<void>{};
   }
 
-private:
-  Client& client() { return *state_->ctx->client; }
-  std::uint64_t part_size() const { return state_->ctx->part_size; }
-  unsigned concurrency() const { return std::max(1u, state_->ctx->upload_concurrency); }
+  core::Task<core::Result<void>> spool_write(std::uint64_t offset, std::span<const std::byte> buf) {
+    if (offset < spool_->base())
+      co_return fail(make_error_code(Errc::unsupported)); // into a part sent before the switch
+    auto w = co_await spool_->write(offset, buf);
+    if (!w)
+      co_return fail(w.error());
+    written_to_ = offset + buf.size();
+    co_return w;
+  }
+
+  /// The spool's bytes at `at`, up to a part, in a buffer from the budget.
+  core::Task<core::Result<ReadyPart>> read_spooled(std::uint64_t at, std::uint64_t index) {
+    const auto size =
+        static_cast<std::size_t>(std::min<std::uint64_t>(part_size(), spool_->end() - at));
+    auto lease = co_await state_->ctx->budget->acquire(part_size());
+    if (!lease)
+      co_return core::unexpected(lease.error());
+    ReadyPart part{index, PartBuffer{std::vector<std::byte>(size), std::move(*lease)}, size};
+    auto n = co_await spool_->read(at, part.buffer.bytes);
+    if (!n)
+      co_return core::unexpected(n.error());
+    if (*n != size)
+      co_return core::unexpected(Errc::io_error);
+    co_return part;
+  }
+
+  /// Sends the spool part by part after the parts sent before the switch (a
+  /// single PUT when nothing was sent and it fits in one part) and completes.
+  core::Task<core::Result<void>> commit_spool() {
+    const std::uint64_t base = spool_->base();
+    if (state_->upload_id.empty() && state_->parts.empty() && first_number_ == 1 && base == 0 &&
+        spool_->end() <= part_size()) {
+      auto part = co_await read_spooled(0, 0);
+      if (!part)
+        co_return core::unexpected(part.error());
+      std::vector<ReadyPart> whole;
+      whole.push_back(std::move(*part));
+      auto r = co_await put_whole(whole);
+      if (!r)
+        co_return r;
+      committed_ = true;
+      co_return core::Result<void>{};
+    }
+    std::uint64_t index = spool_first_part_;
+    for (std::uint64_t at = base; at < spool_->end(); at += part_size()) {
+      auto part = co_await read_spooled(at, index++);
+      if (!part)
+        co_return core::unexpected(part.error());
+      auto sent = co_await send(std::move(*part));
+      if (!sent)
+        co_return sent;
+    }
+    co_return co_await complete();
+  }
 
   Metadata metadata() {
     Metadata m;
@@ -475,7 +608,11 @@ private:
   asio::any_io_executor ex_;
   UploadPlan plan_;
   PartAssembler window_;
-  int first_number_ = 1; ///< The S3 part number of the window's part 0.
+  int first_number_ = 1;               ///< The S3 part number of the window's part 0.
+  std::unique_ptr<Spool> spool_;       ///< Set once a write fell outside the window.
+  std::uint64_t spool_first_part_ = 0; ///< The window's part index of the spool's base.
+  std::uint64_t written_to_ = 0;       ///< One past the last spooled write.
+  std::error_code failed_;             ///< A refused write: the upload can not complete.
   bool started_ = false;
   bool committed_ = false;
   std::optional<std::chrono::system_clock::time_point> mtime_;
