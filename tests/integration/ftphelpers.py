@@ -221,7 +221,7 @@ class BerthServer:
         self.sftp_port = None
         self.ssh_host_keys = []          # (type, "SHA256:...") from "ssh host key"
 
-    def start(self, timeout=15, preexec_fn=None):
+    def start(self, timeout=60, preexec_fn=None):
         """preexec_fn: run in the child before berth starts (e.g. setrlimit).
         Also after stop(): the new process's listeners replace the old ones."""
         self.stdout_lines, self.listeners, self.ftps_listeners = [], [], []
