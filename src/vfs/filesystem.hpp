@@ -174,6 +174,10 @@ public:
   /// atomic (a temporary name renamed on commit()) or direct (the target itself,
   /// truncated at the open).
   virtual core::UploadMode upload_mode() const = 0;
+  /// Whether every file open for writing is its writer's alone until commit()
+  /// (object storage: each upload is a new object, never the stored one
+  /// changed in place), so that no other handle sees or changes its bytes.
+  virtual bool private_writes() const { return false; }
   /// Creates a new file with a unique name in `dir` for STOU; returns its name too.
   virtual core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
   create_unique(const VirtualPath& dir, std::string_view prefix) = 0;

@@ -418,9 +418,7 @@ def upload_piece(seed, j):
 def test_concurrent_uploads_within_the_memory_budget(s3srv):
     """20 FTP uploads at once of 128 MiB each within a 16 MiB budget (some
     45 s; 20 x 1 GiB would need 20 GiB in the test OSD's memory, memstore,
-    and minutes of CPU). SFTP uploads are not in the mix: 20 SFTP uploads
-    (paramiko, pipelined writes) stall for good within a 16 MiB budget
-    (docs/STATUS.md, "Not yet"); with 128 MiB they complete."""
+    and minutes of CPU). SFTP uploads: the next test."""
     srv = s3srv(s3={"memory_budget": "16MiB", "part_size": "5MiB", "upload_concurrency": 2})
     before = status_kib(srv.proc.pid, "VmRSS")
 
@@ -448,3 +446,34 @@ def test_concurrent_uploads_within_the_memory_budget(s3srv):
     for i in range(UPLOADS):
         assert srv.s3.path("alice/u%d.bin" % i).sha256() == sums[i], i
     assert growth < BUDGET_GROWTH_KIB, growth
+
+
+SFTP_UPLOADS = 12
+SFTP_UPLOAD_SIZE = 16 * MiB
+
+
+def test_concurrent_sftp_uploads_within_the_memory_budget(s3srv):
+    """12 SFTP uploads at once (paramiko, pipelined writes) of one user,
+    within a budget of 3 part buffers: each waits its turn for a buffer, and
+    one waiting never keeps the user's other sessions from writing (they
+    once all stalled for good: the waiting write held the user's quota
+    critical section, which the sessions holding buffers needed)."""
+    srv = s3srv(s3={"memory_budget": "16MiB", "part_size": "5MiB", "upload_concurrency": 2})
+
+    def upload(i):
+        h = hashlib.sha256()
+        s = sftp_login(srv)
+        s.get_channel().settimeout(120)
+        with s.open("/s%d.bin" % i, "w") as f:
+            f.set_pipelined(True)
+            for j in range(SFTP_UPLOAD_SIZE // MiB):
+                piece = upload_piece(100 + i, j)
+                h.update(piece)
+                f.write(piece)
+        sftp_close(s)
+        return h.hexdigest()
+
+    with ThreadPoolExecutor(SFTP_UPLOADS) as ex:
+        sums = list(ex.map(upload, range(SFTP_UPLOADS)))
+    for i in range(SFTP_UPLOADS):
+        assert srv.s3.path("alice/s%d.bin" % i).sha256() == sums[i], i

@@ -171,9 +171,8 @@ public:
     while (!buf.empty()) {
       auto part = buf.first(piece(shared_->rules.upload, buf.size()));
       co_await pace(shared_->rules.upload, part.size());
-      // A replace upload's file has no name yet: nobody else changes it.
       Quota::Hold held;
-      if (how_.kind == Kind::plain)
+      if (shared_with_others())
         held = co_await shared_->hold();
       auto growth = co_await charge(position_, part.size());
       if (!growth)
@@ -254,7 +253,7 @@ public:
       auto part = buf.first(piece(shared_->rules.upload, buf.size()));
       co_await pace(shared_->rules.upload, part.size());
       Quota::Hold held;
-      if (how_.kind == Kind::plain)
+      if (shared_with_others())
         held = co_await shared_->hold();
       auto growth = co_await charge(offset, part.size());
       if (!growth)
@@ -316,6 +315,17 @@ public:
 
 private:
   Quota* quota() const { return shared_->quota(); }
+
+  /// Whether other handles or sessions may change this file while it is
+  /// written: then a write holds the user's quota critical section from its
+  /// look at the file's end to the write itself. A replace upload's file has
+  /// no name yet, and a backend with private writes (object storage) keeps
+  /// every written file to its writer until commit(): nobody else changes
+  /// them, and a write that waits long (for the node's memory budget) must
+  /// not keep the user's other sessions waiting behind it.
+  bool shared_with_others() const {
+    return how_.kind == Kind::plain && !shared_->inner->private_writes();
+  }
 
   // Charges what writing `n` bytes at `at` (at the end for an append) adds
   // past the file's end, before anything is written: a write that does not
@@ -527,6 +537,7 @@ public:
   }
 
   core::UploadMode upload_mode() const override { return shared_->inner->upload_mode(); }
+  bool private_writes() const override { return shared_->inner->private_writes(); }
 
   core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
   create_unique(const VirtualPath& dir, std::string_view prefix) override {

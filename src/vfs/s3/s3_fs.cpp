@@ -435,6 +435,7 @@ public:
   }
 
   core::UploadMode upload_mode() const override { return core::UploadMode::atomic; }
+  bool private_writes() const override { return true; }
 
   core::Task<core::Result<std::pair<std::unique_ptr<File>, std::string>>>
   create_unique(const VirtualPath& dir, std::string_view prefix) override {
