@@ -156,7 +156,8 @@ def rgw_counters(home):
     in GET bodies) so far: its perf counters put_b and get_b."""
     rgw = home.rgw
     if getattr(rgw, "dir", None) is None:
-        pytest.skip("needs the admin socket of a radosgw the tests started")
+        raise AssertionError("radosgw's counters need its admin socket: start it with "
+                             "tests/support/radosgw.py (a started or `run` one), not another S3")
     out = subprocess.run(
         ["ceph", "--admin-daemon", str(rgw.dir / "run" / "client.rgw.asok"), "perf", "dump"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=True, timeout=30).stdout
